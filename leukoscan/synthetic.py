@@ -228,7 +228,6 @@ def make_cell_crop(
     img = _background(rng, size, size)
     cr = size * (rng.uniform(0.32, 0.36) if blast else rng.uniform(0.26, 0.30))
     c = size / 2.0 + rng.normal(0, size * 0.02, 2)
-    taken = [(float(c[0]), float(c[1]), cr)]
     for _ in range(int(rng.integers(3, 8))):
         r = size * rng.uniform(0.10, 0.13)
         ang = rng.uniform(0, 2 * np.pi)
