@@ -1,0 +1,43 @@
+"""Test isolation: offline, no writes into HOME, deterministic threads.
+
+Real-data tests read ``LEUKOSCAN_SHARED_DATA`` or ``../shared/data`` and skip when it
+is absent (a fresh machine); CI sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="leukoscan-tests-"))
+_ENV = {
+    "YOLO_OFFLINE": "1",
+    "YOLO_CONFIG_DIR": str(_TMP / "ultralytics"),
+    "WANDB_MODE": "offline",
+    "WANDB_DIR": str(_TMP / "wandb"),
+    "WANDB_CACHE_DIR": str(_TMP / "wandb-cache"),
+    "WANDB_CONFIG_DIR": str(_TMP / "wandb-config"),
+    "WANDB_SILENT": "true",
+    "MPLCONFIGDIR": str(_TMP / "mpl"),
+    "TORCH_HOME": str(_TMP / "torch"),
+    "HF_HUB_OFFLINE": "1",
+    "LEUKOSCAN_OFFLINE": "1",
+}
+for _k, _v in _ENV.items():
+    os.environ.setdefault(_k, _v)
+for _k in ("YOLO_CONFIG_DIR", "WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "MPLCONFIGDIR"):
+    Path(os.environ[_k]).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path to the real datasets; skips the test when they are not on this machine."""
+    from leukoscan.paths import shared_data as _find
+
+    root = _find()
+    if root is None:
+        pytest.skip("real data folder not present (set LEUKOSCAN_SHARED_DATA)")
+    return root
