@@ -1,0 +1,110 @@
+"""Run the pipeline over files and folders; write per-image outputs and one HTML report.
+
+Per image ``<stem>``: ``<stem>.png`` (annotated), ``<stem>_cells.csv``, ``<stem>_cells.json``
+(cells + summary). For the batch: ``summary.csv``, ``summary.json``, ``report.html``
+(thumbnails in ``thumbs/``). Every file is written atomically; inputs are only read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from classify import report
+from leukoscan.io import IMAGE_SUFFIXES, ImageReadError, atomic_write_json, atomic_write_text, read_image
+
+
+@dataclass
+class BatchResult:
+    out_dir: Path
+    summaries: list[report.SlideSummary] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (input path, reason)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files as given and image files inside given folders (sorted); missing paths are failures."""
+    files: list[Path] = []
+    failures: list[tuple[str, str]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
+            if not found:
+                failures.append((str(p), "folder has no files"))
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            failures.append((str(p), "no such file or folder"))
+    return files, failures
+
+
+def _unique_stem(path: Path, used: set[str]) -> str:
+    stem, i = path.stem, 2
+    while stem in used:
+        stem, i = f"{path.stem}_{i}", i + 1
+    used.add(stem)
+    return stem
+
+
+def _summary_csv(summaries: list[report.SlideSummary]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["image", "width", "height", "leukocytes", "blasts", "blast_pct", "ci95_lo", "ci95_hi",
+                "flagged"])
+    for s in summaries:
+        w.writerow([s.image, s.width, s.height, s.leukocytes, s.blasts, s.blast_pct, *s.blast_pct_ci95,
+                    int(s.flagged)])
+    return buf.getvalue()
+
+
+def process_image(pipeline: Any, path: Path, out_dir: Path, stem: str, threshold_pct: float
+                  ) -> report.SlideSummary:
+    image = read_image(path)
+    det = pipeline(image)
+    summary = report.summarize(det, image=path.name, image_hw=image.shape[:2],
+                               threshold_pct=threshold_pct, blast_class=pipeline.cfg.blast_class)
+    report.write_cells(report.cell_rows(det), out_dir / f"{stem}_cells.csv",
+                       out_dir / f"{stem}_cells.json", summary)
+    report.save_annotated(out_dir / f"{stem}.png", image, det)
+    report.save_annotated(out_dir / "thumbs" / f"{stem}.jpg", image, det, max_side=480)
+    return summary
+
+
+def run_batch(pipeline: Any, inputs: Iterable[str | Path], out_dir: str | Path, *,
+              threshold_pct: float = 20.0) -> BatchResult:
+    """Process every input; a bad file is recorded in ``failures`` and skipped."""
+    out_dir = Path(out_dir)
+    files, failures = expand_inputs(inputs)
+    result = BatchResult(out_dir, failures=failures)
+    entries: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for path in tqdm(files, desc="slides", unit="img", disable=len(files) < 2):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            result.failures.append((str(path), f"unsupported file type {path.suffix!r}"))
+            continue
+        stem = _unique_stem(path, used)
+        try:
+            summary = process_image(pipeline, path, out_dir, stem, threshold_pct)
+        except ImageReadError as e:
+            result.failures.append((str(path), str(e)))
+            continue
+        result.summaries.append(summary)
+        entries.append({"summary": summary, "thumb": f"thumbs/{stem}.jpg"})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "summary.csv", _summary_csv(result.summaries))
+    atomic_write_json(out_dir / "summary.json", {
+        "slides": [s.to_dict() for s in result.summaries],
+        "failures": [{"input": p, "error": m} for p, m in result.failures]})
+    report.write_html(out_dir / "report.html", entries, result.failures)
+    return result
