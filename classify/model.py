@@ -1,0 +1,219 @@
+"""Classifier objects: a torch network or a feature extractor + scikit-learn estimator.
+
+Both expose the same interface: ``name``, ``class_names``, ``preprocess``
+(:class:`~classify.preprocess.PreprocessCfg`), ``fit(images, labels, cfg)``,
+``predict_proba(crops) -> (N, C)`` for a list of RGB uint8 crops of any size,
+``save(folder) -> Path``. ``load_classifier(path)`` reads either kind back.
+
+Files: torch models -> ``model.pt`` (state dict + name + build kwargs + class names +
+preprocess); scikit-learn compositions -> ``model.pkl`` (the whole pickled object;
+pickles execute code when loaded: load only files you produced).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classify.preprocess import AugmentCfg, PreprocessCfg, prepare_crop
+
+TORCH_FILE, SKLEARN_FILE = "model.pt", "model.pkl"
+
+
+@dataclass(frozen=True)
+class FitCfg:
+    """How to fit one classifier (epochs/batch/lr are ignored by scikit-learn models)."""
+
+    epochs: int = 30
+    batch: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    device: str = "auto"
+    seed: int = 0
+    augment: AugmentCfg = field(default_factory=AugmentCfg)
+
+
+class TorchClassifier:
+    """A zoo network trained end to end on crops."""
+
+    kind = "torch"
+
+    def __init__(self, name: str, net: Any, class_names: Sequence[str], preprocess: PreprocessCfg,
+                 build_kwargs: dict | None = None) -> None:
+        self.name, self.net = name, net
+        self.class_names = tuple(class_names)
+        self.preprocess = preprocess
+        self.build_kwargs = dict(build_kwargs or {})
+        self.device = "cpu"
+
+    def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg,
+            log: Callable[[dict], None] | None = None) -> list[dict]:
+        from classify.engine import fit_torch
+
+        history = fit_torch(self.net, self.preprocess, images, np.asarray(labels), cfg, log=log)
+        self.device = next(self.net.parameters()).device.type
+        return history
+
+    def predict_proba(self, crops: Sequence[np.ndarray], batch: int = 64) -> np.ndarray:
+        from classify.engine import predict_torch
+
+        return predict_torch(self.net, self.preprocess, crops, batch=batch)
+
+    def save(self, folder: str | Path) -> Path:
+        import torch
+
+        from leukoscan.io import atomic_path
+
+        path = Path(folder) / TORCH_FILE
+        blob = {"kind": self.kind, "name": self.name, "class_names": list(self.class_names),
+                "preprocess": dataclasses.asdict(self.preprocess), "build_kwargs": self.build_kwargs,
+                "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()}}
+        with atomic_path(path) as tmp:
+            torch.save(blob, tmp)
+        return path
+
+
+class SklearnClassifier:
+    """``features(crops) -> (N, D)`` followed by a scikit-learn estimator with ``predict_proba``."""
+
+    kind = "sklearn"
+
+    def __init__(self, name: str, extractor: Any, estimator: Any, class_names: Sequence[str]) -> None:
+        self.name, self.extractor, self.estimator = name, extractor, estimator
+        self.class_names = tuple(class_names)
+
+    @property
+    def preprocess(self) -> PreprocessCfg:
+        return self.extractor.preprocess
+
+    def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg | None = None,
+            log: Callable[[dict], None] | None = None) -> list[dict]:
+        self.estimator.fit(self.extractor(images), np.asarray(labels))
+        return []
+
+    def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        if len(crops) == 0:
+            return np.zeros((0, len(self.class_names)), dtype=np.float32)
+        proba = self.estimator.predict_proba(self.extractor(crops))
+        out = np.zeros((len(crops), len(self.class_names)), dtype=np.float32)
+        out[:, self.estimator.classes_.astype(int)] = proba  # classes absent in training -> 0
+        return out
+
+    def save(self, folder: str | Path) -> Path:
+        from leukoscan.io import atomic_path
+
+        path = Path(folder) / SKLEARN_FILE
+        self.extractor.clear_cache()
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            pickle.dump(self, f)
+        return path
+
+
+class _CachedExtractor:
+    """Base: per-crop feature cache keyed by the crop bytes (features are deterministic)."""
+
+    preprocess: PreprocessCfg
+
+    def __init__(self) -> None:
+        self._cache: dict[bytes, np.ndarray] = {}
+
+    def clear_cache(self) -> None:
+        self._cache = {}
+
+    def _key(self, crop: np.ndarray) -> bytes:
+        import hashlib
+
+        return hashlib.blake2b(np.ascontiguousarray(crop).tobytes(), digest_size=16).digest() + \
+            bytes(str(crop.shape), "ascii")
+
+    def __call__(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        keys = [self._key(c) for c in crops]
+        todo = [i for i, k in enumerate(keys) if k not in self._cache]
+        if todo:
+            feats = self._compute([crops[i] for i in todo])
+            for i, f in zip(todo, feats, strict=True):
+                self._cache[keys[i]] = f
+        return np.stack([self._cache[k] for k in keys]).astype(np.float32)
+
+    def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
+
+class HandcraftedExtractor(_CachedExtractor):
+    """Nucleus shape + GLCM/LBP texture + colour statistics (see ``models/handcrafted.py``)."""
+
+    def __init__(self, preprocess: PreprocessCfg) -> None:
+        super().__init__()
+        self.preprocess = preprocess
+
+    def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        from classify.models.handcrafted import handcrafted_features
+        from classify.preprocess import apply_steps
+
+        size = self.preprocess.input_size
+        return np.stack([handcrafted_features(apply_steps(c, self.preprocess.steps), size) for c in crops])
+
+
+class DeepExtractor(_CachedExtractor):
+    """Pooled features ``(N, D)`` of a zoo network built with ``num_classes=0`` (eval mode)."""
+
+    def __init__(self, net: Any, preprocess: PreprocessCfg, batch: int = 32) -> None:
+        super().__init__()
+        self.net, self.preprocess, self.batch = net.eval(), preprocess, batch
+
+    def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+
+        from classify.preprocess import to_tensor
+
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(crops), self.batch):
+                x = to_tensor([prepare_crop(c, self.preprocess) for c in crops[i:i + self.batch]],
+                              self.preprocess)
+                out.append(self.net(x).float().numpy())
+        return np.concatenate(out)
+
+
+def load_classifier(path: str | Path) -> TorchClassifier | SklearnClassifier:
+    """Load ``model.pt`` / ``model.pkl``, or the one found in a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        for cand in (path / TORCH_FILE, path / SKLEARN_FILE):
+            if cand.is_file():
+                path = cand
+                break
+        else:
+            raise FileNotFoundError(f"{path}: no {TORCH_FILE} or {SKLEARN_FILE} in this folder")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such classifier file")
+    if path.suffix == ".pkl":
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    return _load_torch(path)
+
+
+def _load_torch(path: Path) -> TorchClassifier:
+    import torch
+
+    from classify import build
+
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    pre = PreprocessCfg(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["preprocess"].items()})
+    clf = build(blob["name"], num_classes=len(blob["class_names"]), pretrained=False,
+                class_names=blob["class_names"], preprocess=pre, **blob["build_kwargs"])
+    clf.net.load_state_dict(blob["state_dict"])
+    clf.net.eval()
+    return clf
