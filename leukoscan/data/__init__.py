@@ -1,0 +1,139 @@
+"""Datasets: converters into one canonical on-disk form, with a data-quality report.
+
+``prepare(name, ...)`` converts a dataset (``bccd``, ``all_idb1``, ``all_idb2``,
+``txl_pbc``, ``demo``, ``demo_cells``, or a user's ``yolo``/``coco``/``voc`` folder) into
+the canonical form described in :mod:`leukoscan.data.canonical`. ``resolve(x)`` returns a
+prepared folder for a dataset name or a folder, preparing it under ``runs/data/`` once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from leukoscan.data import bccd, coco, demo, txl_pbc, voc, yolo  # noqa: F401  (register converters)
+from leukoscan.data._registry import CONVERTERS
+from leukoscan.data.canonical import (
+    canonical_kind,
+    read_detection,
+    read_index,
+    read_names,
+    staged_output,
+)
+from leukoscan.data.cards import load_card, locate
+from leukoscan.data.coco import detect_format
+from leukoscan.data.errors import DataError, DatasetMissingError
+from leukoscan.data.report import QualityReport, format_summary
+
+__all__ = [
+    "CONVERTERS",
+    "DataError",
+    "DatasetMissingError",
+    "canonical_kind",
+    "format_summary",
+    "list_datasets",
+    "load_card",
+    "locate",
+    "prepare",
+    "read_detection",
+    "read_index",
+    "read_names",
+    "read_report",
+    "resolve",
+    "runs_data_dir",
+]
+
+
+def list_datasets() -> list[str]:
+    return CONVERTERS.list_names()
+
+
+def runs_data_dir() -> Path:
+    """Where :func:`resolve` prepares datasets: ``$LEUKOSCAN_RUNS/data`` (default ``runs/data``)."""
+    return Path(os.environ.get("LEUKOSCAN_RUNS", "runs")) / "data"
+
+
+def prepare(
+    name: str,
+    *,
+    data_root: str | Path | None = None,
+    out: str | Path | None = None,
+    source: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    **opts: Any,
+) -> Path:
+    """Convert dataset ``name`` into the canonical form at ``out``; return ``out``.
+
+    ``source`` overrides where the raw data is (default: located from the dataset card under
+    ``data_root``; for ``yolo``/``coco``/``voc`` it is the user's folder, ``data_root`` is
+    accepted as that folder too). Writes into a temporary sibling folder renamed at the end:
+    on any error nothing is left at ``out``. Refuses a non-empty ``out`` unless ``overwrite``.
+    Extra ``opts`` go to the converter (e.g. ``split_file``, ``exclude``, ``n_train``).
+    """
+    conv = CONVERTERS.get(name)
+    out = Path(out) if out is not None else runs_data_dir() / name
+    src: Path | None = None
+    if conv.needs_source:
+        if source is None and conv.generic:
+            source = data_root
+        if source is None and conv.generic:
+            raise ValueError(
+                f"dataset {name!r} needs the folder to convert (source= / --source DIR)"
+            )
+        src = Path(source) if source is not None else locate(name, data_root)
+        if not src.is_dir():
+            raise DatasetMissingError(f"{name}: source folder {src} does not exist")
+    with staged_output(out, overwrite=overwrite) as stage:
+        report = QualityReport(name)
+        conv.fn(src, stage, out.absolute(), report, progress=progress, **opts)
+        report.extra["source"] = str(src.absolute()) if src else None
+        report.extra["options"] = {k: str(v) for k, v in opts.items()}
+        report.write(stage / "report.json")
+    return out
+
+
+def read_report(folder: str | Path) -> dict[str, Any]:
+    return json.loads((Path(folder) / "report.json").read_text())
+
+
+def resolve(name_or_folder: str | Path, *, data_root: str | Path | None = None) -> Path:
+    """A prepared dataset folder for a dataset name, a prepared folder, or a VOC/YOLO/COCO folder.
+
+    A folder already in canonical form is returned as is. A dataset name is prepared into
+    ``runs/data/<name>/`` unless already there; a raw folder into ``runs/data/<folder>-<fmt>/``.
+    """
+    p = Path(name_or_folder)
+    if p.is_dir():
+        if canonical_kind(p):
+            return p
+        fmt = detect_format(p)
+        if fmt is None:
+            raise DataError(f"{p}: neither a prepared dataset nor a VOC/YOLO/COCO folder")
+        out = runs_data_dir() / f"{p.name}-{fmt}"
+        if canonical_kind(out) and read_report(out).get("source") == str(p.absolute()):
+            return out
+        return prepare(fmt, source=p, out=out, overwrite=True)
+    name = str(name_or_folder)
+    if name not in CONVERTERS:
+        raise ValueError(
+            f"{name!r} is neither a folder nor a dataset name "
+            f"(datasets: {', '.join(list_datasets())})"
+        )
+    out = runs_data_dir() / name
+    if canonical_kind(out) and (data_root is None or _same_source(out, name, data_root)):
+        return out
+    return prepare(name, data_root=data_root, out=out, overwrite=True)
+
+
+def _same_source(out: Path, name: str, data_root: str | Path) -> bool:
+    if not CONVERTERS.get(name).needs_source:
+        return True
+    try:
+        return read_report(out).get("source") == str(
+            locate(name, data_root, download=False).absolute()
+        )
+    except (DatasetMissingError, OSError, ValueError):
+        return False
