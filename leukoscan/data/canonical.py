@@ -115,7 +115,7 @@ def _put_image(dst: Path, src: Path | None, array: np.ndarray | None) -> None:
 def yolo_lines(boxes: np.ndarray, class_ids: list[int], width: int, height: int) -> list[str]:
     """xyxy pixels -> YOLO ``class cx cy w h`` lines normalised by the image size."""
     out = []
-    for (x1, y1, x2, y2), c in zip(np.asarray(boxes, np.float64).reshape(-1, 4), class_ids):
+    for (x1, y1, x2, y2), c in zip(np.asarray(boxes, np.float64).reshape(-1, 4), class_ids, strict=True):
         cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
         bw, bh = (x2 - x1) / width, (y2 - y1) / height
         out.append(f"{c} {cx:.6f} {cy:.6f} {bw:.6f} {bh:.6f}")
@@ -129,7 +129,7 @@ def coco_dict(images: list[DetImage], names: list[str]) -> dict:
     for i, im in enumerate(images, start=1):
         imgs.append({"id": i, "file_name": im.file, "width": im.width, "height": im.height})
         for (x1, y1, x2, y2), lab in zip(
-            np.asarray(im.boxes, np.float64).reshape(-1, 4), im.labels
+            np.asarray(im.boxes, np.float64).reshape(-1, 4), im.labels, strict=True
         ):
             w, h = x2 - x1, y2 - y1
             bbox = [

@@ -126,7 +126,7 @@ def clean_boxes(
     keep_b: list[np.ndarray] = []
     keep_l: list[str] = []
     seen: set[tuple] = set()
-    for b, lab, deg in zip(boxes, labels, degenerate):
+    for b, lab, deg in zip(boxes, labels, degenerate, strict=True):
         desc = f"{lab} [{', '.join(f'{v:g}' for v in b)}]"
         if lab not in names:
             report.add("unknown_label", file, f"{lab!r} not in {names}", "dropped")
