@@ -13,7 +13,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from leukoscan.data import bccd, coco, demo, txl_pbc, voc, yolo  # noqa: F401  (register converters)
+from leukoscan.data import (  # noqa: F401  (register converters)
+    all_idb1,
+    all_idb2,
+    bccd,
+    coco,
+    demo,
+    txl_pbc,
+    voc,
+    yolo,
+)
 from leukoscan.data._registry import CONVERTERS
 from leukoscan.data.canonical import (
     canonical_kind,

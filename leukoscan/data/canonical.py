@@ -115,7 +115,9 @@ def _put_image(dst: Path, src: Path | None, array: np.ndarray | None) -> None:
 def yolo_lines(boxes: np.ndarray, class_ids: list[int], width: int, height: int) -> list[str]:
     """xyxy pixels -> YOLO ``class cx cy w h`` lines normalised by the image size."""
     out = []
-    for (x1, y1, x2, y2), c in zip(np.asarray(boxes, np.float64).reshape(-1, 4), class_ids, strict=True):
+    for (x1, y1, x2, y2), c in zip(
+        np.asarray(boxes, np.float64).reshape(-1, 4), class_ids, strict=True
+    ):
         cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
         bw, bh = (x2 - x1) / width, (y2 - y1) / height
         out.append(f"{c} {cx:.6f} {cy:.6f} {bw:.6f} {bh:.6f}")

@@ -10,6 +10,8 @@ Box rules (applied by :func:`clean_boxes`, used by every detection converter):
   high (action ``clipped``); otherwise dropped (action ``dropped``). A box with no overlap
   at all with the image means the annotation does not belong to that image: that is an
   error (``DataError`` naming the file), not a quality issue.
+  Boxes exceeding the image by <= 0.5 px (coordinate rounding) are clipped and only
+  counted (one note in the report).
 - ``duplicate_box``: the same label with the same coordinates twice in one image ->
   one kept, the copies dropped.
 - ``no_objects``: an image without any (remaining) object -> kept as a background image.
@@ -31,6 +33,8 @@ import numpy as np
 
 from leukoscan.data.errors import DataError
 
+SUBPIXEL = 0.5  # px: boxes exceeding the image by at most this are rounding noise
+
 RULES = {
     "unknown_label": "object dropped",
     "degenerate_box": "object dropped (zero or negative width/height)",
@@ -50,6 +54,7 @@ class QualityReport:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> class -> n
     images: dict[str, int] = field(default_factory=dict)  # split -> n images
     extra: dict[str, Any] = field(default_factory=dict)
+    subpixel_clipped: int = 0
 
     def add(self, kind: str, file: str, detail: str = "", action: str = "") -> None:
         self.issues[kind].append({"file": file, "detail": detail, "action": action})
@@ -72,7 +77,15 @@ class QualityReport:
             "issue_counts": self.issue_counts(),
             "issues": {k: v for k, v in sorted(self.issues.items())},
             "rules": {k: RULES[k] for k in self.issues if k in RULES},
-            "notes": self.notes,
+            "notes": self.notes
+            + (
+                [
+                    f"{self.subpixel_clipped} box(es) exceeded the image by <= {SUBPIXEL} px "
+                    "(coordinate rounding) and were clipped"
+                ]
+                if self.subpixel_clipped
+                else []
+            ),
             **self.extra,
         }
 
@@ -144,7 +157,11 @@ def clean_boxes(
                 f"{file}: box {desc} lies entirely outside the {w}x{h} image "
                 "(annotation does not match the image)"
             )
-        if b[0] < 0 or b[1] < 0 or b[2] > w or b[3] > h:
+        excess = max(-b[0], -b[1], b[2] - w, b[3] - h)
+        if 0 < excess <= SUBPIXEL:  # rounding noise (e.g. normalised YOLO coordinates)
+            b = np.array([max(b[0], 0), max(b[1], 0), min(b[2], w), min(b[3], h)])
+            report.subpixel_clipped += 1
+        elif excess > 0:
             c = np.array([max(b[0], 0), max(b[1], 0), min(b[2], w), min(b[3], h)])
             cw, ch = c[2] - c[0], c[3] - c[1]
             area = (b[2] - b[0]) * (b[3] - b[1])

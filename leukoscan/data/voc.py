@@ -81,7 +81,9 @@ def parse_voc(path: str | Path) -> VocAnnotation:
 def voc_xml(filename: str, width: int, height: int, boxes: np.ndarray, labels: list[str]) -> str:
     """A VOC XML string for xyxy pixel ``boxes`` (rounded to VOC's 1-based integers)."""
     objs = []
-    for (x1, y1, x2, y2), lab in zip(np.asarray(boxes, np.float64).reshape(-1, 4), labels, strict=True):
+    for (x1, y1, x2, y2), lab in zip(
+        np.asarray(boxes, np.float64).reshape(-1, 4), labels, strict=True
+    ):
         objs.append(
             f"  <object><name>{lab}</name><difficult>0</difficult><bndbox>"
             f"<xmin>{int(round(x1)) + 1}</xmin><ymin>{int(round(y1)) + 1}</ymin>"

@@ -1,0 +1,46 @@
+"""Split files and grouped, stratified splits (fixed seed)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from leukoscan.data.errors import DataError
+
+
+def read_split_file(path: str | Path) -> dict[str, str]:
+    """CSV with columns ``image`` (stem or file name) and ``split`` -> {stem: split}."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"{path}: cannot read split file ({e})") from None
+    if not rows or not {"image", "split"} <= set(rows[0]):
+        raise DataError(f"{path}: split file needs columns 'image,split'")
+    return {Path(r["image"].strip()).stem: r["split"].strip() for r in rows if r["image"].strip()}
+
+
+def grouped_stratified_split(
+    labels: list[str], groups: list[str], *, val_fraction: float = 0.3, seed: int = 0
+) -> list[str]:
+    """Assign ``train``/``val`` per item, keeping each group whole and labels balanced.
+
+    Uses scikit-learn's StratifiedGroupKFold with ``round(1 / val_fraction)`` folds and
+    takes the first fold as ``val``.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n_splits = max(2, int(round(1 / val_fraction)))
+    n_groups = len(set(groups))
+    if n_groups < n_splits:
+        raise DataError(f"cannot split {n_groups} group(s) into train/val; give a split file")
+    y = np.unique(np.asarray(labels), return_inverse=True)[1]
+    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    _, val_idx = next(iter(cv.split(np.zeros(len(y)), y, groups)))
+    out = ["train"] * len(labels)
+    for i in val_idx:
+        out[i] = "val"
+    return out
