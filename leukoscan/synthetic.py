@@ -103,7 +103,7 @@ def _draw_leukocyte(img, rng, cx, cy, radius, blast: bool) -> None:
     _paint(img, cx, cy, radius, radius * ecc, theta, _NORM_CYT + rng.normal(0, 6, 3))
     if rng.random() < 0.6:  # lobed (neutrophil-like): lobes along an arc
         k = int(rng.integers(3, 5))
-        lr = radius * 0.27
+        lr = radius * 0.31
         start = rng.uniform(0, 2 * np.pi)
         for i in range(k):
             ang = start + i * 0.95

@@ -33,7 +33,7 @@ def make_voc(root: Path, n: int = 3, hw: tuple[int, int] = (96, 128), seed: int 
     return truth
 
 
-def make_all_idb1(root: Path, labels=(1, 1, 0, 0), tiles: int = 3, seed: int = 0) -> dict[str, dict]:
+def make_all_idb1(root: Path, labels=(1, 1, 0, 0), tiles: int = 2, seed: int = 0) -> dict[str, dict]:
     """An ALL_IDB1-like folder: im/ImNNN_L.jpg built from tiles x tiles small smears (so cells
     are ~6 % of the width, like the real slides), xyc/ with blast centroids, other/ with the
     normal leukocytes' centroids plus one point on empty background per image."""
@@ -42,7 +42,7 @@ def make_all_idb1(root: Path, labels=(1, 1, 0, 0), tiles: int = 3, seed: int = 0
     truth = {}
     for k, lab in enumerate(labels):
         rng = np.random.default_rng(seed + k)
-        th, tw = 120, 160
+        th, tw = 240, 320
         img = np.zeros((th * tiles, tw * tiles, 3), np.uint8)
         boxes, names = [], []
         for ty in range(tiles):
@@ -57,7 +57,7 @@ def make_all_idb1(root: Path, labels=(1, 1, 0, 0), tiles: int = 3, seed: int = 0
         write_image(root / "im" / f"{stem}.jpg", img)
         c = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes]
         (root / "xyc" / f"{stem}.xyc").write_text("".join(f"{x:.0f}\t{y:.0f}\n" for (x, y), n in zip(c, names) if n == "blast"))
-        other = [f"{x:.0f} {y:.0f}\n" for (x, y), n in zip(c, names) if n == "leukocyte"]
+        other = [f"{x:.0f} {y:.0f}\n" for (x, y), n in zip(c, names) if n == "leukocyte"] + ["3 3\n"]
         (root / "other" / f"{stem}.xyc").write_text("".join(other))
         truth[stem] = {"boxes": np.asarray(boxes), "labels": names}
     return truth

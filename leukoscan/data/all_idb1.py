@@ -176,7 +176,7 @@ def _boxes_for(stem: str, d: dict, default_side: float, report: QualityReport):
             report.add(
                 "fallback_box",
                 f"{stem}.xyc",
-                f"blast {[b.x, b.y]}: {why}",
+                f"blast {[float(b.x), float(b.y)]}: {why}",
                 f"square {median:.0f} px",
             )
             boxes.append(ce.square(b.x, b.y, median, w, h))
@@ -208,9 +208,12 @@ def convert_all_idb1(
         raise DataError(f"{src / 'im'}: no images")
     stems = [p.stem for p in imgs]
     labels = {s: image_label(s) for s in stems}
-    for s in stems:
+    for s in stems:  # validate every centroid file before any heavy work
         if not (src / "xyc" / f"{s}.xyc").is_file():
             raise DataError(f"{src / 'xyc' / (s + '.xyc')}: missing centroid file for image {s}")
+        read_xyc(src / "xyc" / f"{s}.xyc")
+        if (src / "other" / f"{s}.xyc").is_file():
+            read_xyc(src / "other" / f"{s}.xyc")
     hashes = {p.stem: sha256_file(p) for p in imgs}
     groups = _groups(src, stems, hashes)
     split_of = _splits(src, stems, labels, groups, hashes, split_file, seed, report)

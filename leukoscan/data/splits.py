@@ -31,14 +31,17 @@ def grouped_stratified_split(
     Uses scikit-learn's StratifiedGroupKFold with ``round(1 / val_fraction)`` folds and
     takes the first fold as ``val``.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
-    n_splits = max(2, int(round(1 / val_fraction)))
     n_groups = len(set(groups))
-    if n_groups < n_splits:
+    if n_groups < 2:
         raise DataError(f"cannot split {n_groups} group(s) into train/val; give a split file")
-    y = np.unique(np.asarray(labels), return_inverse=True)[1]
-    cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    y, counts = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)[1:]
+    n_splits = min(max(2, int(round(1 / val_fraction))), n_groups)
+    if counts.min() >= n_splits:
+        cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    else:  # too few items of some label to stratify: groups only
+        cv = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     _, val_idx = next(iter(cv.split(np.zeros(len(y)), y, groups)))
     out = ["train"] * len(labels)
     for i in val_idx:
