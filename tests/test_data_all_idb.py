@@ -33,8 +33,8 @@ def test_all_idb1_boxes_follow_the_cells(tmp_path):
     for stem, t in truth.items():
         r = recs[stem]
         assert sorted(r.labels) == sorted(t["labels"])  # every blast kept, every true leukocyte kept
-        for tb, lab in zip(t["boxes"], t["labels"]):
-            best = max(_iou(tb, b) for b, lb in zip(r.boxes, r.labels) if lb == lab)
+        for tb, lab in zip(t["boxes"], t["labels"], strict=True):
+            best = max(_iou(tb, b) for b, lb in zip(r.boxes, r.labels, strict=True) if lb == lab)
             # nucleus box x 1.25: tight on blasts; the synthetic normal cells carry more
             # cytoplasm than the rule assumes, so their boxes are smaller than the cell
             assert best > (0.6 if lab == "blast" else 0.3), (stem, lab, best)

@@ -31,7 +31,7 @@ def test_counts_and_sizes():
     s = make_smear(seed=0, n_leukocytes=4, blast_fraction=1.0)
     assert s.labels.count("blast") == 4 and "leukocyte" not in s.labels
     n = make_smear(seed=0, n_leukocytes=4, blast_fraction=0.0)
-    side = lambda sm, lab: np.mean([bx[2] - bx[0] for bx, lb in zip(sm.boxes, sm.labels) if lb == lab])  # noqa: E731
+    side = lambda sm, lab: np.mean([bx[2] - bx[0] for bx, lb in zip(sm.boxes, sm.labels, strict=True) if lb == lab])  # noqa: E731
     assert side(s, "blast") > side(n, "leukocyte") > side(s, "rbc") > side(s, "platelet")
 
 
@@ -40,7 +40,7 @@ def test_colours_look_like_a_smear():
     img = s.image.astype(float)
     bg = np.median(img.reshape(-1, 3), axis=0)
     assert bg.min() > 180  # pale background
-    wbc = [b for b, lab in zip(s.boxes, s.labels) if lab in ("blast", "leukocyte")][0].astype(int)
+    wbc = [b for b, lab in zip(s.boxes, s.labels, strict=True) if lab in ("blast", "leukocyte")][0].astype(int)
     cx, cy = (wbc[0] + wbc[2]) // 2, (wbc[1] + wbc[3]) // 2
     r, g, b = img[cy - 2 : cy + 3, cx - 2 : cx + 3].reshape(-1, 3).mean(0)
     assert b > g + 40 and r > g  # purple-ish nucleus
