@@ -22,7 +22,7 @@ CLASSIFY_RUNS = Path("runs/classify")
 class PipelineConfig:
     conf: float = 0.25  # detector score threshold
     iou: float = 0.5  # detector NMS IoU
-    tile: str = "auto"  # "auto" (tile above the detector's size threshold), "on", "off"
+    tile: int | None = None  # None: slice large slides automatically; 0: never; N: tiles of N px
     margin: float = 0.15  # crop margin, fraction of the box side
     leukocyte_classes: tuple[str, ...] = ("WBC", "leukocyte", "blast")
     blast_class: str = "blast"
@@ -48,8 +48,7 @@ class Pipeline:
 
     def detect(self, image: np.ndarray) -> Any:
         """Leukocyte detections only (xyxy pixels of ``image``)."""
-        tile = {"auto": None, "on": True, "off": False}[self.cfg.tile]
-        det = self.detector.predict(image, conf=self.cfg.conf, iou=self.cfg.iou, tile=tile)
+        det = self.detector.predict(image, conf=self.cfg.conf, iou=self.cfg.iou, tile=self.cfg.tile)
         if len(det) and "class_name" in det.data:
             keep = np.isin(np.asarray(det.data["class_name"], dtype=object), self.cfg.leukocyte_classes)
             det = det[keep]

@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="output folder (default: runs/infer/<name>, never overwritten)")
     ap.add_argument("--name", default="exp", help="run name under runs/infer/ when --out is not given")
     ap.add_argument("--conf", type=float, default=0.25, help="detector score threshold")
-    ap.add_argument("--tile", choices=["auto", "on", "off"], default="auto", help="sliced inference for large slides")
+    ap.add_argument("--tile", default="auto",
+                    help="sliced inference: auto (large slides only, default), off, or a tile size in pixels")
     ap.add_argument("--blast-threshold", type=float, default=0.5, help="blast probability cut-off per cell")
     ap.add_argument("--flag-pct", type=float, default=20.0, help="flag a slide when blast %% >= this")
     ap.add_argument("--onnx", action="store_true", help="run exported ONNX models with onnxruntime")
@@ -34,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     from classify.pipeline import PipelineConfig, load_pipeline
     from leukoscan.paths import new_run_dir
 
-    cfg = PipelineConfig(conf=args.conf, tile=args.tile, blast_threshold=args.blast_threshold)
+    tile = {"auto": None, "off": 0}.get(args.tile) if not args.tile.isdigit() else int(args.tile)
+    if tile is None and args.tile != "auto":
+        ap.error(f"--tile must be auto, off or a number of pixels, not {args.tile!r}")
+    cfg = PipelineConfig(conf=args.conf, tile=tile, blast_threshold=args.blast_threshold)
     try:
         pipe = load_pipeline(args.detector, args.classifier, cfg, onnx=args.onnx)
     except (FileNotFoundError, ValueError) as e:
