@@ -100,6 +100,11 @@ def _splits(src, stems, labels, groups, hashes, split_file, seed, report) -> dic
         if s not in out:
             continue
         h = hashes[s]
+        if h in by_hash:
+            twin = next(t for t in stems if hashes[t] == h)
+            report.add(
+                "duplicate_image", s, f"byte-identical to {twin}", "kept, same split and group"
+            )
         if h in by_hash and out[s] != by_hash[h]:
             report.add(
                 "duplicate_image_split",
