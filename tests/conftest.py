@@ -25,6 +25,7 @@ _ENV = {
     "TORCH_HOME": str(_TMP / "torch"),
     "HF_HUB_OFFLINE": "1",
     "LEUKOSCAN_OFFLINE": "1",
+    "LEUKOSCAN_RUNS": str(_TMP / "runs"),
 }
 for _k, _v in _ENV.items():
     os.environ.setdefault(_k, _v)
