@@ -123,7 +123,7 @@ def test_same_stem_inputs_do_not_overwrite(pipe, tmp_path):
     assert res.ok and (tmp_path / "o" / "slide.png").is_file() and (tmp_path / "o" / "slide_2.png").is_file()
 
 
-@pytest.mark.parametrize("mode", ["jpeg", "png", "gray", "rgba", "tiff8", "tiff16", "tiff_gray16"])
+@pytest.mark.parametrize("mode", ["jpeg", "png", "gray", "rgba", "tiff8", "tiff_lzw", "tiff16", "tiff_gray16"])
 def test_supported_image_modes(tmp_path, mode):
     import tifffile
 
@@ -143,6 +143,9 @@ def test_supported_image_modes(tmp_path, mode):
     elif mode == "tiff8":
         p = tmp_path / "x.tif"
         tifffile.imwrite(p, rgb)
+    elif mode == "tiff_lzw":
+        p = tmp_path / "x.tif"
+        tifffile.imwrite(p, rgb, compression="lzw")
     elif mode == "tiff16":
         p = tmp_path / "x.tiff"
         tifffile.imwrite(p, rgb.astype(np.uint16) * 257)
