@@ -1,0 +1,242 @@
+"""ultralytics YOLO backend (YOLOv8 n/s/m, YOLOv5 nu/su): the ONLY ultralytics import.
+
+Training calls ultralytics' own trainer (``model.train``) with our augmentation config
+mapped onto its arguments, and reports each epoch to our callbacks. ultralytics writes
+into our run folder: ``weights/{best,last}.pt`` (its checkpoint format, with our
+:class:`~detect.base.DetectorMeta` stamped in under the ``"leukoscan"`` key after
+training), ``results.csv`` and ``args.yaml``.
+
+Threads: ultralytics resets torch to ``cpu_count - 1`` threads (1 on a 2-core box)
+when it selects the device; we set ``FitArgs.threads`` again at the start of every
+epoch (see :func:`leukoscan.device.cpu_threads` for the choice).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from detect.augment import AugmentConfig, ultralytics_args
+from detect.base import Detector, DetectorMeta, FitArgs, make_detections
+from detect.pretrained import offline_by_env, warn_scratch
+
+YOLO_MODELS = ("yolov8n", "yolov8s", "yolov8m", "yolov5nu", "yolov5su")
+
+_METRIC_NAMES = {
+    "metrics/precision(B)": "precision",
+    "metrics/recall(B)": "recall",
+    "metrics/mAP50(B)": "map50",
+    "metrics/mAP50-95(B)": "map50_95",
+}
+
+
+def _ul_device(device: str) -> str:
+    return "cpu" if device == "cpu" else device.replace("cuda:", "")
+
+
+def write_data_yaml(data_dir: Path, out: Path, train_split: str, val_split: str, names: list[str]) -> Path:
+    """An ultralytics data.yaml for ``data_dir`` with the chosen splits (absolute path)."""
+    doc = {
+        "path": str(Path(data_dir).resolve()),
+        "train": f"images/{train_split}",
+        "val": f"images/{val_split}",
+        "names": dict(enumerate(names)),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return out
+
+
+class YoloDetector(Detector):
+    """An ultralytics YOLO model behind the :class:`~detect.base.Detector` interface."""
+
+    def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool = False) -> None:
+        self.meta = meta
+        self._weights = Path(weights) if weights else None
+        self._want_pretrained = pretrained
+        self._model: Any = None
+        self.device = "cpu"
+        self.threads = 0
+
+    # ---- model creation -------------------------------------------------------------
+    def _initial_model(self) -> Any:
+        from ultralytics import YOLO
+
+        name = self.meta.backend
+        if self._want_pretrained:
+            var = offline_by_env()
+            if var:
+                warn_scratch(name, f"offline: {var} is set")
+            else:
+                try:
+                    model = YOLO(f"{name}.pt")
+                    self.meta.pretrained = "true"
+                    return model
+                except Exception as e:  # ultralytics raises several types on download failure
+                    warn_scratch(name, f"download failed: {str(e).splitlines()[0][:120]}")
+            self.meta.pretrained = "false (unavailable)"
+        else:
+            self.meta.pretrained = "false"
+        return YOLO(f"{name}.yaml")
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from ultralytics import YOLO
+
+            if self._weights is None:
+                raise RuntimeError(f"{self.meta.backend}: no weights yet; train it or load a weights file")
+            self._model = YOLO(str(self._weights))
+        return self._model
+
+    # ---- training ---------------------------------------------------------------------
+    def _callbacks(self, args: FitArgs) -> dict[str, Any]:
+        import torch
+
+        state = {"in_epoch": False}
+
+        def epoch_start(trainer: Any) -> None:
+            torch.set_num_threads(args.threads)
+            state["in_epoch"] = True
+
+        def fit_epoch_end(trainer: Any) -> None:
+            if not state["in_epoch"]:  # ultralytics' final re-validation of best.pt
+                return
+            state["in_epoch"] = False
+            metrics = epoch_metrics(trainer)
+            for cb in args.callbacks:
+                cb(trainer.epoch + 1, metrics)
+
+        return {
+            "on_pretrain_routine_start": lambda t: torch.set_num_threads(args.threads),
+            "on_train_epoch_start": epoch_start,
+            "on_fit_epoch_end": fit_epoch_end,
+        }
+
+    def _train_kwargs(self, args: FitArgs, data_yaml: Path) -> dict[str, Any]:
+        kw: dict[str, Any] = {
+            "data": str(data_yaml),
+            "epochs": args.epochs,
+            "imgsz": self.meta.imgsz,
+            "batch": args.batch,
+            "device": _ul_device(args.device),
+            "workers": args.workers,
+            "seed": args.seed,
+            "patience": args.patience,
+            "project": str(args.run_dir.resolve().parent),
+            "name": args.run_dir.name,
+            "exist_ok": True,
+            "plots": False,
+            "verbose": args.verbose,
+            "pretrained": self.meta.pretrained == "true",
+        }
+        if args.lr is not None:
+            kw.update(lr0=args.lr, optimizer="SGD")
+        kw.update(ultralytics_args(args.augment or AugmentConfig()))
+        return kw
+
+    def fit(self, args: FitArgs) -> dict[str, Any]:
+        from ultralytics import YOLO
+
+        self.device, self.threads = args.device, args.threads
+        last = args.run_dir / "weights" / "last.pt"
+        t0 = time.time()
+        if args.resume:
+            if not last.is_file():
+                raise FileNotFoundError(f"cannot resume: {last} does not exist")
+            model = YOLO(str(last))
+            kw: dict[str, Any] = {"resume": True, "device": _ul_device(args.device), "workers": args.workers}
+        else:
+            model = self._initial_model()
+            data_yaml = write_data_yaml(
+                args.data_dir, args.run_dir / "data.yaml", args.train_split, args.val_split, self.class_names
+            )
+            kw = self._train_kwargs(args, data_yaml)
+        for event, fn in self._callbacks(args).items():
+            model.add_callback(event, fn)
+        model.train(**kw)
+        best = args.run_dir / "weights" / "best.pt"
+        for path in (best, last):
+            if path.is_file():
+                stamp_meta(path, self.meta)
+        self._weights, self._model = (best if best.is_file() else last), None
+        return {"seconds": time.time() - t0, "weights": str(self._weights)}
+
+    # ---- inference ----------------------------------------------------------------------
+    def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> Any:
+        import torch
+
+        bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics reads numpy arrays as BGR
+        res = self.model.predict(
+            bgr, conf=conf, iou=iou, imgsz=self.meta.imgsz, device=_ul_device(self.device), verbose=False
+        )[0]
+        if self.threads:
+            torch.set_num_threads(self.threads)  # its predictor reset them
+        boxes = res.boxes
+        return make_detections(
+            boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int), self.class_names
+        )
+
+    def save(self, path: str | Path) -> Path:
+        if self._weights is None:
+            raise RuntimeError("nothing to save: the model has no weights yet")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.resolve() != self._weights.resolve():
+            shutil.copyfile(self._weights, path)
+        stamp_meta(path, self.meta)
+        return path
+
+
+def epoch_metrics(trainer: Any) -> dict[str, float]:
+    """ultralytics trainer state after an epoch -> flat ``{name: float}``."""
+    out: dict[str, float] = {"epoch_time_s": float(getattr(trainer, "epoch_time", 0.0) or 0.0)}
+    for k, v in trainer.label_loss_items(trainer.tloss, prefix="train").items():
+        out[k.replace("/", "_")] = float(v)
+    for k, v in (trainer.metrics or {}).items():
+        out[_METRIC_NAMES.get(k, k.replace("/", "_").replace("(B)", ""))] = float(v)
+    lrs = getattr(trainer, "lr", {}) or {}
+    if lrs:
+        out["lr"] = float(next(iter(lrs.values())))
+    return out
+
+
+def stamp_meta(path: Path, meta: DetectorMeta) -> None:
+    """Add our meta to an ultralytics checkpoint file (ultralytics ignores extra keys)."""
+    import torch
+
+    from leukoscan.io import atomic_path
+
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt["leukoscan"] = meta.to_dict()
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+
+
+def meta_from_ultralytics(ckpt: dict[str, Any], path: Path) -> DetectorMeta:
+    """Meta for a plain ultralytics checkpoint (trained outside LeukoScan)."""
+    model = ckpt.get("ema") or ckpt.get("model")
+    names = getattr(model, "names", None) or {}
+    names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
+    args = ckpt.get("train_args") or {}
+    stem = Path(str(args.get("model", "yolov8n"))).stem
+    backend = stem if stem in YOLO_MODELS else "yolov8n"
+    return DetectorMeta(backend=backend, class_names=names, imgsz=int(args.get("imgsz", 640)))
+
+
+def build_yolo(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool = True,
+               imgsz: int = 640, **_: Any) -> YoloDetector:
+    names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]
+    if len(names) != num_classes:
+        raise ValueError(f"num_classes={num_classes} but {len(names)} class names given")
+    return YoloDetector(DetectorMeta(backend=name, class_names=names, imgsz=int(imgsz)), pretrained=pretrained)
+
+
+def load_yolo(path: Path, ckpt: dict[str, Any]) -> YoloDetector:
+    meta = DetectorMeta.from_dict(ckpt["leukoscan"]) if "leukoscan" in ckpt else meta_from_ultralytics(ckpt, path)
+    return YoloDetector(meta, weights=path)

@@ -1,0 +1,162 @@
+"""The one detector interface every backend implements.
+
+A :class:`Detector` trains on a canonical prepared dataset folder (``data.yaml`` +
+``images/`` + ``labels/`` + ``annotations/``), predicts ``supervision.Detections`` in
+original-image pixels (``xyxy`` float32, ``class_id``, ``confidence``,
+``data["class_name"]``), and saves/loads one weights file.
+
+Large images: ``predict(..., tile=None)`` slices automatically when the image's longer
+side exceeds ``auto_tile_factor * tile_size`` (``tile_size`` is the tile the model was
+trained on, else its ``imgsz``); ``tile=<pixels>`` forces slicing with that tile size;
+``tile=0`` never slices. See :mod:`detect.tiling`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class DetectorMeta:
+    """What a weights file must carry to be usable on its own."""
+
+    backend: str  # registry name, e.g. "yolov8n"
+    class_names: list[str]
+    imgsz: int
+    tile_size: int = 0  # > 0 when trained on tiles of this size (pixels)
+    tile_overlap: int = 0
+    auto_tile_factor: float = 2.0
+    pretrained: str = "false"  # "true", "false" or "false (unavailable)"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DetectorMeta:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class FitArgs:
+    """Backend-neutral training arguments (built by :mod:`detect.train`)."""
+
+    data_dir: Path  # canonical dataset folder
+    run_dir: Path  # output folder: weights/{best,last}.pt live in run_dir/weights
+    epochs: int
+    batch: int
+    device: str
+    threads: int
+    seed: int = 0
+    workers: int = 0
+    lr: float | None = None
+    patience: int = 100
+    train_split: str = "train"
+    val_split: str = "val"
+    augment: Any = None  # detect.augment.AugmentConfig
+    resume: bool = False
+    callbacks: Sequence[EpochCallback] = ()
+    verbose: bool = True
+
+
+class Detector(ABC):
+    """Common interface. Subclasses set ``self.meta`` and implement the abstract methods."""
+
+    meta: DetectorMeta
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta.class_names)
+
+    @property
+    def name(self) -> str:
+        return self.meta.backend
+
+    @abstractmethod
+    def fit(self, args: FitArgs) -> dict[str, Any]:
+        """Train; write ``run_dir/weights/{last,best}.pt``; return a small summary dict."""
+
+    @abstractmethod
+    def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> Any:
+        """Predict on one whole RGB uint8 ``(H, W, 3)`` image -> ``sv.Detections`` (pixels)."""
+
+    @abstractmethod
+    def save(self, path: str | Path) -> Path:
+        """Write a self-contained weights file (meta included)."""
+
+    def train(self, args: FitArgs) -> dict[str, Any]:
+        """Alias of :meth:`fit` (the documented interface name)."""
+        return self.fit(args)
+
+    def predict(self, image: np.ndarray, *, conf: float = 0.25, iou: float = 0.5, tile: int | None = None) -> Any:
+        """RGB uint8 ``(H, W, 3)`` -> ``sv.Detections`` in original-image pixels.
+
+        ``tile``: None = automatic (slice when the image is large), an int > 0 = slice
+        with tiles of that size, 0 = never slice. The input is not modified.
+        """
+        check_image(image)
+        size = self.tile_for(image.shape[:2], tile)
+        if size:
+            from detect.tiling import sliced_predict
+
+            overlap = self.meta.tile_overlap or max(32, size // 5)
+            dets = sliced_predict(
+                lambda im: self.predict_full(im, conf=conf, iou=iou), image, tile=size, overlap=overlap, iou=iou
+            )
+        else:
+            dets = self.predict_full(image, conf=conf, iou=iou)
+        return with_class_names(dets, self.class_names)
+
+    def tile_for(self, image_hw: tuple[int, int], tile: int | None) -> int:
+        """Tile size to use for an image of ``image_hw`` (0 = whole image)."""
+        if tile is not None:
+            return int(tile)
+        base = self.meta.tile_size or self.meta.imgsz
+        return base if max(image_hw) > self.meta.auto_tile_factor * base else 0
+
+
+def check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        desc = f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', type(image).__name__)}"
+        raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {desc}")
+
+
+def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, class_names: list[str]) -> Any:
+    """Arrays -> ``sv.Detections`` (``xyxy`` float32 (N, 4) pixels) with ``data["class_name"]``."""
+    import supervision as sv
+
+    xyxy = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
+    if len(xyxy) == 0:
+        return empty_detections()
+    class_ids = np.asarray(class_ids, dtype=int).reshape(-1)
+    return sv.Detections(
+        xyxy=xyxy,
+        confidence=np.asarray(scores, dtype=np.float32).reshape(-1),
+        class_id=class_ids,
+        data={"class_name": np.array([class_names[i] for i in class_ids], dtype=object)},
+    )
+
+
+def empty_detections() -> Any:
+    import supervision as sv
+
+    d = sv.Detections.empty()
+    d.data["class_name"] = np.array([], dtype=object)
+    return d
+
+
+def with_class_names(dets: Any, class_names: list[str]) -> Any:
+    """Ensure ``data["class_name"]`` matches ``class_id`` (after slicing/merging too)."""
+    if len(dets) == 0:
+        return empty_detections()
+    dets.data["class_name"] = np.array([class_names[int(i)] for i in dets.class_id], dtype=object)
+    return dets

@@ -1,0 +1,118 @@
+"""Large slides: tiled training data and sliced inference with merging.
+
+Tiling (training). A slide of ``H x W`` pixels is cut into square tiles of ``tile``
+pixels whose starts are ``0, stride, 2*stride, ...`` with ``stride = tile - overlap``;
+the last tile on each axis is shifted back to end exactly at the border (so every
+pixel is covered and no tile is padded). A slide no larger than ``tile`` on an axis
+gives one tile (the whole axis) there.
+
+Rule for boxes cut by a tile border: a box is kept in a tile, clipped to the tile, when
+at least ``min_visibility`` (default 0.5) of its area lies inside that tile; otherwise
+it is dropped from that tile. With ``overlap`` at least one cell diameter, every cell
+lies whole in some tile, so dropping a sliver never loses a cell from training; a cell
+cut in half is still labelled (clipped) rather than shown as unlabelled background.
+
+Sliced inference. ``supervision.InferenceSlicer`` runs the detector on overlapping
+tiles, shifts boxes back to slide pixels and merges duplicates from overlaps with
+per-class non-maximum suppression at ``iou``. ``Detector.predict`` does this
+automatically above a size threshold (see :mod:`detect.base`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _starts(n: int, tile: int, stride: int) -> list[int]:
+    if n <= tile:
+        return [0]
+    starts = list(range(0, n - tile, stride))
+    return starts + [n - tile]
+
+
+def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Tile windows ``(x0, y0, x1, y1)`` in pixels covering an ``height x width`` image."""
+    if tile <= 0 or not 0 <= overlap < tile:
+        raise ValueError(f"need tile > 0 and 0 <= overlap < tile (got tile={tile}, overlap={overlap})")
+    stride = tile - overlap
+    return [(x, y, min(x + tile, width), min(y + tile, height))
+            for y in _starts(height, tile, stride) for x in _starts(width, tile, stride)]
+
+
+def boxes_in_tile(boxes: np.ndarray, labels: list[str], window: tuple[int, int, int, int],
+                  min_visibility: float = 0.5) -> tuple[np.ndarray, list[str]]:
+    """Boxes (N, 4 xyxy slide pixels) kept in ``window`` by the border rule, in tile pixels."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    x0, y0, x1, y1 = window
+    clipped = np.stack([boxes[:, 0].clip(x0, x1), boxes[:, 1].clip(y0, y1),
+                        boxes[:, 2].clip(x0, x1), boxes[:, 3].clip(y0, y1)], axis=1)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    inside = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+    keep = (area > 0) & (inside >= min_visibility * np.maximum(area, 1e-6))
+    out = clipped[keep] - np.array([x0, y0, x0, y0], np.float32)
+    return out, [lab for lab, k in zip(labels, keep, strict=True) if k]
+
+
+def tile_dataset(src: str | Path, out: str | Path, *, splits: tuple[str, ...] = ("train", "val"),
+                 tile: int = 640, overlap: int = 128, min_visibility: float = 0.5,
+                 progress: bool = True) -> Path:
+    """Write a canonical detection dataset at ``out`` made of tiles of ``src``'s splits.
+
+    Tile file names are ``<stem>__x<x0>_y<y0>.jpg``. Returns ``out``.
+    """
+    from tqdm import tqdm
+
+    from leukoscan.data.canonical import (
+        DetImage,
+        read_detection,
+        read_names,
+        staged_output,
+        write_detection,
+    )
+    from leukoscan.io import read_image
+
+    names = read_names(src)
+    out = Path(out)
+    with staged_output(out, overwrite=True) as stage:
+        tiled: dict[str, list[DetImage]] = {}
+        for split in splits:
+            items: list[DetImage] = []
+            for rec in tqdm(read_detection(src, split), desc=f"tile {split}", disable=not progress, leave=False):
+                img = read_image(rec.path)
+                for win in tile_grid(img.shape[0], img.shape[1], tile, overlap):
+                    boxes, labels = boxes_in_tile(rec.boxes, rec.labels, win, min_visibility)
+                    x0, y0, x1, y1 = win
+                    items.append(DetImage(f"{rec.path.stem}__x{x0}_y{y0}.jpg", x1 - x0, y1 - y0, boxes, labels,
+                                          array=np.ascontiguousarray(img[y0:y1, x0:x1])))
+            tiled[split] = items
+        write_detection(stage, out.absolute(), tiled, names, progress=False)
+    return out
+
+
+def dataset_max_side(data_dir: str | Path, split: str = "train", sample: int = 20) -> int:
+    """Largest image side (pixels) among the first ``sample`` images of a prepared split."""
+    import json
+
+    coco = json.loads((Path(data_dir) / "annotations" / f"{split}.json").read_text())
+    return max((max(im["width"], im["height"]) for im in coco["images"][:sample]), default=0)
+
+
+def sliced_predict(fn: Callable[[np.ndarray], Any], image: np.ndarray, *, tile: int, overlap: int,
+                   iou: float = 0.5) -> Any:
+    """Run ``fn`` (RGB tile -> ``sv.Detections`` in tile pixels) over overlapping tiles.
+
+    Returns ``sv.Detections`` in image pixels, duplicates merged by per-class NMS at ``iou``.
+    """
+    import supervision as sv
+
+    h, w = image.shape[:2]
+    if max(h, w) <= tile:
+        return fn(image)
+    overlap = min(overlap, tile - 1)
+    slicer = sv.InferenceSlicer(callback=fn, slice_wh=(tile, tile), overlap_wh=(overlap, overlap),
+                                overlap_filter="non_max_suppression", iou_threshold=iou)
+    return slicer(image)

@@ -1,0 +1,222 @@
+"""Detector training entry point: config dataclasses, run folder, resume, final evaluation.
+
+A run folder ``<project>/<name>/`` (default ``runs/detect/<model>``, never overwritten:
+``name2``, ``name3``...) holds ``config.yaml`` (resolved config), ``run_info.json``
+(dataset folder, device, threads, pretrained state), ``weights/{best,last}.pt``,
+``metrics.csv`` (one row per epoch) and, when complete, ``metrics.json`` (final COCO
+metrics of ``best`` on the validation split, measured by :mod:`detect.evaluate`).
+
+Resume: ``train(..., resume=run_dir_or_True)`` continues from ``weights/last.pt``
+(written at the end of every epoch) with the config saved in the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from detect.augment import AugmentConfig
+from detect.base import EpochCallback, FitArgs
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    enabled: str = "auto"  # "auto" (tile when images exceed auto_factor * imgsz), "on", "off"
+    size: int = 0  # tile side in pixels (0 = imgsz)
+    overlap: int = 128  # pixels shared by neighbouring tiles (>= one cell diameter)
+    min_visibility: float = 0.5  # border rule, see detect.tiling
+    auto_factor: float = 2.0
+
+
+@dataclass(frozen=True)
+class WandbConfig:
+    enabled: bool = False
+    project: str = "leukoscan"
+    entity: str | None = None
+    n_samples: int = 6  # validation images with predictions logged at the end
+
+
+@dataclass(frozen=True)
+class DetectTrainConfig:
+    model: str = "yolov8n"
+    data: str = "bccd"  # dataset name or folder (leukoscan.data.resolve)
+    data_root: str | None = None
+    train_split: str = "train"
+    val_split: str = "val"
+    epochs: int = 30
+    imgsz: int = 416
+    batch: int = 16
+    device: str = "auto"
+    pretrained: bool = True
+    threads: int = 0  # torch CPU threads; 0 = leukoscan.device.cpu_threads() (env LEUKOSCAN_THREADS)
+    workers: int = 0
+    seed: int = 0
+    lr: float | None = None  # None = backend default
+    patience: int = 100
+    rois_per_image: int = 128  # Faster R-CNN only: RoIs sampled per image in training
+    name: str | None = None
+    project: str = "runs/detect"
+    eval_conf: float = 0.001
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    tile: TileConfig = field(default_factory=TileConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+
+
+def _tile_size(cfg: DetectTrainConfig, data_dir: Path) -> int:
+    from detect.tiling import dataset_max_side
+
+    mode = str(cfg.tile.enabled).lower()
+    size = cfg.tile.size or cfg.imgsz
+    if mode in ("on", "true", "1", "yes"):
+        return size
+    if mode in ("off", "false", "0", "no"):
+        return 0
+    if mode != "auto":
+        raise ValueError(f"tile.enabled must be auto, on or off (got {cfg.tile.enabled!r})")
+    return size if dataset_max_side(data_dir, cfg.train_split) > cfg.tile.auto_factor * size else 0
+
+
+def _find_resume(cfg: DetectTrainConfig, resume: str | Path | bool) -> Path:
+    from leukoscan.paths import newest_run
+
+    if resume is True:
+        run = Path(cfg.project) / cfg.name if cfg.name else newest_run(cfg.project, "weights/last.pt")
+        if run is None:
+            raise FileNotFoundError(f"--resume: no run with weights/last.pt under {cfg.project}")
+    else:
+        run = Path(resume)
+        run = run.parent.parent if run.is_file() else run
+    if not (run / "weights" / "last.pt").is_file():
+        raise FileNotFoundError(f"--resume: {run}/weights/last.pt does not exist (nothing to resume)")
+    return run
+
+
+def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[str, Any], Path]:
+    """Resolve data (and tiles), device and threads; write config.yaml and run_info.json."""
+    from leukoscan.config import save_config
+    from leukoscan.data import read_names, resolve
+    from leukoscan.device import cpu_threads, resolve_device
+    from leukoscan.io import atomic_write_json
+
+    info_path = run_dir / "run_info.json"
+    if resume:
+        info = json.loads(info_path.read_text())
+        info["device"] = resolve_device(cfg.device)
+        return info, Path(info["train_dir"])
+    data_dir = resolve(cfg.data, data_root=cfg.data_root).absolute()
+    tile = _tile_size(cfg, data_dir)
+    train_dir = data_dir
+    if tile:
+        from detect.tiling import tile_dataset
+
+        print(f"tiling {data_dir} into {tile}px tiles (overlap {cfg.tile.overlap}px)")
+        train_dir = tile_dataset(data_dir, run_dir / "tiles", splits=(cfg.train_split, cfg.val_split), tile=tile,
+                                 overlap=cfg.tile.overlap, min_visibility=cfg.tile.min_visibility).absolute()
+    info = {"data_dir": str(data_dir), "train_dir": str(train_dir), "class_names": read_names(data_dir),
+            "device": resolve_device(cfg.device), "threads": cfg.threads or cpu_threads(), "tile_size": tile,
+            "tile_overlap": cfg.tile.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    save_config(cfg, run_dir / "config.yaml")
+    atomic_write_json(info_path, info)
+    return info, train_dir
+
+
+def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
+    from detect.registry import build
+
+    names = info["class_names"]
+    det = build(cfg.model, num_classes=len(names), class_names=names, pretrained=cfg.pretrained, imgsz=cfg.imgsz,
+                rois_per_image=cfg.rois_per_image)
+    det.meta.tile_size, det.meta.tile_overlap = info["tile_size"], info["tile_overlap"]
+    det.meta.auto_tile_factor = cfg.tile.auto_factor
+    if "pretrained" in info:
+        det.meta.pretrained = info["pretrained"]
+    return det
+
+
+def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
+          callbacks: Sequence[EpochCallback] = (), progress: bool = True) -> Path:
+    """Train ``cfg.model`` on ``cfg.data``; return the run folder (see module docstring)."""
+    from detect.registry import load
+    from detect.runlog import CsvLog
+    from leukoscan.config import load_config
+    from leukoscan.device import set_cpu_threads
+    from leukoscan.paths import new_run_dir
+
+    if resume:
+        run_dir = _find_resume(cfg, resume)
+        device = cfg.device
+        cfg = replace(load_config(DetectTrainConfig, run_dir / "config.yaml"), device=device)
+        if (run_dir / "metrics.json").is_file():
+            print(f"{run_dir}: training already complete (metrics.json present); nothing to resume")
+            return run_dir
+        print(f"resuming {run_dir} from weights/last.pt")
+    else:
+        run_dir = new_run_dir(cfg.project, cfg.name, default=cfg.model)
+        run_dir.mkdir(parents=True)
+    info, train_dir = _prepare(cfg, run_dir, bool(resume))
+    threads = set_cpu_threads(info["threads"])
+    det = _build(cfg, info)
+    csv_log = CsvLog(run_dir / "metrics.csv")
+    wb = _start_wandb(cfg, run_dir) if cfg.wandb.enabled else None
+    cbs: list[EpochCallback] = [csv_log] + ([wb.epoch] if wb else []) + list(callbacks)
+    args = FitArgs(data_dir=train_dir, run_dir=run_dir, epochs=cfg.epochs, batch=cfg.batch, device=info["device"],
+                   threads=threads, seed=cfg.seed, workers=cfg.workers, lr=cfg.lr, patience=cfg.patience,
+                   train_split=cfg.train_split, val_split=cfg.val_split, augment=cfg.augment,
+                   resume=bool(resume), callbacks=cbs, verbose=progress)
+    t0 = time.time()
+    det.fit(args)
+    train_seconds = time.time() - t0
+    _record_pretrained(run_dir, info, det.meta.pretrained)
+    best = load(run_dir)
+    best.device, best.threads = info["device"], threads
+    _finish(cfg, run_dir, info, best, csv_log, train_seconds, wb, progress)
+    return run_dir
+
+
+def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> Any:
+    from detect.runlog import WandbLog
+    from leukoscan.config import to_dict
+
+    return WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
+                    config=to_dict(cfg))
+
+
+def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
+    from leukoscan.io import atomic_write_json
+
+    if info.get("pretrained") != state:
+        info["pretrained"] = state
+        atomic_write_json(run_dir / "run_info.json", info)
+
+
+def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
+            train_seconds: float, wb: Any, progress: bool) -> None:
+    """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
+    from detect.evaluate import evaluate_detector
+    from leukoscan.io import atomic_write_json, read_image
+
+    data_dir = Path(info["data_dir"])
+    m = evaluate_detector(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)
+    times = csv_log.epoch_times()
+    out = {"model": cfg.model, "data": cfg.data, "data_dir": str(data_dir), "split": cfg.val_split,
+           "epochs": len(csv_log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
+           "threads": info["threads"], "pretrained": det.meta.pretrained, "tile_size": info["tile_size"],
+           "train_seconds_this_session": round(train_seconds, 1),
+           "seconds_per_epoch": round(sum(times) / len(times), 2) if times else None,
+           "weights": str(run_dir / "weights" / "best.pt"), **m.to_dict()}
+    atomic_write_json(run_dir / "metrics.json", out)
+    print(m.summary())
+    if wb is not None:
+        import json as _json
+
+        gt = _json.loads((data_dir / "annotations" / f"{cfg.val_split}.json").read_text())
+        samples = []
+        for im in gt["images"][: cfg.wandb.n_samples]:
+            img = read_image(data_dir / "images" / cfg.val_split / im["file_name"])
+            samples.append((im["file_name"], img, det.predict(img, conf=0.25)))
+        wb.final(out["epochs"] + 1, m.to_dict(), samples)
+        wb.finish()

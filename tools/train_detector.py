@@ -1,0 +1,78 @@
+"""Train a leukocyte detector.
+
+    python tools/train_detector.py                       # YOLOv8n on BCCD (configs/detect_bccd_yolov8n.yaml)
+    python tools/train_detector.py --model fasterrcnn_mobilenet_v3_large_fpn --epochs 12
+    python tools/train_detector.py --data demo --epochs 1 --imgsz 64 augment.flipud=0
+    python tools/train_detector.py --resume [RUN_DIR]    # continue an interrupted run
+
+Writes runs/detect/<name>/ (config.yaml, weights/best.pt, weights/last.pt, metrics.csv,
+metrics.json). Exit code 2 on a bad model name or config key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "detect_bccd_yolov8n.yaml"
+_FLAGS = ("model", "data", "data_root", "epochs", "imgsz", "batch", "device", "name")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML experiment config")
+    p.add_argument("--model", help="detector backend (see --list-models)")
+    p.add_argument("--data", help="dataset name (bccd, all_idb1, demo, ...) or folder")
+    p.add_argument("--data-root", dest="data_root", help="where raw datasets live")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--imgsz", type=int)
+    p.add_argument("--batch", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda:0, 0")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
+                   help="start from pretrained weights (default; offline -> loud warning, scratch)")
+    g.add_argument("--scratch", dest="pretrained", action="store_false", help="train from scratch")
+    p.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
+                   help="continue from weights/last.pt of RUN_DIR (default: --name or newest run)")
+    p.add_argument("--wandb", action="store_true", default=None, help="log to Weights & Biases")
+    p.add_argument("--name", help="run folder name under runs/detect")
+    p.add_argument("--list-models", action="store_true", help="print the registered detectors and exit")
+    p.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. augment.flipud=0")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from detect.registry import DETECTORS
+    from detect.train import DetectTrainConfig, train
+    from leukoscan.config import ConfigError, load_config, parse_overrides
+
+    a = parse_args(argv)
+    if a.list_models:
+        print("\n".join(DETECTORS.list_names()))
+        return 0
+    try:
+        over = parse_overrides(a.overrides)
+        for key in _FLAGS:
+            if getattr(a, key) is not None:
+                over[key] = getattr(a, key)
+        if a.pretrained is not None:
+            over["pretrained"] = a.pretrained
+        if a.wandb:
+            over.setdefault("wandb", {})["enabled"] = True
+        cfg = load_config(DetectTrainConfig, a.config, over)
+        if cfg.model not in DETECTORS:
+            DETECTORS.get(cfg.model)  # raises ValueError listing the valid names
+    except (ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    run_dir = train(cfg, resume=a.resume)
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
