@@ -17,7 +17,13 @@ from typing import Any
 from tqdm import tqdm
 
 from classify import report
-from leukoscan.io import IMAGE_SUFFIXES, ImageReadError, atomic_write_json, atomic_write_text, read_image
+from leukoscan.io import (
+    IMAGE_SUFFIXES,
+    ImageReadError,
+    atomic_write_json,
+    atomic_write_text,
+    read_image,
+)
 
 
 @dataclass

@@ -117,23 +117,34 @@ class SklearnClassifier:
 
 
 class _CachedExtractor:
-    """Base: per-crop feature cache keyed by the crop bytes (features are deterministic)."""
+    """Base for feature extractors; an opt-in per-crop cache keyed by the crop bytes.
+
+    Features are deterministic, so cross-validation enables the cache (``enable_cache``)
+    to compute each crop once across folds (and across ``+svm``/``+rf`` heads sharing a
+    store). Off by default, so inference on many slides does not accumulate memory.
+    """
 
     preprocess: PreprocessCfg
 
     def __init__(self) -> None:
-        self._cache: dict[bytes, np.ndarray] = {}
+        self._cache: dict[bytes, np.ndarray] | None = None
+
+    def enable_cache(self, store: dict | None = None) -> None:
+        self._cache = store if store is not None else {}
 
     def clear_cache(self) -> None:
-        self._cache = {}
+        self._cache = None
 
-    def _key(self, crop: np.ndarray) -> bytes:
+    @staticmethod
+    def _key(crop: np.ndarray) -> bytes:
         import hashlib
 
         return hashlib.blake2b(np.ascontiguousarray(crop).tobytes(), digest_size=16).digest() + \
             bytes(str(crop.shape), "ascii")
 
     def __call__(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        if self._cache is None:
+            return self._compute(list(crops)).astype(np.float32)
         keys = [self._key(c) for c in crops]
         todo = [i for i, k in enumerate(keys) if k not in self._cache]
         if todo:
@@ -147,7 +158,7 @@ class _CachedExtractor:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_cache"] = {}
+        state["_cache"] = None
         return state
 
 

@@ -4,7 +4,7 @@
   vgg16, shufflenet_v2, mobilenet_v2, cnn_rnn.
 - ``<net>+svm`` / ``<net>+rf``: pooled deep features of the same network with its head
   removed (``num_classes=0``) -> StandardScaler -> SVC (RBF, C chosen by inner 3-fold CV,
-  Platt probabilities) / RandomForest (500 trees). ``backbone_weights=PATH`` loads a
+  Platt-sigmoid probabilities via CalibratedClassifierCV) / RandomForest (500 trees). ``backbone_weights=PATH`` loads a
   backbone checkpoint (e.g. from in-domain pretraining) instead of ImageNet / random init.
 - ``handcrafted+svm`` / ``handcrafted+rf``: scikit-image features (``handcrafted.py``).
 
@@ -55,6 +55,7 @@ def _torch_builder(net_name: str):
 
 
 def _estimator(head: str, seed: int):
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import make_pipeline
@@ -62,8 +63,10 @@ def _estimator(head: str, seed: int):
     from sklearn.svm import SVC
 
     if head == "svm":
-        svc = SVC(kernel="rbf", probability=True, class_weight="balanced", random_state=seed)
-        grid = GridSearchCV(svc, {"C": [0.3, 1.0, 3.0, 10.0, 30.0]}, cv=3, scoring="balanced_accuracy")
+        svc = CalibratedClassifierCV(SVC(kernel="rbf", class_weight="balanced", random_state=seed),
+                                     method="sigmoid", cv=3, ensemble=False)
+        grid = GridSearchCV(svc, {"estimator__C": [0.3, 1.0, 3.0, 10.0, 30.0]}, cv=3,
+                            scoring="balanced_accuracy")
         return make_pipeline(StandardScaler(), grid)
     return make_pipeline(StandardScaler(), RandomForestClassifier(
         n_estimators=500, class_weight="balanced", random_state=seed, n_jobs=1))
@@ -91,8 +94,11 @@ def _sklearn_builder(feat: str, head: str):
         if feat == "handcrafted":
             extractor: Any = HandcraftedExtractor(pre)
         else:
+            import torch
+
             from classify.models.torch_zoo import build_net
 
+            torch.manual_seed(seed)  # random-init backbones must be reproducible
             net = build_net(feat, num_classes=0, pretrained=pretrained and not backbone_weights, **kw)
             if backbone_weights:
                 load_backbone(net, backbone_weights)

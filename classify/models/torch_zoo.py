@@ -68,7 +68,7 @@ class CnnRnn(nn.Module):
     features, followed by a linear head.
     """
 
-    def __init__(self, num_classes: int, rnn: str = "lstm", hidden: int = 64, width: int = 32):
+    def __init__(self, num_classes: int, rnn: str = "lstm", hidden: int = 64, width: int = 16):
         super().__init__()
         self.trunk = small_cnn_trunk(width)
         cls = {"lstm": nn.LSTM, "gru": nn.GRU}[rnn]
@@ -183,7 +183,7 @@ def _tv_trunk(name: str, weights) -> tuple[nn.Module, int]:
 def build_net(name: str, *, num_classes: int = 2, pretrained: bool = True, **kw) -> nn.Module:
     """Build zoo network ``name`` (see :data:`NET_NAMES`); ``num_classes=0`` -> feature extractor."""
     if name == "cnn":
-        width = int(kw.get("width", 32))
+        width = int(kw.get("width", 16))
         return TrunkNet(small_cnn_trunk(width), 4 * width, num_classes)
     if name == "cnn_rnn":
         return CnnRnn(num_classes, rnn=kw.get("rnn", "lstm"), hidden=int(kw.get("hidden", 64)))

@@ -1,0 +1,158 @@
+"""Zoo benchmark: k-fold CV (grouped by slide overlap group) of many classifiers on one cell set.
+
+``run_benchmark(cfg)`` cross-validates every model in ``cfg.models`` (default: the whole
+registry) with the same folds, writes ``<out>/<tag>.json`` after every model (so a partial
+run keeps its results) and ``<out>/<tag>.md`` (a table like the seed's Tables 6/8), then
+re-runs the best model under a plain random split to show leakage inflation.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from classify.model import FitCfg
+from classify.train import TrainConfig, cross_validate
+
+COLUMNS = (("sensitivity", "Sens"), ("specificity", "Spec"), ("precision", "Prec"), ("accuracy", "Acc"),
+           ("f1", "F1"), ("auc", "AUC"), ("balanced_accuracy", "Bal.acc"))
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    data: str = "all_idb2"
+    data_root: str | None = None
+    models: tuple[str, ...] = ()  # empty: every registered model
+    skip: tuple[str, ...] = ()
+    folds: int = 5
+    group_by: str = "overlap"
+    imgsz: int = 64  # default input size of torch nets and deep-feature backbones
+    pretrained: bool = True
+    leakage_check: bool = True
+    out: str = "benchmarks/results"
+    tag: str = "classification_allidb2"
+    n_boot: int = 2000
+    fit: FitCfg = field(default_factory=FitCfg)
+    per_model: dict = field(default_factory=dict)  # model -> {imgsz, steps, epochs, lr, batch, backbone_weights}
+
+
+def model_config(cfg: BenchConfig, model: str, split: str = "grouped") -> TrainConfig:
+    """The TrainConfig of one benchmark entry (per-model overrides applied)."""
+    over = dict(cfg.per_model.get(model, {}))
+    fit_over = {k: over.pop(k) for k in ("epochs", "lr", "batch", "weight_decay") if k in over}
+    arch = over.pop("arch", model)
+    return TrainConfig(model=arch, data=cfg.data, data_root=cfg.data_root, imgsz=over.pop("imgsz", cfg.imgsz),
+                       steps=tuple(over.pop("steps", ())), pretrained=cfg.pretrained,
+                       backbone_weights=over.pop("backbone_weights", None), folds=cfg.folds, split=split,
+                       group_by=cfg.group_by, n_boot=cfg.n_boot, fit=replace(cfg.fit, **fit_over))
+
+
+def _machine() -> dict:
+    import os
+
+    import torch
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version(), "commit": commit}
+
+
+def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
+    """Cross-validate the zoo; returns (and writes) the results dict."""
+    import classify
+    from classify.data import resolve_cells
+    from leukoscan.config import to_dict
+    from leukoscan.device import set_cpu_threads
+
+    set_cpu_threads()  # LEUKOSCAN_THREADS or all cores
+    cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root)
+    models = [m for m in (cfg.models or classify.list_names()) if m not in cfg.skip]
+    if not cfg.models:  # whole zoo: cheap feature models first, so partial runs are useful
+        models.sort(key=lambda m: ("+" not in m, not m.startswith("handcrafted"), m))
+    out = {"config": to_dict(cfg), "machine": _machine(), "n": len(cells),
+           "class_names": list(cells.class_names), "results": {}, "started": time.strftime("%F %T")}
+    store: dict = {}
+    for m in models:
+        tcfg = model_config(cfg, m)
+        try:
+            res = cross_validate(tcfg, cells, feature_store=store)
+        except Exception as e:  # one failing model must not lose the others' results
+            out["results"][m] = {"error": f"{type(e).__name__}: {e}"}
+            log(f"{m}: FAILED {e}")
+        else:
+            out["results"][m] = {**res.to_dict(), "imgsz": tcfg.imgsz, "epochs": tcfg.fit.epochs,
+                                 "steps": list(tcfg.steps), "arch": tcfg.model}
+            log(f"{m:22s} bal.acc {res.report.balanced_accuracy.fmt()}  AUC {res.report.auc.fmt()}"
+                f"  {res.seconds:.0f}s")
+        write_results(out, cfg)
+    if cfg.leakage_check:
+        out["leakage"] = leakage_check(cfg, cells, out["results"], log)
+        write_results(out, cfg)
+    out["finished"] = time.strftime("%F %T")
+    write_results(out, cfg)
+    return out
+
+
+def best_model(results: dict) -> str | None:
+    ok = {m: r for m, r in results.items() if "balanced_accuracy" in r and r["balanced_accuracy"]["value"]}
+    if not ok:
+        return None
+    return max(ok, key=lambda m: (ok[m]["balanced_accuracy"]["value"], ok[m]["auc"]["value"] or 0))
+
+
+def leakage_check(cfg: BenchConfig, cells: Any, results: dict, log=print) -> dict:
+    """Best model again under plain random stratified k-fold (crops of one slide on both sides)."""
+    best = best_model(results)
+    if best is None:
+        return {}
+    res = cross_validate(model_config(cfg, best, split="random"), cells)
+    log(f"{best} random split: bal.acc {res.report.balanced_accuracy.fmt()}")
+    return {"model": best, "grouped": results[best], "random": res.to_dict()}
+
+
+def _cell(d: dict) -> str:
+    v, (lo, hi) = d["value"], d["ci95"]
+    if v is None:
+        return "n/a"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None else f"{v:.3f}"
+
+
+def markdown_table(out: dict) -> str:
+    """The benchmark as markdown: one row per model, metrics with 95% CIs, ECE, confusion."""
+    cn = out["class_names"]
+    head = "| Model | " + " | ".join(c for _, c in COLUMNS) + " | ECE | Confusion (rows true " + \
+        "/".join(cn) + ") | Time (s) |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 4)]
+    for m, r in sorted(out["results"].items(), key=lambda kv: -(kv[1].get("balanced_accuracy", {})
+                                                               .get("value") or 0)):
+        if "error" in r:
+            lines.append(f"| {m} | " + " | ".join(["error"] * len(COLUMNS)) + f" | | {r['error'][:60]} | |")
+            continue
+        cells = " | ".join(_cell(r[k]) for k, _ in COLUMNS)
+        lines.append(f"| {m} | {cells} | {r['ece']:.3f} | {r['confusion_matrix']} | {r['seconds']:.0f} |")
+    leak = out.get("leakage")
+    if leak:
+        g, rnd = leak["grouped"], leak["random"]
+        lines += ["", f"Leakage check, {leak['model']}: balanced accuracy grouped CV "
+                  f"{_cell(g['balanced_accuracy'])} vs plain random split {_cell(rnd['balanced_accuracy'])}; "
+                  f"AUC {_cell(g['auc'])} vs {_cell(rnd['auc'])}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(out: dict, cfg: BenchConfig) -> tuple[Path, Path]:
+    from leukoscan.io import atomic_write_json, atomic_write_text
+
+    folder = Path(cfg.out)
+    js, md = folder / f"{cfg.tag}.json", folder / f"{cfg.tag}.md"
+    atomic_write_json(js, out)
+    atomic_write_text(md, markdown_table(out))
+    return js, md

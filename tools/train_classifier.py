@@ -1,0 +1,96 @@
+"""Train (and cross-validate) a blast-vs-normal crop classifier.
+
+    python tools/train_classifier.py --model handcrafted+svm --data all_idb2 --data-root ../shared/data
+    python tools/train_classifier.py --model resnet18 --imgsz 64 --epochs 15 --folds 5 --scratch
+    python tools/train_classifier.py --model cnn --data demo_cells --epochs 1 --imgsz 32 fit.lr=0.003
+    python tools/train_classifier.py --list-models
+
+Writes runs/classify/<name>/ (config.yaml, metrics.json, predictions.csv, model.pt or
+model.pkl). --epochs/--batch are ignored (with a note) by scikit-learn models. With
+--folds >= 2 the metrics are k-fold CV grouped by slide overlap group (split=random for a
+plain split); with --folds 0 the index's train split is fitted and val/test evaluated.
+Exit code 2 on a bad model name or config key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "classify_allidb2_handcrafted_svm.yaml"
+_FLAGS = ("model", "data", "data_root", "imgsz", "folds", "name")
+_FIT_FLAGS = ("epochs", "batch", "device")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML experiment config")
+    p.add_argument("--model", help="classifier name (see --list-models)")
+    p.add_argument("--data", help="dataset name (all_idb2, demo_cells, ...) or prepared cells folder")
+    p.add_argument("--data-root", dest="data_root", help="where raw datasets live")
+    p.add_argument("--epochs", type=int, help="training epochs (torch models only)")
+    p.add_argument("--imgsz", type=int, help="input size in px (default: the model's declared size)")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda:0, 0")
+    p.add_argument("--folds", type=int, help="k for k-fold CV (default 5); < 2: use the index split")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
+                   help="ImageNet weights (default; offline -> one loud warning, scratch)")
+    g.add_argument("--scratch", dest="pretrained", action="store_false", help="random init")
+    p.add_argument("--wandb", action="store_true", default=None, help="log to Weights & Biases")
+    p.add_argument("--name", help="run folder name under runs/classify")
+    p.add_argument("--list-models", action="store_true", help="print the registered classifiers and exit")
+    p.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. fit.lr=0.003 split=random")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import classify
+    from classify.train import TrainConfig, run_training
+    from leukoscan.config import ConfigError, load_config, parse_overrides
+
+    a = parse_args(argv)
+    if a.list_models:
+        print("\n".join(classify.list_names()))
+        return 0
+    try:
+        over = parse_overrides(a.overrides)
+        over.update({k: getattr(a, k) for k in _FLAGS if getattr(a, k) is not None})
+        over.setdefault("fit", {}).update({k: getattr(a, k) for k in _FIT_FLAGS if getattr(a, k) is not None})
+        if a.pretrained is not None:
+            over["pretrained"] = a.pretrained
+        if a.wandb:
+            over["wandb"] = True
+        cfg = load_config(TrainConfig, a.config, over)
+        classify.CLASSIFIERS.get(cfg.model)  # unknown name -> ValueError listing valid ones
+    except (ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if "+" in cfg.model and (a.epochs is not None or a.batch is not None):
+        print(f"note: {cfg.model} is a scikit-learn model: --epochs/--batch are ignored")
+    run_dir = run_training(cfg)
+    _summary(run_dir)
+    return 0
+
+
+def _summary(run_dir: Path) -> None:
+    import json
+
+    m = json.loads((run_dir / "metrics.json").read_text())
+    res = m.get("cv") or m.get("val") or m.get("test")
+    if res:
+        for k in ("balanced_accuracy", "sensitivity", "specificity", "auc"):
+            v = res[k]
+            ci = v["ci95"]
+            val = "n/a" if v["value"] is None else f"{v['value']:.3f}"
+            ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else ""
+            print(f"{k:18s} {val}{ci_s}")
+    print(f"run folder: {run_dir}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
