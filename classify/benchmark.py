@@ -95,7 +95,7 @@ def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
                 f"  {res.seconds:.0f}s")
         write_results(out, cfg)
     if cfg.leakage_check:
-        out["leakage"] = leakage_check(cfg, cells, out["results"], log)
+        out["leakage"] = leakage_check(cfg, cells, out["results"], log, store)
         write_results(out, cfg)
     out["finished"] = time.strftime("%F %T")
     write_results(out, cfg)
@@ -109,12 +109,12 @@ def best_model(results: dict) -> str | None:
     return max(ok, key=lambda m: (ok[m]["balanced_accuracy"]["value"], ok[m]["auc"]["value"] or 0))
 
 
-def leakage_check(cfg: BenchConfig, cells: Any, results: dict, log=print) -> dict:
+def leakage_check(cfg: BenchConfig, cells: Any, results: dict, log=print, store: dict | None = None) -> dict:
     """Best model again under plain random stratified k-fold (crops of one slide on both sides)."""
     best = best_model(results)
     if best is None:
         return {}
-    res = cross_validate(model_config(cfg, best, split="random"), cells)
+    res = cross_validate(model_config(cfg, best, split="random"), cells, feature_store=store)
     log(f"{best} random split: bal.acc {res.report.balanced_accuracy.fmt()}")
     return {"model": best, "grouped": results[best], "random": res.to_dict()}
 

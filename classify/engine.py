@@ -44,7 +44,7 @@ def train_one_epoch(net: Any, crops: list[np.ndarray], labels: np.ndarray, pre: 
         loss.backward()
         opt.step()
         sched.step()
-        total += float(loss) * len(idx)
+        total += loss.item() * len(idx)
         seen += len(idx)
     return total / max(seen, 1)
 

@@ -196,7 +196,8 @@ def binary_report(
 ) -> BinaryReport:
     """All metrics for ``y_true`` ``(N,)`` and ``proba`` ``(N, C)``; class ``positive`` vs rest."""
     y_true = np.asarray(y_true, dtype=int)
-    proba = np.asarray(proba, dtype=float).reshape(len(y_true), -1)
+    proba = np.asarray(proba, dtype=float)
+    proba = proba.reshape(len(y_true), -1) if proba.size else np.zeros((len(y_true), len(class_names)))
     score = proba[:, positive] if proba.shape[1] > positive else np.zeros(len(y_true))
     t = (y_true == positive).astype(int)
     p = (score >= threshold).astype(int)

@@ -1,0 +1,75 @@
+"""Smoke tests of the classification tools on the synthetic demo_cells dataset."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    monkeypatch.setenv("LEUKOSCAN_THREADS", "1")
+
+
+def test_train_classifier_cv_and_load(tmp_path, capsys):
+    import classify
+
+    main = _tool("train_classifier").main
+    rc = main(["--model", "handcrafted+svm", "--data", "demo_cells", "--imgsz", "48", "--folds", "2",
+               "--epochs", "3", "--name", "hc", "--wandb", f"project={tmp_path}", "group_by=slide"])
+    assert rc == 0
+    assert "ignored" in capsys.readouterr().out
+    run = tmp_path / "hc"
+    for f in ("config.yaml", "metrics.json", "predictions.csv", "model.pkl"):
+        assert (run / f).is_file(), f
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["cv"]["balanced_accuracy"]["value"] is not None and m["cv"]["n"] == m["n"]
+    clf = classify.load(run)
+    from leukoscan.synthetic import make_cell_crop
+
+    p = clf.predict_proba([make_cell_crop(64, blast=True, seed=1)])
+    assert p.shape == (1, 2) and clf.class_names == ("blast", "normal")
+
+
+def test_train_classifier_torch_holdout(tmp_path):
+    main = _tool("train_classifier").main
+    rc = main(["--model", "cnn", "--data", "demo_cells", "--imgsz", "32", "--folds", "0", "--epochs", "1",
+               "--scratch", "--device", "cpu", "--name", "cnn", f"project={tmp_path}"])
+    assert rc == 0
+    m = json.loads((tmp_path / "cnn" / "metrics.json").read_text())
+    assert ("val" in m) or ("test" in m) or ("note" in m)
+    assert (tmp_path / "cnn" / "model.pt").is_file()
+
+
+def test_bad_names_exit_2(tmp_path):
+    main = _tool("train_classifier").main
+    assert main(["--model", "resnet19", f"project={tmp_path}"]) == 2
+    assert main(["--model", "cnn", "fit.epochz=3"]) == 2
+
+
+def test_benchmark_tool(tmp_path):
+    main = _tool("benchmark_classifiers").main
+    cfg = tmp_path / "bench.yaml"
+    cfg.write_text("fit: {epochs: 1, batch: 8}\nper_model: {cnn: {imgsz: 32}}\n")
+    rc = main(["--config", str(cfg), "--data", "demo_cells", "--models", "handcrafted+rf,cnn", "--folds", "2", "--imgsz", "32",
+               "--out", str(tmp_path), "--tag", "smoke", "group_by=slide", "n_boot=50"])
+    assert rc == 0
+    out = json.loads((tmp_path / "smoke.json").read_text())
+    assert set(out["results"]) == {"handcrafted+rf", "cnn"}
+    assert out["leakage"]["model"] in out["results"]
+    md = (tmp_path / "smoke.md").read_text()
+    assert "Bal.acc" in md and "Leakage check" in md
+    assert np.isfinite(out["results"]["cnn"]["ece"])
