@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class WandbLog:
 
         run_dir = Path(run_dir)
         id_file = run_dir / "wandb_id.txt"
-        run_id = id_file.read_text().strip() if id_file.is_file() else wandb.util.generate_id()
+        run_id = id_file.read_text().strip() if id_file.is_file() else secrets.token_hex(4)
         id_file.write_text(run_id)
         os.environ.setdefault("WANDB_DIR", str(run_dir))
         try:

@@ -31,13 +31,15 @@ def make_model(arch: str, num_classes: int, imgsz: int, pretrained: bool, rois: 
 
     ``rois``: RoIs sampled per image for the box head in training (torchvision: 512). The
     v2 ResNet-50 head runs four 3x3 convs per RoI, so 512 costs ~4x more than 128 while
-    smears hold at most a few dozen cells.
+    smears hold at most a few dozen cells. Test-time proposals are cut in the same spirit
+    to ``max(100, 2 * rois)`` (torchvision: 1000), each of which runs the box head.
     """
     from torchvision.models import detection as D
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 
     fn = getattr(D, arch)
-    kw = {"min_size": imgsz, "max_size": imgsz, "box_batch_size_per_image": rois}
+    kw = {"min_size": imgsz, "max_size": imgsz, "box_batch_size_per_image": rois,
+          "rpn_post_nms_top_n_test": max(100, 2 * rois)}
     if pretrained:
         var = offline_by_env()
         reason = f"offline: {var} is set" if var else None
@@ -87,7 +89,7 @@ class BoxDataset:
             img = out["image"]
             boxes = np.asarray(out["bboxes"], np.float32).reshape(-1, 4)
             labels = np.asarray(out["labels"], np.int64).reshape(-1)
-        tensor = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255)
+        tensor = torch.tensor(img).permute(2, 0, 1).float().div(255)
         return tensor, {"boxes": torch.from_numpy(boxes), "labels": torch.from_numpy(labels)}
 
 

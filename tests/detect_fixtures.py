@@ -1,0 +1,31 @@
+"""Tiny synthetic detection datasets for the detect tests (imported by tests/test_detect_*.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+NAMES = ["WBC", "RBC", "Platelets"]
+_TO = {"blast": "WBC", "leukocyte": "WBC", "rbc": "RBC", "platelet": "Platelets"}
+
+
+def make_tiny_dataset(out: Path, *, n_train: int = 3, n_val: int = 2, h: int = 96, w: int = 128) -> Path:
+    """Canonical dataset of tiny smears; train also holds one blank image with no boxes."""
+    from leukoscan.data.canonical import DetImage, staged_output, write_detection
+    from leukoscan.synthetic import make_smear
+
+    splits: dict[str, list[DetImage]] = {}
+    seed = 0
+    for split, n in (("train", n_train), ("val", n_val)):
+        items = []
+        for i in range(n):
+            s = make_smear(h, w, seed=seed, n_leukocytes=2)
+            seed += 1
+            items.append(DetImage(f"{split}_{i}.png", w, h, s.boxes, [_TO[x] for x in s.labels], array=s.image))
+        splits[split] = items
+    blank = np.full((h, w, 3), 235, np.uint8)
+    splits["train"].append(DetImage("train_blank.png", w, h, np.zeros((0, 4), np.float32), [], array=blank))
+    with staged_output(out, overwrite=True) as stage:
+        write_detection(stage, Path(out).absolute(), splits, NAMES, progress=False)
+    return Path(out)

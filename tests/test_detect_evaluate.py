@@ -1,0 +1,127 @@
+"""The COCO evaluator on hand-made predictions, centroid hits, tiling and sliced inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detect.base import empty_detections, make_detections
+from detect.evaluate import centroid_hits, coco_evaluate, coco_results, match_centroids
+from detect.tiling import boxes_in_tile, sliced_predict, tile_grid
+
+NAMES = ["WBC", "RBC"]
+
+
+def _gt():
+    """Image 1: WBC box + RBC box; image 2: one RBC box (COCO xywh pixels)."""
+    return {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 100},
+                   {"id": 2, "file_name": "b.jpg", "width": 200, "height": 100}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 1600, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 2, "bbox": [100, 20, 30, 30], "area": 900, "iscrowd": 0},
+            {"id": 3, "image_id": 2, "category_id": 2, "bbox": [50, 50, 30, 30], "area": 900, "iscrowd": 0},
+        ],
+        "categories": [{"id": 1, "name": "WBC"}, {"id": 2, "name": "RBC"}],
+    }
+
+
+def _det(rows):
+    """rows: (x1, y1, x2, y2, score, class_id)."""
+    a = np.asarray(rows, np.float32).reshape(-1, 6)
+    return make_detections(a[:, :4], a[:, 4], a[:, 5].astype(int), NAMES)
+
+
+def test_perfect_predictions_score_one():
+    preds = {1: _det([(10, 10, 50, 50, 0.9, 0), (100, 20, 130, 50, 0.8, 1)]), 2: _det([(50, 50, 80, 80, 0.7, 1)])}
+    m = coco_evaluate(_gt(), coco_results(_gt(), preds))
+    assert m.map50 == pytest.approx(1.0) and m.map50_95 == pytest.approx(1.0)
+    assert m.recall50 == pytest.approx(1.0)
+    assert m.per_class["WBC"]["ap50"] == pytest.approx(1.0) and m.per_class["RBC"]["n_gt"] == 2
+
+
+def test_known_false_positive_and_miss():
+    # WBC perfect. RBC: image 1 hit (0.9), a false positive ranked second (0.8), image 2 missed.
+    # RBC precision/recall: (1.0, 0.5) then (0.5, 0.5) -> COCO 101-point AP = 51/101 at every IoU.
+    preds = {1: _det([(10, 10, 50, 50, 0.9, 0), (100, 20, 130, 50, 0.9, 1), (150, 60, 190, 95, 0.8, 1)]),
+             2: empty_detections()}
+    m = coco_evaluate(_gt(), coco_results(_gt(), preds))
+    assert m.per_class["RBC"]["ap50"] == pytest.approx(51 / 101)
+    assert m.per_class["RBC"]["ap"] == pytest.approx(51 / 101)
+    assert m.per_class["RBC"]["recall50"] == pytest.approx(0.5)
+    assert m.map50 == pytest.approx((1 + 51 / 101) / 2)
+    assert m.to_dict()["n_predictions"] == 3
+
+
+def test_no_predictions_is_zero_not_error():
+    m = coco_evaluate(_gt(), coco_results(_gt(), {1: empty_detections(), 2: empty_detections()}))
+    assert m.map50 == 0.0 and m.per_class["WBC"]["ap50"] == 0.0
+
+
+def test_wrong_class_does_not_count():
+    preds = {1: _det([(10, 10, 50, 50, 0.9, 1)])}  # WBC box labelled RBC
+    m = coco_evaluate(_gt(), coco_results(_gt(), preds))
+    assert m.per_class["WBC"]["ap50"] == 0.0
+
+
+def test_centroid_matching_is_one_to_one():
+    boxes = np.array([[0, 0, 100, 100]], float)
+    assert match_centroids(np.array([[10, 10], [20, 20]]), boxes) == 1  # one box, two centroids
+    two = np.array([[0, 0, 100, 100], [0, 0, 30, 30]], float)
+    # greedy by distance could give the big box to (20, 20) and lose (80, 80); max matching finds 2
+    assert match_centroids(np.array([[20, 20], [80, 80]]), two) == 2
+    assert match_centroids(np.zeros((0, 2)), boxes) == 0
+
+
+def test_centroid_hits_recall_precision():
+    cents = {"a.jpg": {"blast": [[20, 20], [150, 50]]}, "b.jpg": {"blast": []}}
+    names = ["blast", "leukocyte"]
+    preds = {"a.jpg": make_detections(np.array([[0, 0, 40, 40], [140, 40, 160, 60], [60, 0, 90, 30]]),
+                                      np.array([0.9, 0.9, 0.9]), np.array([0, 1, 0]), names),
+             "b.jpg": make_detections(np.array([[0, 0, 10, 10]]), np.array([0.5]), np.array([0]), names)}
+    res = centroid_hits(cents, preds, {"a.jpg": (100, 200), "b.jpg": (100, 200)})["blast"]
+    # (20,20) hit by a blast box; (150,50) only inside a leukocyte box -> miss. 3 blast boxes, 1 match.
+    assert (res["tp"], res["n_gt"], res["n_pred"]) == (1, 2, 3)
+    assert res["recall"] == pytest.approx(0.5) and res["precision"] == pytest.approx(1 / 3)
+    assert res["by_image_size"]["200x100"]["tp"] == 1
+
+
+def test_tile_grid_covers_image_without_padding():
+    wins = tile_grid(1000, 1500, 640, 128)
+    assert all(x1 - x0 == 640 and y1 - y0 == 640 for x0, y0, x1, y1 in wins)
+    cover = np.zeros((1000, 1500), bool)
+    for x0, y0, x1, y1 in wins:
+        cover[y0:y1, x0:x1] = True
+    assert cover.all()
+    assert tile_grid(100, 120, 640, 128) == [(0, 0, 120, 100)]
+    with pytest.raises(ValueError):
+        tile_grid(100, 100, 64, 64)
+
+
+def test_border_rule_keeps_mostly_visible_boxes_clipped():
+    boxes = np.array([[90, 10, 130, 50], [70, 10, 110, 50], [10, 10, 30, 30]], np.float32)  # 25%, 75%, 100% in
+    kept, labels = boxes_in_tile(boxes, ["a", "b", "c"], (0, 0, 100, 100), min_visibility=0.5)
+    assert labels == ["b", "c"]
+    np.testing.assert_allclose(kept[0], [70, 10, 100, 50])
+    kept, labels = boxes_in_tile(boxes, ["a", "b", "c"], (50, 0, 150, 100))  # tile coordinates
+    assert labels == ["a", "b"]
+    np.testing.assert_allclose(kept[0], [40, 10, 80, 50])
+
+
+def test_sliced_predict_maps_back_and_merges():
+    """A stand-in detector that finds one fixed dark square: slicing returns it once, in slide pixels."""
+    img = np.full((300, 500, 3), 230, np.uint8)
+    img[120:160, 260:300] = 40
+
+    def fn(tile):
+        ys, xs = np.nonzero(tile[..., 0] < 100)
+        if len(xs) == 0:
+            return empty_detections()
+        return make_detections(np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]]), np.array([0.9]),
+                               np.array([0]), NAMES)
+
+    out = sliced_predict(fn, img, tile=200, overlap=80, iou=0.3)
+    assert len(out) >= 1
+    best = out.xyxy[np.argmax(out.confidence)]
+    assert best[0] <= 261 and best[2] >= 299  # whole square found in slide pixels
+    assert len(out[(out.xyxy[:, 0] == 260) & (out.xyxy[:, 2] == 300)]) == 1  # duplicates merged

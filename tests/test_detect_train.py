@@ -1,0 +1,115 @@
+"""Training entry point: run folder, resume after an interrupt, W&B offline, CLI, tiling."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from detect_fixtures import make_tiny_dataset
+
+import detect
+from detect.train import DetectTrainConfig, TileConfig, WandbConfig, train
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_tiny_dataset(tmp_path_factory.mktemp("tiny") / "data")
+
+
+def _cfg(tiny, tmp_path, model="yolov8n", epochs=2, **kw):
+    imgsz = 64 if model.startswith("yolo") else 96
+    return DetectTrainConfig(model=model, data=str(tiny), epochs=epochs, imgsz=imgsz, batch=4, device="cpu",
+                             pretrained=False, threads=1, rois_per_image=16, project=str(tmp_path / "runs"), **kw)
+
+
+def _epochs(run: Path) -> list[int]:
+    with open(run / "metrics.csv", newline="") as f:
+        return [int(r["epoch"]) for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("model", ["yolov8n", "fasterrcnn_mobilenet_v3_large_fpn"])
+def test_interrupt_then_resume_completes(model, tiny, tmp_path):
+    cfg = _cfg(tiny, tmp_path, model, name="r")
+
+    def stop_after_first(epoch, metrics):
+        if epoch == 1:
+            raise KeyboardInterrupt  # as if Ctrl-C hit right after epoch 1's checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, callbacks=[stop_after_first], progress=False)
+    run = tmp_path / "runs" / "r"
+    assert (run / "weights" / "last.pt").is_file() and not (run / "metrics.json").exists()
+    assert _epochs(run) == [1]
+
+    out = train(cfg, resume=run, progress=False)
+    assert out == run
+    assert _epochs(run) == [1, 2]
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["epochs"] == 2 and m["pretrained"] == "false" and "per_class" in m
+    for f in ("config.yaml", "run_info.json", "weights/best.pt"):
+        assert (run / f).is_file()
+    assert detect.load(run).name == model
+    assert train(cfg, resume=run, progress=False) == run  # complete: nothing to do
+
+
+def test_cli_wandb_offline_and_run_folder(tiny, tmp_path, monkeypatch):
+    import train_detector
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
+    rc = train_detector.main(["--data", str(tiny), "--epochs", "1", "--imgsz", "64", "--batch", "4", "--device", "cpu",
+                              "--scratch", "--wandb", "--name", "cli", f"project={tmp_path / 'runs'}", "threads=1"])
+    assert rc == 0
+    run = tmp_path / "runs" / "cli"
+    assert (run / "metrics.json").is_file() and _epochs(run) == [1]
+    offline = list(run.glob("wandb/offline-run-*/run-*.wandb"))
+    assert offline, "W&B offline run files missing"
+    assert (run / "wandb_id.txt").is_file()
+
+
+def test_cli_bad_model_lists_valid_names(capsys):
+    import train_detector
+
+    assert train_detector.main(["--model", "yolov99", "--data", "demo"]) == 2
+    err = capsys.readouterr().err
+    assert "yolov99" in err and "yolov8n" in err and "fasterrcnn_resnet50_fpn_v2" in err
+
+
+def test_cli_bad_config_key(capsys):
+    import train_detector
+
+    assert train_detector.main(["augment.flipup=0"]) == 2
+    assert "flipud" in capsys.readouterr().err  # did-you-mean
+
+
+def test_wandb_without_key_fails_clearly(tmp_path):
+    """Online mode without an API key: a clear error at start (fresh process: wandb keeps global state)."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "WANDB_MODE": "online", "HOME": str(tmp_path), "WANDB_CONFIG_DIR": str(tmp_path / "c"),
+           "WANDB_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("WANDB_API_KEY", None)
+    code = ("from pathlib import Path; from detect.runlog import WandbLog; "
+            f"WandbLog(Path({str(tmp_path)!r}), project='p', entity=None, name='n', config={{}})")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "WANDB_MODE=offline" in r.stderr
+
+
+def test_tiled_training(tiny, tmp_path):
+    cfg = _cfg(tiny, tmp_path, epochs=1, name="t", tile=TileConfig(enabled="on", size=64, overlap=16),
+               wandb=WandbConfig())
+    run = train(cfg, progress=False)
+    tiles = list((run / "tiles" / "images" / "train").glob("*.jpg"))
+    assert len(tiles) == 4 * 6  # 4 train images of 96x128 -> 3 x 2 tiles of 64 px (stride 48, last shifted)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["tile_size"] == 64
+    det = detect.load(run)
+    assert det.meta.tile_size == 64 and det.tile_for((300, 400), None) == 64 and det.tile_for((96, 128), None) == 0
