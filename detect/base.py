@@ -93,6 +93,11 @@ class Detector(ABC):
     def save(self, path: str | Path) -> Path:
         """Write a self-contained weights file (meta included)."""
 
+    def to(self, device: str) -> Detector:
+        """Run inference on ``device`` ("cpu", "cuda:0")."""
+        self.device = device
+        return self
+
     def train(self, args: FitArgs) -> dict[str, Any]:
         """Alias of :meth:`fit` (the documented interface name)."""
         return self.fit(args)

@@ -172,7 +172,8 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     train_seconds = time.time() - t0
     _record_pretrained(run_dir, info, det.meta.pretrained)
     best = load(run_dir)
-    best.device, best.threads = info["device"], threads
+    best.threads = threads
+    best.to(info["device"])
     _finish(cfg, run_dir, info, best, csv_log, train_seconds, wb, progress)
     return run_dir
 

@@ -125,3 +125,28 @@ def test_sliced_predict_maps_back_and_merges():
     best = out.xyxy[np.argmax(out.confidence)]
     assert best[0] <= 261 and best[2] >= 299  # whole square found in slide pixels
     assert len(out[(out.xyxy[:, 0] == 260) & (out.xyxy[:, 2] == 300)]) == 1  # duplicates merged
+
+
+def test_evaluate_detector_tool(tmp_path, capsys):
+    import json
+    import sys
+    from pathlib import Path
+
+    from detect_fixtures import NAMES as TINY_NAMES
+    from detect_fixtures import make_tiny_dataset
+
+    import detect
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import evaluate_detector
+
+    data = make_tiny_dataset(tmp_path / "data")
+    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=TINY_NAMES,
+                       pretrained=False, imgsz=64, rois_per_image=16)
+    w = det.save(tmp_path / "w.pt")
+    out = tmp_path / "m.json"
+    assert evaluate_detector.main(["--weights", str(w), "--data", str(data), "--split", "val", "--out", str(out)]) == 0
+    m = json.loads(out.read_text())
+    assert set(m["per_class"]) == set(TINY_NAMES) and 0.0 <= m["map50"] <= 1.0
+    assert evaluate_detector.main(["--weights", str(w), "--data", str(data), "--split", "test"]) == 2
+    assert "no split 'test'" in capsys.readouterr().err

@@ -218,6 +218,12 @@ class FrcnnDetector(Detector):
         with atomic_path(path) as tmp:
             torch.save(ckpt, tmp)
 
+    def to(self, device: str) -> FrcnnDetector:
+        self._ensure_model()
+        self.device = device
+        self.model.to(device)
+        return self
+
     def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> Any:
         import torch
 
