@@ -168,7 +168,11 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
                    train_split=cfg.train_split, val_split=cfg.val_split, augment=cfg.augment,
                    resume=bool(resume), callbacks=cbs, verbose=progress)
     t0 = time.time()
-    det.fit(args)
+    try:
+        det.fit(args)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: python tools/train_detector.py --resume {run_dir}", flush=True)
+        raise
     train_seconds = time.time() - t0
     _record_pretrained(run_dir, info, det.meta.pretrained)
     best = load(run_dir)
