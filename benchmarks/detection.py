@@ -114,7 +114,7 @@ def run_allidb(a: argparse.Namespace) -> dict:
 
     cfg = DetectTrainConfig(model="yolov8n", data="all_idb1", data_root=a.data_root, epochs=a.epochs,
                             imgsz=a.imgsz, batch=a.batch, device="cpu", pretrained=False, threads=a.threads,
-                            project=a.project, name=f"bench_allidb1_e{a.epochs}",
+                            project=a.project, name=f"bench_allidb1_e{a.epochs}", val=False,
                             tile=TileConfig(enabled="on", size=a.tile, overlap=a.tile // 5))
     run = train(cfg, progress=False)
     m = json.loads((run / "metrics.json").read_text())

@@ -60,6 +60,7 @@ class FitArgs:
     workers: int = 0
     lr: float | None = None
     patience: int = 100
+    val: bool = True  # validate after every epoch (False: only after the last)
     train_split: str = "train"
     val_split: str = "val"
     augment: Any = None  # detect.augment.AugmentConfig

@@ -57,6 +57,7 @@ class DetectTrainConfig:
     seed: int = 0
     lr: float | None = None  # None = backend default
     patience: int = 100
+    val: bool = True  # validate every epoch; False = only after the last (best = last), saves time
     rois_per_image: int = 128  # Faster R-CNN only: RoIs sampled per image in training
     name: str | None = None
     project: str = "runs/detect"
@@ -165,6 +166,7 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     cbs: list[EpochCallback] = [csv_log] + ([wb.epoch] if wb else []) + list(callbacks)
     args = FitArgs(data_dir=train_dir, run_dir=run_dir, epochs=cfg.epochs, batch=cfg.batch, device=info["device"],
                    threads=threads, seed=cfg.seed, workers=cfg.workers, lr=cfg.lr, patience=cfg.patience,
+                   val=cfg.val,
                    train_split=cfg.train_split, val_split=cfg.val_split, augment=cfg.augment,
                    resume=bool(resume), callbacks=cbs, verbose=progress)
     t0 = time.time()

@@ -104,7 +104,7 @@ def test_wandb_without_key_fails_clearly(tmp_path):
 
 
 def test_tiled_training(tiny, tmp_path):
-    cfg = _cfg(tiny, tmp_path, epochs=1, name="t", tile=TileConfig(enabled="on", size=64, overlap=16),
+    cfg = _cfg(tiny, tmp_path, epochs=1, name="t", tile=TileConfig(enabled="on", size=64, overlap=16), val=False,
                wandb=WandbConfig())
     run = train(cfg, progress=False)
     tiles = list((run / "tiles" / "images" / "train").glob("*.jpg"))

@@ -192,16 +192,17 @@ class FrcnnDetector(Detector):
             t0 = time.time()
             losses = train_one_epoch(self.model, opt, sched, loader, args.device,
                                      desc=f"epoch {epoch + 1}/{args.epochs}", progress=args.verbose)
-            metrics = {**losses, **evaluate(self, args.data_dir, args.val_split, progress=args.verbose),
-                       "lr": opt.param_groups[0]["lr"]}
-            if metrics["map50"] > best:
+            metrics = {**losses, "lr": opt.param_groups[0]["lr"]}
+            if args.val or epoch + 1 == args.epochs:
+                metrics.update(evaluate(self, args.data_dir, args.val_split, progress=args.verbose))
+            if metrics.get("map50", -1.0) > best:
                 best = metrics["map50"]
                 self._save_ckpt(wdir / "best.pt", epoch, best)
             self._save_ckpt(wdir / "last.pt", epoch, best, opt, sched)
             metrics = {"epoch_time_s": time.time() - t0, **metrics}
             if args.verbose:
                 print(f"epoch {epoch + 1}/{args.epochs}: loss {losses.get('train_loss', 0):.4f} "
-                      f"mAP50 {metrics['map50']:.4f} ({metrics['epoch_time_s']:.0f}s)", flush=True)
+                      f"mAP50 {metrics.get('map50', float('nan')):.4f} ({metrics['epoch_time_s']:.0f}s)", flush=True)
             for cb in args.callbacks:
                 cb(epoch + 1, metrics)
         return {"seconds": time.time() - t_all, "best_map50": best}

@@ -128,6 +128,7 @@ class YoloDetector(Detector):
             "workers": args.workers,
             "seed": args.seed,
             "patience": args.patience,
+            "val": args.val,
             "project": str(args.run_dir.resolve().parent),
             "name": args.run_dir.name,
             "exist_ok": True,
