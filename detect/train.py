@@ -109,6 +109,7 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
         info["device"] = resolve_device(cfg.device)
         return info, Path(info["train_dir"])
     data_dir = resolve(cfg.data, data_root=cfg.data_root).absolute()
+    run_dir.mkdir(parents=True)  # only once the data is there: a failed start leaves no empty run
     tile = _tile_size(cfg, data_dir)
     train_dir = data_dir
     if tile:
@@ -157,7 +158,6 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
         print(f"resuming {run_dir} from weights/last.pt")
     else:
         run_dir = new_run_dir(cfg.project, cfg.name, default=cfg.model)
-        run_dir.mkdir(parents=True)
     info, train_dir = _prepare(cfg, run_dir, bool(resume))
     threads = set_cpu_threads(info["threads"])
     det = _build(cfg, info)

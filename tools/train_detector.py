@@ -69,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    run_dir = train(cfg, resume=a.resume)
+    from leukoscan.data.errors import DataError
+
+    try:
+        run_dir = train(cfg, resume=a.resume)
+    except (DataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
     print(f"run folder: {run_dir}")
     return 0
 
