@@ -11,7 +11,7 @@ import pytest
 from detect_fixtures import make_tiny_dataset
 
 import detect
-from detect.train import DetectTrainConfig, TileConfig, WandbConfig, train
+from detect.train import DetectTrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -58,19 +58,27 @@ def test_interrupt_then_resume_completes(model, tiny, tmp_path):
     assert train(cfg, resume=run, progress=False) == run  # complete: nothing to do
 
 
-def test_cli_wandb_offline_and_run_folder(tiny, tmp_path, monkeypatch):
+def test_cli_wandb_offline_tiled_run_folder(tiny, tmp_path, monkeypatch):
+    """One CLI run covers: run folder files, W&B offline logging, tiled training, val only at the end."""
     import train_detector
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
     rc = train_detector.main(["--data", str(tiny), "--epochs", "1", "--imgsz", "64", "--batch", "4", "--device", "cpu",
-                              "--scratch", "--wandb", "--name", "cli", f"project={tmp_path / 'runs'}", "threads=1"])
+                              "--scratch", "--wandb", "--name", "cli", f"project={tmp_path / 'runs'}", "threads=1",
+                              "tile.enabled=on", "tile.size=64", "tile.overlap=16", "val=false"])
     assert rc == 0
     run = tmp_path / "runs" / "cli"
-    assert (run / "metrics.json").is_file() and _epochs(run) == [1]
-    offline = list(run.glob("wandb/offline-run-*/run-*.wandb"))
-    assert offline, "W&B offline run files missing"
-    assert (run / "wandb_id.txt").is_file()
+    for f in ("config.yaml", "run_info.json", "metrics.csv", "metrics.json", "weights/best.pt", "weights/last.pt"):
+        assert (run / f).is_file(), f
+    assert _epochs(run) == [1]
+    assert list(run.glob("wandb/offline-run-*/run-*.wandb")), "W&B offline run files missing"
+    tiles = list((run / "tiles" / "images" / "train").glob("*.jpg"))
+    assert len(tiles) == 4 * 6  # 4 train images of 96x128 -> 3 x 2 tiles of 64 px (stride 48, last shifted)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["tile_size"] == 64 and m["pretrained"] == "false"
+    det = detect.load(run)
+    assert det.meta.tile_size == 64 and det.tile_for((300, 400), None) == 64 and det.tile_for((96, 128), None) == 0
 
 
 def test_cli_bad_model_lists_valid_names(capsys):
@@ -101,15 +109,3 @@ def test_wandb_without_key_fails_clearly(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "WANDB_MODE=offline" in r.stderr
-
-
-def test_tiled_training(tiny, tmp_path):
-    cfg = _cfg(tiny, tmp_path, epochs=1, name="t", tile=TileConfig(enabled="on", size=64, overlap=16), val=False,
-               wandb=WandbConfig())
-    run = train(cfg, progress=False)
-    tiles = list((run / "tiles" / "images" / "train").glob("*.jpg"))
-    assert len(tiles) == 4 * 6  # 4 train images of 96x128 -> 3 x 2 tiles of 64 px (stride 48, last shifted)
-    m = json.loads((run / "metrics.json").read_text())
-    assert m["tile_size"] == 64
-    det = detect.load(run)
-    assert det.meta.tile_size == 64 and det.tile_for((300, 400), None) == 64 and det.tile_for((96, 128), None) == 0
