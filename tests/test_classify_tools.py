@@ -73,3 +73,19 @@ def test_benchmark_tool(tmp_path):
     md = (tmp_path / "smoke.md").read_text()
     assert "Bal.acc" in md and "Leakage check" in md
     assert np.isfinite(out["results"]["cnn"]["ece"])
+
+
+def test_pretrain_backbone_then_features(tmp_path):
+    import classify
+    from leukoscan.synthetic import make_cell_crop
+
+    main = _tool("pretrain_backbone").main
+    rc = main(["--arch", "cnn", "--data", "demo", "--imgsz", "32", "--epochs", "1", "--name", "pre",
+               f"project={tmp_path}", "per_class=8", "fit.batch=8"])
+    assert rc == 0
+    weights = tmp_path / "pre" / "backbone.pt"
+    assert weights.is_file()
+    clf = classify.build("cnn+svm", pretrained=False, imgsz=32, backbone_weights=str(weights))
+    imgs = [make_cell_crop(40, blast=i % 2 == 0, seed=i) for i in range(12)]
+    clf.fit(imgs, np.array([i % 2 for i in range(12)]))
+    assert clf.predict_proba(imgs[:3]).shape == (3, 2)
