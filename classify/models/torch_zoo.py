@@ -110,12 +110,21 @@ def online(timeout: float = 3.0) -> bool:
         return False
     if _ONLINE is None:
         import socket
+        import threading
 
-        try:
-            socket.create_connection(("download.pytorch.org", 443), timeout=timeout).close()
-            _ONLINE = True
-        except OSError:
-            _ONLINE = False
+        result: list[bool] = []
+
+        def probe() -> None:  # in a thread: a stuck DNS lookup cannot block us past timeout
+            try:
+                socket.create_connection(("download.pytorch.org", 443), timeout=timeout).close()
+                result.append(True)
+            except OSError:
+                result.append(False)
+
+        t = threading.Thread(target=probe, daemon=True)
+        t.start()
+        t.join(timeout + 0.5)
+        _ONLINE = bool(result and result[0])
     return _ONLINE
 
 
