@@ -126,19 +126,30 @@ def _cell(d: dict) -> str:
     return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None else f"{v:.3f}"
 
 
+def _subgroup_keys(out: dict) -> list[str]:
+    keys = {k for r in out["results"].values() for k in r.get("subgroups", {})}
+    return sorted(k for k in keys if any(
+        r.get("subgroups", {}).get(k, {}).get("balanced_accuracy", {}).get("value") is not None
+        for r in out["results"].values()))
+
+
+def _row(m: str, r: dict, subs: list[str]) -> str:
+    if "error" in r:
+        return f"| {m} | " + " | ".join(["error"] * (len(COLUMNS) + len(subs))) + f" | | {r['error'][:60]} | |"
+    cells = [_cell(r[k]) for k, _ in COLUMNS]
+    cells += [_cell(r["subgroups"][k]["balanced_accuracy"]) if k in r.get("subgroups", {}) else "" for k in subs]
+    cfg = f"{r.get('imgsz')} px" + (f", {r['epochs']} ep" if "+" not in r.get("arch", m) else "")
+    return f"| {m} | {' | '.join(cells)} | {r['ece']:.3f} | {r['confusion_matrix']} | {cfg} | {r['seconds']:.0f} |"
+
+
 def markdown_table(out: dict) -> str:
     """The benchmark as markdown: one row per model, metrics with 95% CIs, ECE, confusion."""
-    cn = out["class_names"]
-    head = "| Model | " + " | ".join(c for _, c in COLUMNS) + " | ECE | Confusion (rows true " + \
-        "/".join(cn) + ") | Time (s) |"
-    lines = [head, "|" + "---|" * (len(COLUMNS) + 4)]
-    for m, r in sorted(out["results"].items(), key=lambda kv: -(kv[1].get("balanced_accuracy", {})
-                                                               .get("value") or 0)):
-        if "error" in r:
-            lines.append(f"| {m} | " + " | ".join(["error"] * len(COLUMNS)) + f" | | {r['error'][:60]} | |")
-            continue
-        cells = " | ".join(_cell(r[k]) for k, _ in COLUMNS)
-        lines.append(f"| {m} | {cells} | {r['ece']:.3f} | {r['confusion_matrix']} | {r['seconds']:.0f} |")
+    subs = _subgroup_keys(out)
+    head = ["Model", *[c for _, c in COLUMNS], *[f"Bal.acc {k}" for k in subs], "ECE",
+            "Confusion (rows: true " + "/".join(out["class_names"]) + ")", "Input", "Time (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    order = sorted(out["results"].items(), key=lambda kv: -(kv[1].get("balanced_accuracy", {}).get("value") or 0))
+    lines += [_row(m, r, subs) for m, r in order]
     leak = out.get("leakage")
     if leak:
         g, rnd = leak["grouped"], leak["random"]
@@ -146,6 +157,18 @@ def markdown_table(out: dict) -> str:
                   f"{_cell(g['balanced_accuracy'])} vs plain random split {_cell(rnd['balanced_accuracy'])}; "
                   f"AUC {_cell(g['auc'])} vs {_cell(rnd['auc'])}."]
     return "\n".join(lines) + "\n"
+
+
+def render(json_path: str | Path) -> Path:
+    """Re-write the markdown table next to an existing results JSON."""
+    import json
+
+    from leukoscan.io import atomic_write_text
+
+    json_path = Path(json_path)
+    md = json_path.with_suffix(".md")
+    atomic_write_text(md, markdown_table(json.loads(json_path.read_text())))
+    return md
 
 
 def write_results(out: dict, cfg: BenchConfig) -> tuple[Path, Path]:

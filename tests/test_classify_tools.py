@@ -73,6 +73,8 @@ def test_benchmark_tool(tmp_path):
     md = (tmp_path / "smoke.md").read_text()
     assert "Bal.acc" in md and "Leakage check" in md
     assert np.isfinite(out["results"]["cnn"]["ece"])
+    (tmp_path / "smoke.md").unlink()
+    assert main(["--render", str(tmp_path / "smoke.json")]) == 0 and (tmp_path / "smoke.md").is_file()
 
 
 def test_pretrain_backbone_then_features(tmp_path):

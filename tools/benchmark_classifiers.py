@@ -3,6 +3,7 @@
     python tools/benchmark_classifiers.py --data-root ../shared/data     # configs/classify_benchmark.yaml
     python tools/benchmark_classifiers.py --models handcrafted+svm,resnet18+svm --folds 5
     python tools/benchmark_classifiers.py --data demo_cells --models cnn --epochs 1 --imgsz 32 --tag smoke
+    python tools/benchmark_classifiers.py --render benchmarks/results/classification_allidb2.json
 
 Writes benchmarks/results/<tag>.json (updated after every model) and <tag>.md.
 """
@@ -34,6 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--scratch", dest="pretrained", action="store_false")
     p.add_argument("--out", help="output folder (default benchmarks/results)")
     p.add_argument("--tag", help="output file stem")
+    p.add_argument("--render", metavar="JSON", help="only re-write the markdown table of a results JSON")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. leakage_check=false")
     return p.parse_args(argv)
 
@@ -43,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     from leukoscan.config import ConfigError, load_config, parse_overrides
 
     a = parse_args(argv)
+    if a.render:
+        from classify.benchmark import render
+
+        print(f"wrote {render(a.render)}")
+        return 0
     try:
         over = parse_overrides(a.overrides)
         for k in ("data", "data_root", "folds", "imgsz", "pretrained", "out", "tag"):
