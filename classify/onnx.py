@@ -67,3 +67,31 @@ class OnnxClassifier:
             x = to_tensor([prepare_crop(c, self.preprocess) for c in crops[i:i + batch]], self.preprocess)
             out.append(self.session.run(None, {"images": x.numpy()})[0].astype(np.float32))
         return np.concatenate(out)
+
+
+def onnx_path(run_or_file: str | Path, kind: str) -> Path:
+    """Where the ONNX twin of a run lives: detector ``weights/best.onnx``, classifier ``model.onnx``."""
+    p = Path(run_or_file)
+    if p.suffix == ".onnx":
+        return p
+    if p.is_file():
+        return p.with_suffix(".onnx")
+    if kind == "detector":
+        best = p / "weights" / "best.pt"
+        return (best if best.is_file() else p / "weights" / "last.pt").with_suffix(".onnx")
+    return p / "model.onnx"
+
+
+def export_pair(detector: str | Path, classifier: str | Path | None) -> dict[str, str]:
+    """Export a detector run (and a torch classifier run) to ONNX next to their weights."""
+    import classify
+    import detect
+
+    out = {"detector": str(detect.load(detector).export_onnx(onnx_path(detector, "detector")))}
+    if classifier is not None:
+        clf = classify.load(classifier)
+        if getattr(clf, "kind", "") == "torch":
+            out["classifier"] = str(export_classifier(clf, onnx_path(classifier, "classifier")))
+        else:
+            out["classifier"] = f"not exported: {clf.name} is a scikit-learn composition; --onnx uses it as is"
+    return out

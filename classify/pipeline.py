@@ -86,13 +86,36 @@ def resolve_run(given: str | Path | None, base: Path, loader: Any, train_cmd: st
     return loader(path)
 
 
+def _onnx_loader(kind: str, fallback: Any) -> Any:
+    """Load the ONNX twin of a run (see :func:`classify.onnx.onnx_path`); scikit-learn
+    classifiers have none and are used as they are."""
+
+    def load(path: Path) -> Any:
+        from classify.onnx import OnnxClassifier, onnx_path
+
+        onnx = onnx_path(path, kind)
+        if onnx.is_file():
+            return fallback(onnx) if kind == "detector" else OnnxClassifier(onnx)
+        if kind == "classifier" and getattr(fallback(path), "kind", "") == "sklearn":
+            return fallback(path)
+        raise FileNotFoundError(f"{onnx}: no ONNX model; export first: python tools/export.py "
+                                f"--{kind} {path}")
+
+    return load
+
+
 def load_pipeline(detector: str | Path | None = None, classifier: str | Path | None = None,
-                  cfg: PipelineConfig | None = None) -> Pipeline:
-    """Pipeline from run folders / weights files; ``None`` picks the newest trained run."""
+                  cfg: PipelineConfig | None = None, *, onnx: bool = False) -> Pipeline:
+    """Pipeline from run folders / weights files; ``None`` picks the newest trained run.
+
+    ``onnx=True`` runs the exported ONNX twins with onnxruntime (``tools/export.py``).
+    """
     import classify
     import detect
 
-    det = resolve_run(detector, DETECT_RUNS, detect.load, "python tools/train_detector.py")
-    clf = resolve_run(classifier, CLASSIFY_RUNS, classify.load,
+    det_load = _onnx_loader("detector", detect.load) if onnx else detect.load
+    clf_load = _onnx_loader("classifier", classify.load) if onnx else classify.load
+    det = resolve_run(detector, DETECT_RUNS, det_load, "python tools/train_detector.py")
+    clf = resolve_run(classifier, CLASSIFY_RUNS, clf_load,
                       "python tools/train_classifier.py --model handcrafted+svm --data all_idb2")
     return Pipeline(det, clf, cfg)

@@ -57,6 +57,10 @@ def load(path_or_run_dir: str | Path) -> Any:
     import torch
 
     path = resolve_weights(path_or_run_dir)
+    if path.suffix == ".onnx":
+        from detect.backends.yolo import load_yolo_onnx
+
+        return load_yolo_onnx(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:

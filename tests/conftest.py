@@ -42,3 +42,19 @@ def shared_data() -> Path:
     if root is None:
         pytest.skip("real data folder not present (set LEUKOSCAN_SHARED_DATA)")
     return root
+
+
+@pytest.fixture(scope="session")
+def tool():
+    """``tool("infer").main([...])``: a ``tools/*.py`` script imported as a module."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(f"tools_{name}", root / "tools" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load

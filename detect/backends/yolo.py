@@ -91,8 +91,27 @@ class YoloDetector(Detector):
 
             if self._weights is None:
                 raise RuntimeError(f"{self.meta.backend}: no weights yet; train it or load a weights file")
-            self._model = YOLO(str(self._weights))
+            task = {"task": "detect"} if self._weights.suffix == ".onnx" else {}
+            self._model = YOLO(str(self._weights), **task)
         return self._model
+
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write an ONNX copy (dynamic input shape, so letterboxing matches the .pt path)
+        plus ``<path>.json`` with our meta; onnxruntime runs it via :func:`load_yolo_onnx`."""
+        import json
+
+        from leukoscan.io import atomic_write_json
+
+        path = Path(path)
+        if self._weights is not None and self._weights.suffix == ".onnx":
+            raise ValueError(f"{self._weights} is already an ONNX model")
+        out = Path(self.model.export(format="onnx", imgsz=self.meta.imgsz, dynamic=True, simplify=False,
+                                     device="cpu", verbose=False))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(out), path)
+        atomic_write_json(path.with_suffix(".json"), json.loads(json.dumps(self.meta.to_dict())))
+        self._model = None  # export fuses layers in place; reload lazily for further use
+        return path
 
     # ---- training ---------------------------------------------------------------------
     def _callbacks(self, args: FitArgs) -> dict[str, Any]:
@@ -241,3 +260,13 @@ def build_yolo(name: str, *, num_classes: int, class_names: list[str] | None = N
 def load_yolo(path: Path, ckpt: dict[str, Any]) -> YoloDetector:
     meta = DetectorMeta.from_dict(ckpt["leukoscan"]) if "leukoscan" in ckpt else meta_from_ultralytics(ckpt, path)
     return YoloDetector(meta, weights=path)
+
+
+def load_yolo_onnx(path: Path) -> YoloDetector:
+    """An exported ``.onnx`` detector (meta from the ``.json`` sidecar written at export)."""
+    import json
+
+    side = path.with_suffix(".json")
+    if not side.is_file():
+        raise FileNotFoundError(f"{side}: missing sidecar for {path.name} (export with tools/export.py)")
+    return YoloDetector(DetectorMeta.from_dict(json.loads(side.read_text())), weights=path)
