@@ -52,18 +52,22 @@ def _commit() -> str:
         return "unknown"
 
 
+def _sfx(a: argparse.Namespace) -> str:
+    return f"_seed{a.seed}" if a.seed else ""
+
+
 def _common(a: argparse.Namespace) -> dict:
     return {"dataset": "bccd", "train_split": "train", "eval_split": "val", "epochs": a.epochs, "imgsz": a.imgsz,
-            "batch": a.batch, "threads": a.threads, "commit": _commit(), "machine": platform.processor() or
-            platform.machine(), "cpu_count": os.cpu_count(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "batch": a.batch, "threads": a.threads, "seed": a.seed, "commit": _commit(), "machine": platform.processor() or
+            platform.machine(), "cpu_count": os.cpu_count(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}  # call before the run
 
 
 def run_ours(a: argparse.Namespace) -> dict:
     from detect.train import DetectTrainConfig, train
 
     cfg = DetectTrainConfig(model="yolov8n", data="bccd", data_root=a.data_root, epochs=a.epochs, imgsz=a.imgsz,
-                            batch=a.batch, device="cpu", pretrained=False, threads=a.threads,
-                            project=a.project, name=f"bench_ours_e{a.epochs}")
+                            batch=a.batch, device="cpu", pretrained=False, threads=a.threads, seed=a.seed,
+                            project=a.project, name=f"bench_ours_e{a.epochs}{_sfx(a)}")
     run = train(cfg, progress=False)
     m = json.loads((run / "metrics.json").read_text())
     secs = _epoch_seconds_from_results_csv(run / "results.csv")
@@ -77,10 +81,10 @@ def run_raw(a: argparse.Namespace) -> dict:
     from leukoscan.data import resolve
 
     data_dir = resolve("bccd", data_root=a.data_root).absolute()
-    name = f"bench_raw_e{a.epochs}"
+    name = f"bench_raw_e{a.epochs}{_sfx(a)}"
     yolo = Path(sys.executable).with_name("yolo")
     cmd = [str(yolo), "train", "model=yolov8n.yaml", f"data={data_dir / 'data.yaml'}", f"epochs={a.epochs}",
-           f"imgsz={a.imgsz}", f"batch={a.batch}", "device=cpu", "workers=0", "seed=0", "pretrained=False",
+           f"imgsz={a.imgsz}", f"batch={a.batch}", "device=cpu", "workers=0", f"seed={a.seed}", "pretrained=False",
            f"project={Path(a.project).absolute()}", f"name={name}", "exist_ok=True"]
     print(" ".join(cmd), flush=True)
     t0 = time.time()
@@ -128,18 +132,19 @@ def _row(r: dict) -> str:
     m = r["metrics"]
     pc = m["per_class"]
     ap = " | ".join(f"{(pc[c]['ap50'] or 0):.3f}" for c in ("WBC", "RBC", "Platelets"))
-    return (f"| {r['contender']} | {r['epochs']} | {r['imgsz']} | {m['map50']:.3f} | {m['map50_95']:.3f} | {ap} | "
+    return (f"| {r['contender']} | {r.get('seed', 0)} | {r['epochs']} | {r['imgsz']} | {m['map50']:.3f} | {m['map50_95']:.3f} | {ap} | "
             f"{r['seconds_per_epoch']:.1f} |")
 
 
 def report(a: argparse.Namespace) -> str:
     rs = {p.stem.replace("detection_bccd_", ""): json.loads(p.read_text()) for p in
           sorted(RESULTS.glob("detection_bccd_*.json"))}
-    lines = ["| contender | epochs | imgsz | mAP50 | mAP50-95 | AP50 WBC | AP50 RBC | AP50 Platelets | s/epoch |",
-             "|---|---|---|---|---|---|---|---|---|"] + [_row(r) for r in rs.values()]
-    if "ours" in rs and "raw" in rs:
-        ratio = rs["ours"]["seconds_per_epoch"] / rs["raw"]["seconds_per_epoch"]
-        lines.append(f"\nseconds/epoch ours / raw ultralytics = {ratio:.3f}")
+    lines = ["| contender | seed | epochs | imgsz | mAP50 | mAP50-95 | AP50 WBC | AP50 RBC | AP50 Platelets | s/epoch |",
+             "|---|---|---|---|---|---|---|---|---|---|"] + [_row(r) for r in rs.values()]
+    for sfx in ("", "_seed1", "_seed2"):
+        if f"ours{sfx}" in rs and f"raw{sfx}" in rs:
+            ratio = rs[f"ours{sfx}"]["seconds_per_epoch"] / rs[f"raw{sfx}"]["seconds_per_epoch"]
+            lines.append(f"\nseconds/epoch ours / raw ultralytics{sfx or ' (seed 0)'} = {ratio:.3f}")
     text = "\n".join(lines) + "\n"
     (RESULTS / "detection_bccd_table.md").write_text(text)
     return text
@@ -155,14 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frcnn-imgsz", type=int, default=320)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--project", default="runs/bench")
     a = p.parse_args(argv)
     if a.which == "report":
         print(report(a))
         return 0
+    common = _common(a)
     res = {"ours": run_ours, "raw": run_raw, "frcnn": run_frcnn, "allidb": run_allidb}[a.which](a)
-    out = {**_common(a), **res}
-    name = "all_idb1" if a.which == "allidb" else f"bccd_{a.which}"
+    out = {**common, **res, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    name = "all_idb1" if a.which == "allidb" else f"bccd_{a.which}{_sfx(a)}"
     if a.which == "frcnn":
         out["imgsz"], out["batch"] = a.frcnn_imgsz, 4
     RESULTS.mkdir(parents=True, exist_ok=True)
