@@ -76,8 +76,11 @@ def positive_index(class_names: tuple[str, ...], positive: str) -> int:
 
 
 def build_for(cfg: TrainConfig, class_names: tuple[str, ...]) -> Any:
+    """Build ``cfg.model`` with a seeded RNG, so random initialisation is reproducible."""
     import classify
+    from classify.engine import _seed_all
 
+    _seed_all(cfg.fit.seed)
     kw: dict[str, Any] = {"class_names": class_names, "imgsz": cfg.imgsz, "steps": cfg.steps}
     if "+" in cfg.model:
         kw.update(backbone_weights=cfg.backbone_weights, seed=cfg.fit.seed)
