@@ -81,9 +81,11 @@ def read_image(path: str | Path) -> np.ndarray:
                 arr = np.asarray(im)
             else:
                 arr = np.asarray(im.convert("RGB"))
-    except UnidentifiedImageError as e:
+    except (UnidentifiedImageError, ImportError) as e:
+        # ImportError: ultralytics patches Image.open to install a HEIF plugin on
+        # UnidentifiedImageError, which fails offline; the file is unreadable either way.
         raise ImageReadError(f"{path}: not a recognised image (content does not match its name)") from e
-    except OSError as e:
+    except (OSError, SyntaxError, ValueError) as e:
         raise ImageReadError(f"{path}: corrupt or truncated image ({e})") from e
     return _to_rgb8(arr, path)
 

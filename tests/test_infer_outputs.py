@@ -166,3 +166,15 @@ def test_unsupported_or_broken_images_are_rejected(tmp_path, name, content):
     p.write_bytes(content)
     with pytest.raises(ImageReadError, match=name):
         read_image(p)
+
+
+def test_unreadable_image_after_ultralytics_import(tmp_path):
+    """ultralytics patches PIL's Image.open (HEIF plugin auto-install); errors stay clear."""
+    import detect
+
+    detect.build("yolov8n", num_classes=1, pretrained=False)._initial_model()  # imports ultralytics
+
+    p = tmp_path / "fake.jpg"
+    p.write_text("not an image")
+    with pytest.raises(ImageReadError, match="fake.jpg"):
+        read_image(p)
