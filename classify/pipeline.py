@@ -23,7 +23,9 @@ class PipelineConfig:
     conf: float = 0.25  # detector score threshold
     iou: float = 0.5  # detector NMS IoU
     tile: int | None = None  # None: slice large slides automatically; 0: never; N: tiles of N px
-    margin: float = 0.15  # crop margin, fraction of the box side
+    # Crop margin, fraction of the box side added on each side. 0.5 frames a cell like the
+    # ALL-IDB2 crops the classifiers are trained on (cell ~ half the crop width).
+    margin: float = 0.5
     leukocyte_classes: tuple[str, ...] = ("WBC", "leukocyte", "blast")
     blast_class: str = "blast"
     blast_threshold: float = 0.5  # blast probability at or above which a cell is called a blast

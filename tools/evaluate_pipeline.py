@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", help="raw data root (default: $LEUKOSCAN_DATA or ./datasets)")
     ap.add_argument("--split", default="val")
     ap.add_argument("--flag-pct", type=float, default=20.0, help="call ALL when blast %% >= this")
+    ap.add_argument("--margin", type=float, default=0.5,
+                    help="crop margin per side, fraction of the box side (0.5: ALL-IDB2-like framing)")
     ap.add_argument("--conf", type=float, default=0.25)
     ap.add_argument("--out", help="JSON file for the results")
     args = ap.parse_args(argv)
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from leukoscan.io import atomic_write_json
 
     try:
-        pipe = load_pipeline(args.detector, args.classifier, PipelineConfig(conf=args.conf))
+        pipe = load_pipeline(args.detector, args.classifier, PipelineConfig(conf=args.conf, margin=args.margin))
         data_dir = resolve(args.data, data_root=args.data_root)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
