@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", help="raw data root (default: $LEUKOSCAN_DATA or ./datasets)")
     ap.add_argument("--split", default="val")
     ap.add_argument("--flag-pct", type=float, default=20.0, help="call ALL when blast %% >= this")
-    ap.add_argument("--margin", type=float, default=0.5,
-                    help="crop margin per side, fraction of the box side (0.5: ALL-IDB2-like framing)")
+    ap.add_argument("--margin", type=float, default=0.15,
+                    help="crop margin per side, as a fraction of the box side")
     ap.add_argument("--conf", type=float, default=0.25)
     ap.add_argument("--out", help="JSON file for the results")
     args = ap.parse_args(argv)

@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classifier", help="classifier run folder (runs/classify/<name>) or weights file; default: newest run")
     ap.add_argument("--out", help="output folder (default: runs/infer/<name>, never overwritten)")
     ap.add_argument("--name", default="exp", help="run name under runs/infer/ when --out is not given")
-    ap.add_argument("--margin", type=float, default=0.5,
-                    help="crop margin per side, fraction of the box side (0.5: ALL-IDB2-like framing)")
+    ap.add_argument("--margin", type=float, default=0.15,
+                    help="crop margin per side, as a fraction of the box side")
     ap.add_argument("--conf", type=float, default=0.25, help="detector score threshold")
     ap.add_argument("--tile", default="auto",
                     help="sliced inference: auto (large slides only, default), off, or a tile size in pixels")
