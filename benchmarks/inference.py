@@ -75,8 +75,8 @@ def main() -> int:
 
     os.environ.setdefault("YOLO_OFFLINE", "1")
     import torch
-    from ultralytics import YOLO  # raw baseline, measured side by side
 
+    import detect
     from classify.batch import run_batch
     from classify.pipeline import load_pipeline
     from leukoscan.io import read_image
@@ -84,7 +84,9 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     pipe = load_pipeline(args.detector, args.classifier)
     pipe.detector.threads = args.threads
-    raw = YOLO(str(pipe.detector._weights))
+    # Raw baseline: a separate ultralytics YOLO object on the same weights (taken from the
+    # adapter, the only place that imports ultralytics), called with its own predict().
+    raw = detect.load(args.detector).model
     root = Path(args.data_root)
     val = (root / "BCCD/ImageSets/Main/val.txt").read_text().split()[: args.n]
     small = [root / f"BCCD/JPEGImages/{s}.jpg" for s in val]
