@@ -44,12 +44,18 @@ def _stats(ts: list[float]) -> dict:
             "n": len(ts)}
 
 
-def bench_size(pipe, raw, images, repeats: int) -> dict:
+def bench_size(pipe, raw, images, repeats: int, threads: int) -> dict:
     import numpy as np
+    import torch
 
     det = pipe.detector
-    raw_fn = lambda im: raw.predict(np.ascontiguousarray(im[..., ::-1]), imgsz=det.meta.imgsz,  # noqa: E731
-                                    conf=pipe.cfg.conf, iou=pipe.cfg.iou, verbose=False, device="cpu")
+
+    def raw_fn(im):
+        out = raw.predict(np.ascontiguousarray(im[..., ::-1]), imgsz=det.meta.imgsz, conf=pipe.cfg.conf,
+                          iou=pipe.cfg.iou, verbose=False, device="cpu")
+        torch.set_num_threads(threads)  # ultralytics' predictor setup resets it to cores - 1
+        return out
+
     res = {"raw_ultralytics": _stats(_times(raw_fn, images, repeats)),
            "detect": _stats(_times(pipe.detect, images, repeats)),
            "pipeline": _stats(_times(pipe, images, repeats))}
@@ -62,6 +68,7 @@ def bench_size(pipe, raw, images, repeats: int) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--detector", required=True)
+    ap.add_argument("--detector-large", help="detector for the 2592x1944 slides (default: --detector)")
     ap.add_argument("--classifier", required=True)
     ap.add_argument("--data-root", required=True, help="folder with BCCD/ and ALL_IDB/")
     ap.add_argument("--threads", type=int, default=2)
@@ -82,11 +89,14 @@ def main() -> int:
     from leukoscan.io import read_image
 
     torch.set_num_threads(args.threads)
-    pipe = load_pipeline(args.detector, args.classifier)
-    pipe.detector.threads = args.threads
-    # Raw baseline: a separate ultralytics YOLO object on the same weights (taken from the
-    # adapter, the only place that imports ultralytics), called with its own predict().
-    raw = detect.load(args.detector).model
+    def setup(det_path):
+        pipe = load_pipeline(det_path, args.classifier)
+        pipe.detector.threads = args.threads
+        # Raw baseline: a separate ultralytics YOLO object on the same weights (taken from
+        # the adapter, the only place that imports ultralytics), called with its own predict().
+        return pipe, detect.load(det_path).model
+
+    pipe, raw = setup(args.detector)
     root = Path(args.data_root)
     val = (root / "BCCD/ImageSets/Main/val.txt").read_text().split()[: args.n]
     small = [root / f"BCCD/JPEGImages/{s}.jpg" for s in val]
@@ -96,9 +106,11 @@ def main() -> int:
                if r.endswith(",val")}
     large = [p for p in large if p.stem in dev_val][: args.n_large]
     results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}",
-               "detector": args.detector, "classifier": args.classifier, "commit": _commit(),
-               "640x480": bench_size(pipe, raw, [read_image(p) for p in small], args.repeats),
-               "2592x1944": bench_size(pipe, raw, [read_image(p) for p in large], 1)}
+               "detector": args.detector, "detector_large": args.detector_large or args.detector,
+               "classifier": args.classifier, "commit": _commit(),
+               "640x480": bench_size(pipe, raw, [read_image(p) for p in small], args.repeats, args.threads)}
+    big_pipe, big_raw = setup(args.detector_large) if args.detector_large else (pipe, raw)
+    results["2592x1944"] = bench_size(big_pipe, big_raw, [read_image(p) for p in large], 1, args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         run_batch(pipe, small, Path(tmp) / "out")
