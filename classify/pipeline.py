@@ -115,6 +115,11 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     import classify
     import detect
 
+    if onnx:
+        import importlib.util
+
+        if importlib.util.find_spec("onnxruntime") is None:
+            raise ValueError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     det_load = _onnx_loader("detector", detect.load) if onnx else detect.load
     clf_load = _onnx_loader("classifier", classify.load) if onnx else classify.load
     det = resolve_run(detector, DETECT_RUNS, det_load, "python tools/train_detector.py")
