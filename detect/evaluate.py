@@ -167,14 +167,11 @@ def evaluate_detector(detector: Any, data_dir: str | Path, split: str = "val", *
     """Predict every image of ``split`` of a prepared dataset and evaluate (COCO + centroids)."""
     from tqdm import tqdm
 
+    from leukoscan.data.canonical import read_coco
     from leukoscan.io import read_image
 
     data_dir = Path(data_dir)
-    ann = data_dir / "annotations" / f"{split}.json"
-    if not ann.is_file():
-        have = sorted(p.stem for p in (data_dir / "annotations").glob("*.json"))
-        raise FileNotFoundError(f"{ann}: no split {split!r} in {data_dir} (have: {', '.join(have)})")
-    gt = json.loads(ann.read_text())
+    gt = read_coco(data_dir, split)
     images = gt["images"][:max_images] if max_images else gt["images"]
     if max_images:
         ids = {im["id"] for im in images}

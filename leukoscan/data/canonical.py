@@ -236,14 +236,20 @@ def read_names(folder: str | Path) -> list[str]:
     return [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
 
 
-def read_detection(folder: str | Path, split: str) -> list[DetRecord]:
-    """A prepared detection split from its COCO json: boxes xyxy float32 pixels, 0-based ids."""
+def read_coco(folder: str | Path, split: str) -> dict:
+    """The COCO dict of a prepared split; a missing split names the ones that exist."""
     folder = Path(folder)
     ann_path = folder / "annotations" / f"{split}.json"
     if not ann_path.is_file():
         have = sorted(p.stem for p in (folder / "annotations").glob("*.json"))
-        raise FileNotFoundError(f"{ann_path}: no split {split!r} (have: {', '.join(have)})")
-    coco = json.loads(ann_path.read_text())
+        raise FileNotFoundError(f"{ann_path}: no split {split!r} in {folder} (have: {', '.join(have)})")
+    return json.loads(ann_path.read_text())
+
+
+def read_detection(folder: str | Path, split: str) -> list[DetRecord]:
+    """A prepared detection split from its COCO json: boxes xyxy float32 pixels, 0-based ids."""
+    folder = Path(folder)
+    coco = read_coco(folder, split)
     cat_names = {c["id"]: c["name"] for c in coco["categories"]}
     per_img: dict[int, list[dict]] = {im["id"]: [] for im in coco["images"]}
     for a in coco["annotations"]:
