@@ -80,10 +80,11 @@ def annotate(image: np.ndarray, det: Any, *, blast_class: str = "blast") -> np.n
     thick = max(2, round(max(image.shape[:2]) / 400))
     scale = max(0.4, max(image.shape[:2]) / 1600)
     labels = [f"{c} {p:.2f}" for c, p in zip(det.data["cell_class"], det.data["blast_prob"], strict=True)]
-    out = sv.BoxAnnotator(color=palette, thickness=thick, color_lookup=sv.ColorLookup.CLASS).annotate(
-        image.copy(), view)
-    return sv.LabelAnnotator(color=palette, text_scale=scale, text_thickness=max(1, thick // 2),
-                             color_lookup=sv.ColorLookup.CLASS).annotate(out, view, labels=labels)
+    bgr = np.ascontiguousarray(image[..., ::-1])  # supervision draws in OpenCV's BGR order
+    out = sv.BoxAnnotator(color=palette, thickness=thick, color_lookup=sv.ColorLookup.CLASS).annotate(bgr, view)
+    out = sv.LabelAnnotator(color=palette, text_scale=scale, text_thickness=max(1, thick // 2),
+                            color_lookup=sv.ColorLookup.CLASS).annotate(out, view, labels=labels)
+    return np.ascontiguousarray(out[..., ::-1])
 
 
 def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path,

@@ -178,3 +178,16 @@ def test_unreadable_image_after_ultralytics_import(tmp_path):
     p.write_text("not an image")
     with pytest.raises(ImageReadError, match="fake.jpg"):
         read_image(p)
+
+
+def test_annotation_colours_blast_red_normal_blue():
+    from classify.report import annotate
+
+    image = np.full((60, 120, 3), 255, np.uint8)
+    det = sv.Detections(xyxy=np.array([[5, 20, 50, 55], [65, 20, 110, 55]], np.float32))
+    det.data["cell_class"] = np.array(["blast", "normal"], dtype=object)
+    det.data["blast_prob"] = np.array([0.9, 0.1], np.float32)
+    out = annotate(image, det)
+    left, right = out[40, 5].astype(int), out[40, 65].astype(int)  # left edges of the boxes
+    assert left[0] > left[2] + 100 and right[2] > right[0] + 100
+    assert (image == 255).all()  # input untouched
