@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from classify.metrics import wilson
-from leukoscan.io import atomic_path, atomic_write_json, atomic_write_text
+from leukoscan.io import atomic_write_json, atomic_write_text
 
 CELL_FIELDS = ("cell_id", "x1", "y1", "x2", "y2", "det_class", "det_score", "cell_class", "blast_prob")
 
@@ -140,5 +140,5 @@ def save_annotated(path: Path, image: np.ndarray, det: Any, *, max_side: int | N
     write_image(path, out)
 
 
-__all__ = ["SlideSummary", "annotate", "atomic_path", "cell_rows", "save_annotated", "summarize",
+__all__ = ["SlideSummary", "annotate", "cell_rows", "save_annotated", "summarize",
            "write_cells", "write_html"]
