@@ -10,7 +10,6 @@ Crops are copied as they are (TIFF); each is decoded once to catch unreadable fi
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from leukoscan.data._registry import converter
@@ -18,20 +17,14 @@ from leukoscan.data.all_idb1 import image_label
 from leukoscan.data.canonical import CellImage, write_cells
 from leukoscan.data.errors import DataError
 from leukoscan.data.report import QualityReport
-from leukoscan.data.splits import read_split_file
+from leukoscan.data.splits import read_csv_table, read_split_file
 from leukoscan.io import ImageReadError, list_images, read_image
 
 CLASSES = {1: "blast", 0: "normal"}
 
 
 def read_provenance(path: Path) -> dict[str, str]:
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: cannot read provenance file ({e})") from None
-    if not rows or not {"crop", "source_image"} <= set(rows[0]):
-        raise DataError(f"{path}: provenance file needs columns 'crop,source_image'")
+    rows = read_csv_table(path, ("crop", "source_image"), "provenance file")
     return {Path(r["crop"]).stem: Path(r["source_image"]).stem for r in rows}
 
 

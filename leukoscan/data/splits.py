@@ -10,16 +10,22 @@ import numpy as np
 from leukoscan.data.errors import DataError
 
 
-def read_split_file(path: str | Path) -> dict[str, str]:
-    """CSV with columns ``image`` (stem or file name) and ``split`` -> {stem: split}."""
+def read_csv_table(path: str | Path, columns: tuple[str, ...], what: str) -> list[dict[str, str]]:
+    """Rows of a CSV that must have ``columns``; any problem -> DataError naming the file."""
     path = Path(path)
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"{path}: cannot read split file ({e})") from None
-    if not rows or not {"image", "split"} <= set(rows[0]):
-        raise DataError(f"{path}: split file needs columns 'image,split'")
+        raise DataError(f"{path}: cannot read {what} ({e})") from None
+    if not rows or not set(columns) <= set(rows[0]):
+        raise DataError(f"{path}: {what} needs columns '{','.join(columns)}'")
+    return rows
+
+
+def read_split_file(path: str | Path) -> dict[str, str]:
+    """CSV with columns ``image`` (stem or file name) and ``split`` -> {stem: split}."""
+    rows = read_csv_table(path, ("image", "split"), "split file")
     return {Path(r["image"].strip()).stem: r["split"].strip() for r in rows if r["image"].strip()}
 
 
