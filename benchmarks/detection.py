@@ -141,10 +141,11 @@ def report(a: argparse.Namespace) -> str:
           sorted(RESULTS.glob("detection_bccd_*.json"))}
     lines = ["| contender | seed | epochs | imgsz | mAP50 | mAP50-95 | AP50 WBC | AP50 RBC | AP50 Platelets | s/epoch |",
              "|---|---|---|---|---|---|---|---|---|---|"] + [_row(r) for r in rs.values()]
-    for sfx in ("", "_seed1", "_seed2"):
-        if f"ours{sfx}" in rs and f"raw{sfx}" in rs:
-            ratio = rs[f"ours{sfx}"]["seconds_per_epoch"] / rs[f"raw{sfx}"]["seconds_per_epoch"]
-            lines.append(f"\nseconds/epoch ours / raw ultralytics{sfx or ' (seed 0)'} = {ratio:.3f}")
+    for key, r in rs.items():  # pairs run side by side: ours_e<N>[_seed<S>] with raw_e<N>[_seed<S>]
+        raw = rs.get(key.replace("ours_", "raw_", 1)) if key.startswith("ours_") else None
+        if raw:
+            ratio = r["seconds_per_epoch"] / raw["seconds_per_epoch"]
+            lines.append(f"\nseconds/epoch ours / raw ultralytics ({key[5:]}) = {ratio:.3f}")
     text = "\n".join(lines) + "\n"
     (RESULTS / "detection_bccd_table.md").write_text(text)
     return text
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     common = _common(a)
     res = {"ours": run_ours, "raw": run_raw, "frcnn": run_frcnn, "allidb": run_allidb}[a.which](a)
     out = {**common, **res, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    name = "all_idb1" if a.which == "allidb" else f"bccd_{a.which}{_sfx(a)}"
+    name = f"all_idb1_e{a.epochs}" if a.which == "allidb" else f"bccd_{a.which}_e{a.epochs}{_sfx(a)}"
     if a.which == "frcnn":
         out["imgsz"], out["batch"] = a.frcnn_imgsz, 4
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,6 +82,32 @@ def test_cli_wandb_offline_tiled_run_folder(tiny, tmp_path, monkeypatch):
     assert m["tile_size"] == 64 and m["pretrained"] == "false"
     det = detect.load(run)
     assert det.meta.tile_size == 64 and det.tile_for((300, 400), None) == 64 and det.tile_for((96, 128), None) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_real_signal_then_resume(tiny, tmp_path, sig):
+    """A real signal mid-run (SIGINT even when inherited as ignored, as for `cmd &` from a
+    script; or plain `kill`): exit 130 with the resume command; --resume then completes."""
+    run = tmp_path / "runs" / "sig"
+    cmd = [sys.executable, str(ROOT / "tools" / "train_detector.py"), "--data", str(tiny), "--epochs", "4", "--imgsz",
+           "64", "--batch", "4", "--device", "cpu", "--scratch", "--name", "sig", f"project={tmp_path / 'runs'}",
+           "threads=1"]
+    child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.monotonic() + 300
+    while not ((run / "metrics.csv").is_file() and _epochs(run)) and child.poll() is None:
+        assert time.monotonic() < deadline, "no epoch finished in 300 s"
+        time.sleep(0.05)
+    child.send_signal(sig)
+    out, _ = child.communicate(timeout=120)
+    assert child.returncode == 130, out[-2000:]
+    assert f"--resume {run}" in out
+    assert (run / "weights" / "last.pt").is_file() and not (run / "metrics.json").exists()
+
+    done = subprocess.run(cmd[:2] + ["--resume", str(run)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert _epochs(run) == [1, 2, 3, 4]
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 4
 
 
 def test_cli_bad_model_lists_valid_names(capsys):

@@ -26,31 +26,20 @@ _FIT_FLAGS = ("epochs", "batch", "device")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML experiment config")
-    p.add_argument("--model", help="classifier name (see --list-models)")
-    p.add_argument("--data", help="dataset name (all_idb2, demo_cells, ...) or prepared cells folder")
-    p.add_argument("--data-root", dest="data_root", help="where raw datasets live")
-    p.add_argument("--epochs", type=int, help="training epochs (torch models only)")
-    p.add_argument("--imgsz", type=int, help="input size in px (default: the model's declared size)")
-    p.add_argument("--batch", type=int)
-    p.add_argument("--device", help="auto (default), cpu, cuda:0, 0")
+    from leukoscan.cli import training_parser
+
+    p = training_parser(__doc__, default_config=str(DEFAULT_CONFIG), model_help="classifier name",
+                        data_help="dataset name (all_idb2, demo_cells, ...) or prepared cells folder",
+                        runs="runs/classify", pretrained_help="ImageNet weights",
+                        override_example="fit.lr=0.003 split=random")
     p.add_argument("--folds", type=int, help="k for k-fold CV (default 5); < 2: use the index split")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
-                   help="ImageNet weights (default; offline -> one loud warning, scratch)")
-    g.add_argument("--scratch", dest="pretrained", action="store_false", help="random init")
-    p.add_argument("--wandb", action="store_true", default=None, help="log to Weights & Biases")
-    p.add_argument("--name", help="run folder name under runs/classify")
-    p.add_argument("--list-models", action="store_true", help="print the registered classifiers and exit")
-    p.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. fit.lr=0.003 split=random")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     import classify
     from classify.train import TrainConfig, run_training
+    from leukoscan.cli import flag_overrides
     from leukoscan.config import ConfigError, load_config, parse_overrides
 
     a = parse_args(argv)
@@ -59,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         over = parse_overrides(a.overrides)
-        over.update({k: getattr(a, k) for k in _FLAGS if getattr(a, k) is not None})
-        over.setdefault("fit", {}).update({k: getattr(a, k) for k in _FIT_FLAGS if getattr(a, k) is not None})
+        over.update(flag_overrides(a, _FLAGS))
+        over.setdefault("fit", {}).update(flag_overrides(a, _FIT_FLAGS))
         if a.pretrained is not None:
             over["pretrained"] = a.pretrained
         if a.wandb:

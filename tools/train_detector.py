@@ -22,32 +22,20 @@ _FLAGS = ("model", "data", "data_root", "epochs", "imgsz", "batch", "device", "n
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML experiment config")
-    p.add_argument("--model", help="detector backend (see --list-models)")
-    p.add_argument("--data", help="dataset name (bccd, all_idb1, demo, ...) or folder")
-    p.add_argument("--data-root", dest="data_root", help="where raw datasets live")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--imgsz", type=int)
-    p.add_argument("--batch", type=int)
-    p.add_argument("--device", help="auto (default), cpu, cuda:0, 0")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
-                   help="start from pretrained weights (default; offline -> loud warning, scratch)")
-    g.add_argument("--scratch", dest="pretrained", action="store_false", help="train from scratch")
+    from leukoscan.cli import training_parser
+
+    p = training_parser(__doc__, default_config=str(DEFAULT_CONFIG), model_help="detector backend",
+                        data_help="dataset name (bccd, all_idb1, demo, ...) or folder", runs="runs/detect",
+                        pretrained_help="start from pretrained COCO weights", override_example="augment.flipud=0")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
                    help="continue from weights/last.pt of RUN_DIR (default: --name or newest run)")
-    p.add_argument("--wandb", action="store_true", default=None, help="log to Weights & Biases")
-    p.add_argument("--name", help="run folder name under runs/detect")
-    p.add_argument("--list-models", action="store_true", help="print the registered detectors and exit")
-    p.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. augment.flipud=0")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     from detect.registry import DETECTORS
     from detect.train import DetectTrainConfig, train
+    from leukoscan.cli import flag_overrides, interruptible
     from leukoscan.config import ConfigError, load_config, parse_overrides
 
     a = parse_args(argv)
@@ -55,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(DETECTORS.list_names()))
         return 0
     try:
-        over = parse_overrides(a.overrides)
-        for key in _FLAGS:
-            if getattr(a, key) is not None:
-                over[key] = getattr(a, key)
+        over = {**parse_overrides(a.overrides), **flag_overrides(a, _FLAGS)}
         if a.pretrained is not None:
             over["pretrained"] = a.pretrained
         if a.wandb:
@@ -72,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from leukoscan.data.errors import DataError
 
     try:
-        run_dir = train(cfg, resume=a.resume)
+        with interruptible():  # Ctrl-C, kill -INT or kill (TERM): stop, print the --resume command, exit 130
+            run_dir = train(cfg, resume=a.resume)
     except (DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

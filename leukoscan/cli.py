@@ -1,0 +1,66 @@
+"""Shared pieces of the command-line tools (``tools/*.py`` stay thin).
+
+- :func:`training_parser`: the flags every training tool has (``--config``, ``--model``,
+  ``--data``, ``--data-root``, ``--epochs``, ``--imgsz``, ``--batch``, ``--device``,
+  ``--pretrained/--scratch``, ``--wandb``, ``--name``, ``--list-models`` and
+  ``key=value`` overrides); a tool adds its own on top.
+- :func:`flag_overrides`: the given flags as a config override dict.
+- :func:`interruptible`: make SIGINT and SIGTERM raise ``KeyboardInterrupt`` so a
+  training tool can print how to resume and exit 130, also when it was started in the
+  background by a non-interactive shell (which starts ``&`` jobs with SIGINT ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+
+def training_parser(doc: str, *, default_config: str, model_help: str, data_help: str, runs: str,
+                    pretrained_help: str, override_example: str) -> argparse.ArgumentParser:
+    """An argument parser with the flags shared by ``tools/train_*.py``."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=doc)
+    p.add_argument("--config", default=default_config, help="YAML experiment config")
+    p.add_argument("--model", help=f"{model_help} (see --list-models)")
+    p.add_argument("--data", help=data_help)
+    p.add_argument("--data-root", dest="data_root", help="where raw datasets live")
+    p.add_argument("--epochs", type=int, help="training epochs")
+    p.add_argument("--imgsz", type=int, help="input size in px")
+    p.add_argument("--batch", type=int, help="batch size")
+    p.add_argument("--device", help="auto (default), cpu, cuda:0, 0")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
+                   help=f"{pretrained_help} (default; offline -> one loud warning, scratch)")
+    g.add_argument("--scratch", dest="pretrained", action="store_false", help="train from scratch (random init)")
+    p.add_argument("--wandb", action="store_true", default=None, help="log to Weights & Biases")
+    p.add_argument("--name", help=f"run folder name under {runs}")
+    p.add_argument("--list-models", action="store_true", help="print the registered models and exit")
+    p.add_argument("overrides", nargs="*", help=f"key=value config overrides, e.g. {override_example}")
+    return p
+
+
+def flag_overrides(a: argparse.Namespace, flags: tuple[str, ...]) -> dict[str, Any]:
+    """``{flag: value}`` for each of ``flags`` given on the command line (not None)."""
+    return {k: getattr(a, k) for k in flags if getattr(a, k) is not None}
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Inside: SIGINT (also when inherited as ignored) and SIGTERM -> ``KeyboardInterrupt``.
+
+    The previous handlers come back on exit. Main thread only.
+    """
+    old = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
