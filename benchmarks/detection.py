@@ -139,6 +139,7 @@ def _row(r: dict) -> str:
 def report(a: argparse.Namespace) -> str:
     rs = {p.stem.replace("detection_bccd_", ""): json.loads(p.read_text()) for p in
           sorted(RESULTS.glob("detection_bccd_*.json"))}
+    rs = {k: r for k, r in rs.items() if "contender" in r}  # e.g. main-job evaluations are not contenders
     lines = ["| contender | seed | epochs | imgsz | mAP50 | mAP50-95 | AP50 WBC | AP50 RBC | AP50 Platelets | s/epoch |",
              "|---|---|---|---|---|---|---|---|---|---|"] + [_row(r) for r in rs.values()]
     for key, r in rs.items():  # pairs run side by side: ours_e<N>[_seed<S>] with raw_e<N>[_seed<S>]
