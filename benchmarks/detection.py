@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
@@ -128,6 +130,27 @@ def run_allidb(a: argparse.Namespace) -> dict:
             "seconds_per_epoch": sum(secs) / len(secs), "epoch_seconds": secs, "metrics": m}
 
 
+def run_orient(a: argparse.Namespace) -> dict:
+    """BCCD val under the 8 rotations/mirrorings for each run in --runs (inference only)."""
+    from detect.evaluate import evaluate_orientations
+    from detect.registry import load
+    from leukoscan.data import resolve
+    from leukoscan.device import set_cpu_threads
+
+    data_dir = resolve("bccd", data_root=a.data_root)
+    out: dict = {"contender": None, "runs": {}}
+    for run in a.runs:
+        det = load(run)
+        det.threads = set_cpu_threads(a.threads)
+        res = evaluate_orientations(det, data_dir, "val", conf=0.001, progress=False)
+        m50 = [m.map50 for m in res.values()]
+        out["runs"][run] = {"map50_mean": float(np.mean(m50)), "map50_min": min(m50), "map50_max": max(m50),
+                            "map50_95_mean": float(np.mean([m.map50_95 for m in res.values()])),
+                            "per_orientation": {k: m.to_dict() for k, m in res.items()}}
+        print(run, {k: round(m.map50, 4) for k, m in res.items()}, flush=True)
+    return out
+
+
 def _row(r: dict) -> str:
     m = r["metrics"]
     pc = m["per_class"]
@@ -154,7 +177,8 @@ def report(a: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--which", choices=["ours", "raw", "frcnn", "allidb", "report"], required=True)
+    p.add_argument("--which", choices=["ours", "raw", "frcnn", "allidb", "orient", "report"], required=True)
+    p.add_argument("--runs", nargs="+", default=[], help="--which orient: run folders to score under 8 orientations")
     p.add_argument("--tile", type=int, default=1024, help="ALL-IDB1 tile side in slide pixels")
     p.add_argument("--data-root", default=None)
     p.add_argument("--epochs", type=int, default=25)
@@ -169,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         print(report(a))
         return 0
     common = _common(a)
-    res = {"ours": run_ours, "raw": run_raw, "frcnn": run_frcnn, "allidb": run_allidb}[a.which](a)
+    res = {"ours": run_ours, "raw": run_raw, "frcnn": run_frcnn, "allidb": run_allidb, "orient": run_orient}[a.which](a)
     out = {**common, **res, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    name = f"all_idb1_e{a.epochs}" if a.which == "allidb" else f"bccd_{a.which}_e{a.epochs}{_sfx(a)}"
+    name = {"allidb": f"all_idb1_e{a.epochs}", "orient": f"orientations_e{a.epochs}{_sfx(a)}"}.get(
+        a.which, f"bccd_{a.which}_e{a.epochs}{_sfx(a)}")
     if a.which == "frcnn":
         out["imgsz"], out["batch"] = a.frcnn_imgsz, 4
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -192,3 +192,67 @@ def evaluate_detector(detector: Any, data_dir: str | Path, split: str = "val", *
         for v in metrics.centroids.values():
             v["conf"] = centroid_conf
     return metrics
+
+
+#: The 8 symmetries of the square (dihedral group D4) as (quarter turns, mirrored first).
+DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
+
+
+def dihedral_image(image: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """Mirror left-right (if ``flip``), then rotate by ``k`` quarter turns counter-clockwise."""
+    out = image[:, ::-1] if flip else image
+    return np.ascontiguousarray(np.rot90(out, k))
+
+
+def dihedral_boxes(xyxy: np.ndarray, hw: tuple[int, int], k: int, flip: bool) -> np.ndarray:
+    """Boxes (N, 4 xyxy pixels) of an ``hw`` image under :func:`dihedral_image`."""
+    b = np.asarray(xyxy, dtype=float).reshape(-1, 4).copy()
+    h, w = hw
+    if flip:
+        b[:, [0, 2]] = w - b[:, [2, 0]]
+    for _ in range(k % 4):  # one CCW quarter turn: (x, y) -> (y, w - x); the image becomes w x h
+        b = np.stack([b[:, 1], w - b[:, 2], b[:, 3], w - b[:, 0]], axis=1)
+        h, w = w, h
+    return b
+
+
+def evaluate_orientations(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
+                          iou: float = 0.6, progress: bool = True,
+                          max_images: int | None = None) -> dict[str, DetectionMetrics]:
+    """COCO metrics of ``split`` under each of the 8 rotations/mirrorings of the images.
+
+    A smear has no up/down or left/right, so a good detector scores the same on all 8;
+    the spread measures how much it learnt an orientation that does not exist.
+    Keys: ``"rot0"``, ``"rot90"``, ... and ``"flip_rot0"``, ... (rotation counter-clockwise).
+    """
+    from tqdm import tqdm
+
+    from leukoscan.data.canonical import read_coco
+    from leukoscan.io import read_image
+
+    data_dir = Path(data_dir)
+    gt = read_coco(data_dir, split)
+    images = gt["images"][:max_images] if max_images else gt["images"]
+    ids = {im["id"] for im in images}
+    anns = [a for a in gt["annotations"] if a["image_id"] in ids]
+    out: dict[str, DetectionMetrics] = {}
+    bar = tqdm(total=len(DIHEDRAL) * len(images), desc=f"orientations {split}", disable=not progress, leave=False)
+    for k, flip in DIHEDRAL:
+        key = f"{'flip_' if flip else ''}rot{90 * k}"
+        t_images, t_anns, preds = [], [], {}
+        for im in images:
+            hw = (im["height"], im["width"])
+            img = dihedral_image(read_image(data_dir / "images" / split / im["file_name"]), k, flip)
+            t_images.append({**im, "height": img.shape[0], "width": img.shape[1]})
+            preds[im["id"]] = detector.predict(img, conf=conf, iou=iou)
+            mine = [a for a in anns if a["image_id"] == im["id"]]
+            if mine:
+                xywh = np.array([a["bbox"] for a in mine], dtype=float)
+                xyxy = dihedral_boxes(np.c_[xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], hw, k, flip)
+                for a, b in zip(mine, xyxy, strict=True):
+                    t_anns.append({**a, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
+            bar.update()
+        t_gt = {**gt, "images": t_images, "annotations": t_anns}
+        out[key] = coco_evaluate(t_gt, coco_results(t_gt, preds))
+    bar.close()
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -145,8 +147,58 @@ def test_evaluate_detector_tool(tmp_path, capsys):
                        pretrained=False, imgsz=64, rois_per_image=16)
     w = det.save(tmp_path / "w.pt")
     out = tmp_path / "m.json"
-    assert evaluate_detector.main(["--weights", str(w), "--data", str(data), "--split", "val", "--out", str(out)]) == 0
+    assert evaluate_detector.main(["--weights", str(w), "--data", str(data), "--split", "val", "--out", str(out),
+                                   "--orientations"]) == 0
     m = json.loads(out.read_text())
     assert set(m["per_class"]) == set(TINY_NAMES) and 0.0 <= m["map50"] <= 1.0
+    assert set(m["orientations"]) == {"rot0", "rot90", "rot180", "rot270", "flip_rot0", "flip_rot90", "flip_rot180",
+                                      "flip_rot270"}
+    assert m["orientations"]["rot0"]["map50"] == pytest.approx(m["map50"])  # identity = the plain evaluation
     assert evaluate_detector.main(["--weights", str(w), "--data", str(data), "--split", "test"]) == 2
     assert "no split 'test'" in capsys.readouterr().err
+
+
+def test_dihedral_boxes_follow_the_pixels():
+    """Each of the 8 rotations/mirrorings moves a box exactly onto its transformed pixels."""
+    from detect.evaluate import DIHEDRAL, dihedral_boxes, dihedral_image
+
+    img = np.zeros((30, 50, 3), np.uint8)
+    box = np.array([[5, 3, 17, 11]], float)  # xyxy, pixel edges
+    img[3:11, 5:17] = 255
+    for k, flip in DIHEDRAL:
+        t = dihedral_image(img, k, flip)
+        ys, xs = np.nonzero(t[..., 0])
+        expect = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        np.testing.assert_allclose(dihedral_boxes(box, img.shape[:2], k, flip)[0], expect, err_msg=f"{k} {flip}")
+        assert t.shape[:2] == (img.shape[:2] if k % 2 == 0 else img.shape[1::-1])
+
+
+def test_evaluate_orientations_oracle_is_perfect_everywhere(tmp_path):
+    """An orientation-aware oracle scores 1.0 under all 8 transforms (the GT follows the image)."""
+    from detect.evaluate import DIHEDRAL, evaluate_orientations
+    from leukoscan.io import write_image
+
+    data = tmp_path / "d"
+    (data / "images" / "val").mkdir(parents=True)
+    (data / "annotations").mkdir()
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    write_image(data / "images" / "val" / "a.png", img)
+    gt = {"images": [{"id": 1, "file_name": "a.png", "height": 40, "width": 60}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 6, 10, 8], "area": 80, "iscrowd": 0}],
+          "categories": [{"id": 1, "name": "WBC"}]}
+    (data / "annotations" / "val.json").write_text(json.dumps(gt))
+
+    class Oracle:  # finds the pattern's transform by matching the image, returns the moved box
+        def predict(self, image, conf, iou):
+            from detect.evaluate import dihedral_boxes, dihedral_image
+
+            for k, flip in DIHEDRAL:
+                if dihedral_image(img, k, flip).shape == image.shape and np.array_equal(
+                        dihedral_image(img, k, flip), image):
+                    b = dihedral_boxes(np.array([[4, 6, 14, 14]]), (40, 60), k, flip)
+                    return make_detections(b, [0.9], [0], ["WBC"])
+            raise AssertionError("unknown transform")
+
+    res = evaluate_orientations(Oracle(), data, "val", progress=False)
+    assert len(res) == 8 and all(m.map50 == pytest.approx(1.0) for m in res.values())

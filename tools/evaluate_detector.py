@@ -5,6 +5,8 @@
 
 Reports mAP50, mAP50-95, per-class AP50/AP, recall; for ALL-IDB1 also blast centroid-hit
 recall and precision. ``--weights`` takes a weights file or a run folder.
+``--orientations`` also scores the split under all 8 rotations/mirrorings of the images
+(a smear has no orientation: a robust detector scores the same on each).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tile", type=int, default=None, help="tile size for sliced inference (0 = never; default auto)")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--orientations", action="store_true", help="also score under the 8 rotations/mirrorings")
     a = p.parse_args(argv)
 
-    from detect.evaluate import evaluate_detector
+    from detect.evaluate import evaluate_detector, evaluate_orientations
     from detect.registry import load
     from leukoscan.data import resolve
     from leukoscan.device import resolve_device, set_cpu_threads
@@ -54,8 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{det.name} on {data_dir} [{a.split}]")
     print(m.summary())
+    extra = {}
+    if a.orientations:
+        ors = evaluate_orientations(det, data_dir, a.split, conf=a.conf, iou=a.iou, max_images=a.max_images)
+        extra["orientations"] = {k: v.to_dict() for k, v in ors.items()}
+        print("orientation   mAP50   mAP50-95")
+        for k, v in ors.items():
+            print(f"{k:<12} {v.map50:.4f}  {v.map50_95:.4f}")
+        vals = [v.map50 for v in ors.values()]
+        print(f"mAP50 over 8 orientations: mean {sum(vals) / len(vals):.4f}, min {min(vals):.4f}, max {max(vals):.4f}")
     if a.out:
-        atomic_write_json(a.out, {"weights": str(a.weights), "data": str(data_dir), "split": a.split, **m.to_dict()})
+        atomic_write_json(a.out, {"weights": str(a.weights), "data": str(data_dir), "split": a.split, **m.to_dict(),
+                                  **extra})
         print(f"wrote {a.out}")
     return 0
 
