@@ -58,6 +58,10 @@ def _sfx(a: argparse.Namespace) -> str:
     return f"_seed{a.seed}" if a.seed else ""
 
 
+def _preset_sfx(a: argparse.Namespace) -> str:
+    return "" if a.preset == "microscopy" else f"_{a.preset}"
+
+
 def _common(a: argparse.Namespace) -> dict:
     return {"dataset": "bccd", "train_split": "train", "eval_split": "val", "epochs": a.epochs, "imgsz": a.imgsz,
             "batch": a.batch, "threads": a.threads, "seed": a.seed, "commit": _commit(), "machine": platform.processor() or
@@ -116,17 +120,20 @@ def run_frcnn(a: argparse.Namespace) -> dict:
 
 def run_allidb(a: argparse.Namespace) -> dict:
     """ALL-IDB1 dev split: tiled YOLOv8n training on dev-train, sliced inference on dev-val."""
+    from detect.augment import AugmentConfig
     from detect.train import DetectTrainConfig, TileConfig, train
 
     cfg = DetectTrainConfig(model="yolov8n", data="all_idb1", data_root=a.data_root, epochs=a.epochs,
                             imgsz=a.imgsz, batch=a.batch, device="cpu", pretrained=False, threads=a.threads,
-                            project=a.project, name=f"bench_allidb1_e{a.epochs}", val=False,
+                            project=a.project, name=f"bench_allidb1_e{a.epochs}{_preset_sfx(a)}", val=False,
+                            augment=AugmentConfig(preset=a.preset),
                             tile=TileConfig(enabled="on", size=a.tile, overlap=a.tile // 5))
     run = train(cfg, progress=False)
     m = json.loads((run / "metrics.json").read_text())
     with open(run / "metrics.csv", newline="") as f:
         secs = [float(r["epoch_time_s"]) for r in csv.DictReader(f)]
-    return {"contender": "ours_yolov8n_allidb1_tiled", "dataset": "all_idb1", "tile": a.tile, "run_dir": str(run),
+    return {"contender": f"yolov8n_allidb1_tiled_{a.preset}_aug", "dataset": "all_idb1", "tile": a.tile,
+            "augment_preset": a.preset, "run_dir": str(run),
             "seconds_per_epoch": sum(secs) / len(secs), "epoch_seconds": secs, "metrics": m}
 
 
@@ -180,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--which", choices=["ours", "raw", "frcnn", "allidb", "orient", "report"], required=True)
     p.add_argument("--runs", nargs="+", default=[], help="--which orient: run folders to score under 8 orientations")
     p.add_argument("--tile", type=int, default=1024, help="ALL-IDB1 tile side in slide pixels")
+    p.add_argument("--preset", choices=["microscopy", "ultralytics"], default="microscopy",
+                   help="--which allidb: augmentation preset (ultralytics = no vertical flips/rotations)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--imgsz", type=int, default=416)
@@ -195,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     common = _common(a)
     res = {"ours": run_ours, "raw": run_raw, "frcnn": run_frcnn, "allidb": run_allidb, "orient": run_orient}[a.which](a)
     out = {**common, **res, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    name = {"allidb": f"all_idb1_e{a.epochs}", "orient": f"orientations_e{a.epochs}{_sfx(a)}"}.get(
+    name = {"allidb": f"all_idb1_e{a.epochs}{_preset_sfx(a)}", "orient": f"orientations_e{a.epochs}{_sfx(a)}"}.get(
         a.which, f"bccd_{a.which}_e{a.epochs}{_sfx(a)}")
     if a.which == "frcnn":
         out["imgsz"], out["batch"] = a.frcnn_imgsz, 4
