@@ -1,0 +1,68 @@
+"""ALL-IDB1 blast centroid-hit recall/precision of trained detectors at several operating thresholds.
+
+Predicts each slide of the split once (conf 0.001, NMS IoU 0.6 as in
+``detect.evaluate``, sliced inference as the detector decides) and scores centroid hits at every ``--conf`` value. The thresholds are looked at
+on the same split, so this shows a detector's recall/precision trade-off; it is not an
+unbiased estimate of any one operating point.
+
+    python benchmarks/centroid_sweep.py --runs runs/bench/bench_allidb1_e30 --data-root ../shared/data \\
+        --out benchmarks/results/detection_all_idb1_sweep.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", nargs="+", required=True, help="detector run folders or weights")
+    p.add_argument("--data", default="all_idb1")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--split", default="val")
+    p.add_argument("--conf", type=float, nargs="+", default=[0.25, 0.1, 0.05])
+    p.add_argument("--iou", type=float, default=0.6, help="NMS IoU (same default as the evaluator)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+
+    from tqdm import tqdm
+
+    from detect.evaluate import centroid_hits
+    from detect.registry import load
+    from leukoscan.data import resolve
+    from leukoscan.data.canonical import read_coco
+    from leukoscan.device import set_cpu_threads
+    from leukoscan.io import atomic_write_json, read_image
+
+    data_dir = resolve(a.data, data_root=a.data_root)
+    images = read_coco(data_dir, a.split)["images"]
+    cents = json.loads((data_dir / "centroids" / f"{a.split}.json").read_text())
+    sizes = {im["file_name"]: (im["height"], im["width"]) for im in images}
+    out: dict = {"data": str(data_dir), "split": a.split, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": {}}
+    for run in a.runs:
+        det = load(run)
+        det.threads = set_cpu_threads(a.threads)
+        preds = {im["file_name"]: det.predict(read_image(data_dir / "images" / a.split / im["file_name"]), conf=0.001,
+                                                 iou=a.iou)
+                 for im in tqdm(images, desc=Path(run).name, leave=False)}
+        res = {}
+        for c in a.conf:
+            kept = {f: d[d.confidence >= c] if len(d) else d for f, d in preds.items()}
+            res[str(c)] = centroid_hits({f: v for f, v in cents.items() if f in kept}, kept, sizes)
+            b = res[str(c)]["blast"]
+            print(f"{run} conf {c}: blast recall {b['recall']:.3f} ({b['tp']}/{b['n_gt']}) "
+                  f"precision {b['precision']:.3f}", flush=True)
+        out["runs"][str(run)] = res
+    atomic_write_json(a.out, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
