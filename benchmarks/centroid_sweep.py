@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="val")
     p.add_argument("--conf", type=float, nargs="+", default=[0.25, 0.1, 0.05])
     p.add_argument("--iou", type=float, default=0.6, help="NMS IoU (same default as the evaluator)")
+    p.add_argument("--tile", type=int, default=None, help="slice size (default: the detector's own choice)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         det = load(run)
         det.threads = set_cpu_threads(a.threads)
         preds = {im["file_name"]: det.predict(read_image(data_dir / "images" / a.split / im["file_name"]), conf=0.001,
-                                                 iou=a.iou)
+                                                 iou=a.iou, tile=a.tile)
                  for im in tqdm(images, desc=Path(run).name, leave=False)}
         res = {}
         for c in a.conf:
