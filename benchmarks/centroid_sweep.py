@@ -1,8 +1,8 @@
 """ALL-IDB1 blast centroid-hit recall/precision of trained detectors at several operating thresholds.
 
-Predicts each slide of the split once (conf 0.001, NMS IoU 0.6 as in
-``detect.evaluate``, sliced inference as the detector decides) and scores centroid hits at every ``--conf`` value. The thresholds are looked at
-on the same split, so this shows a detector's recall/precision trade-off; it is not an
+Predicts each slide of the split once (``detect.evaluate.predict_split``: conf 0.001, NMS
+IoU 0.6 as in the evaluator, sliced inference as the detector decides) and scores centroid
+hits at every ``--conf`` value. The thresholds are looked at on the same split, so this shows a detector's recall/precision trade-off; it is not an
 unbiased estimate of any one operating point.
 
     python benchmarks/centroid_sweep.py --runs runs/bench/bench_allidb1_e30 --data-root ../shared/data \\
@@ -12,7 +12,6 @@ unbiased estimate of any one operating point.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -33,30 +32,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
 
-    from tqdm import tqdm
-
-    from detect.evaluate import centroid_hits
+    from detect.evaluate import predict_split, split_centroid_hits
     from detect.registry import load
     from leukoscan.data import resolve
-    from leukoscan.data.canonical import read_coco
     from leukoscan.device import set_cpu_threads
-    from leukoscan.io import atomic_write_json, read_image
+    from leukoscan.io import atomic_write_json
 
     data_dir = resolve(a.data, data_root=a.data_root)
-    images = read_coco(data_dir, a.split)["images"]
-    cents = json.loads((data_dir / "centroids" / f"{a.split}.json").read_text())
-    sizes = {im["file_name"]: (im["height"], im["width"]) for im in images}
     out: dict = {"data": str(data_dir), "split": a.split, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": {}}
     for run in a.runs:
         det = load(run)
         det.threads = set_cpu_threads(a.threads)
-        preds = {im["file_name"]: det.predict(read_image(data_dir / "images" / a.split / im["file_name"]), conf=0.001,
-                                                 iou=a.iou, tile=a.tile)
-                 for im in tqdm(images, desc=Path(run).name, leave=False)}
+        gt, preds = predict_split(det, data_dir, a.split, conf=0.001, iou=a.iou, tile=a.tile)
         res = {}
         for c in a.conf:
-            kept = {f: d[d.confidence >= c] if len(d) else d for f, d in preds.items()}
-            res[str(c)] = centroid_hits({f: v for f, v in cents.items() if f in kept}, kept, sizes)
+            res[str(c)] = split_centroid_hits(data_dir, a.split, gt, preds, c)
             b = res[str(c)]["blast"]
             print(f"{run} conf {c}: blast recall {b['recall']:.3f} ({b['tp']}/{b['n_gt']}) "
                   f"precision {b['precision']:.3f}", flush=True)

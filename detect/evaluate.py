@@ -161,10 +161,14 @@ def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, 
     return out
 
 
-def evaluate_detector(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
-                      iou: float = 0.6, tile: int | None = None, centroid_conf: float = 0.25,
-                      progress: bool = True, max_images: int | None = None) -> DetectionMetrics:
-    """Predict every image of ``split`` of a prepared dataset and evaluate (COCO + centroids)."""
+def predict_split(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
+                  iou: float = 0.6, tile: int | None = None, transform: Any = None, progress: bool = True,
+                  max_images: int | None = None) -> tuple[dict[str, Any], dict[int, Any]]:
+    """Predict every image of ``split`` of a prepared dataset once.
+
+    Returns the split's COCO ground truth (cut to ``max_images``) and ``{image_id:
+    sv.Detections}``. ``transform`` (image -> image) is applied before predicting.
+    """
     from tqdm import tqdm
 
     from leukoscan.data.canonical import read_coco
@@ -172,25 +176,42 @@ def evaluate_detector(detector: Any, data_dir: str | Path, split: str = "val", *
 
     data_dir = Path(data_dir)
     gt = read_coco(data_dir, split)
-    images = gt["images"][:max_images] if max_images else gt["images"]
     if max_images:
+        images = gt["images"][:max_images]
         ids = {im["id"] for im in images}
         gt = {**gt, "images": images, "annotations": [a for a in gt["annotations"] if a["image_id"] in ids]}
     preds: dict[int, Any] = {}
-    by_file: dict[str, Any] = {}
-    for im in tqdm(images, desc=f"evaluate {split}", disable=not progress, leave=False):
-        det = detector.predict(read_image(data_dir / "images" / split / im["file_name"]), conf=conf, iou=iou, tile=tile)
-        preds[im["id"]] = det
-        by_file[im["file_name"]] = det[det.confidence >= centroid_conf] if len(det) else det
+    for im in tqdm(gt["images"], desc=f"predict {split}", disable=not progress, leave=False):
+        img = read_image(data_dir / "images" / split / im["file_name"])
+        preds[im["id"]] = detector.predict(transform(img) if transform else img, conf=conf, iou=iou, tile=tile)
+    return gt, preds
+
+
+def split_centroid_hits(data_dir: str | Path, split: str, gt: dict[str, Any], preds: dict[int, Any],
+                        conf: float) -> dict[str, Any]:
+    """:func:`centroid_hits` of ``preds`` at operating threshold ``conf`` against the split's
+    ``centroids/<split>.json``; ``{}`` when the dataset has no centroid ground truth."""
+    cfile = Path(data_dir) / "centroids" / f"{split}.json"
+    if not cfile.is_file():
+        return {}
+    files = {im["id"]: im["file_name"] for im in gt["images"]}
+    by_file = {files[i]: (d[d.confidence >= conf] if len(d) else d) for i, d in preds.items()}
+    cents = {f: v for f, v in json.loads(cfile.read_text()).items() if f in by_file}
+    sizes = {im["file_name"]: (im["height"], im["width"]) for im in gt["images"]}
+    out = centroid_hits(cents, by_file, sizes)
+    for v in out.values():
+        v["conf"] = conf
+    return out
+
+
+def evaluate_detector(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
+                      iou: float = 0.6, tile: int | None = None, centroid_conf: float = 0.25,
+                      progress: bool = True, max_images: int | None = None) -> DetectionMetrics:
+    """Predict every image of ``split`` of a prepared dataset and evaluate (COCO + centroids)."""
+    gt, preds = predict_split(detector, data_dir, split, conf=conf, iou=iou, tile=tile, progress=progress,
+                              max_images=max_images)
     metrics = coco_evaluate(gt, coco_results(gt, preds))
-    cfile = data_dir / "centroids" / f"{split}.json"
-    if cfile.is_file():
-        cents = json.loads(cfile.read_text())
-        cents = {f: v for f, v in cents.items() if f in by_file}
-        sizes = {im["file_name"]: (im["height"], im["width"]) for im in images}
-        metrics.centroids = centroid_hits(cents, by_file, sizes)
-        for v in metrics.centroids.values():
-            v["conf"] = centroid_conf
+    metrics.centroids = split_centroid_hits(data_dir, split, gt, preds, centroid_conf)
     return metrics
 
 
@@ -225,34 +246,17 @@ def evaluate_orientations(detector: Any, data_dir: str | Path, split: str = "val
     the spread measures how much it learnt an orientation that does not exist.
     Keys: ``"rot0"``, ``"rot90"``, ... and ``"flip_rot0"``, ... (rotation counter-clockwise).
     """
-    from tqdm import tqdm
-
-    from leukoscan.data.canonical import read_coco
-    from leukoscan.io import read_image
-
-    data_dir = Path(data_dir)
-    gt = read_coco(data_dir, split)
-    images = gt["images"][:max_images] if max_images else gt["images"]
-    ids = {im["id"] for im in images}
-    anns = [a for a in gt["annotations"] if a["image_id"] in ids]
     out: dict[str, DetectionMetrics] = {}
-    bar = tqdm(total=len(DIHEDRAL) * len(images), desc=f"orientations {split}", disable=not progress, leave=False)
     for k, flip in DIHEDRAL:
-        key = f"{'flip_' if flip else ''}rot{90 * k}"
-        t_images, t_anns, preds = [], [], {}
-        for im in images:
-            hw = (im["height"], im["width"])
-            img = dihedral_image(read_image(data_dir / "images" / split / im["file_name"]), k, flip)
-            t_images.append({**im, "height": img.shape[0], "width": img.shape[1]})
-            preds[im["id"]] = detector.predict(img, conf=conf, iou=iou)
-            mine = [a for a in anns if a["image_id"] == im["id"]]
-            if mine:
-                xywh = np.array([a["bbox"] for a in mine], dtype=float)
-                xyxy = dihedral_boxes(np.c_[xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], hw, k, flip)
-                for a, b in zip(mine, xyxy, strict=True):
-                    t_anns.append({**a, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
-            bar.update()
+        gt, preds = predict_split(detector, data_dir, split, conf=conf, iou=iou, progress=progress,
+                                  max_images=max_images, transform=lambda im, k=k, flip=flip: dihedral_image(im, k, flip))
+        hw = {im["id"]: (im["height"], im["width"]) for im in gt["images"]}
+        t_images = [{**im, "height": im["width"], "width": im["height"]} if k % 2 else im for im in gt["images"]]
+        t_anns = []
+        for a in gt["annotations"]:
+            x, y, w, h = a["bbox"]
+            b = dihedral_boxes(np.array([[x, y, x + w, y + h]]), hw[a["image_id"]], k, flip)[0]
+            t_anns.append({**a, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
         t_gt = {**gt, "images": t_images, "annotations": t_anns}
-        out[key] = coco_evaluate(t_gt, coco_results(t_gt, preds))
-    bar.close()
+        out[f"{'flip_' if flip else ''}rot{90 * k}"] = coco_evaluate(t_gt, coco_results(t_gt, preds))
     return out

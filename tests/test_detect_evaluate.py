@@ -190,7 +190,7 @@ def test_evaluate_orientations_oracle_is_perfect_everywhere(tmp_path):
     (data / "annotations" / "val.json").write_text(json.dumps(gt))
 
     class Oracle:  # finds the pattern's transform by matching the image, returns the moved box
-        def predict(self, image, conf, iou):
+        def predict(self, image, conf, iou, tile=None):
             from detect.evaluate import dihedral_boxes, dihedral_image
 
             for k, flip in DIHEDRAL:
