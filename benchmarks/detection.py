@@ -125,10 +125,10 @@ def run_allidb(a: argparse.Namespace) -> dict:
 
     cfg = DetectTrainConfig(model="yolov8n", data="all_idb1", data_root=a.data_root, epochs=a.epochs,
                             imgsz=a.imgsz, batch=a.batch, device="cpu", pretrained=False, threads=a.threads,
-                            project=a.project, name=f"bench_allidb1_e{a.epochs}{_preset_sfx(a)}", val=False,
-                            augment=AugmentConfig(preset=a.preset),
+                            seed=a.seed, project=a.project, name=f"bench_allidb1_e{a.epochs}{_preset_sfx(a)}{_sfx(a)}",
+                            val=False, augment=AugmentConfig(preset=a.preset),
                             tile=TileConfig(enabled="on", size=a.tile, overlap=a.tile // 5))
-    run = train(cfg, progress=False)
+    run = train(cfg, resume=a.resume or False, progress=False)
     m = json.loads((run / "metrics.json").read_text())
     with open(run / "metrics.csv", newline="") as f:
         secs = [float(r["epoch_time_s"]) for r in csv.DictReader(f)]
@@ -196,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", default=None, help="--which allidb: finish this stopped run folder (its own config)")
     p.add_argument("--project", default="runs/bench")
     a = p.parse_args(argv)
     if a.which == "report":
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     common = _common(a)
     res = {"ours": run_ours, "raw": run_raw, "frcnn": run_frcnn, "allidb": run_allidb, "orient": run_orient}[a.which](a)
     out = {**common, **res, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    name = {"allidb": f"all_idb1_e{a.epochs}{_preset_sfx(a)}", "orient": f"orientations_e{a.epochs}{_sfx(a)}"}.get(
+    name = {"allidb": f"all_idb1_e{a.epochs}{_preset_sfx(a)}{_sfx(a)}", "orient": f"orientations_e{a.epochs}{_sfx(a)}"}.get(
         a.which, f"bccd_{a.which}_e{a.epochs}{_sfx(a)}")
     if a.which == "frcnn":
         out["imgsz"], out["batch"] = a.frcnn_imgsz, 4
