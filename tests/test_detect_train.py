@@ -25,10 +25,11 @@ def tiny(tmp_path_factory):
     return make_tiny_dataset(tmp_path_factory.mktemp("tiny") / "data")
 
 
-def _cfg(tiny, tmp_path, model="yolov8n", epochs=2, **kw):
+def _cfg(tiny, tmp_path, model="yolov8n", epochs=2, project=None, **kw):
     imgsz = 64 if model.startswith("yolo") else 96
     return DetectTrainConfig(model=model, data=str(tiny), epochs=epochs, imgsz=imgsz, batch=4, device="cpu",
-                             pretrained=False, threads=1, rois_per_image=16, project=str(tmp_path / "runs"), **kw)
+                             pretrained=False, threads=1, rois_per_image=16,
+                             project=project or str(tmp_path / "runs"), **kw)
 
 
 def _epochs(run: Path) -> list[int]:
@@ -37,8 +38,10 @@ def _epochs(run: Path) -> list[int]:
 
 
 @pytest.mark.parametrize("model", ["yolov8n", "fasterrcnn_mobilenet_v3_large_fpn"])
-def test_interrupt_then_resume_completes(model, tiny, tmp_path):
-    cfg = _cfg(tiny, tmp_path, model, name="r")
+def test_interrupt_then_resume_completes(model, tiny, tmp_path, monkeypatch):
+    """Started with a relative --project, resumed from another working directory."""
+    monkeypatch.chdir(tmp_path)
+    cfg = _cfg(tiny, tmp_path, model, project="runs", name="r")
 
     def stop_after_first(epoch, metrics):
         if epoch == 1:
@@ -50,6 +53,8 @@ def test_interrupt_then_resume_completes(model, tiny, tmp_path):
     assert (run / "weights" / "last.pt").is_file() and not (run / "metrics.json").exists()
     assert _epochs(run) == [1]
 
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     out = train(cfg, resume=run, progress=False)
     assert out == run
     assert _epochs(run) == [1, 2]

@@ -139,7 +139,7 @@ class YoloDetector(Detector):
 
     def _train_kwargs(self, args: FitArgs, data_yaml: Path) -> dict[str, Any]:
         kw: dict[str, Any] = {
-            "data": str(data_yaml),
+            "data": str(data_yaml.resolve()),  # absolute: --resume may run from another directory
             "epochs": args.epochs,
             "imgsz": self.meta.imgsz,
             "batch": args.batch,

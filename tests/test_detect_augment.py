@@ -1,0 +1,54 @@
+"""Geometric augmentations move the boxes with the pixels, in both the YOLO and the Faster R-CNN path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detect.augment import AugmentConfig, albumentations_pipeline, ultralytics_args
+
+
+def _image_and_box() -> tuple[np.ndarray, list[float]]:
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[5:15, 40:60] = 255  # one white box, x 40-60, y 5-15: every rotation/mirroring moves it elsewhere
+    return img, [40.0, 5.0, 60.0, 15.0]
+
+
+def _pixel_box(img: np.ndarray) -> list[float]:
+    ys, xs = np.nonzero(img[..., 0] > 127)
+    return [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+
+
+def test_ultralytics_rot90_moves_boxes_with_pixels():
+    """Our 90-degree rotation runs inside ultralytics' Albumentations wrapper as a spatial transform."""
+    import albumentations as A
+    from ultralytics.data.augment import Albumentations
+    from ultralytics.utils.instance import Instances
+
+    rot = [t for t in ultralytics_args(AugmentConfig(rot90=1.0))["augmentations"] if isinstance(t, A.RandomRotate90)]
+    wrapper = Albumentations(p=1.0, transforms=rot)
+    img, box = _image_and_box()
+    seen = set()
+    for _ in range(12):
+        labels = {"img": img.copy(), "cls": np.array([[0.0]]),
+                  "instances": Instances(np.array([box]), np.zeros((0, 1000, 2), np.float32), bbox_format="xyxy",
+                                         normalized=False)}
+        out = wrapper(labels)
+        inst = out["instances"]
+        inst.convert_bbox("xyxy")
+        inst.denormalize(64, 64)
+        np.testing.assert_allclose(inst.bboxes[0], _pixel_box(out["img"]), atol=0.5)
+        seen.add(tuple(np.round(inst.bboxes[0])))
+    assert len(seen) >= 2  # it did rotate
+
+
+@pytest.mark.parametrize("field", ["fliplr", "flipud", "rot90"])
+def test_albumentations_pipeline_moves_boxes_with_pixels(field):
+    off = dict(fliplr=0.0, flipud=0.0, rot90=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, scale=0.0)
+    cfg = AugmentConfig(**{**off, field: 1.0})
+    t = albumentations_pipeline(cfg)
+    img, box = _image_and_box()
+    out = t(image=img, bboxes=[box], labels=[0])
+    assert len(out["bboxes"]) == 1
+    np.testing.assert_allclose(out["bboxes"][0], _pixel_box(out["image"]), atol=0.5)
+    assert not np.allclose(out["bboxes"][0], box)
