@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from classify.crops import crop_detections
+from detect.base import NMS_IOU
 
 DETECT_RUNS = Path("runs/detect")
 CLASSIFY_RUNS = Path("runs/classify")
@@ -21,7 +22,7 @@ CLASSIFY_RUNS = Path("runs/classify")
 @dataclass(frozen=True)
 class PipelineConfig:
     conf: float = 0.25  # detector score threshold
-    iou: float = 0.5  # detector NMS IoU
+    iou: float = NMS_IOU  # detector NMS IoU
     tile: int | None = None  # None: slice large slides automatically; 0: never; N: tiles of N px
     # Crop margin, fraction of the box side added on each side. Measured on ALL-IDB1 dev-val
     # (benchmarks/README.md): 0.15 beat 0.5 (ALL-IDB2-like framing) at slide and cell level.

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from detect.base import NMS_IOU
+
 
 @dataclass
 class DetectionMetrics:
@@ -162,7 +164,7 @@ def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, 
 
 
 def predict_split(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
-                  iou: float = 0.6, tile: int | None = None, transform: Any = None, progress: bool = True,
+                  iou: float = NMS_IOU, tile: int | None = None, transform: Any = None, progress: bool = True,
                   max_images: int | None = None) -> tuple[dict[str, Any], dict[int, Any]]:
     """Predict every image of ``split`` of a prepared dataset once.
 
@@ -205,7 +207,7 @@ def split_centroid_hits(data_dir: str | Path, split: str, gt: dict[str, Any], pr
 
 
 def evaluate_detector(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
-                      iou: float = 0.6, tile: int | None = None, centroid_conf: float = 0.25,
+                      iou: float = NMS_IOU, tile: int | None = None, centroid_conf: float = 0.25,
                       progress: bool = True, max_images: int | None = None) -> DetectionMetrics:
     """Predict every image of ``split`` of a prepared dataset and evaluate (COCO + centroids)."""
     gt, preds = predict_split(detector, data_dir, split, conf=conf, iou=iou, tile=tile, progress=progress,
@@ -238,7 +240,7 @@ def dihedral_boxes(xyxy: np.ndarray, hw: tuple[int, int], k: int, flip: bool) ->
 
 
 def evaluate_orientations(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
-                          iou: float = 0.6, progress: bool = True,
+                          iou: float = NMS_IOU, progress: bool = True,
                           max_images: int | None = None) -> dict[str, DetectionMetrics]:
     """COCO metrics of ``split`` under each of the 8 rotations/mirrorings of the images.
 

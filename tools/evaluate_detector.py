@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="write the metrics JSON here")
     p.add_argument("--conf", type=float, default=0.001, help="score threshold for mAP (default 0.001)")
     p.add_argument("--centroid-conf", type=float, default=0.25, help="operating threshold for centroid hits")
-    p.add_argument("--iou", type=float, default=0.6, help="NMS IoU")
+    p.add_argument("--iou", type=float, default=None, help="NMS IoU (default: detect.base.NMS_IOU = 0.6)")
     p.add_argument("--tile", type=int, default=None, help="tile size for sliced inference (0 = never; default auto)")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-images", type=int, default=None)
@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     det.threads = set_cpu_threads()
     det.to(resolve_device(a.device))
+    nms = {} if a.iou is None else {"iou": a.iou}
     try:
-        m = evaluate_detector(det, data_dir, a.split, conf=a.conf, iou=a.iou, tile=a.tile,
+        m = evaluate_detector(det, data_dir, a.split, conf=a.conf, tile=a.tile, **nms,
                               centroid_conf=a.centroid_conf, max_images=a.max_images)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print(m.summary())
     extra = {}
     if a.orientations:
-        ors = evaluate_orientations(det, data_dir, a.split, conf=a.conf, iou=a.iou, max_images=a.max_images)
+        ors = evaluate_orientations(det, data_dir, a.split, conf=a.conf, max_images=a.max_images, **nms)
         extra["orientations"] = {k: v.to_dict() for k, v in ors.items()}
         print("orientation   mAP50   mAP50-95")
         for k, v in ors.items():
