@@ -9,11 +9,12 @@ another or side by side (same load, fair seconds/epoch on a shared machine):
     python benchmarks/detection.py --which frcnn --data-root /work/shared/data --epochs 4
     python benchmarks/detection.py --which report
 
-- ours:  tools/train_detector.py recipe (microscopy augmentation: + vertical flips and
-         90-degree rotations), YOLOv8n from scratch.
+- ours:  the tools/train_detector.py recipe, YOLOv8n from scratch; ``--preset microscopy``
+         adds vertical flips and 90-degree rotations (the augmentation ablation; result
+         files then carry ``_microscopy``).
 - raw:   the ``yolo train`` CLI, model=yolov8n.yaml, same epochs/imgsz/batch/seed,
-         ultralytics' default augmentation. Doubles as the augmentation ablation: the two
-         YOLO runs differ only in flipud and rot90.
+         ultralytics' default augmentation.
+- allidb: tiled YOLOv8n on the ALL-IDB1 dev split (``--preset`` as for ours).
 - frcnn: fasterrcnn_mobilenet_v3_large_fpn from scratch, plain torchvision loop.
 Seconds per epoch come from ultralytics' results.csv (train + val of that epoch) for
 both YOLO runs and from metrics.csv for Faster R-CNN. Threads: both YOLO runs use one
@@ -27,6 +28,7 @@ import csv
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -59,7 +61,7 @@ def _sfx(a: argparse.Namespace) -> str:
 
 
 def _preset_sfx(a: argparse.Namespace) -> str:
-    return "" if a.preset == "microscopy" else f"_{a.preset}"
+    return "" if a.preset == "none" else f"_{a.preset}"
 
 
 def _common(a: argparse.Namespace) -> dict:
@@ -69,15 +71,17 @@ def _common(a: argparse.Namespace) -> dict:
 
 
 def run_ours(a: argparse.Namespace) -> dict:
+    from detect.augment import AugmentConfig
     from detect.train import DetectTrainConfig, train
 
     cfg = DetectTrainConfig(model="yolov8n", data="bccd", data_root=a.data_root, epochs=a.epochs, imgsz=a.imgsz,
                             batch=a.batch, device="cpu", pretrained=False, threads=a.threads, seed=a.seed,
-                            project=a.project, name=f"bench_ours_e{a.epochs}{_sfx(a)}")
+                            augment=AugmentConfig(preset=a.preset),
+                            project=a.project, name=f"bench_ours{_preset_sfx(a)}_e{a.epochs}{_sfx(a)}")
     run = train(cfg, progress=False)
     m = json.loads((run / "metrics.json").read_text())
     secs = _epoch_seconds_from_results_csv(run / "results.csv")
-    return {"contender": "ours_yolov8n_microscopy", "run_dir": str(run), "seconds_per_epoch": sum(secs) / len(secs),
+    return {"contender": f"ours_yolov8n{_preset_sfx(a)}", "augment_preset": a.preset, "run_dir": str(run), "seconds_per_epoch": sum(secs) / len(secs),
             "epoch_seconds": secs, "metrics": m}
 
 
@@ -105,9 +109,11 @@ def run_raw(a: argparse.Namespace) -> dict:
 
 
 def run_frcnn(a: argparse.Namespace) -> dict:
+    from detect.augment import AugmentConfig
     from detect.train import DetectTrainConfig, train
 
-    cfg = DetectTrainConfig(model="fasterrcnn_mobilenet_v3_large_fpn", data="bccd", data_root=a.data_root,
+    # flips and rotations as in configs/detect_bccd_frcnn_mobilenet.yaml (not ablated for Faster R-CNN)
+    cfg = DetectTrainConfig(model="fasterrcnn_mobilenet_v3_large_fpn", augment=AugmentConfig(preset="microscopy"), data="bccd", data_root=a.data_root,
                             epochs=a.epochs, imgsz=a.frcnn_imgsz, batch=4, device="cpu", pretrained=False,
                             threads=a.threads, lr=0.01, project=a.project, name=f"bench_frcnn_e{a.epochs}")
     run = train(cfg, progress=False)
@@ -172,11 +178,12 @@ def report(a: argparse.Namespace) -> str:
     rs = {k: r for k, r in rs.items() if "contender" in r}  # e.g. main-job evaluations are not contenders
     lines = ["| contender | seed | epochs | imgsz | mAP50 | mAP50-95 | AP50 WBC | AP50 RBC | AP50 Platelets | s/epoch |",
              "|---|---|---|---|---|---|---|---|---|---|"] + [_row(r) for r in rs.values()]
-    for key, r in rs.items():  # pairs run side by side: ours_e<N>[_seed<S>] with raw_e<N>[_seed<S>]
-        raw = rs.get(key.replace("ours_", "raw_", 1)) if key.startswith("ours_") else None
+    for key, r in rs.items():  # pairs run side by side: ours[_<preset>]_e<N>[_seed<S>] with raw_e<N>[_seed<S>]
+        m = re.fullmatch(r"ours(?:_[a-z]+)?_(e\d+.*)", key)
+        raw = rs.get(f"raw_{m.group(1)}") if m else None
         if raw:
             ratio = r["seconds_per_epoch"] / raw["seconds_per_epoch"]
-            lines.append(f"\nseconds/epoch ours / raw ultralytics ({key[5:]}) = {ratio:.3f}")
+            lines.append(f"\n{r['contender']} ({m.group(1)}): seconds/epoch ours / raw ultralytics = {ratio:.3f}")
     text = "\n".join(lines) + "\n"
     (RESULTS / "detection_bccd_table.md").write_text(text)
     return text
@@ -187,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--which", choices=["ours", "raw", "frcnn", "allidb", "orient", "report"], required=True)
     p.add_argument("--runs", nargs="+", default=[], help="--which orient: run folders to score under 8 orientations")
     p.add_argument("--tile", type=int, default=1024, help="ALL-IDB1 tile side in slide pixels")
-    p.add_argument("--preset", choices=["microscopy", "ultralytics"], default="microscopy",
-                   help="--which allidb: augmentation preset (ultralytics = no vertical flips/rotations)")
+    p.add_argument("--preset", choices=["none", "microscopy", "ultralytics"], default="none",
+                   help="--which ours/allidb: augmentation preset (none = the default recipe; microscopy = + vertical "
+                        "flips and 90-degree rotations; ultralytics = stock geometry)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--imgsz", type=int, default=416)
@@ -206,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     res = {"ours": run_ours, "raw": run_raw, "frcnn": run_frcnn, "allidb": run_allidb, "orient": run_orient}[a.which](a)
     out = {**common, **res, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     name = {"allidb": f"all_idb1_e{a.epochs}{_preset_sfx(a)}{_sfx(a)}", "orient": f"orientations_e{a.epochs}{_sfx(a)}"}.get(
-        a.which, f"bccd_{a.which}_e{a.epochs}{_sfx(a)}")
+        a.which, f"bccd_{a.which}{_preset_sfx(a) if a.which == 'ours' else ''}_e{a.epochs}{_sfx(a)}")
     if a.which == "frcnn":
         out["imgsz"], out["batch"] = a.frcnn_imgsz, 4
     RESULTS.mkdir(parents=True, exist_ok=True)

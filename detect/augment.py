@@ -1,10 +1,4 @@
-"""Shared augmentation config for every detector backend (microscopy defaults).
-
-A blood smear has no up or down and no left or right: a field of view rotated by 90
-degrees or mirrored is just as plausible as the original. So the defaults flip both
-ways and rotate by multiples of 90 degrees (never arbitrary angles, which would
-inflate the axis-aligned boxes). Stain and illumination vary between labs, so hue,
-saturation and value are jittered; magnification varies a little, so scale too.
+"""Shared augmentation config for every detector backend.
 
 The same :class:`AugmentConfig` drives
 - YOLO: mapped to ultralytics' own train arguments (:func:`ultralytics_args`), with
@@ -12,14 +6,34 @@ The same :class:`AugmentConfig` drives
 - Faster R-CNN: an albumentations pipeline (:func:`albumentations_pipeline`) on
   ``pascal_voc`` boxes (``xyxy`` pixels).
 
-``preset="ultralytics"`` reproduces ultralytics' stock detection augmentation
-(no vertical flip, no rotation), used as the baseline in ``benchmarks/detection.py``.
+Defaults, chosen by measurement (``benchmarks/README.md``, "Augmentation ablation"):
+horizontal flips, HSV (stain/illumination) jitter, scale, translate and mosaic, i.e.
+ultralytics' stock geometry. A smear has no up or down, so vertical flips and
+90-degree rotations look like free extra data, and they were the first default here
+(``preset="microscopy"``). Trained from scratch at the CPU budgets of this project they
+did not help on BCCD (tie or small loss) and clearly hurt on ALL-IDB1 (blast recall
+and AP50 down in both seeds): the network converges slower and the detector is already
+close to orientation-invariant on round cells. They stay one switch away:
+
+- ``preset="none"`` (default): the fields as written;
+- ``preset="microscopy"``: + vertical flips and 90-degree rotations (p 0.5 each);
+- ``preset="ultralytics"``: stock geometry (no vertical flips, no rotations), the
+  baseline in ``benchmarks/detection.py``.
+
+A preset sets ``flipud`` and ``rot90``; setting either field to a third value as well is
+an error, never a silent override.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
+
+PRESETS: dict[str, dict[str, float]] = {
+    "none": {},
+    "microscopy": {"flipud": 0.5, "rot90": 0.5},
+    "ultralytics": {"flipud": 0.0, "rot90": 0.0},
+}
 
 
 @dataclass(frozen=True)
@@ -27,8 +41,8 @@ class AugmentConfig:
     """Probabilities (0..1) and magnitudes; all applied at train time only."""
 
     fliplr: float = 0.5  # horizontal flip probability
-    flipud: float = 0.5  # vertical flip probability (ultralytics default: 0.0)
-    rot90: float = 0.5  # probability of a random 90/180/270-degree rotation
+    flipud: float = 0.0  # vertical flip probability (measured: no gain at our budgets)
+    rot90: float = 0.0  # probability of a random 90/180/270-degree rotation (idem)
     hsv_h: float = 0.015  # hue jitter, fraction of the hue circle (stain)
     hsv_s: float = 0.7  # saturation jitter, fraction
     hsv_v: float = 0.4  # value (brightness) jitter, fraction
@@ -36,15 +50,23 @@ class AugmentConfig:
     translate: float = 0.1  # random translation, fraction of the image (YOLO only)
     mosaic: float = 1.0  # YOLO mosaic probability
     close_mosaic: int = 10  # YOLO: last N epochs without mosaic
-    preset: str = "microscopy"  # "microscopy" or "ultralytics" (stock baseline)
+    preset: str = "none"  # "none", "microscopy" or "ultralytics" (see the module docstring)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"augment.preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        forced = PRESETS[self.preset]
+        defaults = {f.name: f.default for f in fields(self)}
+        clash = {k: getattr(self, k) for k, v in forced.items() if getattr(self, k) not in (v, defaults[k])}
+        if clash:
+            sets = ", ".join(f"{k}={v}" for k, v in forced.items())
+            got = ", ".join(f"{k}={v}" for k, v in clash.items())
+            raise ValueError(f"augment.preset={self.preset} sets {sets}, but the config also says {got}; "
+                             "drop one of the two (augment.preset=none keeps the fields as written)")
 
     def resolved(self) -> AugmentConfig:
-        """The effective config: the ``ultralytics`` preset drops vertical flips and rotations."""
-        if self.preset == "microscopy":
-            return self
-        if self.preset == "ultralytics":
-            return replace(self, flipud=0.0, rot90=0.0)
-        raise ValueError(f"augment.preset must be 'microscopy' or 'ultralytics', got {self.preset!r}")
+        """The effective config: the preset's ``flipud``/``rot90`` applied."""
+        return replace(self, **PRESETS[self.preset])
 
 
 def _stock_light_transforms() -> list[Any]:

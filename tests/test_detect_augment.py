@@ -48,7 +48,33 @@ def test_albumentations_pipeline_moves_boxes_with_pixels(field):
     cfg = AugmentConfig(**{**off, field: 1.0})
     t = albumentations_pipeline(cfg)
     img, box = _image_and_box()
-    out = t(image=img, bboxes=[box], labels=[0])
-    assert len(out["bboxes"]) == 1
-    np.testing.assert_allclose(out["bboxes"][0], _pixel_box(out["image"]), atol=0.5)
-    assert not np.allclose(out["bboxes"][0], box)
+    moved = 0
+    for _ in range(12):  # RandomRotate90 may draw the identity (k = 0)
+        out = t(image=img, bboxes=[box], labels=[0])
+        assert len(out["bboxes"]) == 1
+        np.testing.assert_allclose(out["bboxes"][0], _pixel_box(out["image"]), atol=0.5)
+        moved += not np.allclose(out["bboxes"][0], box)
+    assert moved
+
+
+def test_default_is_stock_geometry_and_presets_switch_it():
+    """Default = ultralytics' stock geometry (chosen by measurement); presets set flipud/rot90."""
+    from ultralytics.cfg import get_cfg
+
+    stock = get_cfg()
+    args = ultralytics_args(AugmentConfig())
+    assert "augmentations" not in args  # ultralytics keeps its own default albumentations list
+    for k in ("fliplr", "flipud", "hsv_h", "hsv_s", "hsv_v", "scale", "translate", "mosaic", "close_mosaic", "degrees"):
+        assert args[k] == getattr(stock, k), k
+    micro = AugmentConfig(preset="microscopy").resolved()
+    assert (micro.flipud, micro.rot90) == (0.5, 0.5)
+    assert ultralytics_args(AugmentConfig(preset="microscopy"))["flipud"] == 0.5
+    assert AugmentConfig(preset="ultralytics").resolved() == AugmentConfig(preset="ultralytics")
+    assert AugmentConfig(flipud=0.3).resolved().flipud == 0.3  # preset none: fields as written
+
+
+@pytest.mark.parametrize("kw", [{"preset": "ultralytics", "flipud": 0.3}, {"preset": "microscopy", "rot90": 0.2},
+                                {"preset": "stock"}])
+def test_preset_clash_or_unknown_is_an_error(kw):
+    with pytest.raises(ValueError, match="preset"):
+        AugmentConfig(**kw)
