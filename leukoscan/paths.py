@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,17 +27,19 @@ def shared_data() -> Path | None:
 
 
 def new_run_dir(base: str | Path, name: str | None, default: str = "exp", exist_ok: bool = False) -> Path:
-    """``base/name``; when it exists and ``exist_ok`` is False, ``name2``, ``name3``... (never overwrite)."""
+    """``base/name``; when it exists and ``exist_ok`` is False, ``name_2``, ``name_3``... (never overwrite).
+
+    Digits already in the name are kept (``bench_e12`` -> ``bench_e12_2``, not ``bench_e2``).
+    """
     base = Path(base)
     name = name or default
     path = base / name
     if exist_ok or not path.exists():
         return path
-    stem = re.sub(r"\d+$", "", name) or name
     i = 2
-    while (base / f"{stem}{i}").exists():
+    while (base / f"{name}_{i}").exists():
         i += 1
-    return base / f"{stem}{i}"
+    return base / f"{name}_{i}"
 
 
 def newest_run(base: str | Path, marker: str) -> Path | None:

@@ -143,3 +143,15 @@ def test_wandb_without_key_fails_clearly(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "WANDB_MODE=offline" in r.stderr
+
+
+def test_new_run_dir_never_overwrites_and_keeps_digits(tmp_path):
+    from leukoscan.paths import new_run_dir
+
+    assert new_run_dir(tmp_path, "bench_e12") == tmp_path / "bench_e12"
+    (tmp_path / "bench_e12").mkdir()
+    assert new_run_dir(tmp_path, "bench_e12") == tmp_path / "bench_e12_2"  # not "bench_e2"
+    (tmp_path / "bench_e12_2").mkdir()
+    assert new_run_dir(tmp_path, "bench_e12") == tmp_path / "bench_e12_3"
+    assert new_run_dir(tmp_path, None, default="yolov8n") == tmp_path / "yolov8n"
+    assert new_run_dir(tmp_path, "bench_e12", exist_ok=True) == tmp_path / "bench_e12"
