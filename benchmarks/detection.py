@@ -172,6 +172,15 @@ def _row(r: dict) -> str:
             f"{r['seconds_per_epoch']:.1f} |")
 
 
+def _side_by_side(r1: dict, r2: dict, max_gap_s: float = 600) -> bool:
+    """Seconds per epoch are only comparable for runs started together (same machine load)."""
+    from datetime import datetime
+
+    key = "started" if "started" in r1 and "started" in r2 else "finished"  # session-1 files lack "started"
+    t1, t2 = (datetime.fromisoformat(r[key]) for r in (r1, r2))
+    return abs((t1 - t2).total_seconds()) <= max_gap_s
+
+
 def report(a: argparse.Namespace) -> str:
     rs = {p.stem.replace("detection_bccd_", ""): json.loads(p.read_text()) for p in
           sorted(RESULTS.glob("detection_bccd_*.json"))}
@@ -181,7 +190,7 @@ def report(a: argparse.Namespace) -> str:
     for key, r in rs.items():  # pairs run side by side: ours[_<preset>]_e<N>[_seed<S>] with raw_e<N>[_seed<S>]
         m = re.fullmatch(r"ours(?:_[a-z]+)?_(e\d+.*)", key)
         raw = rs.get(f"raw_{m.group(1)}") if m else None
-        if raw:
+        if raw and _side_by_side(r, raw):
             ratio = r["seconds_per_epoch"] / raw["seconds_per_epoch"]
             lines.append(f"\n{r['contender']} ({m.group(1)}): seconds/epoch ours / raw ultralytics = {ratio:.3f}")
     text = "\n".join(lines) + "\n"
