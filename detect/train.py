@@ -121,7 +121,7 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
     info = {"data_dir": str(data_dir), "train_dir": str(train_dir), "class_names": read_names(data_dir),
             "device": resolve_device(cfg.device), "threads": cfg.threads or cpu_threads(), "tile_size": tile,
             "tile_overlap": cfg.tile.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    save_config(cfg, run_dir / "config.yaml")
+    save_config(replace(cfg, augment=cfg.augment.resolved()), run_dir / "config.yaml")  # effective values
     atomic_write_json(info_path, info)
     return info, train_dir
 

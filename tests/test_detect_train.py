@@ -11,9 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from detect_fixtures import make_tiny_dataset
 
 import detect
+from detect.augment import AugmentConfig
 from detect.train import DetectTrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +43,7 @@ def _epochs(run: Path) -> list[int]:
 def test_interrupt_then_resume_completes(model, tiny, tmp_path, monkeypatch):
     """Started with a relative --project, resumed from another working directory."""
     monkeypatch.chdir(tmp_path)
-    cfg = _cfg(tiny, tmp_path, model, project="runs", name="r")
+    cfg = _cfg(tiny, tmp_path, model, project="runs", name="r", augment=AugmentConfig(preset="microscopy"))
 
     def stop_after_first(epoch, metrics):
         if epoch == 1:
@@ -52,6 +54,8 @@ def test_interrupt_then_resume_completes(model, tiny, tmp_path, monkeypatch):
     run = tmp_path / "runs" / "r"
     assert (run / "weights" / "last.pt").is_file() and not (run / "metrics.json").exists()
     assert _epochs(run) == [1]
+    saved = yaml.safe_load((run / "config.yaml").read_text())["augment"]
+    assert (saved["preset"], saved["flipud"], saved["rot90"]) == ("microscopy", 0.5, 0.5)  # effective values
 
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
