@@ -26,12 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", default=None)
     p.add_argument("--split", default="val")
     p.add_argument("--conf", type=float, nargs="+", default=[0.25, 0.1, 0.05])
-    p.add_argument("--iou", type=float, default=0.6, help="NMS IoU (same default as the evaluator)")
+    p.add_argument("--iou", type=float, default=None, help="NMS IoU (default: the evaluator's, detect.base.NMS_IOU)")
     p.add_argument("--tile", type=int, default=None, help="slice size (default: the detector's own choice)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
 
+    from detect.base import NMS_IOU
     from detect.evaluate import predict_split, split_centroid_hits
     from detect.registry import load
     from leukoscan.data import resolve
@@ -39,11 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     from leukoscan.io import atomic_write_json
 
     data_dir = resolve(a.data, data_root=a.data_root)
-    out: dict = {"data": str(data_dir), "split": a.split, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": {}}
+    out: dict = {"data": str(data_dir), "split": a.split, "nms_iou": a.iou or NMS_IOU, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": {}}
     for run in a.runs:
         det = load(run)
         det.threads = set_cpu_threads(a.threads)
-        gt, preds = predict_split(det, data_dir, a.split, conf=0.001, iou=a.iou, tile=a.tile)
+        gt, preds = predict_split(det, data_dir, a.split, conf=0.001, iou=a.iou or NMS_IOU, tile=a.tile)
         res = {}
         for c in a.conf:
             res[str(c)] = split_centroid_hits(data_dir, a.split, gt, preds, c)
