@@ -129,6 +129,25 @@ def test_sliced_predict_maps_back_and_merges():
     assert len(out[(out.xyxy[:, 0] == 260) & (out.xyxy[:, 2] == 300)]) == 1  # duplicates merged
 
 
+def test_sliced_predict_merges_a_cell_cut_by_a_slice_border():
+    """Square straddling a slice border: half of it in one slice, whole in the next -> one box."""
+    img = np.full((200, 400, 3), 230, np.uint8)
+    img[80:120, 180:220] = 40  # slices of 200 px with overlap 80 start at x = 0, 120, 200
+
+    def fn(tile):  # box of the dark pixels this slice sees, score = visible fraction
+        ys, xs = np.nonzero(tile[..., 0] < 100)
+        if len(xs) == 0:
+            return empty_detections()
+        box = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]])
+        return make_detections(box, np.array([len(xs) / 1600]), np.array([0]), NAMES)
+
+    out = sliced_predict(fn, img, tile=200, overlap=80, iou=0.6)
+    assert len(out) == 1
+    np.testing.assert_allclose(out.xyxy[0], [180, 80, 220, 120])
+    by_iou = sliced_predict(fn, img, tile=200, overlap=80, iou=0.6, metric="IOU")
+    assert len(by_iou) == 3  # both half boxes (IoU 0.5 with the whole one) survive plain IoU
+
+
 def test_evaluate_detector_tool(tmp_path, capsys):
     import json
     import sys
