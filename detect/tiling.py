@@ -105,13 +105,16 @@ def dataset_max_side(data_dir: str | Path, split: str = "train", sample: int = 2
     return max((max(im["width"], im["height"]) for im in coco["images"][:sample]), default=0)
 
 
+SLICE_MERGE_METRIC = "IOS"  # see the module docstring; benchmarks/slice_merge.py compares with "IOU"
+
+
 def sliced_predict(fn: Callable[[np.ndarray], Any], image: np.ndarray, *, tile: int, overlap: int,
-                   iou: float = 0.6, metric: str = "IOS") -> Any:
+                   iou: float = 0.6, metric: str | None = None) -> Any:
     """Run ``fn`` (RGB tile -> ``sv.Detections`` in tile pixels) over overlapping tiles.
 
     Returns ``sv.Detections`` in image pixels, duplicates merged by per-class NMS at
-    ``iou``, with overlap measured by ``metric`` ("IOS": intersection over the smaller
-    box, the default, see the module docstring; or "IOU").
+    ``iou``, with overlap measured by ``metric`` (default :data:`SLICE_MERGE_METRIC`,
+    "IOS": intersection over the smaller box, see the module docstring; or "IOU").
     """
     import supervision as sv
 
@@ -120,5 +123,6 @@ def sliced_predict(fn: Callable[[np.ndarray], Any], image: np.ndarray, *, tile: 
         return fn(image)
     overlap = min(overlap, tile - 1)
     slicer = sv.InferenceSlicer(callback=fn, slice_wh=(tile, tile), overlap_wh=(overlap, overlap),
-                                overlap_filter="non_max_suppression", iou_threshold=iou, overlap_metric=metric)
+                                overlap_filter="non_max_suppression", iou_threshold=iou,
+                                overlap_metric=metric or SLICE_MERGE_METRIC)
     return slicer(image)
