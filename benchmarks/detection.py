@@ -113,8 +113,8 @@ def run_frcnn(a: argparse.Namespace) -> dict:
     from detect.train import DetectTrainConfig, train
 
     # flips and rotations as in configs/detect_bccd_frcnn_mobilenet.yaml (not ablated for Faster R-CNN)
-    cfg = DetectTrainConfig(model="fasterrcnn_mobilenet_v3_large_fpn", augment=AugmentConfig(preset="microscopy"), data="bccd", data_root=a.data_root,
-                            epochs=a.epochs, imgsz=a.frcnn_imgsz, batch=4, device="cpu", pretrained=False,
+    cfg = DetectTrainConfig(model="fasterrcnn_mobilenet_v3_large_fpn", data="bccd", data_root=a.data_root,
+                            augment=AugmentConfig(preset="microscopy"), epochs=a.epochs, imgsz=a.frcnn_imgsz, batch=4, device="cpu", pretrained=False,
                             threads=a.threads, lr=0.01, project=a.project, name=f"bench_frcnn_e{a.epochs}")
     run = train(cfg, progress=False)
     m = json.loads((run / "metrics.json").read_text())

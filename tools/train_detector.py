@@ -2,7 +2,7 @@
 
     python tools/train_detector.py                       # YOLOv8n on BCCD (configs/detect_bccd_yolov8n.yaml)
     python tools/train_detector.py --model fasterrcnn_mobilenet_v3_large_fpn --epochs 12
-    python tools/train_detector.py --data demo --epochs 1 --imgsz 64 augment.flipud=0
+    python tools/train_detector.py --data demo --epochs 1 --imgsz 64 augment.flipud=0.5
     python tools/train_detector.py --resume [RUN_DIR]    # continue an interrupted run
 
 Writes runs/detect/<name>/ (config.yaml, weights/best.pt, weights/last.pt, metrics.csv,
@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     p = training_parser(__doc__, default_config=str(DEFAULT_CONFIG), model_help="detector backend",
                         data_help="dataset name (bccd, all_idb1, demo, ...) or folder", runs="runs/detect",
-                        pretrained_help="start from pretrained COCO weights", override_example="augment.flipud=0")
+                        pretrained_help="start from pretrained COCO weights", override_example="augment.flipud=0.5")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
                    help="continue from weights/last.pt of RUN_DIR (default: --name or newest run)")
     return p.parse_args(argv)
