@@ -8,12 +8,13 @@ The same :class:`AugmentConfig` drives
 
 Defaults, chosen by measurement (``benchmarks/README.md``, "Augmentation ablation"):
 horizontal flips, HSV (stain/illumination) jitter, scale, translate and mosaic, i.e.
-ultralytics' stock geometry. A smear has no up or down, so vertical flips and
-90-degree rotations look like free extra data, and they were the first default here
-(``preset="microscopy"``). Trained from scratch at the CPU budgets of this project they
-did not help on BCCD (tie or small loss) and clearly hurt on ALL-IDB1 (blast recall
-and AP50 down in both seeds): the network converges slower and the detector is already
-close to orientation-invariant on round cells. They stay one switch away:
+ultralytics' stock recipe, so YOLO training here is exactly ``yolo train``. A smear has
+no up or down, so vertical flips and 90-degree rotations look like free extra data, and
+they were the first default (``preset="microscopy"``). Trained from scratch at this
+project's CPU budgets they did not measurably help: on BCCD a tie or small loss (the
+detector is already close to orientation-invariant on round cells), on ALL-IDB1 no
+difference beyond the seed-to-seed spread (two seeds per arm). Without a measured gain
+the default is the simpler recipe. They stay one switch away:
 
 - ``preset="none"`` (default): the fields as written;
 - ``preset="microscopy"``: + vertical flips and 90-degree rotations (p 0.5 each);
