@@ -81,8 +81,8 @@ def run_ours(a: argparse.Namespace) -> dict:
     run = train(cfg, progress=False)
     m = json.loads((run / "metrics.json").read_text())
     secs = _epoch_seconds_from_results_csv(run / "results.csv")
-    return {"contender": f"ours_yolov8n{_preset_sfx(a)}", "augment_preset": a.preset, "run_dir": str(run), "seconds_per_epoch": sum(secs) / len(secs),
-            "epoch_seconds": secs, "metrics": m}
+    return {"contender": f"ours_yolov8n{_preset_sfx(a)}", "augment_preset": a.preset, "run_dir": str(run),
+            "seconds_per_epoch": sum(secs) / len(secs), "epoch_seconds": secs, "metrics": m}
 
 
 def run_raw(a: argparse.Namespace) -> dict:
@@ -114,8 +114,8 @@ def run_frcnn(a: argparse.Namespace) -> dict:
 
     # flips and rotations as in configs/detect_bccd_frcnn_mobilenet.yaml (not ablated for Faster R-CNN)
     cfg = DetectTrainConfig(model="fasterrcnn_mobilenet_v3_large_fpn", data="bccd", data_root=a.data_root,
-                            augment=AugmentConfig(preset="microscopy"), epochs=a.epochs, imgsz=a.frcnn_imgsz, batch=4, device="cpu", pretrained=False,
-                            threads=a.threads, lr=0.01, project=a.project, name=f"bench_frcnn_e{a.epochs}")
+                            augment=AugmentConfig(preset="microscopy"), epochs=a.epochs, imgsz=a.frcnn_imgsz,
+                            batch=4, device="cpu", pretrained=False, threads=a.threads, lr=0.01, project=a.project, name=f"bench_frcnn_e{a.epochs}")
     run = train(cfg, progress=False)
     m = json.loads((run / "metrics.json").read_text())
     with open(run / "metrics.csv", newline="") as f:
