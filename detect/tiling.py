@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from detect.base import NMS_IOU
+
 
 def _starts(n: int, tile: int, stride: int) -> list[int]:
     if n <= tile:
@@ -109,7 +111,7 @@ SLICE_MERGE_METRIC = "IOS"  # see the module docstring; benchmarks/slice_merge.p
 
 
 def sliced_predict(fn: Callable[[np.ndarray], Any], image: np.ndarray, *, tile: int, overlap: int,
-                   iou: float = 0.6, metric: str | None = None) -> Any:
+                   iou: float = NMS_IOU, metric: str | None = None) -> Any:
     """Run ``fn`` (RGB tile -> ``sv.Detections`` in tile pixels) over overlapping tiles.
 
     Returns ``sv.Detections`` in image pixels, duplicates merged by per-class NMS at
