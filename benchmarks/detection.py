@@ -203,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--which", choices=["ours", "raw", "frcnn", "allidb", "orient", "report"], required=True)
     p.add_argument("--runs", nargs="+", default=[], help="--which orient: run folders to score under 8 orientations")
     p.add_argument("--tile", type=int, default=1024, help="ALL-IDB1 tile side in slide pixels")
-    p.add_argument("--preset", choices=["none", "microscopy", "ultralytics"], default="none",
+    p.add_argument("--preset", choices=["none", "microscopy", "ultralytics", "noaug"], default="none",
                    help="--which ours/allidb: augmentation preset (none = the default recipe; microscopy = + vertical "
-                        "flips and 90-degree rotations; ultralytics = stock geometry)")
+                        "flips and 90-degree rotations; ultralytics = stock geometry; noaug = no augmentation)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--imgsz", type=int, default=416)

@@ -19,10 +19,14 @@ the default is the simpler recipe. They stay one switch away:
 - ``preset="none"`` (default): the fields as written;
 - ``preset="microscopy"``: + vertical flips and 90-degree rotations (p 0.5 each);
 - ``preset="ultralytics"``: stock geometry (no vertical flips, no rotations), the
-  baseline in ``benchmarks/detection.py``.
+  baseline in ``benchmarks/detection.py``;
+- ``preset="noaug"``: no train-time augmentation at all (every probability and magnitude
+  0, ultralytics' rare blur/CLAHE transforms dropped too): the "does augmentation help
+  at all" arm of the ablation, and a debugging aid.
 
-A preset sets ``flipud`` and ``rot90``; setting either field to a third value as well is
-an error, never a silent override.
+A preset sets the fields it names (``flipud`` and ``rot90``; all of them for ``noaug``);
+setting one of those fields to a third value as well is an error, never a silent
+override.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ PRESETS: dict[str, dict[str, float]] = {
     "none": {},
     "microscopy": {"flipud": 0.5, "rot90": 0.5},
     "ultralytics": {"flipud": 0.0, "rot90": 0.0},
+    "noaug": {"fliplr": 0.0, "flipud": 0.0, "rot90": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "scale": 0.0,
+            "translate": 0.0, "mosaic": 0.0},
 }
 
 
@@ -51,11 +57,12 @@ class AugmentConfig:
     translate: float = 0.1  # random translation, fraction of the image (YOLO only)
     mosaic: float = 1.0  # YOLO mosaic probability
     close_mosaic: int = 10  # YOLO: last N epochs without mosaic
-    preset: str = "none"  # "none", "microscopy" or "ultralytics" (see the module docstring)
+    preset: str = "none"  # "none", "microscopy", "ultralytics" or "noaug" (see the module docstring)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
-            raise ValueError(f"augment.preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+            hint = " (YAML reads off/no/false as a boolean: write noaug)" if isinstance(self.preset, bool) else ""
+            raise ValueError(f"augment.preset must be one of {sorted(PRESETS)}, got {self.preset!r}{hint}")
         forced = PRESETS[self.preset]
         defaults = {f.name: f.default for f in fields(self)}
         clash = {k: getattr(self, k) for k, v in forced.items() if getattr(self, k) not in (v, defaults[k])}
@@ -68,6 +75,12 @@ class AugmentConfig:
     def resolved(self) -> AugmentConfig:
         """The effective config: the preset's ``flipud``/``rot90`` applied."""
         return replace(self, **PRESETS[self.preset])
+
+    @property
+    def is_off(self) -> bool:
+        """True when the effective config augments nothing."""
+        r = self.resolved()
+        return all(getattr(r, k) == 0 for k in PRESETS["noaug"])
 
 
 def _stock_light_transforms() -> list[Any]:
@@ -96,6 +109,8 @@ def ultralytics_args(cfg: AugmentConfig) -> dict[str, Any]:
         import albumentations as A
 
         args["augmentations"] = [*_stock_light_transforms(), A.RandomRotate90(p=cfg.rot90)]
+    elif cfg.is_off:
+        args["augmentations"] = []  # also drop ultralytics' rare blur/CLAHE defaults
     return args
 
 
@@ -111,12 +126,9 @@ def albumentations_pipeline(cfg: AugmentConfig, *, min_visibility: float = 0.3) 
     hue = int(round(cfg.hsv_h * 180))
     sat = int(round(cfg.hsv_s * 100 * 0.5))
     val = int(round(cfg.hsv_v * 100 * 0.5))
-    ops: list[Any] = [
-        A.HorizontalFlip(p=cfg.fliplr),
-        A.VerticalFlip(p=cfg.flipud),
-        A.RandomRotate90(p=cfg.rot90),
-        A.HueSaturationValue(hue_shift_limit=hue, sat_shift_limit=sat, val_shift_limit=val, p=0.8),
-    ]
+    ops: list[Any] = [A.HorizontalFlip(p=cfg.fliplr), A.VerticalFlip(p=cfg.flipud), A.RandomRotate90(p=cfg.rot90)]
+    if hue or sat or val:
+        ops.append(A.HueSaturationValue(hue_shift_limit=hue, sat_shift_limit=sat, val_shift_limit=val, p=0.8))
     if cfg.scale > 0:
         ops.append(A.Affine(scale=(1 - cfg.scale * 0.5, 1 + cfg.scale * 0.5), p=0.5, fit_output=False))
     return A.Compose(

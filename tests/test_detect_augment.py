@@ -74,7 +74,34 @@ def test_default_is_stock_geometry_and_presets_switch_it():
 
 
 @pytest.mark.parametrize("kw", [{"preset": "ultralytics", "flipud": 0.3}, {"preset": "microscopy", "rot90": 0.2},
-                                {"preset": "stock"}])
+                                {"preset": "stock"}, {"preset": False}])
 def test_preset_clash_or_unknown_is_an_error(kw):
     with pytest.raises(ValueError, match="preset"):
         AugmentConfig(**kw)
+
+
+def test_preset_off_augments_nothing():
+    """preset=noaug: the Faster R-CNN pipeline is the identity; ultralytics gets zeros and an empty albumentations list."""
+    from ultralytics.data.augment import Albumentations
+    from ultralytics.utils.instance import Instances
+
+    cfg = AugmentConfig(preset="noaug")
+    assert cfg.is_off and not AugmentConfig().is_off and not AugmentConfig(preset="microscopy").is_off
+    args = ultralytics_args(cfg)
+    assert args["augmentations"] == []
+    assert all(args[k] == 0 for k in ("fliplr", "flipud", "hsv_h", "hsv_s", "hsv_v", "scale", "translate", "mosaic"))
+    img, box = _image_and_box()
+    rng = np.random.default_rng(0)
+    img = (img * 0.5 + rng.integers(0, 100, img.shape)).astype(np.uint8)  # texture, so blur/CLAHE would show
+    t = albumentations_pipeline(cfg)
+    wrapper = Albumentations(p=1.0, transforms=args["augmentations"])
+    for _ in range(20):
+        out = t(image=img, bboxes=[box], labels=[0])
+        np.testing.assert_array_equal(out["image"], img)
+        np.testing.assert_allclose(out["bboxes"][0], box)
+        labels = {"img": img.copy(), "cls": np.array([[0.0]]),
+                  "instances": Instances(np.array([box]), np.zeros((0, 1000, 2), np.float32), bbox_format="xyxy",
+                                         normalized=False)}
+        np.testing.assert_array_equal(wrapper(labels)["img"], img)
+    with pytest.raises(ValueError, match="preset"):
+        AugmentConfig(preset="noaug", mosaic=0.5)
