@@ -40,11 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     from leukoscan.io import atomic_write_json
 
     data_dir = resolve(a.data, data_root=a.data_root)
-    out: dict = {"data": str(data_dir), "split": a.split, "nms_iou": a.iou or NMS_IOU, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": {}}
+    iou = NMS_IOU if a.iou is None else a.iou  # not `a.iou or ...`: --iou 0 is a value
+    out: dict = {"data": str(data_dir), "split": a.split, "nms_iou": iou, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": {}}
     for run in a.runs:
         det = load(run)
         det.threads = set_cpu_threads(a.threads)
-        gt, preds = predict_split(det, data_dir, a.split, conf=0.001, iou=a.iou or NMS_IOU, tile=a.tile)
+        gt, preds = predict_split(det, data_dir, a.split, conf=0.001, iou=iou, tile=a.tile)
         res = {}
         for c in a.conf:
             res[str(c)] = split_centroid_hits(data_dir, a.split, gt, preds, c)
