@@ -75,7 +75,7 @@ class AugmentConfig:
                              "drop one of the two (augment.preset=none keeps the fields as written)")
 
     def resolved(self) -> AugmentConfig:
-        """The effective config: the preset's ``flipud``/``rot90`` applied."""
+        """The effective config: the fields the preset names set to its values."""
         return replace(self, **PRESETS[self.preset])
 
     @property
