@@ -47,17 +47,24 @@ def shared_data() -> Path:
     return root
 
 
+def _load_script(folder: str, name: str):
+    """``<repo>/<folder>/<name>.py`` imported as a module (tools and benchmarks are scripts, not packages)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / folder / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{folder}_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @pytest.fixture(scope="session")
 def tool():
     """``tool("infer").main([...])``: a ``tools/*.py`` script imported as a module."""
-    import importlib.util
+    return lambda name: _load_script("tools", name)
 
-    root = Path(__file__).resolve().parent.parent
 
-    def load(name: str):
-        spec = importlib.util.spec_from_file_location(f"tools_{name}", root / "tools" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-
-    return load
+@pytest.fixture(scope="session")
+def bench():
+    """``bench("augment_ablation").paired_stats(...)``: a ``benchmarks/*.py`` script imported as a module."""
+    return lambda name: _load_script("benchmarks", name)
