@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(autouse=True)
@@ -24,10 +13,10 @@ def _one_thread(monkeypatch):
     monkeypatch.setenv("LEUKOSCAN_THREADS", "1")
 
 
-def test_train_classifier_cv_and_load(tmp_path, capsys):
+def test_train_classifier_cv_and_load(tmp_path, capsys, tool):
     import classify
 
-    main = _tool("train_classifier").main
+    main = tool("train_classifier").main
     rc = main(["--model", "handcrafted+svm", "--data", "demo_cells", "--imgsz", "48", "--folds", "2",
                "--epochs", "3", "--name", "hc", "--wandb", f"project={tmp_path}", "group_by=slide"])
     assert rc == 0
@@ -44,8 +33,8 @@ def test_train_classifier_cv_and_load(tmp_path, capsys):
     assert p.shape == (1, 2) and clf.class_names == ("blast", "normal")
 
 
-def test_train_classifier_torch_holdout(tmp_path):
-    main = _tool("train_classifier").main
+def test_train_classifier_torch_holdout(tmp_path, tool):
+    main = tool("train_classifier").main
     rc = main(["--model", "cnn", "--data", "demo_cells", "--imgsz", "32", "--folds", "0", "--epochs", "1",
                "--scratch", "--device", "cpu", "--name", "cnn", f"project={tmp_path}"])
     assert rc == 0
@@ -54,14 +43,14 @@ def test_train_classifier_torch_holdout(tmp_path):
     assert (tmp_path / "cnn" / "model.pt").is_file()
 
 
-def test_bad_names_exit_2(tmp_path):
-    main = _tool("train_classifier").main
+def test_bad_names_exit_2(tmp_path, tool):
+    main = tool("train_classifier").main
     assert main(["--model", "resnet19", f"project={tmp_path}"]) == 2
     assert main(["--model", "cnn", "fit.epochz=3"]) == 2
 
 
-def test_benchmark_tool(tmp_path):
-    main = _tool("benchmark_classifiers").main
+def test_benchmark_tool(tmp_path, tool):
+    main = tool("benchmark_classifiers").main
     cfg = tmp_path / "bench.yaml"
     cfg.write_text("fit: {epochs: 1, batch: 8}\nper_model: {cnn: {imgsz: 32}}\n")
     rc = main(["--config", str(cfg), "--data", "demo_cells", "--models", "handcrafted+rf,cnn", "--folds", "2", "--imgsz", "32",
@@ -77,11 +66,11 @@ def test_benchmark_tool(tmp_path):
     assert main(["--render", str(tmp_path / "smoke.json")]) == 0 and (tmp_path / "smoke.md").is_file()
 
 
-def test_pretrain_backbone_then_features(tmp_path):
+def test_pretrain_backbone_then_features(tmp_path, tool):
     import classify
     from leukoscan.synthetic import make_cell_crop
 
-    main = _tool("pretrain_backbone").main
+    main = tool("pretrain_backbone").main
     rc = main(["--arch", "cnn", "--data", "demo", "--imgsz", "32", "--epochs", "1", "--name", "pre",
                f"project={tmp_path}", "per_class=8", "fit.batch=8"])
     assert rc == 0
