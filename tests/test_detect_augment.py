@@ -80,7 +80,7 @@ def test_preset_clash_or_unknown_is_an_error(kw):
         AugmentConfig(**kw)
 
 
-def test_preset_off_augments_nothing():
+def test_preset_noaug_augments_nothing():
     """preset=noaug: the Faster R-CNN pipeline is the identity; ultralytics gets zeros and an empty albumentations list."""
     from ultralytics.data.augment import Albumentations
     from ultralytics.utils.instance import Instances
