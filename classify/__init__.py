@@ -25,6 +25,10 @@ from classify.models import register_all  # noqa: E402
 
 register_all(CLASSIFIERS)
 
+from .classical import register_all as _register_classical  # noqa: E402
+
+_register_classical(CLASSIFIERS)  # seg+features+classifier compositions and seed recipes
+
 
 def build(name: str, *, num_classes: int = 2, pretrained: bool = True, **kwargs: Any) -> Any:
     """Build an untrained classifier by registered name (see ``list_names()``)."""

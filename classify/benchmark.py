@@ -75,7 +75,10 @@ def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
 
     set_cpu_threads()  # LEUKOSCAN_THREADS or all cores
     cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root)
-    models = [m for m in (cfg.models or classify.list_names()) if m not in cfg.skip]
+    from classify.classical import is_classical  # run by benchmarks/seed_reproduction.py instead
+
+    models = [m for m in (cfg.models or [n for n in classify.list_names() if not is_classical(n)])
+              if m not in cfg.skip]
     if not cfg.models:  # whole zoo: cheap feature models first, so partial runs are useful
         models.sort(key=lambda m: ("+" not in m, not m.startswith("handcrafted"), m))
     out = {"config": to_dict(cfg), "machine": _machine(), "n": len(cells),

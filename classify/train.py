@@ -94,7 +94,7 @@ def build_for(cfg: TrainConfig, class_names: tuple[str, ...]) -> Any:
 
 def feature_key(cfg: TrainConfig) -> tuple:
     """Identifies deterministic features: same key -> same features for the same crop."""
-    return (cfg.model.split("+")[0], cfg.imgsz, cfg.steps, cfg.pretrained, cfg.backbone_weights, cfg.fit.seed)
+    return (cfg.model.rsplit("+", 1)[0], cfg.imgsz, cfg.steps, cfg.pretrained, cfg.backbone_weights, cfg.fit.seed)
 
 
 def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=None,

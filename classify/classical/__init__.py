@@ -1,0 +1,73 @@
+"""Classical (segmentation + handcrafted features + classifier) pipelines and the seed recipes.
+
+Composable parts, each registered by name:
+
+- segmentation (:mod:`.segmentation`): ``watershed``, ``otsu``, ``kmeans``, ``kmedoids``, ``fcm``
+- feature sets (:mod:`.features`): ``glcm``, ``glrlm``, ``lbp``, ``ldp``, ``shape``, ``colour``,
+  ``firstorder``
+- classifiers (:mod:`.classifiers`): ``svm``, ``rf``, ``dt``, ``knn``, ``nb``, ``mlp``, ``ensemble``
+
+Every ``<segmentation>+<feature set>+<classifier>`` (e.g. ``watershed+glcm+rf``) and every
+named recipe of :mod:`.recipes` (``mishra2017``, ..., ``das2022``) is added to the
+classifier registry, so ``classify.build("watershed+glcm+rf")`` and
+``classify.build("mishra2017")`` work like any zoo name. :func:`is_classical` tells these
+names apart from the zoo (the whole-zoo benchmark leaves them out; the seed-reproduction
+benchmark runs the recipes). Whole-slide classification: :mod:`.whole_image`; the seed
+table: :mod:`.reproduce`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .classifiers import ESTIMATORS
+from .features import FEATURES
+from .recipes import RECIPES, build_recipe
+from .segmentation import METHODS
+
+
+def composition_names() -> list[str]:
+    return [f"{s}+{f}+{c}" for s in METHODS for f in FEATURES for c in ESTIMATORS]
+
+
+def is_classical(name: str) -> bool:
+    """True for a classical composition or a seed recipe name."""
+    parts = name.split("+")
+    return name in RECIPES or (len(parts) == 3 and parts[0] in METHODS and parts[1] in FEATURES
+                               and parts[2] in ESTIMATORS)
+
+
+def _composition_builder(seg: str, feat: str, clf: str):
+    def build(*, num_classes: int = 2, pretrained: bool = False, class_names: Sequence[str] | None = None,
+              imgsz: int | None = None, steps: Sequence[str] = (), seed: int = 0, preprocess: Any = None,
+              **kw: Any) -> Any:
+        from .pipeline import build_classical
+
+        return build_classical(seg, (feat,), clf, num_classes=num_classes, class_names=class_names,
+                               imgsz=imgsz, steps=steps, seed=seed, preprocess=preprocess)
+
+    build.__doc__ = f"{seg} nucleus segmentation -> {feat} features -> {clf} (classical pipeline)."
+    return build
+
+
+def _recipe_builder(name: str):
+    def build(**kw: Any) -> Any:
+        return build_recipe(name, **kw)
+
+    build.__doc__ = f"Seed recipe {name}: {RECIPES[name].approximation}"
+    return build
+
+
+def register_all(registry: Any) -> None:
+    """Add every composition and recipe name to ``registry`` (a duplicate raises)."""
+    for seg in METHODS:
+        for feat in FEATURES:
+            for clf in ESTIMATORS:
+                registry.add(f"{seg}+{feat}+{clf}", _composition_builder(seg, feat, clf))
+    for name in RECIPES:
+        registry.add(name, _recipe_builder(name))
+
+
+__all__ = ["ESTIMATORS", "FEATURES", "METHODS", "RECIPES", "build_recipe", "composition_names",
+           "is_classical", "register_all"]
