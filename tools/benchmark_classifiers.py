@@ -4,6 +4,7 @@
     python tools/benchmark_classifiers.py --models handcrafted+svm,resnet18+svm --folds 5
     python tools/benchmark_classifiers.py --data demo_cells --models cnn --epochs 1 --imgsz 32 --tag smoke
     python tools/benchmark_classifiers.py --render benchmarks/results/classification_allidb2.json
+    python tools/benchmark_classifiers.py --recipes seed --data-root ../shared/data   # seed-reproduction table
 
 Writes benchmarks/results/<tag>.json (updated after every model) and <tag>.md.
 """
@@ -36,6 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", help="output folder (default benchmarks/results)")
     p.add_argument("--tag", help="output file stem")
     p.add_argument("--render", metavar="JSON", help="only re-write the markdown table of a results JSON")
+    p.add_argument("--recipes", metavar="seed|NAMES", help="run the seed-reproduction table instead "
+                   "(all recipes, or comma-separated recipe names); see benchmarks/seed_reproduction.py")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. leakage_check=false")
     return p.parse_args(argv)
 
@@ -45,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     from leukoscan.config import ConfigError, load_config, parse_overrides
 
     a = parse_args(argv)
+    if a.recipes:
+        return _seed(a)
     if a.render:
         from classify.benchmark import render
 
@@ -67,6 +72,21 @@ def main(argv: list[str] | None = None) -> int:
     out = run_benchmark(cfg)
     print(markdown_table(out))
     print(f"results: {Path(cfg.out) / cfg.tag}.json / .md")
+    return 0
+
+
+def _seed(a: argparse.Namespace) -> int:
+    from classify.classical.recipes import RECIPES, SEED_ORDER
+    from classify.classical.seed_table import SeedCfg, run_seed_table
+
+    names = SEED_ORDER if a.recipes == "seed" else tuple(r.strip() for r in a.recipes.split(","))
+    if not a.data_root or [r for r in names if r not in RECIPES]:
+        print(f"error: --recipes needs --data-root and names from: seed, {', '.join(RECIPES)}", file=sys.stderr)
+        return 2
+    out = a.out or "benchmarks/results"
+    cfg = SeedCfg(data_root=a.data_root, out=f"{out}/{a.tag or 'seed_reproduction'}", recipes=names)
+    res = run_seed_table(cfg)
+    print(f"wall {res['wall_seconds']} s; results: {cfg.out}.json / .md")
     return 0
 
 

@@ -1,0 +1,56 @@
+"""Seed-reproduction table: the review's ALL-IDB systems, rerun under honest splits.
+
+    nice -n 10 python benchmarks/seed_reproduction.py --data-root ../shared/data
+    python benchmarks/seed_reproduction.py --data-root ../shared/data --recipes mishra2017,das2020 --no-slides \\
+        --out benchmarks/results/seed_smoke
+
+Writes ``<out>.json`` (after every row) and ``<out>.md``; default out:
+``benchmarks/results/seed_reproduction``. One torch thread unless ``LEUKOSCAN_THREADS`` says
+otherwise. See ``classify/classical/seed_table.py`` for what runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-root", required=True, help="folder holding ALL_IDB/ (or the ALL_IDB folder)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "seed_reproduction"))
+    p.add_argument("--recipes", help="comma-separated recipe names (default: every row)")
+    p.add_argument("--no-slides", action="store_true", help="cells only (skip whole-slide classification)")
+    p.add_argument("--cell-epochs", type=int, help="epochs of end-to-end deep recipes (default: recipe's)")
+    p.add_argument("--slide-epochs", type=int, default=8)
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--cache", help="folder to cache feature matrices (.npy) between runs")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from classify.classical.recipes import RECIPES, SEED_ORDER
+    from classify.classical.seed_table import SeedCfg, run_seed_table
+
+    a = get_args_parser().parse_args(argv)
+    recipes = tuple(r.strip() for r in a.recipes.split(",")) if a.recipes else SEED_ORDER
+    bad = [r for r in recipes if r not in RECIPES]
+    if bad:
+        print(f"error: unknown recipe(s) {bad}; valid: {', '.join(RECIPES)}", file=sys.stderr)
+        return 2
+    if not Path(a.data_root).is_dir():
+        print(f"error: --data-root {a.data_root}: no such folder", file=sys.stderr)
+        return 2
+    cfg = SeedCfg(data_root=a.data_root, out=a.out, recipes=recipes, slides=not a.no_slides,
+                  n_boot=a.n_boot, cell_epochs=a.cell_epochs, slide_epochs=a.slide_epochs, cache=a.cache)
+    out = run_seed_table(cfg)
+    print(f"wall {out['wall_seconds']} s; results: {cfg.out}.json / .md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
