@@ -30,7 +30,9 @@ def quantise(gray: np.ndarray, mask: np.ndarray, n_levels: int = 16) -> np.ndarr
     if not mask.any():
         return np.zeros(g.shape, np.int32)
     lo, hi = g[mask].min(), g[mask].max()
-    q = np.floor((g - lo) / (hi - lo + 1e-9) * n_levels).clip(0, n_levels - 1).astype(np.int32) + 1
+    if hi <= lo:
+        return mask.astype(np.int32)
+    q = np.floor((g - lo) / (hi - lo) * n_levels).clip(0, n_levels - 1).astype(np.int32) + 1
     return np.where(mask, q, 0).astype(np.int32)
 
 
