@@ -40,6 +40,7 @@ class SeedCfg:
     cell_epochs: int | None = None  # override the deep recipe's epochs
     slide_epochs: int = 8
     slide_size: int = 112
+    slide_models: tuple[str, ...] = tuple(SLIDE_MODELS)  # besides the recipes' slide rows
     cache: str | None = None
 
 
@@ -132,7 +133,8 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
     t_start = time.time()
     root = Path(cfg.data_root) / "ALL_IDB" if (Path(cfg.data_root) / "ALL_IDB").is_dir() else Path(cfg.data_root)
     cache = Path(cfg.cache) if cfg.cache else None
-    out: dict[str, Any] = {"config": cfg.__dict__ | {"recipes": list(cfg.recipes)}, "machine": _machine(),
+    out: dict[str, Any] = {"config": cfg.__dict__ | {"recipes": list(cfg.recipes),
+                                                     "slide_models": list(cfg.slide_models)}, "machine": _machine(),
                            "started": time.strftime("%F %T %Z"), "cells": {}, "slides": {}}
     json_path = Path(f"{cfg.out}.json")
     cells = load_cells(root)
@@ -148,7 +150,7 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
         out["slides_n"] = {"n": len(items), "positive": int(items.labels.sum()),
                            "canon": int(sum(c.lower() == "canon" for c in items.cameras)),
                            "groups": len(set(items.groups))}
-        rows = [(m, k, c) for m, (k, c, _) in SLIDE_MODELS.items()]
+        rows = [(m, k, c) for m, (k, c, _) in SLIDE_MODELS.items() if m in cfg.slide_models]
         rows += [(f"{n} (slides)", n, RECIPES[n].classifier) for n in cfg.recipes if RECIPES[n].slides]
         for name, kind, clf in rows:
             out["slides"][name] = _slide_row(name, kind, clf, slides, items, cfg, cache, log)
