@@ -43,8 +43,8 @@ def _run_seed(run: Path) -> int:
 
 
 def _score(run: Path, data_dir: Path, threads: int) -> dict:
-    from detect.evaluate import evaluate_detector
-    from detect.registry import load
+    from leukoscan.detect.evaluate import evaluate_detector
+    from leukoscan.detect.registry import load
     from leukoscan.device import set_cpu_threads
 
     det = load(run / "weights" / "best.pt")

@@ -1,10 +1,11 @@
 """Classification stage: the blast-vs-normal classifier zoo on leukocyte crops.
 
-May import ``detect`` (data flows tools -> classify -> detect), never the reverse.
+Installed as ``leukoscan.classify``; never imports ``leukoscan.detect`` (the application
+layer, :mod:`leukoscan.app`, joins the two stages).
 
 Public API::
 
-    import classify
+    from leukoscan import classify
     classify.list_names()                       # registered models
     clf = classify.build("resnet18", num_classes=2, pretrained=True, imgsz=96)
     clf = classify.load("runs/classify/exp")    # run folder or model.pt / model.pkl
@@ -21,7 +22,7 @@ from leukoscan.registry import Registry
 
 CLASSIFIERS = Registry("classifier")
 
-from classify.models import register_all  # noqa: E402
+from leukoscan.classify.models import register_all  # noqa: E402
 
 register_all(CLASSIFIERS)
 
@@ -37,7 +38,7 @@ def list_names() -> list[str]:
 
 def load(path_or_run_dir: str | Path) -> Any:
     """A trained classifier from ``model.pt`` / ``model.pkl`` or a run folder holding one."""
-    from classify.model import load_classifier
+    from leukoscan.classify.model import load_classifier
 
     return load_classifier(path_or_run_dir)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from classify.model import FitCfg
-from classify.train import TrainConfig, cross_validate
+from leukoscan.classify.model import FitCfg
+from leukoscan.classify.train import TrainConfig, cross_validate
 
 COLUMNS = (("sensitivity", "Sens"), ("specificity", "Spec"), ("precision", "Prec"), ("accuracy", "Acc"),
            ("f1", "F1"), ("auc", "AUC"), ("balanced_accuracy", "Bal.acc"))
@@ -68,8 +68,8 @@ def _machine() -> dict:
 
 def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
     """Cross-validate the zoo; returns (and writes) the results dict."""
-    import classify
-    from classify.data import resolve_cells
+    from leukoscan import classify
+    from leukoscan.classify.data import resolve_cells
     from leukoscan.config import to_dict
     from leukoscan.device import set_cpu_threads
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from classify.preprocess import PreprocessCfg, build_augment, prepare_crop, to_tensor
+from leukoscan.classify.preprocess import PreprocessCfg, build_augment, prepare_crop, to_tensor
 
 
 def _seed_all(seed: int) -> None:

@@ -1,7 +1,7 @@
 """Classifier objects: a torch network or a feature extractor + scikit-learn estimator.
 
 Both expose the same interface: ``name``, ``class_names``, ``preprocess``
-(:class:`~classify.preprocess.PreprocessCfg`), ``fit(images, labels, cfg)``,
+(:class:`~leukoscan.classify.preprocess.PreprocessCfg`), ``fit(images, labels, cfg)``,
 ``predict_proba(crops) -> (N, C)`` for a list of RGB uint8 crops of any size,
 ``save(folder) -> Path``. ``load_classifier(path)`` reads either kind back.
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from classify.preprocess import AugmentCfg, PreprocessCfg, prepare_crop
+from leukoscan.classify.preprocess import AugmentCfg, PreprocessCfg, prepare_crop
 
 TORCH_FILE, SKLEARN_FILE = "model.pt", "model.pkl"
 
@@ -55,14 +55,14 @@ class TorchClassifier:
 
     def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg,
             log: Callable[[dict], None] | None = None) -> list[dict]:
-        from classify.engine import fit_torch
+        from leukoscan.classify.engine import fit_torch
 
         history = fit_torch(self.net, self.preprocess, images, np.asarray(labels), cfg, log=log)
         self.device = next(self.net.parameters()).device.type
         return history
 
     def predict_proba(self, crops: Sequence[np.ndarray], batch: int = 64) -> np.ndarray:
-        from classify.engine import predict_torch
+        from leukoscan.classify.engine import predict_torch
 
         return predict_torch(self.net, self.preprocess, crops, batch=batch)
 
@@ -170,8 +170,8 @@ class HandcraftedExtractor(_CachedExtractor):
         self.preprocess = preprocess
 
     def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        from classify.models.handcrafted import handcrafted_features
-        from classify.preprocess import apply_steps
+        from leukoscan.classify.models.handcrafted import handcrafted_features
+        from leukoscan.classify.preprocess import apply_steps
 
         size = self.preprocess.input_size
         return np.stack([handcrafted_features(apply_steps(c, self.preprocess.steps), size) for c in crops])
@@ -187,7 +187,7 @@ class DeepExtractor(_CachedExtractor):
     def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
-        from classify.preprocess import to_tensor
+        from leukoscan.classify.preprocess import to_tensor
 
         out = []
         with torch.inference_mode():
@@ -219,7 +219,7 @@ def load_classifier(path: str | Path) -> TorchClassifier | SklearnClassifier:
 def _load_torch(path: Path) -> TorchClassifier:
     import torch
 
-    from classify import build
+    from leukoscan.classify import build
 
     blob = torch.load(path, map_location="cpu", weights_only=True)
     pre = PreprocessCfg(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["preprocess"].items()})

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from classify.preprocess import PreprocessCfg, prepare_crop, to_tensor
+from leukoscan.classify.preprocess import PreprocessCfg, prepare_crop, to_tensor
 from leukoscan.io import atomic_path, atomic_write_json
 
 
@@ -80,18 +80,3 @@ def onnx_path(run_or_file: str | Path, kind: str) -> Path:
         best = p / "weights" / "best.pt"
         return (best if best.is_file() else p / "weights" / "last.pt").with_suffix(".onnx")
     return p / "model.onnx"
-
-
-def export_pair(detector: str | Path, classifier: str | Path | None) -> dict[str, str]:
-    """Export a detector run (and a torch classifier run) to ONNX next to their weights."""
-    import classify
-    import detect
-
-    out = {"detector": str(detect.load(detector).export_onnx(onnx_path(detector, "detector")))}
-    if classifier is not None:
-        clf = classify.load(classifier)
-        if getattr(clf, "kind", "") == "torch":
-            out["classifier"] = str(export_classifier(clf, onnx_path(classifier, "classifier")))
-        else:
-            out["classifier"] = f"not exported: {clf.name} is a scikit-learn composition; --onnx uses it as is"
-    return out

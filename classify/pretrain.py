@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classify.model import FitCfg
+from leukoscan.classify.model import FitCfg
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class PretrainConfig:
 def detection_crops(folder: Path, split: str, per_class: int, imgsz: int, margin: float,
                     seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, tuple[str, ...]]:
     """Balanced crops ``(imgsz, imgsz, 3)`` around boxes of a prepared detection split."""
-    from classify.crops import crop_detections
+    from leukoscan.classify.crops import crop_detections
     from leukoscan.data import read_detection
     from leukoscan.io import read_image
 
@@ -65,7 +65,7 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
     """Train ``cfg.arch`` on the pretext crops; returns the path of ``backbone.pt``."""
     import torch
 
-    import classify
+    from leukoscan import classify
     from leukoscan.config import save_config
     from leukoscan.data import resolve
     from leukoscan.device import set_cpu_threads

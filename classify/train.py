@@ -4,7 +4,7 @@
 
 - ``config.yaml``  the resolved :class:`TrainConfig`
 - ``metrics.json`` cross-validated (or held-out) metrics with 95% CIs, per-fold figures,
-  timings (see :mod:`classify.metrics` for the CI methods)
+  timings (see :mod:`leukoscan.classify.metrics` for the CI methods)
 - ``predictions.csv`` out-of-fold probabilities per crop (file, label, group, fold, p_<class>)
 - ``model.pt`` (torch) or ``model.pkl`` (scikit-learn pipeline), fitted on all training data
 - ``wandb/`` when ``wandb: true`` (``WANDB_MODE=offline`` works without network)
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from classify.data import CellSet, cv_groups
-from classify.model import FitCfg
+from leukoscan.classify.data import CellSet, cv_groups
+from leukoscan.classify.model import FitCfg
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class TrainConfig:
     data: str = "all_idb2"
     data_root: str | None = None
     imgsz: int | None = None  # None: the model's declared input size
-    steps: tuple[str, ...] = ()  # enhancement steps, see classify.preprocess.STEPS
+    steps: tuple[str, ...] = ()  # enhancement steps, see leukoscan.classify.preprocess.STEPS
     pretrained: bool = True
     backbone_weights: str | None = None  # deep-feature / fine-tune init checkpoint
     folds: int = 5
@@ -53,7 +53,7 @@ class TrainConfig:
 class CVResult:
     proba: np.ndarray  # (N, C) out-of-fold probabilities
     fold: np.ndarray  # (N,) fold index of each item
-    report: Any  # classify.metrics.BinaryReport on the pooled out-of-fold predictions
+    report: Any  # leukoscan.classify.metrics.BinaryReport on the pooled out-of-fold predictions
     fold_bal_acc: list[float]
     seconds: float
     subgroups: dict[str, Any] = field(default_factory=dict)
@@ -77,8 +77,8 @@ def positive_index(class_names: tuple[str, ...], positive: str) -> int:
 
 def build_for(cfg: TrainConfig, class_names: tuple[str, ...]) -> Any:
     """Build ``cfg.model`` with a seeded RNG, so random initialisation is reproducible."""
-    import classify
-    from classify.engine import _seed_all
+    from leukoscan import classify
+    from leukoscan.classify.engine import _seed_all
 
     _seed_all(cfg.fit.seed)
     kw: dict[str, Any] = {"class_names": class_names, "imgsz": cfg.imgsz, "steps": cfg.steps}
@@ -86,7 +86,7 @@ def build_for(cfg: TrainConfig, class_names: tuple[str, ...]) -> Any:
         kw.update(backbone_weights=cfg.backbone_weights, seed=cfg.fit.seed)
     clf = classify.build(cfg.model, num_classes=len(class_names), pretrained=cfg.pretrained, **kw)
     if cfg.backbone_weights and "+" not in cfg.model:
-        from classify.models import load_backbone
+        from leukoscan.classify.models import load_backbone
 
         load_backbone(clf.net, cfg.backbone_weights)
     return clf
@@ -104,8 +104,8 @@ def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=
     ``feature_store``: optional dict shared between calls so that feature-based models with
     the same :func:`feature_key` (e.g. ``resnet18+svm`` and ``resnet18+rf``) reuse features.
     """
-    from classify.cv import make_folds
-    from classify.metrics import binary_report
+    from leukoscan.classify.cv import make_folds
+    from leukoscan.classify.metrics import binary_report
 
     groups = cv_groups(cells, cfg.group_by, cfg.data_root) if cfg.split == "grouped" else None
     folds = make_folds(cells.labels, groups, cfg.folds, split=cfg.split, seed=cfg.fit.seed)
@@ -169,7 +169,7 @@ def _wandb_logger(cfg: TrainConfig, run_dir: Path):
 
 def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
     """Train/evaluate per ``cfg`` and write the run folder; returns its path."""
-    from classify.data import resolve_cells
+    from leukoscan.classify.data import resolve_cells
     from leukoscan.config import save_config
     from leukoscan.device import set_cpu_threads
     from leukoscan.io import atomic_write_json
@@ -209,7 +209,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
 
 
 def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any) -> dict:
-    from classify.metrics import binary_report
+    from leukoscan.classify.metrics import binary_report
 
     out = {}
     pos = positive_index(cells.class_names, cfg.positive)

@@ -8,7 +8,7 @@ original-image pixels (``xyxy`` float32, ``class_id``, ``confidence``,
 Large images: ``predict(..., tile=None)`` slices automatically when the image's longer
 side exceeds ``auto_tile_factor * tile_size`` (``tile_size`` is the tile the model was
 trained on, else its ``imgsz``); ``tile=<pixels>`` forces slicing with that tile size;
-``tile=0`` never slices. See :mod:`detect.tiling`.
+``tile=0`` never slices. See :mod:`leukoscan.detect.tiling`.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class DetectorMeta:
 
 @dataclass(frozen=True)
 class FitArgs:
-    """Backend-neutral training arguments (built by :mod:`detect.train`)."""
+    """Backend-neutral training arguments (built by :mod:`leukoscan.detect.train`)."""
 
     data_dir: Path  # canonical dataset folder
     run_dir: Path  # output folder: weights/{best,last}.pt live in run_dir/weights
@@ -68,7 +68,7 @@ class FitArgs:
     val: bool = True  # validate after every epoch (False: only after the last)
     train_split: str = "train"
     val_split: str = "val"
-    augment: Any = None  # detect.augment.AugmentConfig
+    augment: Any = None  # leukoscan.detect.augment.AugmentConfig
     resume: bool = False
     callbacks: Sequence[EpochCallback] = ()
     verbose: bool = True
@@ -121,7 +121,7 @@ class Detector(ABC):
         check_image(image)
         size = self.tile_for(image.shape[:2], tile)
         if size:
-            from detect.tiling import sliced_predict
+            from leukoscan.detect.tiling import sliced_predict
 
             overlap = self.meta.tile_overlap or max(32, size // 5)
             dets = sliced_predict(

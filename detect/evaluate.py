@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from detect.base import NMS_IOU
+from leukoscan.detect.base import NMS_IOU
 
 
 @dataclass

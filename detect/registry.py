@@ -15,13 +15,13 @@ FRCNN_NAMES = ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn_v2"
 
 
 def _yolo(name: str, **kw: Any) -> Any:
-    from detect.backends.yolo import build_yolo
+    from leukoscan.detect.backends.yolo import build_yolo
 
     return build_yolo(name, **kw)
 
 
 def _frcnn(name: str, **kw: Any) -> Any:
-    from detect.backends.frcnn import build_frcnn
+    from leukoscan.detect.backends.frcnn import build_frcnn
 
     return build_frcnn(name, **kw)
 
@@ -34,7 +34,7 @@ for _n in FRCNN_NAMES:
 
 def build(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool = True,
           imgsz: int = 640, **kw: Any) -> Any:
-    """A fresh (untrained) :class:`~detect.base.Detector` of backend ``name``."""
+    """A fresh (untrained) :class:`~leukoscan.detect.base.Detector` of backend ``name``."""
     return DETECTORS.build(name, num_classes=num_classes, class_names=class_names, pretrained=pretrained,
                            imgsz=imgsz, **kw)
 
@@ -58,7 +58,7 @@ def load(path_or_run_dir: str | Path) -> Any:
 
     path = resolve_weights(path_or_run_dir)
     if path.suffix == ".onnx":
-        from detect.backends.yolo import load_yolo_onnx
+        from leukoscan.detect.backends.yolo import load_yolo_onnx
 
         return load_yolo_onnx(path)
     try:
@@ -69,11 +69,11 @@ def load(path_or_run_dir: str | Path) -> Any:
         raise ValueError(f"{path}: not a detector checkpoint (got {type(ckpt).__name__})")
     backend = (ckpt.get("leukoscan") or {}).get("backend")
     if backend in FRCNN_NAMES:
-        from detect.backends.frcnn import load_frcnn
+        from leukoscan.detect.backends.frcnn import load_frcnn
 
         return load_frcnn(path, ckpt)
     if backend in YOLO_NAMES or "train_args" in ckpt or "model" in ckpt and backend is None:
-        from detect.backends.yolo import load_yolo
+        from leukoscan.detect.backends.yolo import load_yolo
 
         return load_yolo(path, ckpt)
     raise ValueError(f"{path}: unknown detector backend {backend!r}; valid: {', '.join(DETECTORS.list_names())}")

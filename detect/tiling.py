@@ -19,7 +19,7 @@ box (IoS): a cell cut by a slice border gives a partial box in one slice and the
 box in the next, and a half box has IoU of only 0.5 with the whole one, while it lies
 inside it (IoS 1.0). On ALL-IDB1 dev-val (30-epoch YOLOv8n) IoS instead of IoU at 0.6
 removed duplicate blast boxes without losing a blast (benchmarks/README.md).
-``Detector.predict`` slices automatically above a size threshold (see :mod:`detect.base`).
+``Detector.predict`` slices automatically above a size threshold (see :mod:`leukoscan.detect.base`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from detect.base import NMS_IOU
+from leukoscan.detect.base import NMS_IOU
 
 
 def _starts(n: int, tile: int, stride: int) -> list[int]:

@@ -4,7 +4,7 @@ A run folder ``<project>/<name>/`` (default ``runs/detect/<model>``, never overw
 ``name2``, ``name3``...) holds ``config.yaml`` (resolved config), ``run_info.json``
 (dataset folder, device, threads, pretrained state), ``weights/{best,last}.pt``,
 ``metrics.csv`` (one row per epoch) and, when complete, ``metrics.json`` (final COCO
-metrics of ``best`` on the validation split, measured by :mod:`detect.evaluate`).
+metrics of ``best`` on the validation split, measured by :mod:`leukoscan.detect.evaluate`).
 
 Resume: ``train(..., resume=run_dir_or_True)`` continues from ``weights/last.pt``
 (written at the end of every epoch) with the config saved in the run folder.
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from detect.augment import AugmentConfig
-from detect.base import EpochCallback, FitArgs
+from leukoscan.detect.augment import AugmentConfig
+from leukoscan.detect.base import EpochCallback, FitArgs
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class TileConfig:
     enabled: str = "auto"  # "auto" (tile when images exceed auto_factor * imgsz), "on", "off"
     size: int = 0  # tile side in pixels (0 = imgsz)
     overlap: int = 128  # pixels shared by neighbouring tiles (>= one cell diameter)
-    min_visibility: float = 0.5  # border rule, see detect.tiling
+    min_visibility: float = 0.5  # border rule, see leukoscan.detect.tiling
     auto_factor: float = 2.0
 
 
@@ -68,7 +68,7 @@ class DetectTrainConfig:
 
 
 def _tile_size(cfg: DetectTrainConfig, data_dir: Path) -> int:
-    from detect.tiling import dataset_max_side
+    from leukoscan.detect.tiling import dataset_max_side
 
     mode = str(cfg.tile.enabled).lower()
     size = cfg.tile.size or cfg.imgsz
@@ -113,7 +113,7 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
     tile = _tile_size(cfg, data_dir)
     train_dir = data_dir
     if tile:
-        from detect.tiling import tile_dataset
+        from leukoscan.detect.tiling import tile_dataset
 
         print(f"tiling {data_dir} into {tile}px tiles (overlap {cfg.tile.overlap}px)")
         train_dir = tile_dataset(data_dir, run_dir / "tiles", splits=(cfg.train_split, cfg.val_split), tile=tile,
@@ -127,7 +127,7 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
 
 
 def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
-    from detect.registry import build
+    from leukoscan.detect.registry import build
 
     names = info["class_names"]
     det = build(cfg.model, num_classes=len(names), class_names=names, pretrained=cfg.pretrained, imgsz=cfg.imgsz,
@@ -142,9 +142,9 @@ def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
 def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
           callbacks: Sequence[EpochCallback] = (), progress: bool = True) -> Path:
     """Train ``cfg.model`` on ``cfg.data``; return the run folder (see module docstring)."""
-    from detect.registry import load
-    from detect.runlog import CsvLog
     from leukoscan.config import load_config
+    from leukoscan.detect.registry import load
+    from leukoscan.detect.runlog import CsvLog
     from leukoscan.device import set_cpu_threads
     from leukoscan.paths import new_run_dir
 
@@ -185,8 +185,8 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
 
 
 def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> Any:
-    from detect.runlog import WandbLog
     from leukoscan.config import to_dict
+    from leukoscan.detect.runlog import WandbLog
 
     return WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
                     config=to_dict(cfg))
@@ -203,7 +203,7 @@ def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
 def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
             train_seconds: float, wb: Any, progress: bool) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
-    from detect.evaluate import evaluate_detector
+    from leukoscan.detect.evaluate import evaluate_detector
     from leukoscan.io import atomic_write_json, read_image
 
     data_dir = Path(info["data_dir"])

@@ -1,5 +1,7 @@
-"""Shared pieces of the command-line tools (``tools/*.py`` stay thin).
+"""The ``leukoscan <verb>`` console script and the pieces every command shares.
 
+- :func:`main`: dispatch ``leukoscan <verb> ...`` to ``leukoscan.commands.<verb>.main``
+  (``tools/<verb>.py`` are shims calling the same functions).
 - :func:`training_parser`: the flags every training tool has (``--config``, ``--model``,
   ``--data``, ``--data-root``, ``--epochs``, ``--imgsz``, ``--batch``, ``--device``,
   ``--pretrained/--scratch``, ``--wandb``, ``--name``, ``--list-models`` and
@@ -14,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
+import importlib
 import signal
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,3 +69,39 @@ def interruptible() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+#: ``leukoscan <verb>`` -> module under ``leukoscan.commands``.
+COMMANDS = {
+    "train-detector": "train_detector",
+    "train-classifier": "train_classifier",
+    "infer": "infer",
+    "evaluate-detector": "evaluate_detector",
+    "evaluate-pipeline": "evaluate_pipeline",
+    "prepare-data": "prepare_data",
+    "export": "export",
+    "benchmark-classifiers": "benchmark_classifiers",
+    "pretrain-backbone": "pretrain_backbone",
+}
+
+
+def _usage() -> str:
+    verbs = "\n".join(f"  {v}" for v in COMMANDS)
+    return f"usage: leukoscan <command> [options]   (leukoscan <command> -h for help)\n\ncommands:\n{verbs}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``leukoscan <verb> [args]`` -> the verb's ``main(args)`` exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    verb, rest = argv[0], argv[1:]
+    if verb not in COMMANDS:
+        close = difflib.get_close_matches(verb, COMMANDS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        print(f"error: unknown command {verb!r}.{hint} Commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    # imported on demand: each command pulls in its own stage (torch, ultralytics, ...)
+    module = importlib.import_module(f"leukoscan.commands.{COMMANDS[verb]}")
+    return module.main(rest)

@@ -14,11 +14,9 @@ from typing import Any, TypeVar, get_type_hints
 
 import yaml
 
+from leukoscan.errors import ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config file or override that does not match the schema."""
 
 
 def _check_keys(cls: type, data: dict[str, Any], where: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CARDS_DIR = REPO_ROOT / "datasets"
+CONFIGS_DIR = REPO_ROOT / "configs"
 
 
 def data_root(flag: str | Path | None = None) -> Path:

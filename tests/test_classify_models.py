@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-import classify
-from classify.model import FitCfg, SklearnClassifier, TorchClassifier
+from leukoscan import classify
+from leukoscan.classify.model import FitCfg, SklearnClassifier, TorchClassifier
 from leukoscan.synthetic import make_cell_crop
 
 TORCH_NAMES = [n for n in classify.list_names() if "+" not in n]
@@ -106,7 +106,7 @@ def test_predict_does_not_mutate_and_accepts_any_size(crops):
 
 
 def test_offline_pretrained_warns_once_and_builds(monkeypatch):
-    from classify.models import torch_zoo
+    from leukoscan.classify.models import torch_zoo
 
     monkeypatch.setattr(torch_zoo, "_WARNED", False)
     with warnings.catch_warnings(record=True) as rec:

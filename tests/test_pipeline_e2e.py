@@ -63,7 +63,7 @@ def test_infer_folder_with_bad_file_uses_newest_runs(workdir, tool, capsys):
 
 
 def test_large_slide_is_tiled(workdir):
-    from classify.pipeline import load_pipeline
+    from leukoscan.app.pipeline import load_pipeline
 
     pipe = load_pipeline("runs/detect/det", "runs/classify/clf")
     calls = []
@@ -74,7 +74,7 @@ def test_large_slide_is_tiled(workdir):
 
 
 def test_onnx_export_and_parity(workdir, tool):
-    from classify.pipeline import PipelineConfig, load_pipeline
+    from leukoscan.app.pipeline import PipelineConfig, load_pipeline
 
     assert tool("export").main(["--detector", "runs/detect/det", "--classifier", "runs/classify/clf"]) == 0
     assert (workdir / "runs/detect/det/weights/best.onnx").is_file()

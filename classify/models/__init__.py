@@ -18,8 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from classify.model import DeepExtractor, HandcraftedExtractor, SklearnClassifier, TorchClassifier
-from classify.preprocess import PreprocessCfg
+from leukoscan.classify.model import (
+    DeepExtractor,
+    HandcraftedExtractor,
+    SklearnClassifier,
+    TorchClassifier,
+)
+from leukoscan.classify.preprocess import PreprocessCfg
 
 NET_NAMES = ("cnn", "alexnet", "resnet18", "resnet50", "googlenet", "vgg16", "shufflenet_v2",
              "mobilenet_v2", "cnn_rnn")
@@ -44,7 +49,7 @@ def _torch_builder(net_name: str):
     def build(*, num_classes: int = 2, pretrained: bool = True, class_names: Sequence[str] | None = None,
               imgsz: int | None = None, preprocess: PreprocessCfg | None = None,
               steps: Sequence[str] = (), **kw: Any) -> TorchClassifier:
-        from classify.models.torch_zoo import build_net
+        from leukoscan.classify.models.torch_zoo import build_net
 
         pre = preprocess or default_preprocess(net_name, imgsz, steps)
         net = build_net(net_name, num_classes=num_classes, pretrained=pretrained, **kw)
@@ -96,7 +101,7 @@ def _sklearn_builder(feat: str, head: str):
         else:
             import torch
 
-            from classify.models.torch_zoo import build_net
+            from leukoscan.classify.models.torch_zoo import build_net
 
             torch.manual_seed(seed)  # random-init backbones must be reproducible
             net = build_net(feat, num_classes=0, pretrained=pretrained and not backbone_weights, **kw)

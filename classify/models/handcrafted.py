@@ -103,7 +103,7 @@ def handcrafted_features(rgb: np.ndarray, size: int = 128) -> np.ndarray:
     """Feature vector ``(D,)`` float32 for an RGB uint8 cell crop (resized to ``size``)."""
     import cv2
 
-    from classify.preprocess import resize_square
+    from leukoscan.classify.preprocess import resize_square
 
     rgb = resize_square(rgb, size)
     mask = segment_nucleus(rgb)

@@ -4,7 +4,7 @@ Image size: ``imgsz`` is the longer side the network sees, like YOLO's (torchvis
 ``min_size = max_size = imgsz``; its default 800 would upscale a 640x480 smear to
 1067x800 and cost ~5x more). Training from scratch uses ``weights=None,
 weights_backbone=None``; pretrained uses COCO weights with a new box predictor.
-Augmentation: :func:`detect.augment.albumentations_pipeline` (same config as YOLO).
+Augmentation: :func:`leukoscan.detect.augment.albumentations_pipeline` (same config as YOLO).
 Checkpoints: ``{"leukoscan": meta, "model": state_dict, "epoch", "best_fitness",
 "optimizer", "scheduler"}``; ``last.pt`` is written (atomically) after every epoch and
 is what ``--resume`` continues from; ``best.pt`` keeps the best val mAP50.
@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from detect.augment import AugmentConfig, albumentations_pipeline
-from detect.base import Detector, DetectorMeta, FitArgs, make_detections
-from detect.pretrained import offline_by_env, reachable, warn_scratch
+from leukoscan.detect.augment import AugmentConfig, albumentations_pipeline
+from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, make_detections
+from leukoscan.detect.pretrained import offline_by_env, reachable, warn_scratch
 
 FRCNN_MODELS = ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn_v2")
 
@@ -129,14 +129,14 @@ def train_one_epoch(model: Any, optimizer: Any, scheduler: Any, loader: Any, dev
 
 def evaluate(detector: FrcnnDetector, data_dir: Path, split: str, *, progress: bool = True) -> dict[str, float]:
     """COCO metrics of the current model on a prepared split (the shared evaluator)."""
-    from detect.evaluate import evaluate_detector
+    from leukoscan.detect.evaluate import evaluate_detector
 
     m = evaluate_detector(detector, data_dir, split, conf=0.001, progress=progress)
     return {"map50": m.map50, "map50_95": m.map50_95, "recall": m.recall50}
 
 
 class FrcnnDetector(Detector):
-    """A torchvision Faster R-CNN behind the :class:`~detect.base.Detector` interface."""
+    """A torchvision Faster R-CNN behind the :class:`~leukoscan.detect.base.Detector` interface."""
 
     def __init__(self, meta: DetectorMeta, model: Any = None, *, pretrained: bool = False) -> None:
         self.meta = meta

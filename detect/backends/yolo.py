@@ -3,7 +3,7 @@
 Training calls ultralytics' own trainer (``model.train``) with our augmentation config
 mapped onto its arguments, and reports each epoch to our callbacks. ultralytics writes
 into our run folder: ``weights/{best,last}.pt`` (its checkpoint format, with our
-:class:`~detect.base.DetectorMeta` stamped in under the ``"leukoscan"`` key after
+:class:`~leukoscan.detect.base.DetectorMeta` stamped in under the ``"leukoscan"`` key after
 training), ``results.csv`` and ``args.yaml``.
 
 Threads: ultralytics resets torch to ``cpu_count - 1`` threads (1 on a 2-core box)
@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from detect.augment import AugmentConfig, ultralytics_args
-from detect.base import Detector, DetectorMeta, FitArgs, make_detections
-from detect.pretrained import offline_by_env, warn_scratch
+from leukoscan.detect.augment import AugmentConfig, ultralytics_args
+from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, make_detections
+from leukoscan.detect.pretrained import offline_by_env, warn_scratch
 
 YOLO_MODELS = ("yolov8n", "yolov8s", "yolov8m", "yolov5nu", "yolov5su")
 
@@ -53,7 +53,7 @@ def write_data_yaml(data_dir: Path, out: Path, train_split: str, val_split: str,
 
 
 class YoloDetector(Detector):
-    """An ultralytics YOLO model behind the :class:`~detect.base.Detector` interface."""
+    """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.Detector` interface."""
 
     def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool = False) -> None:
         self.meta = meta

@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from classify import report
+from leukoscan.app import report
 from leukoscan.io import (
     IMAGE_SUFFIXES,
     ImageReadError,

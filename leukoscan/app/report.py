@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from classify.metrics import wilson
+from leukoscan.classify.metrics import wilson
 from leukoscan.io import atomic_write_json, atomic_write_text
 
 CELL_FIELDS = ("cell_id", "x1", "y1", "x2", "y2", "det_class", "det_score", "cell_class", "blast_prob")

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from classify.crops import crop_detections
-from detect.base import NMS_IOU
+from leukoscan.classify.crops import crop_detections
+from leukoscan.detect.base import NMS_IOU
 
 DETECT_RUNS = Path("runs/detect")
 CLASSIFY_RUNS = Path("runs/classify")
@@ -90,11 +90,11 @@ def resolve_run(given: str | Path | None, base: Path, loader: Any, train_cmd: st
 
 
 def _onnx_loader(kind: str, fallback: Any) -> Any:
-    """Load the ONNX twin of a run (see :func:`classify.onnx.onnx_path`); scikit-learn
+    """Load the ONNX twin of a run (see :func:`leukoscan.classify.onnx.onnx_path`); scikit-learn
     classifiers have none and are used as they are."""
 
     def load(path: Path) -> Any:
-        from classify.onnx import OnnxClassifier, onnx_path
+        from leukoscan.classify.onnx import OnnxClassifier, onnx_path
 
         onnx = onnx_path(path, kind)
         if onnx.is_file():
@@ -113,8 +113,7 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
 
     ``onnx=True`` runs the exported ONNX twins with onnxruntime (``tools/export.py``).
     """
-    import classify
-    import detect
+    from leukoscan import classify, detect
 
     if onnx:
         import importlib.util

@@ -2,7 +2,7 @@
 
 Reads a prepared ``all_idb1`` folder (``images/<split>/``, ``centroids/<split>.json``,
 ``image_labels.csv``). Per cell: a blast centroid is found when it lies inside a box the
-pipeline called ``blast`` (one-to-one matching, :func:`detect.evaluate.match_centroids`).
+pipeline called ``blast`` (one-to-one matching, :func:`leukoscan.detect.evaluate.match_centroids`).
 Per slide: ALL is called when the slide is flagged (blast % >= ``threshold_pct``).
 Everything is also reported per image size (the two ALL-IDB1 cameras/magnifications),
 because camera predicts the label in ALL-IDB1 (shortcut risk).
@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from classify.metrics import wilson
-from classify.report import summarize
-from detect.evaluate import match_centroids
+from leukoscan.app.report import summarize
+from leukoscan.classify.metrics import wilson
+from leukoscan.detect.evaluate import match_centroids
 from leukoscan.io import read_image
 
 

@@ -1,0 +1,74 @@
+"""Cross-validate the classifier zoo and write a metrics table with 95% CIs.
+
+    python tools/benchmark_classifiers.py --data-root ../shared/data     # configs/classify_benchmark.yaml
+    python tools/benchmark_classifiers.py --models handcrafted+svm,resnet18+svm --folds 5
+    python tools/benchmark_classifiers.py --data demo_cells --models cnn --epochs 1 --imgsz 32 --tag smoke
+    python tools/benchmark_classifiers.py --render benchmarks/results/classification_allidb2.json
+
+Writes benchmarks/results/<tag>.json (updated after every model) and <tag>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from leukoscan.paths import CONFIGS_DIR
+
+DEFAULT_CONFIG = CONFIGS_DIR / "classify_benchmark.yaml"
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--config", default=str(DEFAULT_CONFIG))
+    p.add_argument("--data", help="dataset name or prepared cells folder")
+    p.add_argument("--data-root", dest="data_root")
+    p.add_argument("--models", help="comma-separated names (default: config, empty = whole zoo)")
+    p.add_argument("--folds", type=int)
+    p.add_argument("--imgsz", type=int)
+    p.add_argument("--epochs", type=int, help="epochs of torch models (per_model entries win)")
+    p.add_argument("--device")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--pretrained", dest="pretrained", action="store_true", default=None)
+    g.add_argument("--scratch", dest="pretrained", action="store_false")
+    p.add_argument("--out", help="output folder (default benchmarks/results)")
+    p.add_argument("--tag", help="output file stem")
+    p.add_argument("--render", metavar="JSON", help="only re-write the markdown table of a results JSON")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. leakage_check=false")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from leukoscan.classify.benchmark import BenchConfig, markdown_table, run_benchmark
+    from leukoscan.config import ConfigError, load_config, parse_overrides
+
+    a = get_args_parser().parse_args(argv)
+    if a.render:
+        from leukoscan.classify.benchmark import render
+
+        print(f"wrote {render(a.render)}")
+        return 0
+    try:
+        over = parse_overrides(a.overrides)
+        for k in ("data", "data_root", "folds", "imgsz", "pretrained", "out", "tag"):
+            if getattr(a, k) is not None:
+                over[k] = getattr(a, k)
+        if a.models:
+            over["models"] = [m.strip() for m in a.models.split(",") if m.strip()]
+        fit = {k: getattr(a, k) for k in ("epochs", "device") if getattr(a, k) is not None}
+        if fit:
+            over.setdefault("fit", {}).update(fit)
+        cfg = load_config(BenchConfig, a.config, over)
+    except (ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = run_benchmark(cfg)
+    print(markdown_table(out))
+    print(f"results: {Path(cfg.out) / cfg.tag}.json / .md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
