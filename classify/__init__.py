@@ -15,32 +15,7 @@ Public API::
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from leukoscan.registry import Registry
-
-CLASSIFIERS = Registry("classifier")
-
-from leukoscan.classify.models import register_all  # noqa: E402
-
-register_all(CLASSIFIERS)
-
-
-def build(name: str, *, num_classes: int = 2, pretrained: bool = True, **kwargs: Any) -> Any:
-    """Build an untrained classifier by registered name (see ``list_names()``)."""
-    return CLASSIFIERS.build(name, num_classes=num_classes, pretrained=pretrained, **kwargs)
-
-
-def list_names() -> list[str]:
-    return CLASSIFIERS.list_names()
-
-
-def load(path_or_run_dir: str | Path) -> Any:
-    """A trained classifier from ``model.pt`` / ``model.pkl`` or a run folder holding one."""
-    from leukoscan.classify.model import load_classifier
-
-    return load_classifier(path_or_run_dir)
-
+from leukoscan.classify import models  # noqa: F401  (registers the zoo)
+from leukoscan.classify.registry import CLASSIFIERS, build, list_names, load
 
 __all__ = ["CLASSIFIERS", "build", "list_names", "load"]

@@ -3,7 +3,7 @@
 Both expose the same interface: ``name``, ``class_names``, ``preprocess``
 (:class:`~leukoscan.classify.preprocess.PreprocessCfg`), ``fit(images, labels, cfg)``,
 ``predict_proba(crops) -> (N, C)`` for a list of RGB uint8 crops of any size,
-``save(folder) -> Path``. ``load_classifier(path)`` reads either kind back.
+``save(folder) -> Path``. :func:`leukoscan.classify.load` reads either kind back.
 
 Files: torch models -> ``model.pt`` (state dict + name + build kwargs + class names +
 preprocess); scikit-learn compositions -> ``model.pkl`` (the whole pickled object;
@@ -196,35 +196,3 @@ class DeepExtractor(_CachedExtractor):
                               self.preprocess)
                 out.append(self.net(x).float().numpy())
         return np.concatenate(out)
-
-
-def load_classifier(path: str | Path) -> TorchClassifier | SklearnClassifier:
-    """Load ``model.pt`` / ``model.pkl``, or the one found in a run folder."""
-    path = Path(path)
-    if path.is_dir():
-        for cand in (path / TORCH_FILE, path / SKLEARN_FILE):
-            if cand.is_file():
-                path = cand
-                break
-        else:
-            raise FileNotFoundError(f"{path}: no {TORCH_FILE} or {SKLEARN_FILE} in this folder")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such classifier file")
-    if path.suffix == ".pkl":
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    return _load_torch(path)
-
-
-def _load_torch(path: Path) -> TorchClassifier:
-    import torch
-
-    from leukoscan.classify import build
-
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    pre = PreprocessCfg(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["preprocess"].items()})
-    clf = build(blob["name"], num_classes=len(blob["class_names"]), pretrained=False,
-                class_names=blob["class_names"], preprocess=pre, **blob["build_kwargs"])
-    clf.net.load_state_dict(blob["state_dict"])
-    clf.net.eval()
-    return clf

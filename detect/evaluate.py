@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from leukoscan.detect.base import NMS_IOU
+from leukoscan.schema import CLASS_NAME
 
 
 @dataclass
@@ -60,7 +61,7 @@ def coco_results(gt: dict[str, Any], predictions: dict[int, Any]) -> list[dict[s
     for image_id, det in predictions.items():
         if det is None or len(det) == 0:
             continue
-        names = det.data.get("class_name")
+        names = det.data.get(CLASS_NAME)
         for k in range(len(det)):
             name = str(names[k])
             if name not in cat:
@@ -149,7 +150,7 @@ def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, 
             pts = np.asarray(per_cls.get(cname, []), float).reshape(-1, 2)
             det = predictions.get(file)
             boxes = np.zeros((0, 4)) if det is None or len(det) == 0 else \
-                det.xyxy[np.asarray(det.data["class_name"]) == cname]
+                det.xyxy[np.asarray(det.data[CLASS_NAME]) == cname]
             tp = match_centroids(pts, boxes)
             keys = ["all"] + ([f"{sizes[file][1]}x{sizes[file][0]}"] if sizes and file in sizes else [])
             for key in keys:

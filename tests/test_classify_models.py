@@ -11,8 +11,8 @@ from leukoscan import classify
 from leukoscan.classify.model import FitCfg, SklearnClassifier, TorchClassifier
 from leukoscan.synthetic import make_cell_crop
 
-TORCH_NAMES = [n for n in classify.list_names() if "+" not in n]
-SKLEARN_NAMES = [n for n in classify.list_names() if "+" in n]
+TORCH_NAMES = classify.list_names(kind="torch")
+SKLEARN_NAMES = classify.list_names(kind="sklearn")
 
 
 def _size(name: str) -> int:

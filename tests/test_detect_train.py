@@ -150,7 +150,10 @@ def test_wandb_without_key_fails_clearly(tmp_path):
 
 
 def test_new_run_dir_never_overwrites_and_keeps_digits(tmp_path):
-    from leukoscan.paths import new_run_dir
+    from leukoscan.runs import RunDir
+
+    def new_run_dir(*a, **kw):
+        return RunDir.new(*a, **kw).path
 
     assert new_run_dir(tmp_path, "bench_e12") == tmp_path / "bench_e12"
     (tmp_path / "bench_e12").mkdir()

@@ -1,4 +1,4 @@
-"""Zoo registration: every name in ``classify.CLASSIFIERS`` is built here.
+"""Zoo registration: every name in ``CLASSIFIERS`` is registered here, with its kind.
 
 - Torch networks (``torch_zoo.NET_NAMES``): cnn, alexnet, resnet18, resnet50, googlenet,
   vgg16, shufflenet_v2, mobilenet_v2, cnn_rnn.
@@ -10,12 +10,15 @@
 
 Each builder takes keyword-only ``num_classes``, ``pretrained``, optional
 ``class_names``, ``imgsz`` (input size override) and ``preprocess`` (a full
-PreprocessCfg, used when loading). Heavy imports (torch, sklearn) happen inside builders.
+PreprocessCfg, used when loading). Kinds: ``"torch"`` (loaded from a ``model.pt`` blob) and
+``"sklearn"`` (a pickled composition); ``meta["features"]`` names the feature extractor of a
+composition. Heavy imports (torch, sklearn) happen inside builders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from leukoscan.classify.model import (
@@ -25,6 +28,8 @@ from leukoscan.classify.model import (
     TorchClassifier,
 )
 from leukoscan.classify.preprocess import PreprocessCfg
+from leukoscan.classify.registry import CLASSIFIERS, load_pickle, load_torch_state
+from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 
 NET_NAMES = ("cnn", "alexnet", "resnet18", "resnet50", "googlenet", "vgg16", "shufflenet_v2",
              "mobilenet_v2", "cnn_rnn")
@@ -41,7 +46,7 @@ def _names(num_classes: int, class_names: Sequence[str] | None) -> tuple[str, ..
     if class_names is None:
         return tuple(f"class{i}" for i in range(num_classes))
     if len(class_names) != num_classes:
-        raise ValueError(f"{len(class_names)} class names for num_classes={num_classes}")
+        raise ConfigError(f"{len(class_names)} class names for num_classes={num_classes}")
     return tuple(class_names)
 
 
@@ -81,13 +86,15 @@ def load_backbone(net: Any, path: str) -> None:
     """Load a backbone checkpoint (state dict or ``{"state_dict": ...}``) ignoring any head."""
     import torch
 
+    if not Path(path).is_file():
+        raise MissingModelError(f"backbone weights not found: {path}")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     state = blob.get("state_dict", blob)
     state = {k: v for k, v in state.items() if not k.startswith("head.")}
     missing, unexpected = net.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("head.")]
     if missing or unexpected:
-        raise ValueError(f"{path}: backbone mismatch, missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise BadInputError(f"{path}: backbone mismatch, missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
 def _sklearn_builder(feat: str, head: str):
@@ -115,9 +122,13 @@ def _sklearn_builder(feat: str, head: str):
     return build
 
 
-def register_all(registry: Any) -> None:
+def _register() -> None:
     for net in NET_NAMES:
-        registry.add(net, _torch_builder(net))
+        CLASSIFIERS.add(net, _torch_builder(net), kind="torch", load=load_torch_state, features=net)
     for feat in (*NET_NAMES, "handcrafted"):
         for head in HEADS:
-            registry.add(f"{feat}+{head}", _sklearn_builder(feat, head))
+            CLASSIFIERS.add(f"{feat}+{head}", _sklearn_builder(feat, head), kind="sklearn", load=load_pickle,
+                            features=feat)
+
+
+_register()

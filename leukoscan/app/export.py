@@ -5,16 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from leukoscan import classify, detect
-from leukoscan.classify.onnx import export_classifier, onnx_path
+from leukoscan.classify.onnx import export_classifier
+from leukoscan.runs import onnx_twin, weights_file
 
 
 def export_pair(detector: str | Path, classifier: str | Path | None) -> dict[str, str]:
-    """Export a detector run (and a torch classifier run) to ONNX next to their weights."""
-    out = {"detector": str(detect.load(detector).export_onnx(onnx_path(detector, "detector")))}
+    """Export a detector run (and a torch classifier run) to ONNX next to their weights.
+
+    Returns ``{"detector": path, "classifier": path or why not}``.
+    """
+    out = {"detector": str(detect.load(detector).export_onnx(onnx_twin(weights_file(detector))))}
     if classifier is not None:
         clf = classify.load(classifier)
-        if getattr(clf, "kind", "") == "torch":
-            out["classifier"] = str(export_classifier(clf, onnx_path(classifier, "classifier")))
+        if clf.kind == "torch":
+            out["classifier"] = str(export_classifier(clf, onnx_twin(weights_file(classifier))))
         else:
-            out["classifier"] = f"not exported: {clf.name} is a scikit-learn composition; --onnx uses it as is"
+            out["classifier"] = f"not exported: {clf.name} is a {clf.kind} model; --onnx uses it as is"
     return out

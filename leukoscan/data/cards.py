@@ -4,21 +4,19 @@
 there. Otherwise, when the card has a ``download`` URL and the network answers within a
 few seconds, it downloads and unpacks the archive there; else it raises
 :class:`DatasetMissingError` with one line saying where to put the files. Set
-``LEUKOSCAN_OFFLINE=1`` to never try the network.
+``LEUKOSCAN_OFFLINE=1`` (see :func:`leukoscan.offline.offline`) to never try the network.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 from leukoscan.data.errors import DatasetMissingError
+from leukoscan.offline import offline, unreachable
 from leukoscan.paths import CARDS_DIR, data_root
 
 CONNECT_TIMEOUT_S = 5.0
@@ -67,7 +65,7 @@ def locate(name: str, root: str | Path | None = None, *, download: bool = True) 
         return folder
     where = f"{name}: not found: put the files under {folder}/ ({', '.join(card.required)})"
     where += " or pass --data-root / set LEUKOSCAN_DATA; see datasets/README.md"
-    if not (card.download and download) or os.environ.get("LEUKOSCAN_OFFLINE"):
+    if not (card.download and download) or offline():
         raise DatasetMissingError(
             where + ("" if card.download else f" (obtain it from {card.source})")
         )
@@ -79,22 +77,11 @@ def locate(name: str, root: str | Path | None = None, *, download: bool = True) 
     )
 
 
-def _reachable(url: str) -> str | None:
-    """None when a TCP connection to the URL's host opens within the timeout, else why not."""
-    u = urlparse(url)
-    port = u.port or (443 if u.scheme == "https" else 80)
-    try:
-        socket.create_connection((u.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as e:
-        return f"network unreachable ({e.__class__.__name__}: {e})"
-    return None
-
-
 def _try_download(card: Card, folder: Path) -> str | None:
     """Download ``card.download`` (a zip) and move its ``download_subdir`` to ``folder``."""
     import urllib.request
 
-    reason = _reachable(card.download)
+    reason = unreachable(card.download, timeout=CONNECT_TIMEOUT_S)
     if reason:
         return reason
     folder.parent.mkdir(parents=True, exist_ok=True)
