@@ -1,6 +1,6 @@
 """ALL-IDB1 blast centroid-hit recall/precision of trained detectors at several operating thresholds.
 
-Predicts each slide of the split once (``detect.evaluate.predict_split``: conf 0.001, NMS
+Predicts each slide of the split once (``leukoscan.detect.evaluate.predict_split``: conf 0.001, NMS
 IoU 0.6 as in the evaluator, sliced inference as the detector decides) and scores centroid
 hits at every ``--conf`` value. The thresholds are looked at on the same split, so this shows a detector's recall/precision trade-off; it is not an
 unbiased estimate of any one operating point.
@@ -12,11 +12,7 @@ unbiased estimate of any one operating point.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,16 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", default=None)
     p.add_argument("--split", default="val")
     p.add_argument("--conf", type=float, nargs="+", default=[0.25, 0.1, 0.05])
-    p.add_argument("--iou", type=float, default=None, help="NMS IoU (default: the evaluator's, detect.base.NMS_IOU)")
+    p.add_argument("--iou", type=float, default=None, help="NMS IoU (default: the evaluator's, leukoscan.detect.base.NMS_IOU)")
     p.add_argument("--tile", type=int, default=None, help="slice size (default: the detector's own choice)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
 
-    from detect.base import NMS_IOU
-    from detect.evaluate import predict_split, split_centroid_hits
-    from detect.registry import load
     from leukoscan.data import resolve
+    from leukoscan.detect.base import NMS_IOU
+    from leukoscan.detect.evaluate import predict_split, split_centroid_hits
+    from leukoscan.detect.registry import load
     from leukoscan.device import set_cpu_threads
     from leukoscan.io import atomic_write_json
 

@@ -1,7 +1,7 @@
 """Detection benchmark on BCCD val: our YOLOv8n recipe vs raw ultralytics vs Faster R-CNN.
 
 Each contender trains from scratch on BCCD train and is scored on BCCD val by the same
-COCO evaluator (detect.evaluate). One process per contender, so they can run one after
+COCO evaluator (leukoscan.detect.evaluate). One process per contender, so they can run one after
 another or side by side (same load, fair seconds/epoch on a shared machine):
 
     python benchmarks/detection.py --which ours  --data-root /work/shared/data --epochs 25
@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -71,8 +70,8 @@ def _common(a: argparse.Namespace) -> dict:
 
 
 def run_ours(a: argparse.Namespace) -> dict:
-    from detect.augment import AugmentConfig
-    from detect.train import DetectTrainConfig, train
+    from leukoscan.detect.augment import AugmentConfig
+    from leukoscan.detect.train import DetectTrainConfig, train
 
     cfg = DetectTrainConfig(model="yolov8n", data="bccd", data_root=a.data_root, epochs=a.epochs, imgsz=a.imgsz,
                             batch=a.batch, device="cpu", pretrained=False, threads=a.threads, seed=a.seed,
@@ -86,9 +85,9 @@ def run_ours(a: argparse.Namespace) -> dict:
 
 
 def run_raw(a: argparse.Namespace) -> dict:
-    from detect.evaluate import evaluate_detector
-    from detect.registry import load
     from leukoscan.data import resolve
+    from leukoscan.detect.evaluate import evaluate_detector
+    from leukoscan.detect.registry import load
 
     data_dir = resolve("bccd", data_root=a.data_root).absolute()
     name = f"bench_raw_e{a.epochs}{_sfx(a)}"
@@ -109,8 +108,8 @@ def run_raw(a: argparse.Namespace) -> dict:
 
 
 def run_frcnn(a: argparse.Namespace) -> dict:
-    from detect.augment import AugmentConfig
-    from detect.train import DetectTrainConfig, train
+    from leukoscan.detect.augment import AugmentConfig
+    from leukoscan.detect.train import DetectTrainConfig, train
 
     # flips and rotations as in configs/detect_bccd_frcnn_mobilenet.yaml (not ablated for Faster R-CNN)
     cfg = DetectTrainConfig(model="fasterrcnn_mobilenet_v3_large_fpn", data="bccd", data_root=a.data_root,
@@ -126,8 +125,8 @@ def run_frcnn(a: argparse.Namespace) -> dict:
 
 def run_allidb(a: argparse.Namespace) -> dict:
     """ALL-IDB1 dev split: tiled YOLOv8n training on dev-train, sliced inference on dev-val."""
-    from detect.augment import AugmentConfig
-    from detect.train import DetectTrainConfig, TileConfig, train
+    from leukoscan.detect.augment import AugmentConfig
+    from leukoscan.detect.train import DetectTrainConfig, TileConfig, train
 
     cfg = DetectTrainConfig(model="yolov8n", data="all_idb1", data_root=a.data_root, epochs=a.epochs,
                             imgsz=a.imgsz, batch=a.batch, device="cpu", pretrained=False, threads=a.threads,
@@ -145,9 +144,9 @@ def run_allidb(a: argparse.Namespace) -> dict:
 
 def run_orient(a: argparse.Namespace) -> dict:
     """BCCD val under the 8 rotations/mirrorings for each run in --runs (inference only)."""
-    from detect.evaluate import evaluate_orientations
-    from detect.registry import load
     from leukoscan.data import resolve
+    from leukoscan.detect.evaluate import evaluate_orientations
+    from leukoscan.detect.registry import load
     from leukoscan.device import set_cpu_threads
 
     data_dir = resolve("bccd", data_root=a.data_root)

@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 
 def _times(fn, images, repeats: int) -> list[float]:
     fn(images[0])  # warm-up
@@ -83,9 +81,9 @@ def main() -> int:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     import torch
 
-    import detect
-    from classify.batch import run_batch
-    from classify.pipeline import load_pipeline
+    from leukoscan import detect
+    from leukoscan.app.batch import run_batch
+    from leukoscan.app.pipeline import load_pipeline
     from leukoscan.io import read_image
 
     torch.set_num_threads(args.threads)

@@ -12,11 +12,12 @@ otherwise. See ``classify/classical/seed_table.py`` for what runs.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from leukoscan.cli import user_errors
+from leukoscan.errors import ConfigError, MissingDatasetError
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -32,19 +33,18 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+@user_errors
 def main(argv: list[str] | None = None) -> int:
-    from classify.classical.recipes import RECIPES, SEED_ORDER
-    from classify.classical.seed_table import SeedCfg, run_seed_table
+    from leukoscan.classify.classical.recipes import RECIPES, SEED_ORDER
+    from leukoscan.classify.classical.seed_table import SeedCfg, run_seed_table
 
     a = get_args_parser().parse_args(argv)
     recipes = tuple(r.strip() for r in a.recipes.split(",")) if a.recipes else SEED_ORDER
     bad = [r for r in recipes if r not in RECIPES]
     if bad:
-        print(f"error: unknown recipe(s) {bad}; valid: {', '.join(RECIPES)}", file=sys.stderr)
-        return 2
+        raise ConfigError(f"unknown recipe(s) {', '.join(bad)}; valid: {', '.join(RECIPES)}")
     if not Path(a.data_root).is_dir():
-        print(f"error: --data-root {a.data_root}: no such folder", file=sys.stderr)
-        return 2
+        raise MissingDatasetError(f"--data-root {a.data_root}: no such folder")
     cfg = SeedCfg(data_root=a.data_root, out=a.out, recipes=recipes, slides=not a.no_slides,
                   n_boot=a.n_boot, cell_epochs=a.cell_epochs, slide_epochs=a.slide_epochs, cache=a.cache)
     out = run_seed_table(cfg)

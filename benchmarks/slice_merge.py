@@ -11,11 +11,7 @@ metric, and writes every figure to one JSON:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,24 +25,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
 
-    import detect.tiling
-    from detect.base import NMS_IOU
-    from detect.evaluate import evaluate_detector
-    from detect.registry import load
+    import leukoscan.detect.tiling
     from leukoscan.data import resolve
+    from leukoscan.detect.base import NMS_IOU
+    from leukoscan.detect.evaluate import evaluate_detector
+    from leukoscan.detect.registry import load
     from leukoscan.device import set_cpu_threads
     from leukoscan.io import atomic_write_json
 
     data_dir = resolve(a.data, data_root=a.data_root)
     out: dict = {"data": str(data_dir), "split": a.split, "nms_iou": NMS_IOU, "conf": 0.001, "centroid_conf": 0.25,
-                 "default_metric": detect.tiling.SLICE_MERGE_METRIC, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                 "default_metric": leukoscan.detect.tiling.SLICE_MERGE_METRIC, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                  "runs": {}}
     for run in a.runs:
         det = load(run)
         det.threads = set_cpu_threads(a.threads)
         out["runs"][str(run)] = {}
         for metric in a.metrics:
-            detect.tiling.SLICE_MERGE_METRIC = metric
+            leukoscan.detect.tiling.SLICE_MERGE_METRIC = metric
             m = evaluate_detector(det, data_dir, a.split, conf=0.001, progress=False).to_dict()
             out["runs"][str(run)][metric] = m
             b = m["centroids"]["blast"]

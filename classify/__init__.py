@@ -1,10 +1,11 @@
 """Classification stage: the blast-vs-normal classifier zoo on leukocyte crops.
 
-May import ``detect`` (data flows tools -> classify -> detect), never the reverse.
+Installed as ``leukoscan.classify``; never imports ``leukoscan.detect`` (the application
+layer, :mod:`leukoscan.app`, joins the two stages).
 
 Public API::
 
-    import classify
+    from leukoscan import classify
     classify.list_names()                       # registered models
     clf = classify.build("resnet18", num_classes=2, pretrained=True, imgsz=96)
     clf = classify.load("runs/classify/exp")    # run folder or model.pt / model.pkl
@@ -14,36 +15,10 @@ Public API::
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from leukoscan.registry import Registry
-
-CLASSIFIERS = Registry("classifier")
-
-from classify.models import register_all  # noqa: E402
-
-register_all(CLASSIFIERS)
-
-from .classical import register_all as _register_classical  # noqa: E402
-
-_register_classical(CLASSIFIERS)  # seg+features+classifier compositions and seed recipes
-
-
-def build(name: str, *, num_classes: int = 2, pretrained: bool = True, **kwargs: Any) -> Any:
-    """Build an untrained classifier by registered name (see ``list_names()``)."""
-    return CLASSIFIERS.build(name, num_classes=num_classes, pretrained=pretrained, **kwargs)
-
-
-def list_names() -> list[str]:
-    return CLASSIFIERS.list_names()
-
-
-def load(path_or_run_dir: str | Path) -> Any:
-    """A trained classifier from ``model.pt`` / ``model.pkl`` or a run folder holding one."""
-    from classify.model import load_classifier
-
-    return load_classifier(path_or_run_dir)
-
+from leukoscan.classify import (
+    classical,  # noqa: F401  (registers compositions and seed recipes)
+    models,  # noqa: F401  (registers the zoo)
+)
+from leukoscan.classify.registry import CLASSIFIERS, build, list_names, load
 
 __all__ = ["CLASSIFIERS", "build", "list_names", "load"]

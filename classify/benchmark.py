@@ -15,8 +15,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from classify.model import FitCfg
-from classify.train import TrainConfig, cross_validate
+from leukoscan.classify.data import resolve_cells
+from leukoscan.classify.model import FitCfg
+from leukoscan.classify.registry import CLASSIFIERS, list_names
+from leukoscan.classify.train import TrainConfig, cross_validate
+from leukoscan.config import to_dict
+from leukoscan.device import set_cpu_threads
+from leukoscan.io import atomic_write_json, atomic_write_text
 
 COLUMNS = (("sensitivity", "Sens"), ("specificity", "Spec"), ("precision", "Prec"), ("accuracy", "Acc"),
            ("f1", "F1"), ("auc", "AUC"), ("balanced_accuracy", "Bal.acc"))
@@ -68,19 +73,14 @@ def _machine() -> dict:
 
 def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
     """Cross-validate the zoo; returns (and writes) the results dict."""
-    import classify
-    from classify.data import resolve_cells
-    from leukoscan.config import to_dict
-    from leukoscan.device import set_cpu_threads
-
     set_cpu_threads()  # LEUKOSCAN_THREADS or all cores
+    zoo = [n for n in list_names() if CLASSIFIERS.entry(n).meta.get("family") != "classical"]  # seed recipes
+    models = [m for m in (cfg.models or zoo) if m not in cfg.skip]  # run in benchmarks/seed_reproduction.py
+    for m in models:  # unknown names fail before any data is read
+        CLASSIFIERS.entry(model_config(cfg, m).model)
     cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root)
-    from classify.classical import is_classical  # run by benchmarks/seed_reproduction.py instead
-
-    models = [m for m in (cfg.models or [n for n in classify.list_names() if not is_classical(n)])
-              if m not in cfg.skip]
     if not cfg.models:  # whole zoo: cheap feature models first, so partial runs are useful
-        models.sort(key=lambda m: ("+" not in m, not m.startswith("handcrafted"), m))
+        models.sort(key=lambda m: (CLASSIFIERS.kind_of(m) != "sklearn", not m.startswith("handcrafted"), m))
     out = {"config": to_dict(cfg), "machine": _machine(), "n": len(cells),
            "class_names": list(cells.class_names), "results": {}, "started": time.strftime("%F %T")}
     store: dict = {}
@@ -141,7 +141,9 @@ def _row(m: str, r: dict, subs: list[str]) -> str:
         return f"| {m} | " + " | ".join(["error"] * (len(COLUMNS) + len(subs))) + f" | | {r['error'][:60]} | |"
     cells = [_cell(r[k]) for k, _ in COLUMNS]
     cells += [_cell(r["subgroups"][k]["balanced_accuracy"]) if k in r.get("subgroups", {}) else "" for k in subs]
-    cfg = f"{r.get('imgsz')} px" + (f", {r['epochs']} ep" if "+" not in r.get("arch", m) else "")
+    arch = r.get("arch", m)
+    trained = arch in CLASSIFIERS and CLASSIFIERS.kind_of(arch) == "torch"  # epochs mean nothing to sklearn
+    cfg = f"{r.get('imgsz')} px" + (f", {r['epochs']} ep" if trained else "")
     return f"| {m} | {' | '.join(cells)} | {r['ece']:.3f} | {r['confusion_matrix']} | {cfg} | {r['seconds']:.0f} |"
 
 
@@ -166,8 +168,6 @@ def render(json_path: str | Path) -> Path:
     """Re-write the markdown table next to an existing results JSON."""
     import json
 
-    from leukoscan.io import atomic_write_text
-
     json_path = Path(json_path)
     md = json_path.with_suffix(".md")
     atomic_write_text(md, markdown_table(json.loads(json_path.read_text())))
@@ -175,8 +175,6 @@ def render(json_path: str | Path) -> Path:
 
 
 def write_results(out: dict, cfg: BenchConfig) -> tuple[Path, Path]:
-    from leukoscan.io import atomic_write_json, atomic_write_text
-
     folder = Path(cfg.out)
     js, md = folder / f"{cfg.tag}.json", folder / f"{cfg.tag}.md"
     atomic_write_json(js, out)

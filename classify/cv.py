@@ -2,7 +2,7 @@
 
 A *group* is the unit that must never be split between train and test (for ALL-IDB2:
 the source slide, or the ALL-IDB1 overlap group of that slide, see
-``classify.data.slide_groups``). An empty group string means "a group of its own".
+``leukoscan.classify.data.slide_groups``). An empty group string means "a group of its own".
 """
 
 from __future__ import annotations

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from classify.preprocess import PreprocessCfg, build_augment, prepare_crop, to_tensor
+from leukoscan.classify.preprocess import PreprocessCfg, build_augment, prepare_crop, to_tensor
+from leukoscan.device import resolve_device
 
 
-def _seed_all(seed: int) -> None:
+def seed_all(seed: int) -> None:
     import random
 
     import torch
@@ -54,9 +55,8 @@ def fit_torch(net: Any, pre: PreprocessCfg, images: Sequence[np.ndarray], labels
     """Train ``net`` with AdamW + one-cycle cosine schedule; returns per-epoch history dicts."""
     import torch
 
-    from leukoscan.device import resolve_device
 
-    _seed_all(cfg.seed)
+    seed_all(cfg.seed)
     device = resolve_device(cfg.device)
     net.to(device)
     crops = [prepare_crop(im, pre) for im in images]

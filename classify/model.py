@@ -1,9 +1,9 @@
 """Classifier objects: a torch network or a feature extractor + scikit-learn estimator.
 
 Both expose the same interface: ``name``, ``class_names``, ``preprocess``
-(:class:`~classify.preprocess.PreprocessCfg`), ``fit(images, labels, cfg)``,
+(:class:`~leukoscan.classify.preprocess.PreprocessCfg`), ``fit(images, labels, cfg)``,
 ``predict_proba(crops) -> (N, C)`` for a list of RGB uint8 crops of any size,
-``save(folder) -> Path``. ``load_classifier(path)`` reads either kind back.
+``save(folder) -> Path``. :func:`leukoscan.classify.load` reads either kind back.
 
 Files: torch models -> ``model.pt`` (state dict + name + build kwargs + class names +
 preprocess); scikit-learn compositions -> ``model.pkl`` (the whole pickled object;
@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from classify.preprocess import AugmentCfg, PreprocessCfg, prepare_crop
+from leukoscan.classify.engine import fit_torch, predict_torch
+from leukoscan.classify.preprocess import (
+    AugmentCfg,
+    PreprocessCfg,
+    prepare_crop,
+    to_tensor,
+)
+from leukoscan.io import atomic_path
 
 TORCH_FILE, SKLEARN_FILE = "model.pt", "model.pkl"
 
@@ -55,21 +62,16 @@ class TorchClassifier:
 
     def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg,
             log: Callable[[dict], None] | None = None) -> list[dict]:
-        from classify.engine import fit_torch
-
         history = fit_torch(self.net, self.preprocess, images, np.asarray(labels), cfg, log=log)
         self.device = next(self.net.parameters()).device.type
         return history
 
     def predict_proba(self, crops: Sequence[np.ndarray], batch: int = 64) -> np.ndarray:
-        from classify.engine import predict_torch
-
         return predict_torch(self.net, self.preprocess, crops, batch=batch)
 
     def save(self, folder: str | Path) -> Path:
         import torch
 
-        from leukoscan.io import atomic_path
 
         path = Path(folder) / TORCH_FILE
         blob = {"kind": self.kind, "name": self.name, "class_names": list(self.class_names),
@@ -107,8 +109,6 @@ class SklearnClassifier:
         return out
 
     def save(self, folder: str | Path) -> Path:
-        from leukoscan.io import atomic_path
-
         path = Path(folder) / SKLEARN_FILE
         self.extractor.clear_cache()
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -116,7 +116,7 @@ class SklearnClassifier:
         return path
 
 
-class _CachedExtractor:
+class CachedExtractor:
     """Base for feature extractors; an opt-in per-crop cache keyed by the crop bytes.
 
     Features are deterministic, so cross-validation enables the cache (``enable_cache``)
@@ -162,22 +162,7 @@ class _CachedExtractor:
         return state
 
 
-class HandcraftedExtractor(_CachedExtractor):
-    """Nucleus shape + GLCM/LBP texture + colour statistics (see ``models/handcrafted.py``)."""
-
-    def __init__(self, preprocess: PreprocessCfg) -> None:
-        super().__init__()
-        self.preprocess = preprocess
-
-    def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        from classify.models.handcrafted import handcrafted_features
-        from classify.preprocess import apply_steps
-
-        size = self.preprocess.input_size
-        return np.stack([handcrafted_features(apply_steps(c, self.preprocess.steps), size) for c in crops])
-
-
-class DeepExtractor(_CachedExtractor):
+class DeepExtractor(CachedExtractor):
     """Pooled features ``(N, D)`` of a zoo network built with ``num_classes=0`` (eval mode)."""
 
     def __init__(self, net: Any, preprocess: PreprocessCfg, batch: int = 32) -> None:
@@ -187,7 +172,6 @@ class DeepExtractor(_CachedExtractor):
     def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
-        from classify.preprocess import to_tensor
 
         out = []
         with torch.inference_mode():
@@ -196,35 +180,3 @@ class DeepExtractor(_CachedExtractor):
                               self.preprocess)
                 out.append(self.net(x).float().numpy())
         return np.concatenate(out)
-
-
-def load_classifier(path: str | Path) -> TorchClassifier | SklearnClassifier:
-    """Load ``model.pt`` / ``model.pkl``, or the one found in a run folder."""
-    path = Path(path)
-    if path.is_dir():
-        for cand in (path / TORCH_FILE, path / SKLEARN_FILE):
-            if cand.is_file():
-                path = cand
-                break
-        else:
-            raise FileNotFoundError(f"{path}: no {TORCH_FILE} or {SKLEARN_FILE} in this folder")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such classifier file")
-    if path.suffix == ".pkl":
-        with open(path, "rb") as f:
-            return pickle.load(f)
-    return _load_torch(path)
-
-
-def _load_torch(path: Path) -> TorchClassifier:
-    import torch
-
-    from classify import build
-
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    pre = PreprocessCfg(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["preprocess"].items()})
-    clf = build(blob["name"], num_classes=len(blob["class_names"]), pretrained=False,
-                class_names=blob["class_names"], preprocess=pre, **blob["build_kwargs"])
-    clf.net.load_state_dict(blob["state_dict"])
-    clf.net.eval()
-    return clf

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from classify.preprocess import PreprocessCfg, prepare_crop, to_tensor
+from leukoscan.classify.preprocess import PreprocessCfg, prepare_crop, to_tensor
+from leukoscan.errors import BadInputError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
 
 
@@ -24,7 +25,7 @@ def export_classifier(clf: Any, path: str | Path, *, opset: int = 17) -> Path:
     import torch
 
     if getattr(clf, "kind", "") != "torch":
-        raise ValueError(f"classifier {getattr(clf, 'name', clf)!r} is a scikit-learn composition; "
+        raise BadInputError(f"classifier {getattr(clf, 'name', clf)!r} is a scikit-learn composition; "
                          "ONNX export covers torch networks only (use the .pkl with --onnx as is)")
     path = Path(path)
     net = torch.nn.Sequential(clf.net, torch.nn.Softmax(dim=1)).cpu().eval()
@@ -50,7 +51,7 @@ class OnnxClassifier:
         path = Path(path)
         meta_file = path.with_suffix(".json")
         if not meta_file.is_file():
-            raise FileNotFoundError(f"{meta_file}: missing sidecar (export with tools/export.py)")
+            raise MissingModelError(f"{meta_file}: missing sidecar (export with: leukoscan export)")
         meta = json.loads(meta_file.read_text())
         pre = meta["preprocess"]
         self.name = meta["name"]
@@ -67,31 +68,3 @@ class OnnxClassifier:
             x = to_tensor([prepare_crop(c, self.preprocess) for c in crops[i:i + batch]], self.preprocess)
             out.append(self.session.run(None, {"images": x.numpy()})[0].astype(np.float32))
         return np.concatenate(out)
-
-
-def onnx_path(run_or_file: str | Path, kind: str) -> Path:
-    """Where the ONNX twin of a run lives: detector ``weights/best.onnx``, classifier ``model.onnx``."""
-    p = Path(run_or_file)
-    if p.suffix == ".onnx":
-        return p
-    if p.is_file():
-        return p.with_suffix(".onnx")
-    if kind == "detector":
-        best = p / "weights" / "best.pt"
-        return (best if best.is_file() else p / "weights" / "last.pt").with_suffix(".onnx")
-    return p / "model.onnx"
-
-
-def export_pair(detector: str | Path, classifier: str | Path | None) -> dict[str, str]:
-    """Export a detector run (and a torch classifier run) to ONNX next to their weights."""
-    import classify
-    import detect
-
-    out = {"detector": str(detect.load(detector).export_onnx(onnx_path(detector, "detector")))}
-    if classifier is not None:
-        clf = classify.load(classifier)
-        if getattr(clf, "kind", "") == "torch":
-            out["classifier"] = str(export_classifier(clf, onnx_path(classifier, "classifier")))
-        else:
-            out["classifier"] = f"not exported: {clf.name} is a scikit-learn composition; --onnx uses it as is"
-    return out

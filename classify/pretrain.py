@@ -17,7 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from classify.model import FitCfg
+from leukoscan.classify.crops import crop_detections
+from leukoscan.classify.model import FitCfg
+from leukoscan.classify.registry import CLASSIFIERS, build
+from leukoscan.config import save_config
+from leukoscan.data import read_detection, resolve
+from leukoscan.device import set_cpu_threads
+from leukoscan.io import atomic_path, atomic_write_json, read_image
+from leukoscan.runs import RunDir
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,6 @@ class PretrainConfig:
 def detection_crops(folder: Path, split: str, per_class: int, imgsz: int, margin: float,
                     seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, tuple[str, ...]]:
     """Balanced crops ``(imgsz, imgsz, 3)`` around boxes of a prepared detection split."""
-    from classify.crops import crop_detections
-    from leukoscan.data import read_detection
-    from leukoscan.io import read_image
-
     recs = read_detection(folder, split)
     names = tuple(sorted({n for r in recs for n in r.labels}))
     refs = {n: [(i, j) for i, r in enumerate(recs) for j, lab in enumerate(r.labels) if lab == n]
@@ -65,22 +68,16 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
     """Train ``cfg.arch`` on the pretext crops; returns the path of ``backbone.pt``."""
     import torch
 
-    import classify
-    from leukoscan.config import save_config
-    from leukoscan.data import resolve
-    from leukoscan.device import set_cpu_threads
-    from leukoscan.io import atomic_path, atomic_write_json
-    from leukoscan.paths import new_run_dir
-
     set_cpu_threads()
+    CLASSIFIERS.entry(cfg.arch)  # an unknown name fails before the data are read
     folder = resolve(cfg.data, data_root=cfg.data_root)
     t0 = time.time()
     crops, labels, names = detection_crops(folder, cfg.split, cfg.per_class, cfg.imgsz, cfg.margin, cfg.seed)
-    clf = classify.build(cfg.arch, num_classes=len(names), pretrained=False, imgsz=cfg.imgsz,
+    clf = build(cfg.arch, num_classes=len(names), pretrained=False, imgsz=cfg.imgsz,
                          class_names=names)
     history = clf.fit(crops, labels, cfg.fit)
     train_acc = float((clf.predict_proba(crops).argmax(1) == labels).mean())
-    run = new_run_dir(cfg.project, cfg.name, default=f"pretrain_{cfg.arch}")
+    run = RunDir.new(cfg.project, cfg.name, default=f"pretrain_{cfg.arch}").path
     run.mkdir(parents=True)
     save_config(cfg, run / "config.yaml")
     path = run / "backbone.pt"

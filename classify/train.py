@@ -4,7 +4,7 @@
 
 - ``config.yaml``  the resolved :class:`TrainConfig`
 - ``metrics.json`` cross-validated (or held-out) metrics with 95% CIs, per-fold figures,
-  timings (see :mod:`classify.metrics` for the CI methods)
+  timings (see :mod:`leukoscan.classify.metrics` for the CI methods)
 - ``predictions.csv`` out-of-fold probabilities per crop (file, label, group, fold, p_<class>)
 - ``model.pt`` (torch) or ``model.pkl`` (scikit-learn pipeline), fitted on all training data
 - ``wandb/`` when ``wandb: true`` (``WANDB_MODE=offline`` works without network)
@@ -24,8 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from classify.data import CellSet, cv_groups
-from classify.model import FitCfg
+from leukoscan.classify.cv import make_folds
+from leukoscan.classify.data import CellSet, cv_groups, resolve_cells
+from leukoscan.classify.engine import seed_all
+from leukoscan.classify.metrics import binary_report
+from leukoscan.classify.model import FitCfg
+from leukoscan.classify.models import load_backbone
+from leukoscan.classify.registry import CLASSIFIERS, build
+from leukoscan.config import save_config, to_dict
+from leukoscan.device import set_cpu_threads
+from leukoscan.errors import ConfigError
+from leukoscan.io import atomic_path, atomic_write_json
+from leukoscan.runs import RunDir
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class TrainConfig:
     data: str = "all_idb2"
     data_root: str | None = None
     imgsz: int | None = None  # None: the model's declared input size
-    steps: tuple[str, ...] = ()  # enhancement steps, see classify.preprocess.STEPS
+    steps: tuple[str, ...] = ()  # enhancement steps, see leukoscan.classify.preprocess.STEPS
     pretrained: bool = True
     backbone_weights: str | None = None  # deep-feature / fine-tune init checkpoint
     folds: int = 5
@@ -53,7 +63,7 @@ class TrainConfig:
 class CVResult:
     proba: np.ndarray  # (N, C) out-of-fold probabilities
     fold: np.ndarray  # (N,) fold index of each item
-    report: Any  # classify.metrics.BinaryReport on the pooled out-of-fold predictions
+    report: Any  # leukoscan.classify.metrics.BinaryReport on the pooled out-of-fold predictions
     fold_bal_acc: list[float]
     seconds: float
     subgroups: dict[str, Any] = field(default_factory=dict)
@@ -72,29 +82,25 @@ def positive_index(class_names: tuple[str, ...], positive: str) -> int:
         return class_names.index(positive)
     if len(class_names) == 2:
         return 1
-    raise ValueError(f"positive class {positive!r} not in {class_names}")
+    raise ConfigError(f"positive: class {positive!r} not in {class_names}")
 
 
 def build_for(cfg: TrainConfig, class_names: tuple[str, ...]) -> Any:
     """Build ``cfg.model`` with a seeded RNG, so random initialisation is reproducible."""
-    import classify
-    from classify.engine import _seed_all
-
-    _seed_all(cfg.fit.seed)
+    seed_all(cfg.fit.seed)
+    kind = CLASSIFIERS.kind_of(cfg.model)
     kw: dict[str, Any] = {"class_names": class_names, "imgsz": cfg.imgsz, "steps": cfg.steps}
-    if "+" in cfg.model:
+    if kind == "sklearn":  # the backbone goes into the feature extractor
         kw.update(backbone_weights=cfg.backbone_weights, seed=cfg.fit.seed)
-    clf = classify.build(cfg.model, num_classes=len(class_names), pretrained=cfg.pretrained, **kw)
-    if cfg.backbone_weights and "+" not in cfg.model:
-        from classify.models import load_backbone
-
+    clf = build(cfg.model, num_classes=len(class_names), pretrained=cfg.pretrained, **kw)
+    if cfg.backbone_weights and kind == "torch":
         load_backbone(clf.net, cfg.backbone_weights)
     return clf
 
 
 def feature_key(cfg: TrainConfig) -> tuple:
     """Identifies deterministic features: same key -> same features for the same crop."""
-    return (cfg.model.rsplit("+", 1)[0], cfg.imgsz, cfg.steps, cfg.pretrained, cfg.backbone_weights, cfg.fit.seed)
+    return (CLASSIFIERS.entry(cfg.model).meta["features"], cfg.imgsz, cfg.steps, cfg.pretrained, cfg.backbone_weights, cfg.fit.seed)
 
 
 def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=None,
@@ -104,9 +110,6 @@ def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=
     ``feature_store``: optional dict shared between calls so that feature-based models with
     the same :func:`feature_key` (e.g. ``resnet18+svm`` and ``resnet18+rf``) reuse features.
     """
-    from classify.cv import make_folds
-    from classify.metrics import binary_report
-
     groups = cv_groups(cells, cfg.group_by, cfg.data_root) if cfg.split == "grouped" else None
     folds = make_folds(cells.labels, groups, cfg.folds, split=cfg.split, seed=cfg.fit.seed)
     pos = positive_index(cells.class_names, cfg.positive)
@@ -141,8 +144,6 @@ def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=
 
 
 def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.ndarray | None) -> None:
-    from leukoscan.io import atomic_path
-
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["file", "label", "group", "fold", *[f"p_{c}" for c in cells.class_names]])
@@ -156,9 +157,7 @@ def _wandb_logger(cfg: TrainConfig, run_dir: Path):
         return None, None
     import os
 
-    import wandb
-
-    from leukoscan.config import to_dict
+    import wandb  # optional logger: imported only when asked for
 
     os.environ.setdefault("WANDB_DIR", str(run_dir))
     os.environ.setdefault("WANDB_CACHE_DIR", str(run_dir / "wandb_cache"))
@@ -169,18 +168,13 @@ def _wandb_logger(cfg: TrainConfig, run_dir: Path):
 
 def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
     """Train/evaluate per ``cfg`` and write the run folder; returns its path."""
-    from classify.data import resolve_cells
-    from leukoscan.config import save_config
-    from leukoscan.device import set_cpu_threads
-    from leukoscan.io import atomic_write_json
-    from leukoscan.paths import new_run_dir
-
     set_cpu_threads()
+    CLASSIFIERS.entry(cfg.model)  # an unknown name fails before the data are read
     cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root)
-    run_dir = new_run_dir(cfg.project, cfg.name, default=cfg.model.replace("+", "_"))
+    run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model.replace("+", "_")).path
     run_dir.mkdir(parents=True)
     cfg = replace(cfg, name=run_dir.name)
-    save_config(cfg, run_dir / "config.yaml")
+    save_config(cfg, RunDir(run_dir).config)
     wb, log = _wandb_logger(cfg, run_dir)
     metrics: dict[str, Any] = {"model": cfg.model, "data": cfg.data, "n": len(cells),
                                "class_names": list(cells.class_names)}
@@ -201,7 +195,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
         clf.save(run_dir)
         if cfg.folds < 2:
             metrics.update(_holdout(cfg, cells, clf))
-    atomic_write_json(run_dir / "metrics.json", metrics)
+    atomic_write_json(RunDir(run_dir).metrics, metrics)
     if wb is not None:
         wb.summary.update(_flat(metrics))
         wb.finish()
@@ -209,8 +203,6 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
 
 
 def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any) -> dict:
-    from classify.metrics import binary_report
-
     out = {}
     pos = positive_index(cells.class_names, cfg.positive)
     for split in ("val", "test"):

@@ -3,14 +3,16 @@
 ``build(name, *, num_classes, class_names, pretrained, imgsz)`` -> :class:`Detector`;
 ``Detector.train(FitArgs)``, ``.predict(image_rgb, *, conf, iou, tile)`` ->
 ``supervision.Detections`` (``xyxy`` float32 original-image pixels, ``class_id``,
-``confidence``, ``data["class_name"]``), ``.save(path)``; ``load(path_or_run_dir)``.
-Training entry point with run folders: :func:`detect.train.train`. One COCO evaluator
-for every backend: :mod:`detect.evaluate`. ``detect`` never imports ``classify``.
+``confidence``, ``data[CLASS_NAME]`` (:mod:`leukoscan.schema`)), ``.save(path)``; ``load(path_or_run_dir)``.
+Training entry point with run folders: :func:`leukoscan.detect.train.train`. One COCO evaluator
+for every backend: :mod:`leukoscan.detect.evaluate`. Installed as
+``leukoscan.detect``; never imports ``leukoscan.classify``.
 """
 
 from __future__ import annotations
 
-from detect.base import Detector, DetectorMeta, FitArgs
-from detect.registry import DETECTORS, build, load
+from leukoscan.detect import backends  # noqa: F401  (registers every backend)
+from leukoscan.detect.base import Detector, DetectorMeta, FitArgs
+from leukoscan.detect.registry import DETECTORS, build, load
 
 __all__ = ["DETECTORS", "Detector", "DetectorMeta", "FitArgs", "build", "load"]

@@ -3,12 +3,12 @@
 A :class:`Detector` trains on a canonical prepared dataset folder (``data.yaml`` +
 ``images/`` + ``labels/`` + ``annotations/``), predicts ``supervision.Detections`` in
 original-image pixels (``xyxy`` float32, ``class_id``, ``confidence``,
-``data["class_name"]``), and saves/loads one weights file.
+``data[CLASS_NAME]`` (:mod:`leukoscan.schema`)), and saves/loads one weights file.
 
 Large images: ``predict(..., tile=None)`` slices automatically when the image's longer
 side exceeds ``auto_tile_factor * tile_size`` (``tile_size`` is the tile the model was
 trained on, else its ``imgsz``); ``tile=<pixels>`` forces slicing with that tile size;
-``tile=0`` never slices. See :mod:`detect.tiling`.
+``tile=0`` never slices. See :mod:`leukoscan.detect.tiling`.
 """
 
 from __future__ import annotations
@@ -17,14 +17,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-# Default NMS IoU for every caller (predict, the evaluator, the pipeline). On ALL-IDB1 dev-val
-# 0.6 kept more touching leukocytes than 0.5 (blast centroid recall 0.968 vs 0.914 at conf
-# 0.05, 8-epoch weights; benchmarks/README.md).
-NMS_IOU = 0.6
+from leukoscan.detect.defaults import NMS_IOU
+from leukoscan.detect.tiling import sliced_predict
+from leukoscan.errors import BadInputError
+from leukoscan.schema import CLASS_NAME
+
+if TYPE_CHECKING:
+    import supervision as sv
+
+__all__ = ["NMS_IOU", "Detector", "DetectorMeta", "FitArgs", "check_image", "empty_detections",
+           "make_detections", "with_class_names"]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -53,7 +59,7 @@ class DetectorMeta:
 
 @dataclass(frozen=True)
 class FitArgs:
-    """Backend-neutral training arguments (built by :mod:`detect.train`)."""
+    """Backend-neutral training arguments (built by :mod:`leukoscan.detect.train`)."""
 
     data_dir: Path  # canonical dataset folder
     run_dir: Path  # output folder: weights/{best,last}.pt live in run_dir/weights
@@ -68,7 +74,7 @@ class FitArgs:
     val: bool = True  # validate after every epoch (False: only after the last)
     train_split: str = "train"
     val_split: str = "val"
-    augment: Any = None  # detect.augment.AugmentConfig
+    augment: Any = None  # leukoscan.detect.augment.AugmentConfig
     resume: bool = False
     callbacks: Sequence[EpochCallback] = ()
     verbose: bool = True
@@ -92,7 +98,7 @@ class Detector(ABC):
         """Train; write ``run_dir/weights/{last,best}.pt``; return a small summary dict."""
 
     @abstractmethod
-    def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> Any:
+    def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> sv.Detections:
         """Predict on one whole RGB uint8 ``(H, W, 3)`` image -> ``sv.Detections`` (pixels)."""
 
     @abstractmethod
@@ -100,8 +106,8 @@ class Detector(ABC):
         """Write a self-contained weights file (meta included)."""
 
     def export_onnx(self, path: str | Path) -> Path:
-        """Write an ONNX model (+ ``.json`` meta) that :func:`detect.load` runs with onnxruntime."""
-        raise NotImplementedError(f"ONNX export is implemented for the YOLO backends, not {self.name!r}")
+        """Write an ONNX model (+ ``.json`` meta) that :func:`leukoscan.detect.load` runs with onnxruntime."""
+        raise BadInputError(f"ONNX export is implemented for the YOLO backends, not {self.name!r}")
 
     def to(self, device: str) -> Detector:
         """Run inference on ``device`` ("cpu", "cuda:0")."""
@@ -112,7 +118,8 @@ class Detector(ABC):
         """Alias of :meth:`fit` (the documented interface name)."""
         return self.fit(args)
 
-    def predict(self, image: np.ndarray, *, conf: float = 0.25, iou: float = NMS_IOU, tile: int | None = None) -> Any:
+    def predict(self, image: np.ndarray, *, conf: float = 0.25, iou: float = NMS_IOU,
+                tile: int | None = None) -> sv.Detections:
         """RGB uint8 ``(H, W, 3)`` -> ``sv.Detections`` in original-image pixels.
 
         ``tile``: None = automatic (slice when the image is large), an int > 0 = slice
@@ -121,8 +128,6 @@ class Detector(ABC):
         check_image(image)
         size = self.tile_for(image.shape[:2], tile)
         if size:
-            from detect.tiling import sliced_predict
-
             overlap = self.meta.tile_overlap or max(32, size // 5)
             dets = sliced_predict(
                 lambda im: self.predict_full(im, conf=conf, iou=iou), image, tile=size, overlap=overlap, iou=iou
@@ -142,11 +147,12 @@ class Detector(ABC):
 def check_image(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         desc = f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', type(image).__name__)}"
-        raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {desc}")
+        raise BadInputError(f"expected an RGB uint8 image of shape (H, W, 3), got {desc}")
 
 
-def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, class_names: list[str]) -> Any:
-    """Arrays -> ``sv.Detections`` (``xyxy`` float32 (N, 4) pixels) with ``data["class_name"]``."""
+def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
+                    class_names: list[str]) -> sv.Detections:
+    """Arrays -> ``sv.Detections`` (``xyxy`` float32 (N, 4) pixels) with ``data[CLASS_NAME]``."""
     import supervision as sv
 
     xyxy = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
@@ -157,21 +163,21 @@ def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
         xyxy=xyxy,
         confidence=np.asarray(scores, dtype=np.float32).reshape(-1),
         class_id=class_ids,
-        data={"class_name": np.array([class_names[i] for i in class_ids], dtype=object)},
+        data={CLASS_NAME: np.array([class_names[i] for i in class_ids], dtype=object)},
     )
 
 
-def empty_detections() -> Any:
+def empty_detections() -> sv.Detections:
     import supervision as sv
 
     d = sv.Detections.empty()
-    d.data["class_name"] = np.array([], dtype=object)
+    d.data[CLASS_NAME] = np.array([], dtype=object)
     return d
 
 
-def with_class_names(dets: Any, class_names: list[str]) -> Any:
-    """Ensure ``data["class_name"]`` matches ``class_id`` (after slicing/merging too)."""
+def with_class_names(dets: sv.Detections, class_names: list[str]) -> sv.Detections:
+    """Ensure ``data[CLASS_NAME]`` matches ``class_id`` (after slicing/merging too)."""
     if len(dets) == 0:
         return empty_detections()
-    dets.data["class_name"] = np.array([class_names[int(i)] for i in dets.class_id], dtype=object)
+    dets.data[CLASS_NAME] = np.array([class_names[int(i)] for i in dets.class_id], dtype=object)
     return dets

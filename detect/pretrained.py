@@ -1,29 +1,12 @@
-"""Offline detection for pretrained-weight downloads: explicit, loud, never silent."""
+"""Pretrained-weight downloads for the detectors: explicit, loud, never silent.
+
+Whether to try the network at all is :func:`leukoscan.offline.offline` (one helper for the
+whole project); this module only words the warning when weights cannot be had.
+"""
 
 from __future__ import annotations
 
-import os
-import socket
 import sys
-
-_OFFLINE_VARS = ("LEUKOSCAN_OFFLINE", "YOLO_OFFLINE", "HF_HUB_OFFLINE")
-
-
-def offline_by_env() -> str | None:
-    """The name of the env var that declares us offline, if any."""
-    for var in _OFFLINE_VARS:
-        if os.environ.get(var, "").strip().lower() not in ("", "0", "false", "no"):
-            return var
-    return None
-
-
-def reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
-    """Fast TCP reachability check (no hang: ``timeout`` seconds at most per address)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def warn_scratch(model: str, reason: str) -> None:

@@ -1,79 +1,71 @@
-"""``DETECTORS``: detector backends by name. Builders import their framework lazily."""
+"""``DETECTORS``: detector backends by name.
+
+Each backend file registers its names where it defines them
+(:mod:`leukoscan.detect.backends.yolo`, :mod:`leukoscan.detect.backends.frcnn`), with a
+builder, a loader ``load(path, ckpt)`` and its kind; the frameworks themselves are
+imported lazily inside those files. :func:`load` reads any saved detector through the
+entry named in its checkpoint.
+"""
 
 from __future__ import annotations
 
-from functools import partial
+import json
 from pathlib import Path
 from typing import Any
 
+from leukoscan.errors import BadInputError, MissingModelError
 from leukoscan.registry import Registry
+from leukoscan.runs import weights_file
 
 DETECTORS = Registry("detector")
-
-YOLO_NAMES = ("yolov8n", "yolov8s", "yolov8m", "yolov5nu", "yolov5su")
-FRCNN_NAMES = ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn_v2")
-
-
-def _yolo(name: str, **kw: Any) -> Any:
-    from detect.backends.yolo import build_yolo
-
-    return build_yolo(name, **kw)
-
-
-def _frcnn(name: str, **kw: Any) -> Any:
-    from detect.backends.frcnn import build_frcnn
-
-    return build_frcnn(name, **kw)
-
-
-for _n in YOLO_NAMES:
-    DETECTORS.add(_n, partial(_yolo, _n))
-for _n in FRCNN_NAMES:
-    DETECTORS.add(_n, partial(_frcnn, _n))
 
 
 def build(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool = True,
           imgsz: int = 640, **kw: Any) -> Any:
-    """A fresh (untrained) :class:`~detect.base.Detector` of backend ``name``."""
+    """A fresh (untrained) :class:`~leukoscan.detect.base.Detector` of backend ``name``."""
     return DETECTORS.build(name, num_classes=num_classes, class_names=class_names, pretrained=pretrained,
                            imgsz=imgsz, **kw)
 
 
 def resolve_weights(path_or_run_dir: str | Path) -> Path:
-    """A weights file, or a run folder (-> ``weights/best.pt``, else ``weights/last.pt``)."""
-    p = Path(path_or_run_dir)
-    if p.is_dir():
-        for cand in (p / "weights" / "best.pt", p / "weights" / "last.pt", p / "best.pt"):
-            if cand.is_file():
-                return cand
-        raise FileNotFoundError(f"{p}: a run folder without weights/best.pt or weights/last.pt")
-    if not p.is_file():
-        raise FileNotFoundError(f"weights not found: {p}")
-    return p
+    """A weights file, or a run folder's (``weights/best.pt``, else ``weights/last.pt``)."""
+    return weights_file(path_or_run_dir)
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint dict (``.pt``) or, for an ONNX export, its ``.json`` sidecar as ``{"leukoscan": meta}``."""
+    if path.suffix == ".onnx":
+        side = path.with_suffix(".json")
+        if not side.is_file():
+            raise MissingModelError(f"{side}: missing sidecar for {path.name} (export with: leukoscan export)")
+        return {"leukoscan": json.loads(side.read_text())}
+    import torch  # heavy: only when a checkpoint is read
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # torch raises many types for a file that is not a checkpoint
+        raise BadInputError(f"{path}: not a readable detector checkpoint ({str(e).splitlines()[0]})") from e
+    if not isinstance(ckpt, dict):
+        raise BadInputError(f"{path}: not a detector checkpoint (got {type(ckpt).__name__})")
+    return ckpt
+
+
+def backend_of(ckpt: dict[str, Any]) -> str | None:
+    """Registry name stored in a checkpoint, else the first entry that recognises it."""
+    name = (ckpt.get("leukoscan") or {}).get("backend")
+    if name:
+        return name
+    for e in DETECTORS.entries():
+        if e.meta.get("recognizes") and e.meta["recognizes"](ckpt):
+            return e.name
+    return None
 
 
 def load(path_or_run_dir: str | Path) -> Any:
-    """Load any saved detector (ours, or a plain ultralytics ``.pt``) -> Detector."""
-    import torch
-
+    """Load any saved detector (ours, its ONNX export, or a plain ultralytics ``.pt``) -> Detector."""
     path = resolve_weights(path_or_run_dir)
-    if path.suffix == ".onnx":
-        from detect.backends.yolo import load_yolo_onnx
-
-        return load_yolo_onnx(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable detector checkpoint ({e})") from e
-    if not isinstance(ckpt, dict):
-        raise ValueError(f"{path}: not a detector checkpoint (got {type(ckpt).__name__})")
-    backend = (ckpt.get("leukoscan") or {}).get("backend")
-    if backend in FRCNN_NAMES:
-        from detect.backends.frcnn import load_frcnn
-
-        return load_frcnn(path, ckpt)
-    if backend in YOLO_NAMES or "train_args" in ckpt or "model" in ckpt and backend is None:
-        from detect.backends.yolo import load_yolo
-
-        return load_yolo(path, ckpt)
-    raise ValueError(f"{path}: unknown detector backend {backend!r}; valid: {', '.join(DETECTORS.list_names())}")
+    ckpt = _read_checkpoint(path)
+    name = backend_of(ckpt)
+    if name not in DETECTORS:
+        raise BadInputError(f"{path}: unknown detector backend {name!r}; valid: {', '.join(DETECTORS.list_names())}")
+    return DETECTORS.load(name, path, ckpt)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from leukoscan.io import atomic_write_text
+from leukoscan.schema import CLASS_NAME
 
 
 class CsvLog:
@@ -89,12 +90,12 @@ class WandbLog:
 
 def _wandb_boxes(det: Any, shape: tuple[int, ...]) -> dict[str, Any]:
     h, w = shape[:2]
-    names = sorted(set(det.data.get("class_name", []))) if len(det) else []
+    names = sorted(set(det.data.get(CLASS_NAME, []))) if len(det) else []
     ids = {n: i for i, n in enumerate(names)}
     data = []
     for k in range(len(det)):
         x1, y1, x2, y2 = (float(v) for v in det.xyxy[k])
-        name = str(det.data["class_name"][k])
+        name = str(det.data[CLASS_NAME][k])
         data.append({"position": {"minX": x1 / w, "maxX": x2 / w, "minY": y1 / h, "maxY": y2 / h},
                      "class_id": ids[name], "box_caption": f"{name} {float(det.confidence[k]):.2f}",
                      "scores": {"conf": float(det.confidence[k])}})

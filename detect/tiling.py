@@ -19,18 +19,29 @@ box (IoS): a cell cut by a slice border gives a partial box in one slice and the
 box in the next, and a half box has IoU of only 0.5 with the whole one, while it lies
 inside it (IoS 1.0). On ALL-IDB1 dev-val (30-epoch YOLOv8n) IoS instead of IoU at 0.6
 removed duplicate blast boxes without losing a blast (benchmarks/README.md).
-``Detector.predict`` slices automatically above a size threshold (see :mod:`detect.base`).
+``Detector.predict`` slices automatically above a size threshold (see :mod:`leukoscan.detect.base`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detect.base import NMS_IOU
+from leukoscan.data.canonical import (
+    DetImage,
+    read_detection,
+    read_names,
+    staged_output,
+    write_detection,
+)
+from leukoscan.detect.defaults import NMS_IOU
+from leukoscan.io import read_image
+
+if TYPE_CHECKING:
+    import supervision as sv
 
 
 def _starts(n: int, tile: int, stride: int) -> list[int]:
@@ -72,15 +83,6 @@ def tile_dataset(src: str | Path, out: str | Path, *, splits: tuple[str, ...] = 
     """
     from tqdm import tqdm
 
-    from leukoscan.data.canonical import (
-        DetImage,
-        read_detection,
-        read_names,
-        staged_output,
-        write_detection,
-    )
-    from leukoscan.io import read_image
-
     names = read_names(src)
     out = Path(out)
     with staged_output(out, overwrite=True) as stage:
@@ -110,8 +112,8 @@ def dataset_max_side(data_dir: str | Path, split: str = "train", sample: int = 2
 SLICE_MERGE_METRIC = "IOS"  # see the module docstring; benchmarks/slice_merge.py compares with "IOU"
 
 
-def sliced_predict(fn: Callable[[np.ndarray], Any], image: np.ndarray, *, tile: int, overlap: int,
-                   iou: float = NMS_IOU, metric: str | None = None) -> Any:
+def sliced_predict(fn: Callable[[np.ndarray], sv.Detections], image: np.ndarray, *, tile: int, overlap: int,
+                   iou: float = NMS_IOU, metric: str | None = None) -> sv.Detections:
     """Run ``fn`` (RGB tile -> ``sv.Detections`` in tile pixels) over overlapping tiles.
 
     Returns ``sv.Detections`` in image pixels, duplicates merged by per-class NMS at

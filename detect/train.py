@@ -4,7 +4,7 @@ A run folder ``<project>/<name>/`` (default ``runs/detect/<model>``, never overw
 ``name2``, ``name3``...) holds ``config.yaml`` (resolved config), ``run_info.json``
 (dataset folder, device, threads, pretrained state), ``weights/{best,last}.pt``,
 ``metrics.csv`` (one row per epoch) and, when complete, ``metrics.json`` (final COCO
-metrics of ``best`` on the validation split, measured by :mod:`detect.evaluate`).
+metrics of ``best`` on the validation split, measured by :mod:`leukoscan.detect.evaluate`).
 
 Resume: ``train(..., resume=run_dir_or_True)`` continues from ``weights/last.pt``
 (written at the end of every epoch) with the config saved in the run folder.
@@ -19,8 +19,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from detect.augment import AugmentConfig
-from detect.base import EpochCallback, FitArgs
+from leukoscan.config import load_config, save_config, to_dict
+from leukoscan.data import read_names, resolve
+from leukoscan.detect.augment import AugmentConfig
+from leukoscan.detect.base import EpochCallback, FitArgs
+from leukoscan.detect.evaluate import evaluate_detector
+from leukoscan.detect.registry import build, load
+from leukoscan.detect.runlog import CsvLog, WandbLog
+from leukoscan.detect.tiling import dataset_max_side, tile_dataset
+from leukoscan.device import cpu_threads, resolve_device, set_cpu_threads
+from leukoscan.errors import ConfigError, MissingModelError
+from leukoscan.io import read_image
+from leukoscan.runs import LAST, RunDir
 
 
 @dataclass(frozen=True)
@@ -28,7 +38,7 @@ class TileConfig:
     enabled: str = "auto"  # "auto" (tile when images exceed auto_factor * imgsz), "on", "off"
     size: int = 0  # tile side in pixels (0 = imgsz)
     overlap: int = 128  # pixels shared by neighbouring tiles (>= one cell diameter)
-    min_visibility: float = 0.5  # border rule, see detect.tiling
+    min_visibility: float = 0.5  # border rule, see leukoscan.detect.tiling
     auto_factor: float = 2.0
 
 
@@ -68,8 +78,6 @@ class DetectTrainConfig:
 
 
 def _tile_size(cfg: DetectTrainConfig, data_dir: Path) -> int:
-    from detect.tiling import dataset_max_side
-
     mode = str(cfg.tile.enabled).lower()
     size = cfg.tile.size or cfg.imgsz
     if mode in ("on", "true", "1", "yes"):
@@ -77,35 +85,28 @@ def _tile_size(cfg: DetectTrainConfig, data_dir: Path) -> int:
     if mode in ("off", "false", "0", "no"):
         return 0
     if mode != "auto":
-        raise ValueError(f"tile.enabled must be auto, on or off (got {cfg.tile.enabled!r})")
+        raise ConfigError(f"tile.enabled must be auto, on or off (got {cfg.tile.enabled!r})")
     return size if dataset_max_side(data_dir, cfg.train_split) > cfg.tile.auto_factor * size else 0
 
 
 def _find_resume(cfg: DetectTrainConfig, resume: str | Path | bool) -> Path:
-    from leukoscan.paths import newest_run
-
     if resume is True:
-        run = Path(cfg.project) / cfg.name if cfg.name else newest_run(cfg.project, "weights/last.pt")
+        run = RunDir(Path(cfg.project) / cfg.name) if cfg.name else RunDir.newest(cfg.project, LAST)
         if run is None:
-            raise FileNotFoundError(f"--resume: no run with weights/last.pt under {cfg.project}")
+            raise MissingModelError(f"--resume: no run with {LAST} under {cfg.project}")
     else:
-        run = Path(resume)
-        run = run.parent.parent if run.is_file() else run
-    if not (run / "weights" / "last.pt").is_file():
-        raise FileNotFoundError(f"--resume: {run}/weights/last.pt does not exist (nothing to resume)")
-    return run
+        p = Path(resume)
+        run = RunDir(p.parent.parent if p.is_file() else p)
+    if not run.last.is_file():
+        raise MissingModelError(f"--resume: {run.last} does not exist (nothing to resume)")
+    return run.path
 
 
 def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[str, Any], Path]:
     """Resolve data (and tiles), device and threads; write config.yaml and run_info.json."""
-    from leukoscan.config import save_config
-    from leukoscan.data import read_names, resolve
-    from leukoscan.device import cpu_threads, resolve_device
-    from leukoscan.io import atomic_write_json
-
-    info_path = run_dir / "run_info.json"
+    run = RunDir(run_dir)
     if resume:
-        info = json.loads(info_path.read_text())
+        info = run.read_json(run.run_info.name)
         info["device"] = resolve_device(cfg.device)
         return info, Path(info["train_dir"])
     data_dir = resolve(cfg.data, data_root=cfg.data_root).absolute()
@@ -113,22 +114,18 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
     tile = _tile_size(cfg, data_dir)
     train_dir = data_dir
     if tile:
-        from detect.tiling import tile_dataset
-
         print(f"tiling {data_dir} into {tile}px tiles (overlap {cfg.tile.overlap}px)")
         train_dir = tile_dataset(data_dir, run_dir / "tiles", splits=(cfg.train_split, cfg.val_split), tile=tile,
                                  overlap=cfg.tile.overlap, min_visibility=cfg.tile.min_visibility).absolute()
     info = {"data_dir": str(data_dir), "train_dir": str(train_dir), "class_names": read_names(data_dir),
             "device": resolve_device(cfg.device), "threads": cfg.threads or cpu_threads(), "tile_size": tile,
             "tile_overlap": cfg.tile.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    save_config(replace(cfg, augment=cfg.augment.resolved()), run_dir / "config.yaml")  # effective values
-    atomic_write_json(info_path, info)
+    save_config(replace(cfg, augment=cfg.augment.resolved()), run.config)  # effective values
+    run.write_json(run.run_info.name, info)
     return info, train_dir
 
 
 def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
-    from detect.registry import build
-
     names = info["class_names"]
     det = build(cfg.model, num_classes=len(names), class_names=names, pretrained=cfg.pretrained, imgsz=cfg.imgsz,
                 rois_per_image=cfg.rois_per_image)
@@ -142,11 +139,6 @@ def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
 def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
           callbacks: Sequence[EpochCallback] = (), progress: bool = True) -> Path:
     """Train ``cfg.model`` on ``cfg.data``; return the run folder (see module docstring)."""
-    from detect.registry import load
-    from detect.runlog import CsvLog
-    from leukoscan.config import load_config
-    from leukoscan.device import set_cpu_threads
-    from leukoscan.paths import new_run_dir
 
     if resume:
         run_dir = _find_resume(cfg, resume)
@@ -157,7 +149,7 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
             return run_dir
         print(f"resuming {run_dir} from weights/last.pt")
     else:
-        run_dir = new_run_dir(cfg.project, cfg.name, default=cfg.model)
+        run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model).path
     info, train_dir = _prepare(cfg, run_dir, bool(resume))
     threads = set_cpu_threads(info["threads"])
     det = _build(cfg, info)
@@ -173,7 +165,8 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     try:
         det.fit(args)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: python tools/train_detector.py --resume {run_dir}", flush=True)
+        print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
+              f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
         raise
     train_seconds = time.time() - t0
     _record_pretrained(run_dir, info, det.meta.pretrained)
@@ -184,28 +177,21 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     return run_dir
 
 
-def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> Any:
-    from detect.runlog import WandbLog
-    from leukoscan.config import to_dict
+def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
 
     return WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
                     config=to_dict(cfg))
 
 
 def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
-    from leukoscan.io import atomic_write_json
-
     if info.get("pretrained") != state:
         info["pretrained"] = state
-        atomic_write_json(run_dir / "run_info.json", info)
+        RunDir(run_dir).write_json(RunDir(run_dir).run_info.name, info)
 
 
 def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
-            train_seconds: float, wb: Any, progress: bool) -> None:
+            train_seconds: float, wb: WandbLog | None, progress: bool) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
-    from detect.evaluate import evaluate_detector
-    from leukoscan.io import atomic_write_json, read_image
-
     data_dir = Path(info["data_dir"])
     m = evaluate_detector(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)
     times = csv_log.epoch_times()
@@ -214,13 +200,11 @@ def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: An
            "threads": info["threads"], "pretrained": det.meta.pretrained, "tile_size": info["tile_size"],
            "train_seconds_this_session": round(train_seconds, 1),
            "seconds_per_epoch": round(sum(times) / len(times), 2) if times else None,
-           "weights": str(run_dir / "weights" / "best.pt"), **m.to_dict()}
-    atomic_write_json(run_dir / "metrics.json", out)
+           "weights": str(RunDir(run_dir).best), **m.to_dict()}
+    RunDir(run_dir).write_json(RunDir(run_dir).metrics.name, out)
     print(m.summary())
     if wb is not None:
-        import json as _json
-
-        gt = _json.loads((data_dir / "annotations" / f"{cfg.val_split}.json").read_text())
+        gt = json.loads((data_dir / "annotations" / f"{cfg.val_split}.json").read_text())
         samples = []
         for im in gt["images"][: cfg.wandb.n_samples]:
             img = read_image(data_dir / "images" / cfg.val_split / im["file_name"])

@@ -1,5 +1,11 @@
-"""Shared pieces of the command-line tools (``tools/*.py`` stay thin).
+"""The ``leukoscan <verb>`` console script and the pieces every command shares.
 
+- :func:`main`: dispatch ``leukoscan <verb> ...`` to ``leukoscan.commands.<verb>.main``
+  (``tools/<verb>.py`` are shims calling the same functions).
+- :func:`user_errors`: the one error contract of every command: a
+  :class:`~leukoscan.errors.LeukoScanError` (bad config, missing data or model, bad input)
+  is printed as one line and the exit code is 2; any other exception is a bug and raises.
+  A batch command returns 1 itself when some of its inputs failed (:data:`EXIT_PARTIAL`).
 - :func:`training_parser`: the flags every training tool has (``--config``, ``--model``,
   ``--data``, ``--data-root``, ``--epochs``, ``--imgsz``, ``--batch``, ``--device``,
   ``--pretrained/--scratch``, ``--wandb``, ``--name``, ``--list-models`` and
@@ -14,14 +20,41 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
+import functools
+import importlib
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from leukoscan.errors import LeukoScanError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def error_line(e: BaseException) -> str:
+    """``error: <message>`` on one line (newlines in the message become spaces)."""
+    return "error: " + " ".join(str(e).split())
+
+
+def user_errors(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Wrap a command's ``main(argv)``: LeukoScanError -> one line on stderr, exit code 2."""
+
+    @functools.wraps(main)
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except LeukoScanError as e:
+            print(error_line(e), file=sys.stderr)
+            return EXIT_USER_ERROR
+
+    return wrapper
 
 
 def training_parser(doc: str, *, default_config: str, model_help: str, data_help: str, runs: str,
                     pretrained_help: str, override_example: str) -> argparse.ArgumentParser:
-    """An argument parser with the flags shared by ``tools/train_*.py``."""
+    """An argument parser with the flags shared by the training commands (``leukoscan train-*``)."""
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=doc)
     p.add_argument("--config", default=default_config, help="YAML experiment config")
@@ -64,3 +97,39 @@ def interruptible() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+#: ``leukoscan <verb>`` -> module under ``leukoscan.commands``.
+COMMANDS = {
+    "train-detector": "train_detector",
+    "train-classifier": "train_classifier",
+    "infer": "infer",
+    "evaluate-detector": "evaluate_detector",
+    "evaluate-pipeline": "evaluate_pipeline",
+    "prepare-data": "prepare_data",
+    "export": "export",
+    "benchmark-classifiers": "benchmark_classifiers",
+    "pretrain-backbone": "pretrain_backbone",
+}
+
+
+def _usage() -> str:
+    verbs = "\n".join(f"  {v}" for v in COMMANDS)
+    return f"usage: leukoscan <command> [options]   (leukoscan <command> -h for help)\n\ncommands:\n{verbs}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``leukoscan <verb> [args]`` -> the verb's ``main(args)`` exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    verb, rest = argv[0], argv[1:]
+    if verb not in COMMANDS:
+        close = difflib.get_close_matches(verb, COMMANDS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        print(f"error: unknown command {verb!r}.{hint} Commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    # imported on demand: each command pulls in its own stage (torch, ultralytics, ...)
+    module = importlib.import_module(f"leukoscan.commands.{COMMANDS[verb]}")
+    return module.main(rest)

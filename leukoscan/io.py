@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from leukoscan.errors import BadInputError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
 
-class ImageReadError(ValueError):
+class ImageReadError(BadInputError):
     """An input image that cannot be read; the message names the file."""
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classify.classical import features as F
-from classify.classical import texture as T
+from leukoscan.classify.classical import features as F
+from leukoscan.classify.classical import texture as T
 
 
 def _rgb(gray: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import classify
-from classify.classical import (
+from leukoscan import classify
+from leukoscan.classify.classical import (
     ESTIMATORS,
     FEATURES,
     METHODS,
@@ -14,8 +14,8 @@ from classify.classical import (
     composition_names,
     is_classical,
 )
-from classify.classical.classifiers import build_estimator
-from classify.model import SklearnClassifier
+from leukoscan.classify.classical.classifiers import build_estimator
+from leukoscan.classify.model import SklearnClassifier
 from leukoscan.synthetic import make_cell_crop
 
 
@@ -108,7 +108,7 @@ def test_every_recipe_fits_and_predicts(name, crops):
     size = 64 if r.backbone == "alexnet" else 32  # AlexNet's stem needs >= 63 px
     clf = classify.build(name, num_classes=2, pretrained=False, imgsz=size)
     if r.kind == "deep":
-        from classify.model import FitCfg
+        from leukoscan.classify.model import FitCfg
 
         clf.fit(imgs, y, FitCfg(epochs=1, batch=6, device="cpu"))
     else:
@@ -118,8 +118,8 @@ def test_every_recipe_fits_and_predicts(name, crops):
 
 
 def test_extractor_counts_segmentation_fallback():
-    from classify.classical.pipeline import ClassicalExtractor
-    from classify.preprocess import PreprocessCfg
+    from leukoscan.classify.classical.pipeline import ClassicalExtractor
+    from leukoscan.classify.preprocess import PreprocessCfg
 
     ext = ClassicalExtractor("otsu", ("shape",), PreprocessCfg(input_size=32))
     flat = np.full((40, 40, 3), 200, np.uint8)

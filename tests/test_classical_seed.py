@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from classify.classical import whole_image as wi
-from classify.classical.reproduce import (
+from leukoscan.classify.classical import whole_image as wi
+from leukoscan.classify.classical.reproduce import (
     Items,
     load_cells,
     metrics,
@@ -17,7 +17,7 @@ from classify.classical.reproduce import (
     schemes,
     sklearn_fit_predict,
 )
-from classify.classical.seed_table import SeedCfg, run_seed_table, smoke_items
+from leukoscan.classify.classical.seed_table import SeedCfg, run_seed_table, smoke_items
 from leukoscan.synthetic import make_cell_crop, make_smear
 
 N_SLIDES, N_CROPS = 12, 20
@@ -84,7 +84,7 @@ def test_nucleus_patches_land_on_leukocytes():
     for patch, nuc in patches:
         assert patch.shape[:2] == nuc.shape and nuc.any()
     # every found nucleus is inside a drawn leukocyte box: check via the whole-slide mask
-    from classify.classical.segmentation import segment_nucleus
+    from leukoscan.classify.classical.segmentation import segment_nucleus
 
     mask = segment_nucleus(smear.image, "otsu", central=False, min_frac=wi.AREA_RANGE[0])
     ys, xs = np.nonzero(mask)
@@ -95,7 +95,7 @@ def test_nucleus_patches_land_on_leukocytes():
 
 
 def test_slide_feature_shapes(fake_root):
-    from classify.classical.recipes import RECIPES
+    from leukoscan.classify.classical.recipes import RECIPES
 
     s = wi.load_slides(fake_root, max_side=160)
     x = wi.nucleus_patch_features(s, RECIPES["mishra2018"], max_cells=4)
@@ -121,7 +121,7 @@ def test_schemes_group_and_canon():
 def test_run_row_metrics_on_separable_features():
     items = smoke_items(24)
     x = items.labels[:, None] + np.random.default_rng(0).normal(0, 0.1, (24, 2))
-    from classify.classical.classifiers import build_estimator
+    from leukoscan.classify.classical.classifiers import build_estimator
 
     res = run_row(items, sklearn_fit_predict(x, items.labels, lambda: build_estimator("knn")), n_boot=50, seed=0)
     for r in res.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classify.classical.segmentation import (
+from leukoscan.classify.classical.segmentation import (
     METHODS,
     iou,
     kmedoids,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classify.crops import crop_detections, whole_image_box
-from classify.cv import grouped_stratified_kfold, random_kfold, random_split
-from classify.preprocess import (
+from leukoscan.classify.crops import crop_detections, whole_image_box
+from leukoscan.classify.cv import grouped_stratified_kfold, random_kfold, random_split
+from leukoscan.classify.preprocess import (
     STEPS,
     AugmentCfg,
     PreprocessCfg,

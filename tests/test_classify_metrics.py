@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from classify.metrics import (
+from leukoscan.classify.metrics import (
     auc_delong,
     binary_report,
     confusion_matrix,

@@ -7,13 +7,14 @@ import warnings
 import numpy as np
 import pytest
 
-import classify
-from classify.classical import is_classical
-from classify.model import FitCfg, SklearnClassifier, TorchClassifier
+from leukoscan import classify
+from leukoscan.classify.model import FitCfg, SklearnClassifier, TorchClassifier
 from leukoscan.synthetic import make_cell_crop
 
-TORCH_NAMES = [n for n in classify.list_names() if "+" not in n and not is_classical(n)]
-SKLEARN_NAMES = [n for n in classify.list_names() if "+" in n and not is_classical(n)]  # see test_classical_*
+# the classical compositions and seed recipes are covered by tests/test_classical_*.py
+_ZOO = [n for n in classify.list_names() if classify.CLASSIFIERS.entry(n).meta.get("family") != "classical"]
+TORCH_NAMES = [n for n in classify.list_names(kind="torch") if n in _ZOO]
+SKLEARN_NAMES = [n for n in classify.list_names(kind="sklearn") if n in _ZOO]
 
 
 def _size(name: str) -> int:
@@ -107,7 +108,7 @@ def test_predict_does_not_mutate_and_accepts_any_size(crops):
 
 
 def test_offline_pretrained_warns_once_and_builds(monkeypatch):
-    from classify.models import torch_zoo
+    from leukoscan.classify.models import torch_zoo
 
     monkeypatch.setattr(torch_zoo, "_WARNED", False)
     with warnings.catch_warnings(record=True) as rec:

@@ -14,7 +14,7 @@ def _one_thread(monkeypatch):
 
 
 def test_train_classifier_cv_and_load(tmp_path, capsys, tool):
-    import classify
+    from leukoscan import classify
 
     main = tool("train_classifier").main
     rc = main(["--model", "handcrafted+svm", "--data", "demo_cells", "--imgsz", "48", "--folds", "2",
@@ -67,7 +67,7 @@ def test_benchmark_tool(tmp_path, tool):
 
 
 def test_pretrain_backbone_then_features(tmp_path, tool):
-    import classify
+    from leukoscan import classify
     from leukoscan.synthetic import make_cell_crop
 
     main = tool("pretrain_backbone").main

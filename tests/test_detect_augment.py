@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detect.augment import AugmentConfig, albumentations_pipeline, ultralytics_args
+from leukoscan.detect.augment import AugmentConfig, albumentations_pipeline, ultralytics_args
 
 
 def _image_and_box() -> tuple[np.ndarray, list[float]]:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from detect_fixtures import NAMES, make_tiny_dataset
 
-import detect
-from detect.augment import AugmentConfig
-from detect.base import FitArgs
+from leukoscan import detect
+from leukoscan.detect.augment import AugmentConfig
+from leukoscan.detect.base import FitArgs
 
 IMGSZ = {"yolo": 64, "fasterrcnn": 96}
 

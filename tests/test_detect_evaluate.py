@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from detect.base import empty_detections, make_detections
-from detect.evaluate import centroid_hits, coco_evaluate, coco_results, match_centroids
-from detect.tiling import boxes_in_tile, sliced_predict, tile_grid
+from leukoscan.detect.base import empty_detections, make_detections
+from leukoscan.detect.evaluate import centroid_hits, coco_evaluate, coco_results, match_centroids
+from leukoscan.detect.tiling import boxes_in_tile, sliced_predict, tile_grid
 
 NAMES = ["WBC", "RBC"]
 
@@ -156,7 +156,7 @@ def test_evaluate_detector_tool(tmp_path, capsys):
     from detect_fixtures import NAMES as TINY_NAMES
     from detect_fixtures import make_tiny_dataset
 
-    import detect
+    from leukoscan import detect
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
     import evaluate_detector
@@ -179,7 +179,7 @@ def test_evaluate_detector_tool(tmp_path, capsys):
 
 def test_dihedral_boxes_follow_the_pixels():
     """Each of the 8 rotations/mirrorings moves a box exactly onto its transformed pixels."""
-    from detect.evaluate import DIHEDRAL, dihedral_boxes, dihedral_image
+    from leukoscan.detect.evaluate import DIHEDRAL, dihedral_boxes, dihedral_image
 
     img = np.zeros((30, 50, 3), np.uint8)
     box = np.array([[5, 3, 17, 11]], float)  # xyxy, pixel edges
@@ -194,7 +194,7 @@ def test_dihedral_boxes_follow_the_pixels():
 
 def test_evaluate_orientations_oracle_is_perfect_everywhere(tmp_path):
     """An orientation-aware oracle scores 1.0 under all 8 transforms (the GT follows the image)."""
-    from detect.evaluate import DIHEDRAL, evaluate_orientations
+    from leukoscan.detect.evaluate import DIHEDRAL, evaluate_orientations
     from leukoscan.io import write_image
 
     data = tmp_path / "d"
@@ -210,7 +210,7 @@ def test_evaluate_orientations_oracle_is_perfect_everywhere(tmp_path):
 
     class Oracle:  # finds the pattern's transform by matching the image, returns the moved box
         def predict(self, image, conf, iou, tile=None):
-            from detect.evaluate import dihedral_boxes, dihedral_image
+            from leukoscan.detect.evaluate import dihedral_boxes, dihedral_image
 
             for k, flip in DIHEDRAL:
                 if dihedral_image(img, k, flip).shape == image.shape and np.array_equal(

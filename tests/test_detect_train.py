@@ -14,9 +14,9 @@ import pytest
 import yaml
 from detect_fixtures import make_tiny_dataset
 
-import detect
-from detect.augment import AugmentConfig
-from detect.train import DetectTrainConfig, train
+from leukoscan import detect
+from leukoscan.detect.augment import AugmentConfig
+from leukoscan.detect.train import DetectTrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -142,7 +142,7 @@ def test_wandb_without_key_fails_clearly(tmp_path):
     env = {**os.environ, "WANDB_MODE": "online", "HOME": str(tmp_path), "WANDB_CONFIG_DIR": str(tmp_path / "c"),
            "WANDB_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     env.pop("WANDB_API_KEY", None)
-    code = ("from pathlib import Path; from detect.runlog import WandbLog; "
+    code = ("from pathlib import Path; from leukoscan.detect.runlog import WandbLog; "
             f"WandbLog(Path({str(tmp_path)!r}), project='p', entity=None, name='n', config={{}})")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
@@ -150,7 +150,10 @@ def test_wandb_without_key_fails_clearly(tmp_path):
 
 
 def test_new_run_dir_never_overwrites_and_keeps_digits(tmp_path):
-    from leukoscan.paths import new_run_dir
+    from leukoscan.runs import RunDir
+
+    def new_run_dir(*a, **kw):
+        return RunDir.new(*a, **kw).path
 
     assert new_run_dir(tmp_path, "bench_e12") == tmp_path / "bench_e12"
     (tmp_path / "bench_e12").mkdir()

@@ -11,9 +11,9 @@ import pytest
 import supervision as sv
 from PIL import Image
 
-from classify.batch import run_batch
-from classify.pipeline import Pipeline, PipelineConfig
-from classify.report import summarize
+from leukoscan.app.batch import run_batch
+from leukoscan.app.pipeline import Pipeline, PipelineConfig
+from leukoscan.app.report import summarize
 from leukoscan.io import ImageReadError, read_image, sha256_file
 from leukoscan.synthetic import make_smear
 
@@ -170,7 +170,7 @@ def test_unsupported_or_broken_images_are_rejected(tmp_path, name, content):
 
 def test_unreadable_image_after_ultralytics_import(tmp_path):
     """ultralytics patches PIL's Image.open (HEIF plugin auto-install); errors stay clear."""
-    import detect
+    from leukoscan import detect
 
     detect.build("yolov8n", num_classes=1, pretrained=False)._initial_model()  # imports ultralytics
 
@@ -181,7 +181,7 @@ def test_unreadable_image_after_ultralytics_import(tmp_path):
 
 
 def test_annotation_colours_blast_red_normal_blue():
-    from classify.report import annotate
+    from leukoscan.app.report import annotate
 
     image = np.full((60, 120, 3), 255, np.uint8)
     det = sv.Detections(xyxy=np.array([[5, 20, 50, 55], [65, 20, 110, 55]], np.float32))

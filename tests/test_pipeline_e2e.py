@@ -42,7 +42,7 @@ def test_infer_without_models_says_how_to_train(tmp_path, monkeypatch, tool, cap
     monkeypatch.chdir(tmp_path)
     _slides(tmp_path / "in", 1)
     assert tool("infer").main([str(tmp_path / "in")]) == 2
-    assert "python tools/train_detector.py" in capsys.readouterr().err
+    assert "leukoscan train-detector" in capsys.readouterr().err
 
 
 def test_infer_folder_with_bad_file_uses_newest_runs(workdir, tool, capsys):
@@ -63,7 +63,7 @@ def test_infer_folder_with_bad_file_uses_newest_runs(workdir, tool, capsys):
 
 
 def test_large_slide_is_tiled(workdir):
-    from classify.pipeline import load_pipeline
+    from leukoscan.app.pipeline import load_pipeline
 
     pipe = load_pipeline("runs/detect/det", "runs/classify/clf")
     calls = []
@@ -74,7 +74,7 @@ def test_large_slide_is_tiled(workdir):
 
 
 def test_onnx_export_and_parity(workdir, tool):
-    from classify.pipeline import PipelineConfig, load_pipeline
+    from leukoscan.app.pipeline import PipelineConfig, load_pipeline
 
     assert tool("export").main(["--detector", "runs/detect/det", "--classifier", "runs/classify/clf"]) == 0
     assert (workdir / "runs/detect/det/weights/best.onnx").is_file()

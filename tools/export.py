@@ -1,43 +1,6 @@
-#!/usr/bin/env python
-"""Export a trained detector (YOLO backends) and classifier (torch models) to ONNX.
+"""``python tools/export.py ...`` = ``leukoscan export ...`` (see :mod:`leukoscan.commands.export`)."""
 
-    python tools/export.py [--detector runs/detect/<name>] [--classifier runs/classify/<name>]
-
-Writes ``weights/best.onnx`` (+ ``.json``) in the detector run and ``model.onnx``
-(+ ``.json``) in the classifier run; ``tools/infer.py --onnx`` then runs them with
-onnxruntime. Defaults: the newest runs.
-"""
-
-from __future__ import annotations
-
-import argparse
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--detector", help="detector run folder or weights (default: newest run)")
-    ap.add_argument("--classifier", help="classifier run folder or weights (default: newest run)")
-    args = ap.parse_args(argv)
-
-    from classify.onnx import export_pair
-    from classify.pipeline import CLASSIFY_RUNS, DETECT_RUNS, resolve_run
-
-    try:
-        det = resolve_run(args.detector, DETECT_RUNS, Path, "python tools/train_detector.py")
-        clf = resolve_run(args.classifier, CLASSIFY_RUNS, Path,
-                          "python tools/train_classifier.py --model cnn --data all_idb2")
-        out = export_pair(det, clf)
-    except (FileNotFoundError, ValueError, NotImplementedError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    for kind, path in out.items():
-        print(f"{kind}: {path}")
-    return 0
-
+from leukoscan.commands.export import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,46 +1,6 @@
-"""In-domain pretraining of a classifier backbone on cell crops of a detection dataset.
+"""``python tools/pretrain_backbone.py ...`` = ``leukoscan pretrain-backbone ...`` (see :mod:`leukoscan.commands.pretrain_backbone`)."""
 
-    python tools/pretrain_backbone.py --arch resnet18 --data txl_pbc --data-root ../shared/data
-    python tools/benchmark_classifiers.py ... per_model.resnet18+svm.backbone_weights=runs/classify/pretrain_resnet18/backbone.pt
-
-Writes runs/classify/<name>/backbone.pt (+ config.yaml, metrics.json).
-"""
-
-from __future__ import annotations
-
-import argparse
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def main(argv: list[str] | None = None) -> int:
-    from classify.pretrain import PretrainConfig, pretrain_backbone
-    from leukoscan.config import ConfigError, load_config, parse_overrides
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--arch", help="zoo network (default resnet18)")
-    p.add_argument("--data", help="detection dataset name or prepared folder (default txl_pbc)")
-    p.add_argument("--data-root", dest="data_root")
-    p.add_argument("--imgsz", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--name")
-    p.add_argument("overrides", nargs="*", help="key=value, e.g. per_class=300 fit.lr=0.002")
-    a = p.parse_args(argv)
-    try:
-        over = parse_overrides(a.overrides)
-        over.update({k: getattr(a, k) for k in ("arch", "data", "data_root", "imgsz", "name")
-                     if getattr(a, k) is not None})
-        if a.epochs is not None:
-            over.setdefault("fit", {})["epochs"] = a.epochs
-        cfg = load_config(PretrainConfig, None, over)
-    except (ConfigError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"backbone: {pretrain_backbone(cfg)}")
-    return 0
-
+from leukoscan.commands.pretrain_backbone import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

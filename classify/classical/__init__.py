@@ -9,7 +9,8 @@ Composable parts, each registered by name:
 
 Every ``<segmentation>+<feature set>+<classifier>`` (e.g. ``watershed+glcm+rf``) and every
 named recipe of :mod:`.recipes` (``mishra2017``, ..., ``das2022``) is added to the
-classifier registry, so ``classify.build("watershed+glcm+rf")`` and
+classifier registry when this package is imported (``leukoscan.classify`` does), so
+``classify.build("watershed+glcm+rf")`` and
 ``classify.build("mishra2017")`` work like any zoo name. :func:`is_classical` tells these
 names apart from the zoo (the whole-zoo benchmark leaves them out; the seed-reproduction
 benchmark runs the recipes). Whole-slide classification: :mod:`.whole_image`; the seed
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..registry import CLASSIFIERS, load_pickle, load_torch_state
 from .classifiers import ESTIMATORS
 from .features import FEATURES
 from .recipes import RECIPES, build_recipe
@@ -60,13 +62,25 @@ def _recipe_builder(name: str):
 
 
 def register_all(registry: Any) -> None:
-    """Add every composition and recipe name to ``registry`` (a duplicate raises)."""
+    """Add every composition and recipe name to ``registry`` (a duplicate raises).
+
+    Entries carry ``meta["family"] = "classical"`` (the whole-zoo benchmark and the zoo-wide
+    tests leave them out) and ``meta["features"]`` (the feature-cache key: the composition
+    without its classifier, or the recipe name). Kinds: ``"sklearn"`` (pickled composition),
+    ``"torch"`` for the end-to-end deep recipe (saved and loaded as its zoo network).
+    """
     for seg in METHODS:
         for feat in FEATURES:
             for clf in ESTIMATORS:
-                registry.add(f"{seg}+{feat}+{clf}", _composition_builder(seg, feat, clf))
-    for name in RECIPES:
-        registry.add(name, _recipe_builder(name))
+                registry.add(f"{seg}+{feat}+{clf}", _composition_builder(seg, feat, clf), kind="sklearn",
+                             load=load_pickle, family="classical", features=f"{seg}+{feat}")
+    for name, r in RECIPES.items():
+        torch = r.kind == "deep"
+        registry.add(name, _recipe_builder(name), kind="torch" if torch else "sklearn",
+                     load=load_torch_state if torch else load_pickle, family="classical", features=name)
+
+
+register_all(CLASSIFIERS)
 
 
 __all__ = ["ESTIMATORS", "FEATURES", "METHODS", "RECIPES", "build_recipe", "composition_names",

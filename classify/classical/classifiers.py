@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from leukoscan.errors import ConfigError
+
 
 def _scaled(est: Any) -> Any:
     from sklearn.pipeline import make_pipeline
@@ -127,5 +129,5 @@ def build_estimator(name: str, seed: int = 0) -> Any:
     """Unfitted estimator ``name`` (see :data:`ESTIMATORS`; ``dnn`` is recipe-only)."""
     table = {**ESTIMATORS, **EXTRA_ESTIMATORS}
     if name not in table:
-        raise ValueError(f"Unknown classical classifier {name!r}. Valid: {', '.join(table)}")
+        raise ConfigError(f"Unknown classical classifier {name!r}. Valid: {', '.join(table)}")
     return table[name](seed)

@@ -32,6 +32,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from leukoscan.errors import ConfigError
+
 from .texture import GLRLM_NAMES, glrlm_descriptor, ldp_code_table, ldp_histogram, quantise
 
 N_LEVELS = 16
@@ -159,7 +161,7 @@ def feature_names(name: str) -> list[str]:
                        "median", "p90", "max", "range"],
     }
     if name not in cols:
-        raise ValueError(f"Unknown feature set {name!r}. Valid: {', '.join(FEATURES)}")
+        raise ConfigError(f"Unknown feature set {name!r}. Valid: {', '.join(FEATURES)}")
     return cols[name]
 
 
@@ -168,6 +170,6 @@ def compute(names: tuple[str, ...] | list[str], rgb: np.ndarray, nucleus: np.nda
     """Concatenated feature sets ``names`` for one cell, float64 ``(D,)``, NaN/inf -> 0."""
     for n in names:
         if n not in FEATURES:
-            raise ValueError(f"Unknown feature set {n!r}. Valid: {', '.join(FEATURES)}")
+            raise ConfigError(f"Unknown feature set {n!r}. Valid: {', '.join(FEATURES)}")
     v = np.concatenate([FEATURES[n](rgb, nucleus, cell) for n in names])
     return np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)

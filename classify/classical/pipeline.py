@@ -16,7 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..model import SklearnClassifier, _CachedExtractor
+from leukoscan.errors import ConfigError
+
+from ..model import CachedExtractor, SklearnClassifier
 from ..preprocess import PreprocessCfg, apply_steps, resize_square
 from .classifiers import build_estimator
 from .features import compute, feature_names
@@ -28,14 +30,14 @@ def centre_disc(h: int, w: int, frac: float = 0.25) -> np.ndarray:
     return (yy - h / 2) ** 2 + (xx - w / 2) ** 2 <= (frac * min(h, w)) ** 2
 
 
-class ClassicalExtractor(_CachedExtractor):
+class ClassicalExtractor(CachedExtractor):
     """Features of ``segmentation`` + ``features`` on crops resized to ``preprocess.input_size``."""
 
     def __init__(self, segmentation: str, features: Sequence[str], preprocess: PreprocessCfg,
                  seed: int = 0) -> None:
         super().__init__()
         if segmentation not in METHODS:
-            raise ValueError(f"Unknown segmentation {segmentation!r}. Valid: {', '.join(METHODS)}")
+            raise ConfigError(f"Unknown segmentation {segmentation!r}. Valid: {', '.join(METHODS)}")
         for f in features:
             feature_names(f)  # validates
         self.segmentation, self.features = segmentation, tuple(features)
@@ -69,7 +71,7 @@ def build_classical(segmentation: str, features: Sequence[str], classifier: str,
     pre = preprocess or PreprocessCfg(input_size=int(imgsz or default_size), steps=tuple(steps))
     names = tuple(class_names) if class_names is not None else tuple(f"class{i}" for i in range(num_classes))
     if len(names) != num_classes:
-        raise ValueError(f"{len(names)} class names for num_classes={num_classes}")
+        raise ConfigError(f"{len(names)} class names for num_classes={num_classes}")
     label = name or "+".join([segmentation, *features, classifier])
     return SklearnClassifier(label, ClassicalExtractor(segmentation, features, pre, seed),
                              build_estimator(classifier, seed), names)

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from leukoscan.errors import ConfigError
+
 from ..model import DeepExtractor, SklearnClassifier
 from ..preprocess import PreprocessCfg
 from .classifiers import build_estimator
@@ -61,7 +63,7 @@ class Recipe:
 
             torch.manual_seed(seed)
             return DeepExtractor(build_net(self.backbone, num_classes=0, pretrained=pretrained), pre)
-        raise ValueError(f"recipe {self.name!r} is trained end to end and has no extractor")
+        raise ConfigError(f"recipe {self.name!r} is trained end to end and has no extractor")
 
     def estimator(self, seed: int = 0) -> Any:
         return build_estimator(self.classifier, seed)

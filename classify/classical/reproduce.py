@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from leukoscan.errors import MissingDatasetError
+
 from ..cv import Fold, grouped_stratified_kfold, random_kfold
 from ..metrics import binary_report
 
@@ -57,7 +59,7 @@ def load_cells(all_idb: str | Path) -> Items:
     root = Path(all_idb)
     paths = sorted((root / "ALL_IDB2" / "img").glob("*.tif"))
     if not paths:
-        raise FileNotFoundError(f"{root / 'ALL_IDB2' / 'img'}: no .tif crops")
+        raise MissingDatasetError(f"{root / 'ALL_IDB2' / 'img'}: no .tif crops")
     with open(root / "allidb2_provenance.csv", newline="") as f:
         src = {r["crop"]: r["source_image"] for r in csv.DictReader(f)}
     with open(root / "allidb1_image_meta.csv", newline="") as f:

@@ -39,6 +39,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from leukoscan.errors import BadInputError, ConfigError
+
 MIN_RANGE = 20.0  # B - G grey levels
 MAX_FIT_PIXELS = 4000
 K_CLUSTERS = 3
@@ -48,7 +50,7 @@ def nucleus_score(rgb: np.ndarray) -> np.ndarray:
     """``B - G`` as float32 ``(H, W)`` (range -255..255)."""
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] < 3:
-        raise ValueError(f"expected an RGB image (H, W, 3), got shape {rgb.shape}")
+        raise BadInputError(f"expected an RGB image (H, W, 3), got shape {rgb.shape}")
     return rgb[..., 2].astype(np.float32) - rgb[..., 1].astype(np.float32)
 
 
@@ -223,7 +225,7 @@ def segment_nucleus(rgb: np.ndarray, method: str = "otsu", *, central: bool = Tr
     ``min_frac``: components smaller than this fraction of the image are dropped.
     """
     if method not in METHODS:
-        raise ValueError(f"Unknown segmentation {method!r}. Valid: {', '.join(METHODS)}")
+        raise ConfigError(f"Unknown segmentation {method!r}. Valid: {', '.join(METHODS)}")
     mask = _clean(METHODS[method](np.asarray(rgb)[..., :3], seed), min_frac)
     if central:
         return _central(mask)

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from leukoscan.errors import MissingDatasetError
+
 AREA_RANGE = (3e-4, 3e-2)  # nucleus component area as a fraction of the slide area
 MAX_SIDE = 768
 
@@ -79,7 +81,7 @@ def load_slides(all_idb: str | Path, max_side: int = MAX_SIDE) -> Slides:
     root = Path(all_idb)
     paths = sorted((root / "ALL_IDB1" / "im").glob("*.jpg"))
     if not paths:
-        raise FileNotFoundError(f"{root / 'ALL_IDB1' / 'im'}: no .jpg slides")
+        raise MissingDatasetError(f"{root / 'ALL_IDB1' / 'im'}: no .jpg slides")
     meta = _read_csv(root / "allidb1_image_meta.csv")
     split_path = root / "allidb1_dev_split.csv"
     split = {k: v["split"] for k, v in _read_csv(split_path).items()} if split_path.is_file() else {}

@@ -1,4 +1,4 @@
-"""Zoo registration: every name in ``classify.CLASSIFIERS`` is built here.
+"""Zoo registration: every name in ``CLASSIFIERS`` is registered here, with its kind.
 
 - Torch networks (``torch_zoo.NET_NAMES``): cnn, alexnet, resnet18, resnet50, googlenet,
   vgg16, shufflenet_v2, mobilenet_v2, cnn_rnn.
@@ -10,16 +10,26 @@
 
 Each builder takes keyword-only ``num_classes``, ``pretrained``, optional
 ``class_names``, ``imgsz`` (input size override) and ``preprocess`` (a full
-PreprocessCfg, used when loading). Heavy imports (torch, sklearn) happen inside builders.
+PreprocessCfg, used when loading). Kinds: ``"torch"`` (loaded from a ``model.pt`` blob) and
+``"sklearn"`` (a pickled composition); ``meta["features"]`` names the feature extractor of a
+composition. Heavy imports (torch, sklearn) happen inside builders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from classify.model import DeepExtractor, HandcraftedExtractor, SklearnClassifier, TorchClassifier
-from classify.preprocess import PreprocessCfg
+from leukoscan.classify.model import (
+    DeepExtractor,
+    SklearnClassifier,
+    TorchClassifier,
+)
+from leukoscan.classify.models.handcrafted import HandcraftedExtractor
+from leukoscan.classify.preprocess import PreprocessCfg
+from leukoscan.classify.registry import CLASSIFIERS, load_pickle, load_torch_state
+from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 
 NET_NAMES = ("cnn", "alexnet", "resnet18", "resnet50", "googlenet", "vgg16", "shufflenet_v2",
              "mobilenet_v2", "cnn_rnn")
@@ -36,7 +46,7 @@ def _names(num_classes: int, class_names: Sequence[str] | None) -> tuple[str, ..
     if class_names is None:
         return tuple(f"class{i}" for i in range(num_classes))
     if len(class_names) != num_classes:
-        raise ValueError(f"{len(class_names)} class names for num_classes={num_classes}")
+        raise ConfigError(f"{len(class_names)} class names for num_classes={num_classes}")
     return tuple(class_names)
 
 
@@ -44,7 +54,7 @@ def _torch_builder(net_name: str):
     def build(*, num_classes: int = 2, pretrained: bool = True, class_names: Sequence[str] | None = None,
               imgsz: int | None = None, preprocess: PreprocessCfg | None = None,
               steps: Sequence[str] = (), **kw: Any) -> TorchClassifier:
-        from classify.models.torch_zoo import build_net
+        from leukoscan.classify.models.torch_zoo import build_net  # heavy: imports torch
 
         pre = preprocess or default_preprocess(net_name, imgsz, steps)
         net = build_net(net_name, num_classes=num_classes, pretrained=pretrained, **kw)
@@ -76,13 +86,15 @@ def load_backbone(net: Any, path: str) -> None:
     """Load a backbone checkpoint (state dict or ``{"state_dict": ...}``) ignoring any head."""
     import torch
 
+    if not Path(path).is_file():
+        raise MissingModelError(f"backbone weights not found: {path}")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     state = blob.get("state_dict", blob)
     state = {k: v for k, v in state.items() if not k.startswith("head.")}
     missing, unexpected = net.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("head.")]
     if missing or unexpected:
-        raise ValueError(f"{path}: backbone mismatch, missing {missing[:5]}, unexpected {unexpected[:5]}")
+        raise BadInputError(f"{path}: backbone mismatch, missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
 def _sklearn_builder(feat: str, head: str):
@@ -96,7 +108,7 @@ def _sklearn_builder(feat: str, head: str):
         else:
             import torch
 
-            from classify.models.torch_zoo import build_net
+            from leukoscan.classify.models.torch_zoo import build_net  # heavy: imports torch
 
             torch.manual_seed(seed)  # random-init backbones must be reproducible
             net = build_net(feat, num_classes=0, pretrained=pretrained and not backbone_weights, **kw)
@@ -110,9 +122,13 @@ def _sklearn_builder(feat: str, head: str):
     return build
 
 
-def register_all(registry: Any) -> None:
+def _register() -> None:
     for net in NET_NAMES:
-        registry.add(net, _torch_builder(net))
+        CLASSIFIERS.add(net, _torch_builder(net), kind="torch", load=load_torch_state, features=net)
     for feat in (*NET_NAMES, "handcrafted"):
         for head in HEADS:
-            registry.add(f"{feat}+{head}", _sklearn_builder(feat, head))
+            CLASSIFIERS.add(f"{feat}+{head}", _sklearn_builder(feat, head), kind="sklearn", load=load_pickle,
+                            features=feat)
+
+
+_register()

@@ -4,7 +4,7 @@ Image size: ``imgsz`` is the longer side the network sees, like YOLO's (torchvis
 ``min_size = max_size = imgsz``; its default 800 would upscale a 640x480 smear to
 1067x800 and cost ~5x more). Training from scratch uses ``weights=None,
 weights_backbone=None``; pretrained uses COCO weights with a new box predictor.
-Augmentation: :func:`detect.augment.albumentations_pipeline` (same config as YOLO).
+Augmentation: :func:`leukoscan.detect.augment.albumentations_pipeline` (same config as YOLO).
 Checkpoints: ``{"leukoscan": meta, "model": state_dict, "epoch", "best_fitness",
 "optimizer", "scheduler"}``; ``last.pt`` is written (atomically) after every epoch and
 is what ``--resume`` continues from; ``best.pt`` keeps the best val mAP50.
@@ -14,14 +14,24 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from detect.augment import AugmentConfig, albumentations_pipeline
-from detect.base import Detector, DetectorMeta, FitArgs, make_detections
-from detect.pretrained import offline_by_env, reachable, warn_scratch
+from leukoscan.data import read_detection
+from leukoscan.detect.augment import AugmentConfig, albumentations_pipeline
+from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, make_detections
+from leukoscan.detect.evaluate import evaluate_detector
+from leukoscan.detect.pretrained import warn_scratch
+from leukoscan.detect.registry import DETECTORS
+from leukoscan.errors import ConfigError
+from leukoscan.io import atomic_path, read_image
+from leukoscan.offline import offline_var, unreachable
+
+if TYPE_CHECKING:
+    import supervision as sv
 
 FRCNN_MODELS = ("fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn_v2")
 
@@ -41,10 +51,8 @@ def make_model(arch: str, num_classes: int, imgsz: int, pretrained: bool, rois: 
     kw = {"min_size": imgsz, "max_size": imgsz, "box_batch_size_per_image": rois,
           "rpn_post_nms_top_n_test": max(100, 2 * rois)}
     if pretrained:
-        var = offline_by_env()
-        reason = f"offline: {var} is set" if var else None
-        if reason is None and not reachable("download.pytorch.org"):
-            reason = "download.pytorch.org unreachable"
+        var = offline_var()
+        reason = f"offline: {var} is set" if var else unreachable("download.pytorch.org")
         if reason is None:
             try:
                 model = fn(weights="DEFAULT", **kw)
@@ -62,8 +70,6 @@ class BoxDataset:
     """A prepared split as torchvision detection samples: (CHW float [0,1], target dict)."""
 
     def __init__(self, data_dir: Path, split: str, transform: Any = None) -> None:
-        from leukoscan.data import read_detection
-
         self.records = read_detection(data_dir, split)
         self.transform = transform
 
@@ -72,8 +78,6 @@ class BoxDataset:
 
     def __getitem__(self, i: int) -> tuple[Any, dict[str, Any]]:
         import torch
-
-        from leukoscan.io import read_image
 
         rec = self.records[i]
         img = read_image(rec.path)
@@ -129,14 +133,12 @@ def train_one_epoch(model: Any, optimizer: Any, scheduler: Any, loader: Any, dev
 
 def evaluate(detector: FrcnnDetector, data_dir: Path, split: str, *, progress: bool = True) -> dict[str, float]:
     """COCO metrics of the current model on a prepared split (the shared evaluator)."""
-    from detect.evaluate import evaluate_detector
-
     m = evaluate_detector(detector, data_dir, split, conf=0.001, progress=progress)
     return {"map50": m.map50, "map50_95": m.map50_95, "recall": m.recall50}
 
 
 class FrcnnDetector(Detector):
-    """A torchvision Faster R-CNN behind the :class:`~detect.base.Detector` interface."""
+    """A torchvision Faster R-CNN behind the :class:`~leukoscan.detect.base.Detector` interface."""
 
     def __init__(self, meta: DetectorMeta, model: Any = None, *, pretrained: bool = False) -> None:
         self.meta = meta
@@ -154,15 +156,13 @@ class FrcnnDetector(Detector):
         import torch
 
         params = [p for p in self.model.parameters() if p.requires_grad]
-        opt = torch.optim.SGD(params, lr=args.lr or 0.01, momentum=0.9, weight_decay=1e-4)
-        warm, total = min(100, steps), max(steps * args.epochs, 1)
-
-        def lam(i: int) -> float:  # linear warm-up, then cosine to 5% of lr
-            if i < warm:
-                return 0.1 + 0.9 * i / warm
-            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, (i - warm) / max(1, total - warm))))
-
-        return opt, torch.optim.lr_scheduler.LambdaLR(opt, lam)
+        lr = args.lr or 0.01
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
+        warm, total = max(1, min(100, steps)), max(steps * args.epochs, 1)
+        sch = torch.optim.lr_scheduler  # linear warm-up from 10% of lr, then cosine to 5% of lr
+        return opt, sch.SequentialLR(opt, [sch.LinearLR(opt, start_factor=0.1, total_iters=warm),
+                                           sch.CosineAnnealingLR(opt, T_max=max(1, total - warm), eta_min=0.05 * lr)],
+                                     milestones=[warm])
 
     def fit(self, args: FitArgs) -> dict[str, Any]:
         import torch
@@ -210,8 +210,6 @@ class FrcnnDetector(Detector):
     def _save_ckpt(self, path: Path, epoch: int, best: float, opt: Any = None, sched: Any = None) -> None:
         import torch
 
-        from leukoscan.io import atomic_path
-
         ckpt: dict[str, Any] = {"leukoscan": self.meta.to_dict(), "model": self.model.state_dict(),
                                 "epoch": epoch, "best_fitness": best}
         if opt is not None:
@@ -225,7 +223,7 @@ class FrcnnDetector(Detector):
         self.model.to(device)
         return self
 
-    def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> Any:
+    def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> sv.Detections:
         import torch
 
         self._ensure_model()
@@ -250,7 +248,7 @@ def build_frcnn(name: str, *, num_classes: int, class_names: list[str] | None = 
                 imgsz: int = 640, rois_per_image: int = 128, **_: Any) -> FrcnnDetector:
     names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]
     if len(names) != num_classes:
-        raise ValueError(f"num_classes={num_classes} but {len(names)} class names given")
+        raise ConfigError(f"num_classes={num_classes} but {len(names)} class names given")
     meta = DetectorMeta(backend=name, class_names=names, imgsz=int(imgsz), extra={"rois": int(rois_per_image)})
     return FrcnnDetector(meta, pretrained=pretrained)
 
@@ -260,3 +258,7 @@ def load_frcnn(path: Path, ckpt: dict[str, Any]) -> FrcnnDetector:
     model, _ = make_model(meta.backend, len(meta.class_names), meta.imgsz, False, meta.extra.get("rois", 128))
     model.load_state_dict(ckpt["model"])
     return FrcnnDetector(meta, model.eval())
+
+
+for _name in FRCNN_MODELS:
+    DETECTORS.add(_name, partial(build_frcnn, _name), kind="frcnn", load=load_frcnn)

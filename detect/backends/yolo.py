@@ -3,7 +3,7 @@
 Training calls ultralytics' own trainer (``model.train``) with our augmentation config
 mapped onto its arguments, and reports each epoch to our callbacks. ultralytics writes
 into our run folder: ``weights/{best,last}.pt`` (its checkpoint format, with our
-:class:`~detect.base.DetectorMeta` stamped in under the ``"leukoscan"`` key after
+:class:`~leukoscan.detect.base.DetectorMeta` stamped in under the ``"leukoscan"`` key after
 training), ``results.csv`` and ``args.yaml``.
 
 Threads: ultralytics resets torch to ``cpu_count - 1`` threads (1 on a 2-core box)
@@ -13,17 +13,26 @@ epoch (see :func:`leukoscan.device.cpu_threads` for the choice).
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
-from detect.augment import AugmentConfig, ultralytics_args
-from detect.base import Detector, DetectorMeta, FitArgs, make_detections
-from detect.pretrained import offline_by_env, warn_scratch
+from leukoscan.detect.augment import AugmentConfig, ultralytics_args
+from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, with_class_names
+from leukoscan.detect.pretrained import warn_scratch
+from leukoscan.detect.registry import DETECTORS
+from leukoscan.errors import BadInputError, ConfigError, MissingModelError
+from leukoscan.io import atomic_path, atomic_write_json
+from leukoscan.offline import offline_var
+
+if TYPE_CHECKING:
+    import supervision as sv
 
 YOLO_MODELS = ("yolov8n", "yolov8s", "yolov8m", "yolov5nu", "yolov5su")
 
@@ -53,7 +62,7 @@ def write_data_yaml(data_dir: Path, out: Path, train_split: str, val_split: str,
 
 
 class YoloDetector(Detector):
-    """An ultralytics YOLO model behind the :class:`~detect.base.Detector` interface."""
+    """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.Detector` interface."""
 
     def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool = False) -> None:
         self.meta = meta
@@ -69,7 +78,7 @@ class YoloDetector(Detector):
 
         name = self.meta.backend
         if self._want_pretrained:
-            var = offline_by_env()
+            var = offline_var()
             if var:
                 warn_scratch(name, f"offline: {var} is set")
             else:
@@ -97,14 +106,10 @@ class YoloDetector(Detector):
 
     def export_onnx(self, path: str | Path) -> Path:
         """Write an ONNX copy (dynamic input shape, so letterboxing matches the .pt path)
-        plus ``<path>.json`` with our meta; onnxruntime runs it via :func:`load_yolo_onnx`."""
-        import json
-
-        from leukoscan.io import atomic_write_json
-
+        plus ``<path>.json`` with our meta; :func:`load_yolo` runs it with onnxruntime."""
         path = Path(path)
         if self._weights is not None and self._weights.suffix == ".onnx":
-            raise ValueError(f"{self._weights} is already an ONNX model")
+            raise BadInputError(f"{self._weights} is already an ONNX model")
         out = Path(self.model.export(format="onnx", imgsz=self.meta.imgsz, dynamic=True, simplify=False,
                                      device="cpu", verbose=False))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +173,7 @@ class YoloDetector(Detector):
         t0 = time.time()
         if args.resume:
             if not last.is_file():
-                raise FileNotFoundError(f"cannot resume: {last} does not exist")
+                raise MissingModelError(f"cannot resume: {last} does not exist")
             model = YOLO(str(last))
             kw: dict[str, Any] = {"resume": True, "device": _ul_device(args.device), "workers": args.workers}
         else:
@@ -188,7 +193,8 @@ class YoloDetector(Detector):
         return {"seconds": time.time() - t0, "weights": str(self._weights)}
 
     # ---- inference ----------------------------------------------------------------------
-    def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> Any:
+    def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> sv.Detections:
+        import supervision as sv
         import torch
 
         bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics reads numpy arrays as BGR
@@ -197,10 +203,7 @@ class YoloDetector(Detector):
         )[0]
         if self.threads:
             torch.set_num_threads(self.threads)  # its predictor reset them
-        boxes = res.boxes
-        return make_detections(
-            boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(int), self.class_names
-        )
+        return with_class_names(sv.Detections.from_ultralytics(res), self.class_names)
 
     def save(self, path: str | Path) -> Path:
         if self._weights is None:
@@ -230,8 +233,6 @@ def stamp_meta(path: Path, meta: DetectorMeta) -> None:
     """Add our meta to an ultralytics checkpoint file (ultralytics ignores extra keys)."""
     import torch
 
-    from leukoscan.io import atomic_path
-
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     ckpt["leukoscan"] = meta.to_dict()
     with atomic_path(path) as tmp:
@@ -253,20 +254,22 @@ def build_yolo(name: str, *, num_classes: int, class_names: list[str] | None = N
                imgsz: int = 640, **_: Any) -> YoloDetector:
     names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]
     if len(names) != num_classes:
-        raise ValueError(f"num_classes={num_classes} but {len(names)} class names given")
+        raise ConfigError(f"num_classes={num_classes} but {len(names)} class names given")
     return YoloDetector(DetectorMeta(backend=name, class_names=names, imgsz=int(imgsz)), pretrained=pretrained)
 
 
 def load_yolo(path: Path, ckpt: dict[str, Any]) -> YoloDetector:
+    """A saved YOLO detector: our checkpoint, a plain ultralytics one, or an ONNX export
+    (``ckpt`` is then its ``.json`` sidecar, see :func:`leukoscan.detect.registry.load`)."""
     meta = DetectorMeta.from_dict(ckpt["leukoscan"]) if "leukoscan" in ckpt else meta_from_ultralytics(ckpt, path)
     return YoloDetector(meta, weights=path)
 
 
-def load_yolo_onnx(path: Path) -> YoloDetector:
-    """An exported ``.onnx`` detector (meta from the ``.json`` sidecar written at export)."""
-    import json
+def is_ultralytics_checkpoint(ckpt: dict[str, Any]) -> bool:
+    """A checkpoint written by ultralytics itself (no LeukoScan meta)."""
+    return "train_args" in ckpt or "model" in ckpt and "leukoscan" not in ckpt
 
-    side = path.with_suffix(".json")
-    if not side.is_file():
-        raise FileNotFoundError(f"{side}: missing sidecar for {path.name} (export with tools/export.py)")
-    return YoloDetector(DetectorMeta.from_dict(json.loads(side.read_text())), weights=path)
+
+for _name in YOLO_MODELS:
+    DETECTORS.add(_name, partial(build_yolo, _name), kind="yolo", load=load_yolo,
+                  recognizes=is_ultralytics_checkpoint)

@@ -4,21 +4,20 @@
 there. Otherwise, when the card has a ``download`` URL and the network answers within a
 few seconds, it downloads and unpacks the archive there; else it raises
 :class:`DatasetMissingError` with one line saying where to put the files. Set
-``LEUKOSCAN_OFFLINE=1`` to never try the network.
+``LEUKOSCAN_OFFLINE=1`` (see :func:`leukoscan.offline.offline`) to never try the network.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 from leukoscan.data.errors import DatasetMissingError
+from leukoscan.errors import ConfigError
+from leukoscan.offline import offline, unreachable
 from leukoscan.paths import CARDS_DIR, data_root
 
 CONNECT_TIMEOUT_S = 5.0
@@ -45,7 +44,7 @@ def load_card(name: str) -> Card:
     path = CARDS_DIR / f"{name}.yaml"
     if not path.is_file():
         have = sorted(p.stem for p in CARDS_DIR.glob("*.yaml"))
-        raise ValueError(f"no dataset card {path} (cards: {', '.join(have)})")
+        raise ConfigError(f"no dataset card {path} (cards: {', '.join(have)})")
     raw = yaml.safe_load(path.read_text()) or {}
     keys = Card.__dataclass_fields__
     return Card(**{k: v for k, v in raw.items() if k in keys})
@@ -59,7 +58,7 @@ def locate(name: str, root: str | Path | None = None, *, download: bool = True) 
     """The dataset's folder under the data root (flag > LEUKOSCAN_DATA > ./datasets)."""
     card = load_card(name)
     if card.folder is None:
-        raise ValueError(f"dataset {name!r} is generated, it has no folder to locate")
+        raise ConfigError(f"dataset {name!r} is generated, it has no folder to locate")
     base = data_root(root)
     folder = base / card.folder
     missing = _missing(card, folder)
@@ -67,7 +66,7 @@ def locate(name: str, root: str | Path | None = None, *, download: bool = True) 
         return folder
     where = f"{name}: not found: put the files under {folder}/ ({', '.join(card.required)})"
     where += " or pass --data-root / set LEUKOSCAN_DATA; see datasets/README.md"
-    if not (card.download and download) or os.environ.get("LEUKOSCAN_OFFLINE"):
+    if not (card.download and download) or offline():
         raise DatasetMissingError(
             where + ("" if card.download else f" (obtain it from {card.source})")
         )
@@ -79,22 +78,11 @@ def locate(name: str, root: str | Path | None = None, *, download: bool = True) 
     )
 
 
-def _reachable(url: str) -> str | None:
-    """None when a TCP connection to the URL's host opens within the timeout, else why not."""
-    u = urlparse(url)
-    port = u.port or (443 if u.scheme == "https" else 80)
-    try:
-        socket.create_connection((u.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as e:
-        return f"network unreachable ({e.__class__.__name__}: {e})"
-    return None
-
-
 def _try_download(card: Card, folder: Path) -> str | None:
     """Download ``card.download`` (a zip) and move its ``download_subdir`` to ``folder``."""
     import urllib.request
 
-    reason = _reachable(card.download)
+    reason = unreachable(card.download, timeout=CONNECT_TIMEOUT_S)
     if reason:
         return reason
     folder.parent.mkdir(parents=True, exist_ok=True)

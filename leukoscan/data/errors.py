@@ -1,11 +1,12 @@
-"""Errors raised by the dataset converters; each message names the offending file."""
+"""Errors raised by the dataset converters; each message names the offending file.
+
+Both live in :mod:`leukoscan.errors`; the names here stay for existing imports.
+"""
 
 from __future__ import annotations
 
+from leukoscan.errors import DataError, MissingDatasetError
 
-class DataError(ValueError):
-    """Unreadable or inconsistent input data (message starts with the file's path)."""
+DatasetMissingError = MissingDatasetError
 
-
-class DatasetMissingError(FileNotFoundError):
-    """A dataset is not under the data root and could not be downloaded (one-line message)."""
+__all__ = ["DataError", "DatasetMissingError", "MissingDatasetError"]

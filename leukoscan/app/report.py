@@ -1,7 +1,8 @@
 """Slide-level outputs: per-cell table, slide summary, annotated image, HTML batch report.
 
 Input is the pipeline's ``supervision.Detections`` (``xyxy`` pixels of the original
-image) carrying ``data["cell_class"]`` and ``data["blast_prob"]`` per cell.
+image) carrying ``data[CELL_CLASS]`` and ``data[BLAST_PROB]`` per cell
+(:mod:`leukoscan.schema`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import html
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classify.metrics import wilson
-from leukoscan.io import atomic_write_json, atomic_write_text
+from leukoscan.classify.metrics import wilson
+from leukoscan.io import atomic_write_json, atomic_write_text, write_image
+from leukoscan.schema import BLAST_PROB, CELL_CLASS, CLASS_NAME
+
+if TYPE_CHECKING:
+    import supervision as sv
 
 CELL_FIELDS = ("cell_id", "x1", "y1", "x2", "y2", "det_class", "det_score", "cell_class", "blast_prob")
 
@@ -41,26 +46,26 @@ class SlideSummary:
         return d
 
 
-def cell_rows(det: Any) -> list[dict[str, Any]]:
+def cell_rows(det: sv.Detections) -> list[dict[str, Any]]:
     """Per-cell records (``CELL_FIELDS``) from pipeline detections; boxes in pixels."""
     rows = []
     for i in range(len(det)):
         x1, y1, x2, y2 = (round(float(v), 1) for v in det.xyxy[i])
         rows.append({
             "cell_id": i + 1, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-            "det_class": str(det.data["class_name"][i]) if "class_name" in det.data else "",
+            "det_class": str(det.data[CLASS_NAME][i]) if CLASS_NAME in det.data else "",
             "det_score": round(float(det.confidence[i]), 4) if det.confidence is not None else None,
-            "cell_class": str(det.data["cell_class"][i]),
-            "blast_prob": round(float(det.data["blast_prob"][i]), 4),
+            "cell_class": str(det.data[CELL_CLASS][i]),
+            "blast_prob": round(float(det.data[BLAST_PROB][i]), 4),
         })
     return rows
 
 
-def summarize(det: Any, *, image: str, image_hw: tuple[int, int], threshold_pct: float = 20.0,
+def summarize(det: sv.Detections, *, image: str, image_hw: tuple[int, int], threshold_pct: float = 20.0,
               blast_class: str = "blast") -> SlideSummary:
     """Slide summary; ``blast_pct`` is ``None`` when no leukocyte was found (flag stays False)."""
     n = len(det)
-    k = int(np.sum(np.asarray(det.data.get("cell_class", []), dtype=object) == blast_class)) if n else 0
+    k = int(np.sum(np.asarray(det.data.get(CELL_CLASS, []), dtype=object) == blast_class)) if n else 0
     est = wilson(k, n)
     pct = None if n == 0 else round(100.0 * est.value, 2)
     ci = (None, None) if n == 0 else (round(100.0 * est.lo, 2), round(100.0 * est.hi, 2))
@@ -68,18 +73,18 @@ def summarize(det: Any, *, image: str, image_hw: tuple[int, int], threshold_pct:
     return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, k, pct, ci, flagged, threshold_pct)
 
 
-def annotate(image: np.ndarray, det: Any, *, blast_class: str = "blast") -> np.ndarray:
+def annotate(image: np.ndarray, det: sv.Detections, *, blast_class: str = "blast") -> np.ndarray:
     """RGB image with boxes coloured by cell class (red = blast, blue = other) and labels."""
     import supervision as sv
 
     if len(det) == 0:
         return image.copy()
-    is_blast = np.asarray(det.data["cell_class"], dtype=object) == blast_class
+    is_blast = np.asarray(det.data[CELL_CLASS], dtype=object) == blast_class
     view = sv.Detections(xyxy=det.xyxy.astype(np.float32), class_id=is_blast.astype(int))
     palette = sv.ColorPalette([sv.Color(40, 110, 230), sv.Color(220, 30, 30)])
     thick = max(2, round(max(image.shape[:2]) / 400))
     scale = max(0.4, max(image.shape[:2]) / 1600)
-    labels = [f"{c} {p:.2f}" for c, p in zip(det.data["cell_class"], det.data["blast_prob"], strict=True)]
+    labels = [f"{c} {p:.2f}" for c, p in zip(det.data[CELL_CLASS], det.data[BLAST_PROB], strict=True)]
     bgr = np.ascontiguousarray(image[..., ::-1])  # supervision draws in OpenCV's BGR order
     out = sv.BoxAnnotator(color=palette, thickness=thick, color_lookup=sv.ColorLookup.CLASS).annotate(bgr, view)
     out = sv.LabelAnnotator(color=palette, text_scale=scale, text_thickness=max(1, thick // 2),
@@ -128,10 +133,9 @@ def write_html(path: Path, entries: list[dict[str, Any]], failures: list[tuple[s
     atomic_write_text(path, doc)
 
 
-def save_annotated(path: Path, image: np.ndarray, det: Any, *, max_side: int | None = None) -> None:
-    from leukoscan.io import write_image
-
-    out = annotate(image, det)
+def save_annotated(path: Path, image: np.ndarray, det: sv.Detections, *, max_side: int | None = None,
+                   blast_class: str = "blast") -> None:
+    out = annotate(image, det, blast_class=blast_class)
     if max_side and max(out.shape[:2]) > max_side:
         import cv2
 

@@ -2,7 +2,7 @@
 
 Reads a prepared ``all_idb1`` folder (``images/<split>/``, ``centroids/<split>.json``,
 ``image_labels.csv``). Per cell: a blast centroid is found when it lies inside a box the
-pipeline called ``blast`` (one-to-one matching, :func:`detect.evaluate.match_centroids`).
+pipeline called a blast (``pipeline.cfg.blast_class``; one-to-one matching, :func:`leukoscan.detect.evaluate.match_centroids`).
 Per slide: ALL is called when the slide is flagged (blast % >= ``threshold_pct``).
 Everything is also reported per image size (the two ALL-IDB1 cameras/magnifications),
 because camera predicts the label in ALL-IDB1 (shortcut risk).
@@ -18,21 +18,25 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from classify.metrics import wilson
-from classify.report import summarize
-from detect.evaluate import match_centroids
+from leukoscan.app.pipeline import Pipeline
+from leukoscan.app.report import summarize
+from leukoscan.classify.metrics import wilson
+from leukoscan.detect.evaluate import match_centroids
+from leukoscan.errors import DataError
 from leukoscan.io import read_image
+from leukoscan.schema import CELL_CLASS
 
 
-def _slide_row(pipeline: Any, data_dir: Path, split: str, file: str, cents: dict[str, list],
+def _slide_row(pipeline: Pipeline, data_dir: Path, split: str, file: str, cents: dict[str, list],
                label: int, threshold_pct: float) -> dict[str, Any]:
     image = read_image(data_dir / "images" / split / file)
     det = pipeline(image)
-    blast_boxes = det.xyxy[np.asarray(det.data.get("cell_class", []), dtype=object) == "blast"] \
+    blast = pipeline.cfg.blast_class
+    blast_boxes = det.xyxy[np.asarray(det.data.get(CELL_CLASS, []), dtype=object) == blast] \
         if len(det) else np.zeros((0, 4))
-    pts = np.asarray(cents.get("blast", []), float).reshape(-1, 2)
+    pts = np.asarray(cents.get(blast, []), float).reshape(-1, 2)
     n_true_cells = len(pts) + len(cents.get("leukocyte", []))
-    s = summarize(det, image=file, image_hw=image.shape[:2], threshold_pct=threshold_pct)
+    s = summarize(det, image=file, image_hw=image.shape[:2], threshold_pct=threshold_pct, blast_class=blast)
     true_pct = 100.0 * len(pts) / n_true_cells if n_true_cells else 0.0
     return {"file": file, "size": f"{image.shape[1]}x{image.shape[0]}", "label": label,
             "n_blast_centroids": len(pts), "n_pred_blasts": len(blast_boxes),
@@ -58,14 +62,14 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def evaluate_pipeline(pipeline: Any, data_dir: str | Path, split: str = "val", *,
+def evaluate_pipeline(pipeline: Pipeline, data_dir: str | Path, split: str = "val", *,
                       threshold_pct: float = 20.0, progress: bool = True) -> dict[str, Any]:
     """-> ``{"overall": {...}, "by_image_size": {"WxH": {...}}, "slides": [rows]}``."""
     data_dir = Path(data_dir)
     cfile = data_dir / "centroids" / f"{split}.json"
     if not cfile.is_file():
-        raise FileNotFoundError(f"{cfile}: not a prepared ALL-IDB1 folder with a {split!r} split "
-                                f"(run: python tools/prepare_data.py all_idb1)")
+        raise DataError(f"{cfile}: not a prepared ALL-IDB1 folder with a {split!r} split "
+                        f"(run: leukoscan prepare-data all_idb1)")
     cents = json.loads(cfile.read_text())
     with open(data_dir / "image_labels.csv", newline="") as f:
         labels = {r["file"]: int(r["label"]) for r in csv.DictReader(f)}

@@ -16,7 +16,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from classify import report
+from leukoscan.app import report
+from leukoscan.app.pipeline import Pipeline
 from leukoscan.io import (
     IMAGE_SUFFIXES,
     ImageReadError,
@@ -74,7 +75,7 @@ def _summary_csv(summaries: list[report.SlideSummary]) -> str:
     return buf.getvalue()
 
 
-def process_image(pipeline: Any, path: Path, out_dir: Path, stem: str, threshold_pct: float
+def process_image(pipeline: Pipeline, path: Path, out_dir: Path, stem: str, threshold_pct: float
                   ) -> report.SlideSummary:
     image = read_image(path)
     det = pipeline(image)
@@ -82,12 +83,13 @@ def process_image(pipeline: Any, path: Path, out_dir: Path, stem: str, threshold
                                threshold_pct=threshold_pct, blast_class=pipeline.cfg.blast_class)
     report.write_cells(report.cell_rows(det), out_dir / f"{stem}_cells.csv",
                        out_dir / f"{stem}_cells.json", summary)
-    report.save_annotated(out_dir / f"{stem}.png", image, det)
-    report.save_annotated(out_dir / "thumbs" / f"{stem}.jpg", image, det, max_side=480)
+    blast = pipeline.cfg.blast_class
+    report.save_annotated(out_dir / f"{stem}.png", image, det, blast_class=blast)
+    report.save_annotated(out_dir / "thumbs" / f"{stem}.jpg", image, det, max_side=480, blast_class=blast)
     return summary
 
 
-def run_batch(pipeline: Any, inputs: Iterable[str | Path], out_dir: str | Path, *,
+def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
               threshold_pct: float = 20.0) -> BatchResult:
     """Process every input; a bad file is recorded in ``failures`` and skipped."""
     out_dir = Path(out_dir)

@@ -1,0 +1,56 @@
+"""The seam between the stages: what a detector returns and what a classifier takes.
+
+The only object that crosses from detection to classification is a
+``supervision.Detections``: ``xyxy`` float32 ``(N, 4)`` in pixels of the original image,
+``confidence`` float32 ``(N,)``, ``class_id`` int ``(N,)``, and per-box columns in
+``data`` under the keys named here (after supervision's ``CLASS_NAME_DATA_FIELD``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import supervision as sv
+
+#: Detector class of each box, object array of str (set by every detector backend).
+CLASS_NAME = "class_name"
+#: Pipeline call of each cell: the classifier's blast class or :data:`NORMAL`, object array.
+CELL_CLASS = "cell_class"
+#: Blast probability of each cell, float32 in [0, 1].
+BLAST_PROB = "blast_prob"
+#: The cell class of a leukocyte not called a blast.
+NORMAL = "normal"
+
+DATA_KEYS = (CLASS_NAME, CELL_CLASS, BLAST_PROB)
+
+
+class Preprocess(Protocol):
+    """What a classifier declares about its input: square ``input_size`` px RGB crops."""
+
+    input_size: int
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Stage 1. RGB uint8 ``(H, W, 3)`` image -> detections with ``data[CLASS_NAME]``."""
+
+    @property
+    def class_names(self) -> list[str]: ...
+
+    def predict(self, image: np.ndarray, *, conf: float = ..., iou: float = ...,
+                tile: int | None = None) -> sv.Detections: ...
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """Stage 2. RGB uint8 crops of any size -> class probabilities ``(N, C)``."""
+
+    name: str
+    class_names: tuple[str, ...]
+    preprocess: Preprocess
+
+    def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray: ...
