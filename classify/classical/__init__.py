@@ -25,6 +25,7 @@ from typing import Any
 from ..registry import CLASSIFIERS, load_pickle, load_torch_state
 from .classifiers import ESTIMATORS
 from .features import FEATURES
+from .pipeline import build_classical
 from .recipes import RECIPES, build_recipe
 from .segmentation import METHODS
 
@@ -44,7 +45,6 @@ def _composition_builder(seg: str, feat: str, clf: str):
     def build(*, num_classes: int = 2, pretrained: bool = False, class_names: Sequence[str] | None = None,
               imgsz: int | None = None, steps: Sequence[str] = (), seed: int = 0, preprocess: Any = None,
               **kw: Any) -> Any:
-        from .pipeline import build_classical
 
         return build_classical(seg, (feat,), clf, num_classes=num_classes, class_names=class_names,
                                imgsz=imgsz, steps=steps, seed=seed, preprocess=preprocess)

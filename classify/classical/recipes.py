@@ -25,6 +25,7 @@ from typing import Any
 from leukoscan.errors import ConfigError
 
 from ..model import DeepExtractor, SklearnClassifier
+from ..models import _torch_builder
 from ..preprocess import PreprocessCfg
 from .classifiers import build_estimator
 from .pipeline import ClassicalExtractor
@@ -59,7 +60,7 @@ class Recipe:
         if self.kind == "deep_features":
             import torch
 
-            from ..models.torch_zoo import build_net
+            from ..models.torch_zoo import build_net  # heavy: imports torch
 
             torch.manual_seed(seed)
             return DeepExtractor(build_net(self.backbone, num_classes=0, pretrained=pretrained), pre)
@@ -137,8 +138,6 @@ def build_recipe(name: str, *, num_classes: int = 2, pretrained: bool = False,
     r = RECIPES[name]
     names = tuple(class_names) if class_names is not None else tuple(f"class{i}" for i in range(num_classes))
     if r.kind == "deep":
-        from ..models import _torch_builder
-
         return _torch_builder(r.backbone)(num_classes=num_classes, pretrained=pretrained, class_names=names,
                                           imgsz=imgsz or r.size, preprocess=preprocess, steps=steps)
     ext = r.extractor(seed=seed, pretrained=pretrained, steps=steps, imgsz=imgsz)

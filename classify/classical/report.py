@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from leukoscan.io import atomic_write_text
+
 
 def _pct(est: dict | None) -> str:
     if not est or est.get("value") is None:
@@ -93,8 +95,6 @@ def slide_rows(out: dict) -> list[str]:
 
 
 def write_markdown(out: dict, path: Path) -> Path:
-    from leukoscan.io import atomic_write_text
-
     m = out.get("machine", {})
     text = [f"Seed reproduction, {out.get('started')} -> {out.get('finished')}, wall {out.get('wall_seconds')} s, "
             f"commit {m.get('commit')}, {m.get('cores')} cores, {m.get('torch_threads')} torch thread(s).", "",

@@ -29,10 +29,14 @@ from typing import Any
 
 import numpy as np
 
+from leukoscan.data.all_idb1 import image_label
 from leukoscan.errors import MissingDatasetError
+from leukoscan.io import read_image
 
 from ..cv import Fold, grouped_stratified_kfold, random_kfold
 from ..metrics import binary_report
+from ..model import FitCfg
+from ..models import _torch_builder
 
 K = 5
 
@@ -53,9 +57,6 @@ class Items:
 
 def load_cells(all_idb: str | Path) -> Items:
     """ALL-IDB2 crops with overlap groups and camera of their source slide (read-only)."""
-    from leukoscan.data.all_idb1 import image_label
-    from leukoscan.io import read_image
-
     root = Path(all_idb)
     paths = sorted((root / "ALL_IDB2" / "img").glob("*.tif"))
     if not paths:
@@ -121,9 +122,6 @@ def sklearn_fit_predict(X: np.ndarray, y: np.ndarray, make: Callable[[], Any]):
 
 
 def torch_fit_predict(items: Items, net: str, size: int, epochs: int, seed: int):
-    from ..model import FitCfg
-    from ..models import _torch_builder
-
     def fp(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
         import torch
 

@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from leukoscan.io import atomic_write_json
+from leukoscan.synthetic import make_cell_crop
+
+from . import whole_image as wi
+from .classifiers import build_estimator
 from .recipes import RECIPES, SEED_ORDER
+from .report import write_markdown
 from .reproduce import Items, cached, load_cells, run_row, sklearn_fit_predict, torch_fit_predict
 
 # Whole-slide models besides the recipes: name -> (features, classifier, note)
@@ -74,8 +80,6 @@ def _cell_row(name: str, cells: Items, cfg: SeedCfg, cache: Path | None, log) ->
 
 
 def _slide_features(kind: str, slides, cfg: SeedCfg) -> np.ndarray:
-    from . import whole_image as wi
-
     if kind == "camera":
         return wi.camera_features(slides)
     if kind == "global":
@@ -89,8 +93,6 @@ def _slide_features(kind: str, slides, cfg: SeedCfg) -> np.ndarray:
 
 
 def _slide_row(name: str, kind: str, clf: str, slides, items: Items, cfg: SeedCfg, cache, log) -> dict:
-    from .classifiers import build_estimator
-
     t0 = time.time()
     if kind.startswith("torch:"):
         fp = torch_fit_predict(items, kind[6:], cfg.slide_size, cfg.slide_epochs, cfg.seed)
@@ -124,11 +126,6 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
     """Run every row; writes ``<cfg.out>.json`` after each row and ``.md`` at the end."""
     import torch
 
-    from leukoscan.io import atomic_write_json
-
-    from .report import write_markdown
-    from .whole_image import load_slides
-
     torch.set_num_threads(int(os.environ.get("LEUKOSCAN_THREADS", "1")))
     t_start = time.time()
     root = Path(cfg.data_root) / "ALL_IDB" if (Path(cfg.data_root) / "ALL_IDB").is_dir() else Path(cfg.data_root)
@@ -145,7 +142,7 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
         out["cells"][name] = _cell_row(name, cells, cfg, cache, log)
         atomic_write_json(json_path, out)
     if cfg.slides:
-        slides = load_slides(root)
+        slides = wi.load_slides(root)
         items = Items(slides.images, slides.labels, slides.groups, slides.cameras, slides.dev_split)
         out["slides_n"] = {"n": len(items), "positive": int(items.labels.sum()),
                            "canon": int(sum(c.lower() == "canon" for c in items.cameras)),
@@ -165,8 +162,6 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
 
 def smoke_items(n: int = 24, seed: int = 0) -> Items:
     """Synthetic cells with groups and two cameras (for tests of the runner)."""
-    from leukoscan.synthetic import make_cell_crop
-
     rng = np.random.default_rng(seed)
     labels = np.array([i % 2 for i in range(n)])
     imgs = [make_cell_crop(48, blast=bool(y), seed=int(rng.integers(1 << 30))) for y in labels]

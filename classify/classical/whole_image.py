@@ -30,7 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
+from leukoscan.data.all_idb1 import image_label
 from leukoscan.errors import MissingDatasetError
+
+from ..model import DeepExtractor
+from ..preprocess import PreprocessCfg, resize_square
+from .features import compute, feature_names
+from .segmentation import segment_cell, segment_nucleus
 
 AREA_RANGE = (3e-4, 3e-2)  # nucleus component area as a fraction of the slide area
 MAX_SIDE = 768
@@ -76,8 +82,6 @@ def read_slide(path: Path, max_side: int = MAX_SIDE) -> tuple[np.ndarray, tuple[
 
 def load_slides(all_idb: str | Path, max_side: int = MAX_SIDE) -> Slides:
     """ALL-IDB1 slides under ``all_idb`` (the folder holding ``ALL_IDB1/`` and the CSVs)."""
-    from leukoscan.data.all_idb1 import image_label
-
     root = Path(all_idb)
     paths = sorted((root / "ALL_IDB1" / "im").glob("*.jpg"))
     if not paths:
@@ -104,9 +108,6 @@ def camera_features(slides: Slides) -> np.ndarray:
 
 
 def global_features(slides: Slides, size: int = 256) -> np.ndarray:
-    from ..preprocess import resize_square
-    from .features import compute
-
     rows = []
     for img in slides.images:
         rgb = resize_square(img, size)
@@ -119,8 +120,6 @@ def nucleus_patches(rgb: np.ndarray, segmentation: str, *, max_cells: int = 12,
                     seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Up to ``max_cells`` ``(patch rgb, patch nucleus mask)`` pairs, largest nuclei first."""
     from skimage import measure
-
-    from .segmentation import segment_nucleus
 
     h, w = rgb.shape[:2]
     mask = segment_nucleus(rgb, segmentation, central=False, seed=seed, min_frac=AREA_RANGE[0])
@@ -141,10 +140,6 @@ def nucleus_patch_features(slides: Slides, recipe, *, max_cells: int = 12, seed:
     """``(N, D + 1)``: mean recipe features over each slide's nucleus patches, + patch count."""
     import cv2
 
-    from ..preprocess import resize_square
-    from .features import compute, feature_names
-    from .segmentation import segment_cell
-
     dim = sum(len(feature_names(f)) for f in recipe.features)
     rows = []
     for img in slides.images:
@@ -163,9 +158,7 @@ def nucleus_patch_features(slides: Slides, recipe, *, max_cells: int = 12, seed:
 def deep_features(slides: Slides, backbone: str, size: int = 128, seed: int = 0) -> np.ndarray:
     import torch
 
-    from ..model import DeepExtractor
-    from ..models.torch_zoo import build_net
-    from ..preprocess import PreprocessCfg
+    from ..models.torch_zoo import build_net  # heavy: imports torch
 
     torch.manual_seed(seed)
     net = build_net(backbone, num_classes=0, pretrained=False)

@@ -16,8 +16,11 @@ import argparse
 from pathlib import Path
 
 from leukoscan.classify.benchmark import BenchConfig, markdown_table, render, run_benchmark
+from leukoscan.classify.classical.recipes import RECIPES, SEED_ORDER
+from leukoscan.classify.classical.seed_table import SeedCfg, run_seed_table
 from leukoscan.cli import user_errors
 from leukoscan.config import load_config, parse_overrides
+from leukoscan.errors import ConfigError
 from leukoscan.paths import CONFIGS_DIR
 
 DEFAULT_CONFIG = CONFIGS_DIR / "classify_benchmark.yaml"
@@ -71,10 +74,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _seed(a: argparse.Namespace) -> int:
-    from leukoscan.classify.classical.recipes import RECIPES, SEED_ORDER
-    from leukoscan.classify.classical.seed_table import SeedCfg, run_seed_table
-    from leukoscan.errors import ConfigError
-
     names = SEED_ORDER if a.recipes == "seed" else tuple(r.strip() for r in a.recipes.split(","))
     bad = [r for r in names if r not in RECIPES]
     if bad or not a.data_root:
