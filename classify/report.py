@@ -18,7 +18,8 @@ import numpy as np
 from classify.metrics import wilson
 from leukoscan.io import atomic_write_json, atomic_write_text
 
-CELL_FIELDS = ("cell_id", "x1", "y1", "x2", "y2", "det_class", "det_score", "cell_class", "blast_prob")
+CELL_FIELDS = ("cell_id", "x1", "y1", "x2", "y2", "det_class", "det_score", "det_blast", "det_leukocyte",
+               "cell_class", "blast_prob", "call_by")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class SlideSummary:
     blast_pct_ci95: tuple[float | None, float | None]
     flagged: bool
     threshold_pct: float
+    call_by: str = ""  # how blasts were called (classify.pipeline.CALL_BY key); "count": not at all
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -50,22 +52,38 @@ def cell_rows(det: Any) -> list[dict[str, Any]]:
             "cell_id": i + 1, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
             "det_class": str(det.data["class_name"][i]) if "class_name" in det.data else "",
             "det_score": round(float(det.confidence[i]), 4) if det.confidence is not None else None,
+            "det_blast": _num(det.data, "det_blast", i),
+            "det_leukocyte": _num(det.data, "det_leukocyte", i),
             "cell_class": str(det.data["cell_class"][i]),
-            "blast_prob": round(float(det.data["blast_prob"][i]), 4),
+            "blast_prob": _num(det.data, "blast_prob", i),
+            "call_by": str(det.data["call_by"][i]) if "call_by" in det.data else "",
         })
     return rows
 
 
+def _num(data: dict, key: str, i: int) -> float | None:
+    if key not in data:
+        return None
+    v = float(data[key][i])
+    return None if np.isnan(v) else round(v, 4)
+
+
 def summarize(det: Any, *, image: str, image_hw: tuple[int, int], threshold_pct: float = 20.0,
-              blast_class: str = "blast") -> SlideSummary:
-    """Slide summary; ``blast_pct`` is ``None`` when no leukocyte was found (flag stays False)."""
+              blast_class: str = "blast", call_by: str = "") -> SlideSummary:
+    """Slide summary; ``blast_pct`` is ``None`` when no leukocyte was found or blasts were not
+    assessed (``call_by="count"``: a detector without a blast class, no classifier); the flag
+    then stays False."""
     n = len(det)
+    if call_by == "count":
+        return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, 0, None, (None, None), False,
+                            threshold_pct, call_by)
     k = int(np.sum(np.asarray(det.data.get("cell_class", []), dtype=object) == blast_class)) if n else 0
     est = wilson(k, n)
     pct = None if n == 0 else round(100.0 * est.value, 2)
     ci = (None, None) if n == 0 else (round(100.0 * est.lo, 2), round(100.0 * est.hi, 2))
     flagged = pct is not None and pct >= threshold_pct
-    return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, k, pct, ci, flagged, threshold_pct)
+    return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, k, pct, ci, flagged, threshold_pct,
+                        call_by)
 
 
 def annotate(image: np.ndarray, det: Any, *, blast_class: str = "blast") -> np.ndarray:
@@ -79,7 +97,8 @@ def annotate(image: np.ndarray, det: Any, *, blast_class: str = "blast") -> np.n
     palette = sv.ColorPalette([sv.Color(40, 110, 230), sv.Color(220, 30, 30)])
     thick = max(2, round(max(image.shape[:2]) / 400))
     scale = max(0.4, max(image.shape[:2]) / 1600)
-    labels = [f"{c} {p:.2f}" for c, p in zip(det.data["cell_class"], det.data["blast_prob"], strict=True)]
+    labels = [c if np.isnan(p) else f"{c} {p:.2f}" for c, p in zip(det.data["cell_class"], det.data["blast_prob"],
+                                                                     strict=True)]
     bgr = np.ascontiguousarray(image[..., ::-1])  # supervision draws in OpenCV's BGR order
     out = sv.BoxAnnotator(color=palette, thickness=thick, color_lookup=sv.ColorLookup.CLASS).annotate(bgr, view)
     out = sv.LabelAnnotator(color=palette, text_scale=scale, text_thickness=max(1, thick // 2),
