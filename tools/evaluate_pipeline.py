@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--margin", type=float, default=0.15,
                     help="crop margin per side, as a fraction of the box side")
     ap.add_argument("--conf", type=float, default=0.25)
+    ap.add_argument("--group-ios", type=float, default=None,
+                    help="merge a cell's boxes across detector classes at this IoS (0: keep every box, "
+                         "the behaviour before the seam work)")
     ap.add_argument("--out", help="JSON file for the results")
     args = ap.parse_args(argv)
 
@@ -37,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         clf = False if args.no_classifier else args.classifier
-        pipe = load_pipeline(args.detector, clf, PipelineConfig(conf=args.conf, margin=args.margin),
+        pipe = load_pipeline(args.detector, clf, PipelineConfig(conf=args.conf, margin=args.margin,
+                                                                    **({} if args.group_ios is None
+                                                                       else {"group_ios": args.group_ios})),
                              pipeline=args.pipeline)
         data_dir = resolve(args.data, data_root=args.data_root)
     except (FileNotFoundError, ValueError) as e:
