@@ -66,6 +66,11 @@ def _mean_ci(values: list[float], n_boot: int = 2000, seed: int = 0) -> dict[str
             "hi": round(float(np.percentile(boots, 97.5)), 2), "n": len(v)}
 
 
+def _prop(k: int, n: int) -> dict[str, Any]:
+    """``k / n`` with its Wilson 95% interval, ``k`` and ``n``."""
+    return {**wilson(int(k), int(n)).to_dict(), "k": int(k), "n": int(n)}
+
+
 def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     hits = sum(r["blast_hits"] for r in rows)
     n_gt = sum(r["n_blast_centroids"] for r in rows)
@@ -75,14 +80,14 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     counted = [r for r in rows if r["count_rel_error"] is not None]
     return {
         "slides": len(rows), "all_slides": len(pos), "healthy_slides": len(neg),
-        "cell_blast_recall": wilson(hits, n_gt).to_dict(),
-        "cell_blast_precision": wilson(hits, n_pred).to_dict(),
-        "cell_specificity": wilson(sum(r["normal_called_normal"] for r in rows),
-                                   sum(r["normal_found"] for r in rows)).to_dict(),
-        "slide_sensitivity": wilson(sum(r["called_all"] for r in pos), len(pos)).to_dict(),
-        "slide_specificity": wilson(sum(1 - r["called_all"] for r in neg), len(neg)).to_dict(),
+        "cell_blast_recall": _prop(hits, n_gt),
+        "cell_blast_precision": _prop(hits, n_pred),
+        "cell_specificity": _prop(sum(r["normal_called_normal"] for r in rows),
+                                   sum(r["normal_found"] for r in rows)),
+        "slide_sensitivity": _prop(sum(r["called_all"] for r in pos), len(pos)),
+        "slide_specificity": _prop(sum(1 - r["called_all"] for r in neg), len(neg)),
         "blast_pct_mae": _mean_ci([r["blast_pct_abs_error"] for r in rows]),
-        "count_within_10pct": wilson(sum(r["count_rel_error"] <= 0.10 for r in counted), len(counted)).to_dict(),
+        "count_within_10pct": _prop(sum(r["count_rel_error"] <= 0.10 for r in counted), len(counted)),
         "count_rel_error_mean": _mean_ci([100 * r["count_rel_error"] for r in counted]),
     }
 

@@ -265,3 +265,21 @@ def test_pipeline_fused_and_detector_only_calls(trained_allpipe):
     s = summarize(counted, image="x", image_hw=image.shape[:2], call_by="count")
     assert s.leukocytes == len(counted) > 0 and s.blast_pct is None and not s.flagged
     assert set(counted.data["cell_class"]) == {"leukocyte"}
+
+
+def test_evaluate_pipeline_reports_counts_specificity_and_cameras(tmp_path):
+    from classify.evaluate_pipeline import evaluate_pipeline
+    from classify.pipeline import Pipeline
+
+    data = tmp_path / "all_idb1"
+    boxes, train, val = _fake_allidb1(data, n_train=0, n_val=6)
+    res = evaluate_pipeline(Pipeline(_OracleDetector(boxes), None), data, "val", progress=False)
+    ov = res["overall"]
+    assert res["call_by"] == "detector" and ov["slides"] == 6
+    # the oracle finds every annotated cell (+ one junk box per slide) and calls blasts by its scores
+    assert ov["cell_blast_recall"]["value"] == 1.0 and ov["cell_blast_precision"]["value"] == 1.0
+    assert ov["cell_specificity"]["value"] == 1.0 and ov["cell_specificity"]["n"] > 0
+    for r in res["slides"]:  # the junk box (score 0.2) is below the default conf 0.25
+        assert r["leukocytes"] == r["true_leukocytes"] and r["count_rel_error"] == 0
+    assert ov["count_within_10pct"]["value"] == 1.0 and ov["count_within_10pct"]["n"] == 6
+    assert set(res["by_camera"]) == {"320x240"} and ov["blast_pct_mae"]["n"] == 6
