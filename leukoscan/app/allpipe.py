@@ -48,6 +48,10 @@ class AllPipelineConfig:
     detector: str | None = None
     fold_detectors: list[str] = field(default_factory=list)
     folds: int = 2
+    # "oof": a slide's cells come from a fold detector that never trained on it (default);
+    # "full": from the full detector, which trained on every training slide (in-fold; kept
+    # to measure what out-of-fold cutting changes)
+    cells_detector: str = "oof"
     cv_folds: int = 5
     classifier: str = "handcrafted+svm"
     classifier_imgsz: int | None = None  # None: the classifier's own default input size
@@ -128,6 +132,12 @@ def _oof_detectors(fold_runs: list[str], slides: list[Slide]) -> dict[str, str]:
             raise ValueError(f"{s.name}: every fold detector trained on it; no out-of-fold detector")
         out[s.name] = free[0]
     return out
+
+
+def _cells_detectors(cfg: AllPipelineConfig, state: State, slides: list[Slide]) -> dict[str, str]:
+    if cfg.cells_detector == "full":
+        return {s.name: state["detector"] for s in slides}
+    return _oof_detectors(state["folds"], slides)
 
 
 def load_detector(run: str | Path) -> Any:
@@ -240,6 +250,8 @@ def train_all_pipeline(cfg: AllPipelineConfig, run_dir: str | Path, *, log=print
     from leukoscan.config import save_config
     from leukoscan.data import resolve
 
+    if cfg.cells_detector not in ("oof", "full"):
+        raise ValueError(f"cells_detector must be 'oof' or 'full', got {cfg.cells_detector!r}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
@@ -248,8 +260,8 @@ def train_all_pipeline(cfg: AllPipelineConfig, run_dir: str | Path, *, log=print
     slides = read_slides(data_dir, cfg.split)
     stages = [
         ("detector", lambda: cfg.detector or _train_detector(cfg, run_dir, "full", cfg.data)),
-        ("folds", lambda: _fold_stage(cfg, run_dir, data_dir, slides)),
-        ("cells", lambda: _cells_stage(cfg, run_dir, slides, _oof_detectors(state["folds"], slides))),
+        ("folds", lambda: _fold_stage(cfg, run_dir, data_dir, slides) if cfg.cells_detector == "oof" else []),
+        ("cells", lambda: _cells_stage(cfg, run_dir, slides, _cells_detectors(cfg, state, slides))),
         ("oof", lambda: _oof_stage(cfg, run_dir, state["cells"], slides)),
         ("select", lambda: _select_stage(cfg, state["cells"], state["oof"], slides)),
         ("final", lambda: _final_stage(cfg, run_dir, state)),
