@@ -68,10 +68,10 @@ def _summary_csv(summaries: list[report.SlideSummary]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["image", "width", "height", "leukocytes", "blasts", "blast_pct", "ci95_lo", "ci95_hi",
-                "flagged"])
+                "flagged", "call_by"])
     for s in summaries:
         w.writerow([s.image, s.width, s.height, s.leukocytes, s.blasts, s.blast_pct, *s.blast_pct_ci95,
-                    int(s.flagged)])
+                    int(s.flagged), s.call_by])
     return buf.getvalue()
 
 
@@ -80,7 +80,8 @@ def process_image(pipeline: Pipeline, path: Path, out_dir: Path, stem: str, thre
     image = read_image(path)
     det = pipeline(image)
     summary = report.summarize(det, image=path.name, image_hw=image.shape[:2],
-                               threshold_pct=threshold_pct, blast_class=pipeline.cfg.blast_class)
+                               threshold_pct=threshold_pct, blast_class=pipeline.cfg.blast_class,
+                               call_by=getattr(pipeline, "call_by", ""))
     report.write_cells(report.cell_rows(det), out_dir / f"{stem}_cells.csv",
                        out_dir / f"{stem}_cells.json", summary)
     blast = pipeline.cfg.blast_class

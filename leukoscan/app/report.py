@@ -18,12 +18,13 @@ import numpy as np
 
 from leukoscan.classify.metrics import wilson
 from leukoscan.io import atomic_write_json, atomic_write_text, write_image
-from leukoscan.schema import BLAST_PROB, CELL_CLASS, CLASS_NAME
+from leukoscan.schema import BLAST_PROB, CALL_BY, CELL_CLASS, CLASS_NAME, DET_BLAST, DET_LEUK
 
 if TYPE_CHECKING:
     import supervision as sv
 
-CELL_FIELDS = ("cell_id", "x1", "y1", "x2", "y2", "det_class", "det_score", "cell_class", "blast_prob")
+CELL_FIELDS = ("cell_id", "x1", "y1", "x2", "y2", "det_class", "det_score", "det_blast", "det_leukocyte",
+               "cell_class", "blast_prob", "call_by")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class SlideSummary:
     blast_pct_ci95: tuple[float | None, float | None]
     flagged: bool
     threshold_pct: float
+    call_by: str = ""  # how blasts were called (classify.pipeline.CALL_BY key); "count": not at all
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -55,22 +57,38 @@ def cell_rows(det: sv.Detections) -> list[dict[str, Any]]:
             "cell_id": i + 1, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
             "det_class": str(det.data[CLASS_NAME][i]) if CLASS_NAME in det.data else "",
             "det_score": round(float(det.confidence[i]), 4) if det.confidence is not None else None,
+            "det_blast": _num(det.data, DET_BLAST, i),
+            "det_leukocyte": _num(det.data, DET_LEUK, i),
             "cell_class": str(det.data[CELL_CLASS][i]),
-            "blast_prob": round(float(det.data[BLAST_PROB][i]), 4),
+            "blast_prob": _num(det.data, BLAST_PROB, i),
+            "call_by": str(det.data[CALL_BY][i]) if CALL_BY in det.data else "",
         })
     return rows
 
 
+def _num(data: dict, key: str, i: int) -> float | None:
+    if key not in data:
+        return None
+    v = float(data[key][i])
+    return None if np.isnan(v) else round(v, 4)
+
+
 def summarize(det: sv.Detections, *, image: str, image_hw: tuple[int, int], threshold_pct: float = 20.0,
-              blast_class: str = "blast") -> SlideSummary:
-    """Slide summary; ``blast_pct`` is ``None`` when no leukocyte was found (flag stays False)."""
+              blast_class: str = "blast", call_by: str = "") -> SlideSummary:
+    """Slide summary; ``blast_pct`` is ``None`` when no leukocyte was found or blasts were not
+    assessed (``call_by="count"``: a detector without a blast class, no classifier); the flag
+    then stays False."""
     n = len(det)
+    if call_by == "count":
+        return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, 0, None, (None, None), False,
+                            threshold_pct, call_by)
     k = int(np.sum(np.asarray(det.data.get(CELL_CLASS, []), dtype=object) == blast_class)) if n else 0
     est = wilson(k, n)
     pct = None if n == 0 else round(100.0 * est.value, 2)
     ci = (None, None) if n == 0 else (round(100.0 * est.lo, 2), round(100.0 * est.hi, 2))
     flagged = pct is not None and pct >= threshold_pct
-    return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, k, pct, ci, flagged, threshold_pct)
+    return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, k, pct, ci, flagged, threshold_pct,
+                        call_by)
 
 
 def annotate(image: np.ndarray, det: sv.Detections, *, blast_class: str = "blast") -> np.ndarray:
@@ -84,7 +102,8 @@ def annotate(image: np.ndarray, det: sv.Detections, *, blast_class: str = "blast
     palette = sv.ColorPalette([sv.Color(40, 110, 230), sv.Color(220, 30, 30)])
     thick = max(2, round(max(image.shape[:2]) / 400))
     scale = max(0.4, max(image.shape[:2]) / 1600)
-    labels = [f"{c} {p:.2f}" for c, p in zip(det.data[CELL_CLASS], det.data[BLAST_PROB], strict=True)]
+    labels = [c if np.isnan(p) else f"{c} {p:.2f}"
+              for c, p in zip(det.data[CELL_CLASS], det.data[BLAST_PROB], strict=True)]
     bgr = np.ascontiguousarray(image[..., ::-1])  # supervision draws in OpenCV's BGR order
     out = sv.BoxAnnotator(color=palette, thickness=thick, color_lookup=sv.ColorLookup.CLASS).annotate(bgr, view)
     out = sv.LabelAnnotator(color=palette, text_scale=scale, text_thickness=max(1, thick // 2),

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from leukoscan.app.batch import run_batch
-from leukoscan.app.pipeline import PipelineConfig, load_pipeline
+from leukoscan.app.pipeline import CALL_METHODS, PipelineConfig, load_pipeline
 from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.errors import ConfigError, DataError
 from leukoscan.runs import RunDir
@@ -25,6 +25,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("inputs", nargs="+", help="image files and/or folders of images")
     ap.add_argument("--detector", help="detector run folder (runs/detect/<name>) or weights file; default: newest run")
     ap.add_argument("--classifier", help="classifier run folder (runs/classify/<name>) or weights file; default: newest run")
+    ap.add_argument("--pipeline", help="a train-all-pipeline run folder: detector, classifier, fusion and the "
+                    "operating points chosen for them (--detector/--classifier override its entries)")
+    ap.add_argument("--no-classifier", action="store_true",
+                    help="detector only: leukocyte count, and blasts from the detector's own blast class if it has one")
     ap.add_argument("--out", help="output folder (default: runs/infer/<name>, never overwritten)")
     ap.add_argument("--name", default="exp", help="run name under runs/infer/ when --out is not given")
     ap.add_argument("--margin", type=float, default=0.15, help="crop margin per side, as a fraction of the box side")
@@ -56,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = pipeline_config(args)
     if not any(Path(p).exists() for p in args.inputs):
         raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
-    pipe = load_pipeline(args.detector, args.classifier, cfg, onnx=args.onnx)
+    pipe = load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg, onnx=args.onnx,
+                         pipeline=args.pipeline)
+    print(f"blast calls: {CALL_METHODS[pipe.call_by]}")
     out = Path(args.out) if args.out else RunDir.new("runs/infer", args.name).path
     res = run_batch(pipe, args.inputs, out, threshold_pct=args.flag_pct)
     for s in res.summaries:
