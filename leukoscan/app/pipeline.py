@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,7 @@ class PipelineConfig:
     blast_class: str = "blast"
     blast_threshold: float = 0.5  # blast probability at or above which a cell is called a blast
     batch: int = 64
+    max_det: int | None = None  # keep at most this many leukocytes per slide (highest scores); None: all
 
 
 class Pipeline:
@@ -60,6 +61,16 @@ class Pipeline:
         if self.cfg.blast_class not in names:
             raise ConfigError(f"classifier classes {names} have no {self.cfg.blast_class!r} class")
         self._blast_idx = names.index(self.cfg.blast_class)
+        #: where each model came from (:class:`~leukoscan.app.provenance.ModelSource` by role);
+        #: filled by :func:`load_pipeline`, empty for models built in memory.
+        self.sources: dict[str, Any] = {}
+
+    def to(self, device: str) -> Pipeline:
+        """Run both stages on ``device`` ("cpu", "cuda:0"); models without ``to`` stay where they are."""
+        for model in (self.detector, self.classifier):
+            if hasattr(model, "to"):
+                model.to(device)
+        return self
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """Leukocyte detections only (xyxy pixels of ``image``)."""
@@ -67,6 +78,9 @@ class Pipeline:
         if len(det) and CLASS_NAME in det.data:
             keep = np.isin(np.asarray(det.data[CLASS_NAME], dtype=object), self.cfg.leukocyte_classes)
             det = det[keep]
+        if self.cfg.max_det is not None and len(det) > self.cfg.max_det:
+            order = np.argsort(-np.asarray(det.confidence))[: self.cfg.max_det]
+            det = det[np.sort(order)]
         return det
 
     def classify(self, image: np.ndarray, det: sv.Detections) -> sv.Detections:
@@ -108,21 +122,36 @@ def _onnx_twin(path: Path, kind: str) -> Path:
 
 
 def load_pipeline(detector: str | Path | None = None, classifier: str | Path | None = None,
-                  cfg: PipelineConfig | None = None, *, onnx: bool = False) -> Pipeline:
-    """Pipeline from run folders / weights files; ``None`` picks the newest trained run.
+                  cfg: PipelineConfig | None = None, *, onnx: bool = False,
+                  device: str | None = None) -> Pipeline:
+    """Pipeline from run folders / weights files; ``None`` picks the newest trained run
+    and says so loudly on stderr (which run, its weights hash).
 
     ``onnx=True`` runs the exported ONNX twins with onnxruntime (``leukoscan export``);
-    a scikit-learn classifier has no twin and runs as it is.
+    a scikit-learn classifier has no twin and runs as it is. ``device``: "auto" (CUDA when
+    present), "cpu", "cuda:0" or "0", applied to both stages; None keeps the CPU.
     """
+    from leukoscan.app.provenance import GIVEN, NEWEST, announce_implicit, model_source
+    from leukoscan.device import resolve_device
+
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR)
     clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
-    det = detect.load(_onnx_twin(det_path, "detector") if onnx else det_path)
-    if onnx and onnx_twin(clf_path).is_file():
-        clf = classify.load(onnx_twin(clf_path))
-    else:
-        clf = classify.load(clf_path)
-        if onnx and clf.kind != "sklearn":
-            _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
-    return Pipeline(det, clf, cfg)
+    det_file = _onnx_twin(det_path, "detector") if onnx else det_path
+    det = detect.load(det_file)
+    clf_file = onnx_twin(clf_path) if onnx and onnx_twin(clf_path).is_file() else clf_path
+    clf = classify.load(clf_file)
+    if onnx and clf_file == clf_path and clf.kind != "sklearn":
+        _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
+    pipe = Pipeline(det, clf, cfg)
+    for role, given, file, model, flag in (("detector", detector, det_file, det, "--detector"),
+                                           ("classifier", classifier, clf_file, clf, "--classifier")):
+        src = model_source(role, file, str(getattr(model, "name", type(model).__name__)),
+                           chosen=GIVEN if given is not None else NEWEST)
+        pipe.sources[role] = src
+        if given is None:
+            announce_implicit(src, flag)
+    if device is not None:
+        pipe.to(resolve_device(device))
+    return pipe
