@@ -148,7 +148,7 @@ def test_same_name_in_two_folders_gives_two_rows_and_outputs(tmp_path):
     assert [s.image for s in res.summaries] == ["pA/001.jpg", "pB/001.jpg"]
     rows = (tmp_path / "out" / "summary.csv").read_text().splitlines()
     assert rows[1].startswith("pA/001.jpg,") and rows[2].startswith("pB/001.jpg,")
-    assert str(a.resolve()) in rows[1] and str(b.resolve()) in rows[2]
+    assert str(a.absolute()) in rows[1] and str(b.absolute()) in rows[2]
     for key in ("pA/001", "pB/001"):
         assert (tmp_path / "out" / f"{key}_annotated.jpg").is_file()
         assert json.loads((tmp_path / "out" / f"{key}_cells.json").read_text())["source"]["key"] == key + ".jpg"

@@ -156,8 +156,7 @@ def _summary_parts(summary: SlideSummary | None, n: int) -> list[tuple[str, RGB]
     return parts
 
 
-def _strip(lines: list[tuple[str, RGB]], width: int, scale: float, thick: int, bg: RGB,
-           swatches: dict[int, RGB] | None = None) -> np.ndarray:
+def _strip(lines: list[tuple[str, RGB]], width: int, scale: float, thick: int, bg: RGB) -> np.ndarray:
     import cv2
 
     _, th, base = _text_size("Ag", scale, thick)
@@ -166,9 +165,6 @@ def _strip(lines: list[tuple[str, RGB]], width: int, scale: float, thick: int, b
     for k, (text, col) in enumerate(lines):
         y = line_h * (k + 1) - base
         x = max(3, th // 3)
-        if swatches and k in swatches:
-            cv2.rectangle(strip, (x, y - th), (x + th, y), swatches[k], -1)
-            x += th + max(4, th // 2)
         cv2.putText(strip, text, (x, y), FONT, scale, col, thick, cv2.LINE_AA)
     return strip
 
@@ -208,18 +204,39 @@ def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | N
     flagged = summary is not None and (summary.flagged or summary.leukocytes == 0)
     banner = _strip([(t, FLAG_RGB if flagged and ("FLAG" in t or "NO LEUK" in t) else (0, 0, 0)) for t in head],
                     W, scale * 1.1, thick, (245, 245, 245))
-    legend_items = [(f"blast (P(blast) >= {blast_threshold:g})", BLAST_RGB), ("normal", NORMAL_RGB)]
-    legend_items += [(c, OTHER_RGB) for c in sorted(set(classes) - {blast_class, NORMAL})]
-    legend_items.append(("label = call + confidence of that call", (60, 60, 60)))
-    legend_lines = [(t, (0, 0, 0)) for t, _ in legend_items]
-    legend = _strip(legend_lines, W, scale, thick, (245, 245, 245),
-                    swatches={k: c for k, (_, c) in enumerate(legend_items[:-1])})
+    items = [(f"blast (P(blast) >= {blast_threshold:g})", BLAST_RGB), ("normal", NORMAL_RGB)]
+    items += [(c, OTHER_RGB) for c in sorted(set(classes) - {blast_class, NORMAL})]
+    items.append(("label: call + its confidence", None))
+    legend = _legend(items, W, scale, thick)
     parts = [banner, legend, canvas]
     if footer:
         lines = _wrap(list(footer), W - 8, scale * 0.8, max(1, thick - 1), sep="; ")
         parts.append(_strip([(t, (40, 40, 40)) for t in lines], W, scale * 0.8, max(1, thick - 1),
                             (230, 230, 230)))
     return np.ascontiguousarray(np.concatenate(parts, axis=0))
+
+
+def _legend(items: list[tuple[str, RGB | None]], width: int, scale: float, thick: int) -> np.ndarray:
+    """One or more lines of colour swatches with their meaning, wrapped to ``width``."""
+    import cv2
+
+    _, th, base = _text_size("Ag", scale, thick)
+    gap, line_h = max(6, th), th + base + max(4, th // 2)
+    spots, x, y = [], 4, 0
+    for text, col in items:
+        w = _text_size(text, scale, thick)[0] + (th + gap // 2 if col else 0)
+        if x > 4 and x + w > width - 4:
+            x, y = 4, y + 1
+        spots.append((x, y, text, col))
+        x += w + gap
+    strip = np.full((line_h * (y + 1) + max(2, th // 3), width, 3), (245, 245, 245), np.uint8)
+    for x, row, text, col in spots:
+        yb = line_h * (row + 1) - base
+        if col:
+            cv2.rectangle(strip, (x, yb - th), (x + th, yb), col, -1)
+            x += th + gap // 2
+        cv2.putText(strip, text, (x, yb), FONT, scale, (0, 0, 0) if col else (90, 90, 90), thick, cv2.LINE_AA)
+    return strip
 
 
 def _empty_mark(canvas: np.ndarray, scale: float, thick: int) -> None:

@@ -33,6 +33,7 @@ from leukoscan.app import report
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.provenance import provenance, provenance_lines, settings_key
 from leukoscan.errors import ConfigError
+from leukoscan.schema import NORMAL
 from leukoscan.io import (
     IMAGE_SUFFIXES,
     ImageReadError,
@@ -98,14 +99,19 @@ def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[
 def batch_root(inputs: Iterable[str | Path], root: str | Path | None = None) -> Path:
     """``root`` as given, else the deepest folder holding every input (a folder input counts itself)."""
     if root is not None:
-        return Path(root).resolve()
-    dirs = [str(Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent) for p in inputs]
+        return _abs(root)
+    dirs = [str(_abs(p) if Path(p).is_dir() else _abs(p).parent) for p in inputs]
     return Path(os.path.commonpath(dirs)) if dirs else Path.cwd()
+
+
+def _abs(path: str | Path) -> Path:
+    """Absolute and normalised, symlinks kept (a linked slide is keyed where it was given)."""
+    return Path(os.path.abspath(path))
 
 
 def slide_key(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return _abs(path).relative_to(root).as_posix()
     except ValueError:
         raise ConfigError(f"{path} is not under the batch root {root} (--root)") from None
 
@@ -146,7 +152,7 @@ def _yolo_txt(rows: list[dict[str, Any]], hw: tuple[int, int], classes: list[str
 
 def cell_classes(pipeline: Pipeline) -> list[str]:
     """Class list of the exports and ``labels/*.txt``: the blast class, then normal."""
-    return [pipeline.cfg.blast_class, report.NORMAL]
+    return [pipeline.cfg.blast_class, NORMAL]
 
 
 def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold_pct: float = 20.0,
@@ -163,11 +169,11 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold
     summary = report.summarize(det, image=job.key, image_hw=image.shape[:2], threshold_pct=threshold_pct,
                                blast_class=cfg.blast_class)
     outputs = output_paths(job, job.source.suffix, opts)
-    source = {"key": job.key, "path": str(job.source.resolve()), "sha256": sha256_file(job.source)}
+    source = {"key": job.key, "path": str(_abs(job.source)), "sha256": sha256_file(job.source)}
     rows = report.cell_rows(det, blast_class=cfg.blast_class)
     report.write_cells(rows, out_dir / outputs["cells_csv"], out_dir / outputs["cells_json"], summary,
                        provenance=prov, source=source)
-    footer = provenance_lines(prov)[:3]
+    footer = provenance_lines(prov)
     kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": cfg.blast_threshold,
           "quality": opts.jpeg_quality}
     report.save_annotated(out_dir / outputs["annotated"], image, det, footer=footer, **kw)
@@ -214,7 +220,7 @@ def plan(files: list[Path], root: Path, manifest: dict[str, Any], out_dir: Path,
     used = {rec["stem"] for rec in slides.values()}
     jobs, skipped = [], []
     for path in files:
-        rec = by_source.get(str(path.resolve()))
+        rec = by_source.get(str(_abs(path)))
         if rec is not None:
             done = all((out_dir / p).is_file() for p in rec["outputs"].values())
             if not overwrite and done and rec["sha256"] == sha256_file(path):

@@ -149,7 +149,9 @@ def _model_line(m: dict[str, Any] | None, role: str) -> str:
 def provenance_lines(prov: dict[str, Any]) -> list[str]:
     """Short human-readable lines (console header, image footer, report)."""
     th, tl = prov["thresholds"], prov["tiling"]
-    tiling = {"auto": f"auto (tiles of {tl.get('tile_px')} px above {tl.get('auto_above_px')} px)",
+    auto = (f"auto (tiles of {tl['tile_px']} px above {tl['auto_above_px']} px)" if tl.get("auto_above_px")
+            else "auto (the detector's rule)")
+    tiling = {"auto": auto,
               "off": "off", "fixed": f"{tl.get('tile_px')} px tiles"}.get(tl["mode"], str(tl))
     dev = prov["device"]
     device = dev["detector"] if dev["detector"] == dev["classifier"] else \
