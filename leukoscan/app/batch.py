@@ -33,7 +33,6 @@ from leukoscan.app import report
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.provenance import provenance, provenance_lines, settings_key
 from leukoscan.errors import ConfigError
-from leukoscan.schema import NORMAL
 from leukoscan.io import (
     IMAGE_SUFFIXES,
     ImageReadError,
@@ -42,6 +41,7 @@ from leukoscan.io import (
     read_image,
     sha256_file,
 )
+from leukoscan.schema import NORMAL
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "leukoscan-batch-manifest/1"
