@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -25,12 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
 
     from leukoscan.app.export import export_pair
-    from leukoscan.app.pipeline import CLASSIFY_RUNS, DETECT_RUNS, resolve_run
+    from leukoscan.app.pipeline import (
+        CLASSIFY_RUNS,
+        DETECT_RUNS,
+        TRAIN_CLASSIFIER,
+        TRAIN_DETECTOR,
+        find_run,
+    )
 
     try:
-        det = resolve_run(args.detector, DETECT_RUNS, Path, "python tools/train_detector.py")
-        clf = resolve_run(args.classifier, CLASSIFY_RUNS, Path,
-                          "python tools/train_classifier.py --model cnn --data all_idb2")
+        det = find_run(args.detector, DETECT_RUNS, TRAIN_DETECTOR)
+        clf = find_run(args.classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
         out = export_pair(det, clf)
     except (FileNotFoundError, ValueError, NotImplementedError) as e:
         print(f"error: {e}", file=sys.stderr)
