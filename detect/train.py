@@ -182,7 +182,7 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     return run_dir
 
 
-def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> Any:
+def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
 
     info = RunDir(run_dir).read_json(RunDir(run_dir).run_info.name)
     config = {**to_dict(replace(cfg, augment=cfg.augment.resolved())),
@@ -208,7 +208,7 @@ def _record_optimizer(run_dir: Path, info: dict[str, Any], fit_info: dict[str, A
 
 
 def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
-            train_seconds: float, wb: Any, progress: bool) -> None:
+            train_seconds: float, wb: WandbLog | None, progress: bool) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
     data_dir = Path(info["data_dir"])
     gt, preds = predict_split(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from leukoscan.io import atomic_path
+
 
 def _plt():
     import matplotlib
@@ -25,8 +27,6 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    from leukoscan.io import atomic_path
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")

@@ -275,6 +275,7 @@ def test_infer_overrides_are_checked(tool, tmp_path, capsys, item, msg):
 
 def test_infer_overrides_and_flags_reach_the_pipeline(tool, tmp_path, monkeypatch, capsys):
     import leukoscan.app.pipeline as pl
+    import leukoscan.commands.infer as infer_cmd
 
     seen = {}
 
@@ -283,7 +284,7 @@ def test_infer_overrides_and_flags_reach_the_pipeline(tool, tmp_path, monkeypatc
         p = pl.Pipeline(TruthDetector(), AlternatingClassifier(), cfg)
         return p.to(device)
 
-    monkeypatch.setattr(pl, "load_pipeline", fake_load)
+    monkeypatch.setattr(infer_cmd, "load_pipeline", fake_load)
     write_smear(tmp_path / "s.png")
     rc = tool("infer").main([str(tmp_path / "s.png"), "--out", str(tmp_path / "o"), "--iou", "0.4",
                              "conf=0.3", "max_det=5", "device=cuda:1", "save_txt=true"])

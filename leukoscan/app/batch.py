@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -29,7 +30,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from leukoscan.app import report
+from leukoscan.app import export_labels, report, report_html
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.provenance import provenance, provenance_lines, settings_key
 from leukoscan.errors import ConfigError
@@ -186,8 +187,6 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold
 
 
 def load_manifest(out_dir: Path) -> dict[str, Any] | None:
-    import json
-
     path = out_dir / MANIFEST
     if not path.is_file():
         return None
@@ -285,10 +284,6 @@ def finish_batch(out_dir: Path, manifest: dict[str, Any], failures: list[tuple[s
                  classes: list[str]) -> list[dict[str, Any]]:
     """Write ``summary.csv``, ``summary.json``, ``report.html`` and ``exports/`` for every slide
     in ``manifest``; return its records sorted by key."""
-    import json
-
-    from leukoscan.app import export_labels, report_html
-
     records = sorted(manifest["slides"].values(), key=lambda r: r["key"])
     prov = manifest["provenance"]
     cells = {r["key"]: json.loads((out_dir / r["outputs"]["cells_json"]).read_text())["cells"] for r in records}

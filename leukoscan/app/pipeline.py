@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leukoscan import classify, detect
+from leukoscan.app.provenance import GIVEN, NEWEST, announce_implicit, model_source
 from leukoscan.classify.crops import crop_detections
 from leukoscan.detect.base import NMS_IOU
+from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.runs import RunDir, onnx_twin
 from leukoscan.schema import BLAST_PROB, CELL_CLASS, CLASS_NAME, NORMAL, Classifier, Detector
@@ -131,9 +133,6 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     a scikit-learn classifier has no twin and runs as it is. ``device``: "auto" (CUDA when
     present), "cpu", "cuda:0" or "0", applied to both stages; None keeps the CPU.
     """
-    from leukoscan.app.provenance import GIVEN, NEWEST, announce_implicit, model_source
-    from leukoscan.device import resolve_device
-
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from leukoscan.app.annotate import annotate
+from leukoscan.app.annotate import annotate, call_confidence
 from leukoscan.classify.metrics import wilson
 from leukoscan.io import atomic_write_json, atomic_write_text, write_image
 from leukoscan.schema import BLAST_PROB, CELL_CLASS, CLASS_NAME
@@ -70,8 +70,6 @@ def _num(v: object, nd: int = 4) -> float | None:
 
 def cell_rows(det: sv.Detections, blast_class: str = "blast") -> list[dict[str, Any]]:
     """Per-cell records (``CELL_FIELDS`` + any ``EXTRA_CELL_FIELDS`` present); boxes in pixels."""
-    from leukoscan.app.annotate import call_confidence
-
     rows = []
     extras = [k for k in EXTRA_CELL_FIELDS if k in det.data]
     for i in range(len(det)):

@@ -8,8 +8,9 @@ Any flag can also be given as key=value (dashes as underscores); a misspelt key 
 error with a did-you-mean. Re-running with the same --out skips slides already done
 (manifest.json) and rewrites the summary and report over all of them; --overwrite redoes.
 
-Exit code 0 when every input was processed, 1 when any input failed (it is reported and
-skipped), 2 on usage errors or missing models.
+(``python tools/infer.py ...`` is the same command.) Exit code 0 when every input was
+processed, 1 when some input failed (it is reported and skipped), 2 on a bad option
+value, a missing model, or no input that exists at all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from leukoscan.app.batch import OutputOptions, run_batch
+from leukoscan.app.pipeline import PipelineConfig, load_pipeline
+from leukoscan.app.provenance import provenance, provenance_lines
+from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
+from leukoscan.detect.base import NMS_IOU
+from leukoscan.errors import ConfigError, DataError
+from leukoscan.runs import RunDir
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][\w.-]*=")
 
@@ -55,8 +64,6 @@ def apply_overrides(ap: argparse.ArgumentParser, args: argparse.Namespace) -> ar
     """Move ``key=value`` items (that are not existing files) from ``inputs`` onto ``args``."""
     import yaml
 
-    from leukoscan.errors import ConfigError
-
     known = {a.dest: a for a in ap._actions if a.dest not in ("help", "inputs")}
     inputs = []
     for item in args.inputs:
@@ -89,41 +96,41 @@ def apply_overrides(ap: argparse.ArgumentParser, args: argparse.Namespace) -> ar
     return args
 
 
-def _tile(ap: argparse.ArgumentParser, value: Any) -> int | None:
-    value = str(value)
-    if value.isdigit():
-        return int(value)
-    if value not in ("auto", "off"):
-        ap.error(f"--tile must be auto, off or a number of pixels, not {value!r}")
-    return None if value == "auto" else 0
+def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
+    """The options as a PipelineConfig; a value out of range is a ConfigError naming the flag."""
+    tile_s = str(args.tile)
+    tile = {"auto": None, "off": 0}.get(tile_s) if not tile_s.isdigit() else int(tile_s)
+    if tile is None and tile_s != "auto":
+        raise ConfigError(f"--tile must be auto, off or a number of pixels, not {tile_s!r}")
+    for flag, v in (("--conf", args.conf), ("--blast-threshold", args.blast_threshold),
+                    ("--iou", 0.5 if args.iou is None else args.iou)):
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{flag} must be in [0, 1], got {v}")
+    if args.margin < 0:
+        raise ConfigError(f"--margin must be >= 0, got {args.margin}")
+    if args.max_det is not None and args.max_det < 1:
+        raise ConfigError(f"--max-det must be >= 1, got {args.max_det}")
+    if not 1 <= args.jpeg_quality <= 100:
+        raise ConfigError(f"--jpeg-quality must be in [1, 100], got {args.jpeg_quality}")
+    return PipelineConfig(conf=args.conf, iou=NMS_IOU if args.iou is None else args.iou, margin=args.margin,
+                          tile=tile, blast_threshold=args.blast_threshold, max_det=args.max_det)
 
 
+@user_errors
 def main(argv: list[str] | None = None) -> int:
     ap = get_args_parser()
-    args = ap.parse_intermixed_args(argv)
-
-    from leukoscan.app.batch import OutputOptions, run_batch
-    from leukoscan.app.pipeline import PipelineConfig, load_pipeline
-    from leukoscan.app.provenance import provenance, provenance_lines
-    from leukoscan.detect.base import NMS_IOU
-    from leukoscan.errors import LeukoScanError
-    from leukoscan.runs import RunDir
-
-    try:
-        args = apply_overrides(ap, args)
-        cfg = PipelineConfig(conf=args.conf, iou=NMS_IOU if args.iou is None else args.iou, margin=args.margin,
-                             tile=_tile(ap, args.tile), blast_threshold=args.blast_threshold, max_det=args.max_det)
-        pipe = load_pipeline(args.detector, args.classifier, cfg, onnx=args.onnx, device=args.device)
-        for line in provenance_lines(provenance(pipe, flag_pct=args.flag_pct)):
-            print(f"# {line}")
-        out = Path(args.out) if args.out else RunDir.new("runs/infer", args.name).path
-        opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
-                             save_txt=args.save_txt, save_conf=args.save_conf)
-        res = run_batch(pipe, args.inputs, out, threshold_pct=args.flag_pct, root=args.root, options=opts,
-                        overwrite=args.overwrite)
-    except (LeukoScanError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    args = apply_overrides(ap, ap.parse_intermixed_args(argv))
+    cfg = pipeline_config(args)
+    if not any(Path(p).exists() for p in args.inputs):
+        raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
+    pipe = load_pipeline(args.detector, args.classifier, cfg, onnx=args.onnx, device=args.device)
+    for line in provenance_lines(provenance(pipe, flag_pct=args.flag_pct)):
+        print(f"# {line}")
+    out = Path(args.out) if args.out else RunDir.new("runs/infer", args.name).path
+    opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
+                         save_txt=args.save_txt, save_conf=args.save_conf)
+    res = run_batch(pipe, args.inputs, out, threshold_pct=args.flag_pct, root=args.root, options=opts,
+                    overwrite=args.overwrite)
     for s in res.summaries:
         pct = "n/a" if s.blast_pct is None else f"{s.blast_pct:.1f}% [{s.blast_pct_ci95[0]:.1f}, {s.blast_pct_ci95[1]:.1f}]"
         print(f"{s.image}: {s.leukocytes} leukocytes, {s.blasts} blasts, blast {pct}"
@@ -133,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     for path, msg in res.failures:
         print(f"FAILED {path}: {msg}", file=sys.stderr)
     print(f"outputs: {out}  ({len(res.records)} slides in report: {out / 'report.html'})")
-    return 0 if res.ok else 1
+    return EXIT_OK if res.ok else EXIT_PARTIAL
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())
