@@ -161,6 +161,7 @@ def _wandb_run(cfg: TrainConfig, run_dir: Path) -> Any:
 
     import wandb  # optional logger: imported only when asked for
 
+    run_dir = Path(run_dir).absolute()  # wandb's core process has its own cwd
     os.environ.setdefault("WANDB_DIR", str(run_dir))
     os.environ.setdefault("WANDB_CACHE_DIR", str(run_dir / "wandb_cache"))
     return wandb.init(project=cfg.wandb_project, name=run_dir.name, dir=str(run_dir), job_type="classify-train",

@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,11 @@ class WandbLog:
     samples (one class map for the whole run) and the best weights as a model artifact."""
 
     def __init__(self, run_dir: Path, *, project: str, entity: str | None, name: str, config: dict[str, Any],
-                 class_names: list[str], job_type: str = "detect-train") -> None:
+                 class_names: Sequence[str] = (), job_type: str = "detect-train") -> None:
         import wandb
 
-        run_dir = Path(run_dir)
+        # absolute: wandb's core process (started once per Python process) has its own cwd
+        run_dir = Path(run_dir).absolute()
         id_file = run_dir / "wandb_id.txt"
         run_id = id_file.read_text().strip() if id_file.is_file() else secrets.token_hex(4)
         id_file.write_text(run_id)

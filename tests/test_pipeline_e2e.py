@@ -118,12 +118,12 @@ def test_device_reaches_both_models(workdir, monkeypatch):
     """``device`` goes to the detector and into the classifier's network (no GPU needed)."""
     import torch
 
-    import leukoscan.device as dev
+    import leukoscan.app.pipeline as pl
     from leukoscan.app.pipeline import load_pipeline
 
     moved = []
     orig = torch.nn.Module.to
-    monkeypatch.setattr(dev, "resolve_device", lambda d: d)
+    monkeypatch.setattr(pl, "resolve_device", lambda d: d)
     monkeypatch.setattr(torch.nn.Module, "to", lambda self, *a, **k: moved.append(a[0] if a else k) or self)
     pipe = load_pipeline("runs/detect/det", "runs/classify/clf", device="cuda:1")
     monkeypatch.setattr(torch.nn.Module, "to", orig)
@@ -196,8 +196,10 @@ def test_readme_python_api_snippet_runs(workdir, monkeypatch):
     wd = workdir / "api"
     (wd / "runs/detect").mkdir(parents=True, exist_ok=True)
     (wd / "runs/classify").mkdir(parents=True, exist_ok=True)
-    shutil.copytree(workdir / "runs/detect/det", wd / "runs/detect/yolov8n", dirs_exist_ok=True)
-    shutil.copytree(workdir / "runs/classify/clf", wd / "runs/classify/handcrafted_svm", dirs_exist_ok=True)
+    skip = shutil.ignore_patterns("wandb*")
+    shutil.copytree(workdir / "runs/detect/det", wd / "runs/detect/yolov8n", dirs_exist_ok=True, ignore=skip)
+    shutil.copytree(workdir / "runs/classify/clf", wd / "runs/classify/handcrafted_svm", dirs_exist_ok=True,
+                    ignore=skip)
     Image.fromarray(make_smear(96, 128, seed=3).image).save(wd / "slide.jpg")
     monkeypatch.chdir(wd)
     ns: dict = {}
