@@ -66,6 +66,12 @@ class TorchClassifier:
         self.device = next(self.net.parameters()).device.type
         return history
 
+    def to(self, device: str) -> TorchClassifier:
+        """Run inference on ``device`` ("cpu", "cuda:0")."""
+        self.net.to(device)
+        self.device = str(device)
+        return self
+
     def predict_proba(self, crops: Sequence[np.ndarray], batch: int = 64) -> np.ndarray:
         return predict_torch(self.net, self.preprocess, crops, batch=batch)
 
@@ -94,6 +100,18 @@ class SklearnClassifier:
     @property
     def preprocess(self) -> PreprocessCfg:
         return self.extractor.preprocess
+
+    @property
+    def device(self) -> str:
+        """Where the feature network runs (handcrafted features and the estimator: CPU)."""
+        net = getattr(self.extractor, "net", None)
+        return "cpu" if net is None else str(next(net.parameters()).device)
+
+    def to(self, device: str) -> SklearnClassifier:
+        """Run the deep-feature network (if any) on ``device``; the estimator stays on the CPU."""
+        if getattr(self.extractor, "net", None) is not None:
+            self.extractor.net.to(device)
+        return self
 
     def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg | None = None,
             log: Callable[[dict], None] | None = None) -> list[dict]:
@@ -177,6 +195,6 @@ class DeepExtractor(CachedExtractor):
         with torch.inference_mode():
             for i in range(0, len(crops), self.batch):
                 x = to_tensor([prepare_crop(c, self.preprocess) for c in crops[i:i + self.batch]],
-                              self.preprocess)
-                out.append(self.net(x).float().numpy())
+                              self.preprocess).to(next(self.net.parameters()).device)
+                out.append(self.net(x).float().cpu().numpy())
         return np.concatenate(out)

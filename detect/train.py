@@ -12,7 +12,6 @@ Resume: ``train(..., resume=run_dir_or_True)`` continues from ``weights/last.pt`
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -23,13 +22,18 @@ from leukoscan.config import load_config, save_config, to_dict
 from leukoscan.data import read_names, resolve
 from leukoscan.detect.augment import AugmentConfig
 from leukoscan.detect.base import EpochCallback, FitArgs
-from leukoscan.detect.evaluate import evaluate_detector
+from leukoscan.detect.evaluate import (
+    coco_evaluate,
+    coco_results,
+    predict_split,
+    split_centroid_hits,
+)
+from leukoscan.detect.records import write_records
 from leukoscan.detect.registry import build, load
 from leukoscan.detect.runlog import CsvLog, WandbLog
 from leukoscan.detect.tiling import dataset_max_side, tile_dataset
 from leukoscan.device import cpu_threads, resolve_device, set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
-from leukoscan.io import read_image
 from leukoscan.runs import LAST, RunDir
 
 
@@ -163,13 +167,14 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
                    resume=bool(resume), callbacks=cbs, verbose=progress)
     t0 = time.time()
     try:
-        det.fit(args)
+        fit_info = det.fit(args)
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
               f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
         raise
     train_seconds = time.time() - t0
     _record_pretrained(run_dir, info, det.meta.pretrained)
+    _record_optimizer(run_dir, info, fit_info, wb)
     best = load(run_dir)
     best.threads = threads
     best.to(info["device"])
@@ -179,8 +184,11 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
 
 def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
 
+    info = RunDir(run_dir).read_json(RunDir(run_dir).run_info.name)
+    config = {**to_dict(replace(cfg, augment=cfg.augment.resolved())),
+              "run": {k: info.get(k) for k in ("device", "threads", "tile_size", "tile_overlap", "class_names")}}
     return WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
-                    config=to_dict(cfg))
+                    config=config, class_names=info["class_names"])
 
 
 def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
@@ -189,11 +197,25 @@ def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
         RunDir(run_dir).write_json(RunDir(run_dir).run_info.name, info)
 
 
+def _record_optimizer(run_dir: Path, info: dict[str, Any], fit_info: dict[str, Any], wb: Any) -> None:
+    """The optimizer and initial lr the backend really used (``lr: null`` means "its default")."""
+    used = {k: fit_info[k] for k in ("optimizer", "lr0") if fit_info.get(k) is not None}
+    if used:
+        info.update(used)
+        RunDir(run_dir).write_json(RunDir(run_dir).run_info.name, info)
+        if wb is not None:
+            wb.config_update({"optimizer_used": used.get("optimizer"), "lr_used": used.get("lr0")})
+
+
 def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
             train_seconds: float, wb: WandbLog | None, progress: bool) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
     data_dir = Path(info["data_dir"])
-    m = evaluate_detector(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)
+    gt, preds = predict_split(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)
+    m = coco_evaluate(gt, coco_results(gt, preds))
+    m.centroids = split_centroid_hits(data_dir, cfg.val_split, gt, preds, 0.25)
+    rec = write_records(run_dir, data_dir, cfg.val_split, gt, preds, det.class_names,
+                        n_samples=cfg.wandb.n_samples)
     times = csv_log.epoch_times()
     out = {"model": cfg.model, "data": cfg.data, "data_dir": str(data_dir), "split": cfg.val_split,
            "epochs": len(csv_log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
@@ -204,10 +226,5 @@ def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: An
     RunDir(run_dir).write_json(RunDir(run_dir).metrics.name, out)
     print(m.summary())
     if wb is not None:
-        gt = json.loads((data_dir / "annotations" / f"{cfg.val_split}.json").read_text())
-        samples = []
-        for im in gt["images"][: cfg.wandb.n_samples]:
-            img = read_image(data_dir / "images" / cfg.val_split / im["file_name"])
-            samples.append((im["file_name"], img, det.predict(img, conf=0.25)))
-        wb.final(out["epochs"] + 1, m.to_dict(), samples)
+        wb.final(out["epochs"] + 1, m.to_dict(), rec, weights=RunDir(run_dir).best)
         wb.finish()

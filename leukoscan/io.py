@@ -129,12 +129,13 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
-def write_image(path: str | Path, rgb: np.ndarray) -> None:
-    """Write an RGB uint8 image atomically (format from the suffix)."""
+def write_image(path: str | Path, rgb: np.ndarray, *, quality: int = 95) -> None:
+    """Write an RGB uint8 image atomically (format from the suffix; ``quality`` 1-100 for JPEG)."""
     import cv2
 
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if Path(path).suffix.lower() in (".jpg", ".jpeg") else []
     with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params):
             raise OSError(f"could not write image {path}")
 
 

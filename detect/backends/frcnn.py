@@ -205,7 +205,7 @@ class FrcnnDetector(Detector):
                       f"mAP50 {metrics.get('map50', float('nan')):.4f} ({metrics['epoch_time_s']:.0f}s)", flush=True)
             for cb in args.callbacks:
                 cb(epoch + 1, metrics)
-        return {"seconds": time.time() - t_all, "best_map50": best}
+        return {"seconds": time.time() - t_all, "best_map50": best, "optimizer": "SGD", "lr0": args.lr or 0.01}
 
     def _save_ckpt(self, path: Path, epoch: int, best: float, opt: Any = None, sched: Any = None) -> None:
         import torch

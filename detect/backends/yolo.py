@@ -119,10 +119,15 @@ class YoloDetector(Detector):
         return path
 
     # ---- training ---------------------------------------------------------------------
-    def _callbacks(self, args: FitArgs) -> dict[str, Any]:
+    def _callbacks(self, args: FitArgs, used: dict[str, Any]) -> dict[str, Any]:
         import torch
 
         state = {"in_epoch": False}
+
+        def train_start(trainer: Any) -> None:  # the optimizer ultralytics chose (optimizer=auto)
+            opt = trainer.optimizer
+            used.update(optimizer=type(opt).__name__,
+                        lr0=float(opt.param_groups[0].get("initial_lr", opt.param_groups[0]["lr"])))
 
         def epoch_start(trainer: Any) -> None:
             torch.set_num_threads(args.threads)
@@ -140,6 +145,7 @@ class YoloDetector(Detector):
             "on_pretrain_routine_start": lambda t: torch.set_num_threads(args.threads),
             "on_train_epoch_start": epoch_start,
             "on_fit_epoch_end": fit_epoch_end,
+            "on_train_start": train_start,
         }
 
     def _train_kwargs(self, args: FitArgs, data_yaml: Path) -> dict[str, Any]:
@@ -182,15 +188,17 @@ class YoloDetector(Detector):
                 args.data_dir, args.run_dir / "data.yaml", args.train_split, args.val_split, self.class_names
             )
             kw = self._train_kwargs(args, data_yaml)
-        for event, fn in self._callbacks(args).items():
+        used: dict[str, Any] = {}
+        for event, fn in self._callbacks(args, used).items():
             model.add_callback(event, fn)
         model.train(**kw)
+        (args.run_dir / "results.csv").unlink(missing_ok=True)  # metrics.csv is the run's one table
         best = args.run_dir / "weights" / "best.pt"
         for path in (best, last):
             if path.is_file():
                 stamp_meta(path, self.meta)
         self._weights, self._model = (best if best.is_file() else last), None
-        return {"seconds": time.time() - t0, "weights": str(self._weights)}
+        return {"seconds": time.time() - t0, "weights": str(self._weights), **used}
 
     # ---- inference ----------------------------------------------------------------------
     def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> sv.Detections:

@@ -12,14 +12,16 @@ import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from leukoscan import classify, detect
+from leukoscan.app.provenance import GIVEN, NEWEST, announce_implicit, model_source
 from leukoscan.app.seam import GROUP_IOS, Fusion, blast_share, feature_matrix, group_cells
 from leukoscan.classify.crops import crop_detections
 from leukoscan.detect.base import NMS_IOU
+from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.runs import RunDir, onnx_twin
 from leukoscan.schema import (
@@ -57,15 +59,14 @@ class PipelineConfig:
     blast_class: str = "blast"
     blast_threshold: float = 0.5  # blast probability at or above which a cell is called a blast
     batch: int = 64
+    max_det: int | None = None  # keep at most this many leukocytes per slide (highest scores); None: all
     # Boxes of one cell from different detector classes merge into one cell when their
     # intersection over the smaller box is >= this (leukoscan.app.seam); 0 keeps every box.
     group_ios: float = GROUP_IOS
 
 
 #: How a cell's blast call was made (``data[CALL_BY]``, summaries, reports).
-CALL_METHODS = {"fusion": "detector + classifier, fused", "classifier": "classifier",
-                "detector": "detector's own blast class (no classifier)",
-                "count": "not classified (detector has no blast class): leukocyte count only"}
+CALL_METHODS = ("fusion", "classifier", "detector", "count")
 
 
 class Pipeline:
@@ -98,6 +99,16 @@ class Pipeline:
         has_blast = self.cfg.blast_class in list(getattr(detector, "class_names", []))
         self.call_by = ("fusion" if fusion is not None else "classifier" if classifier is not None
                         else "detector" if has_blast else "count")
+        #: where each model came from (:class:`~leukoscan.app.provenance.ModelSource` by role);
+        #: filled by :func:`load_pipeline`, empty for models built in memory.
+        self.sources: dict[str, Any] = {}
+
+    def to(self, device: str) -> Pipeline:
+        """Run both stages on ``device`` ("cpu", "cuda:0"); models without ``to`` stay where they are."""
+        for model in (self.detector, self.classifier):
+            if model is not None and hasattr(model, "to"):
+                model.to(device)
+        return self
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """One detection per leukocyte (xyxy pixels of ``image``) with the detector's evidence."""
@@ -106,6 +117,9 @@ class Pipeline:
         if len(det) and CLASS_NAME in det.data:
             keep = np.isin(np.asarray(det.data[CLASS_NAME], dtype=object), self.cfg.leukocyte_classes)
             det = det[keep]
+        if self.cfg.max_det is not None and len(det) > self.cfg.max_det:
+            order = np.argsort(-np.asarray(det.confidence))[: self.cfg.max_det]
+            det = det[np.sort(order)]
         return group_cells(det, blast_class=self.cfg.blast_class, ios=self.cfg.group_ios or 1.01)
 
     def classifier_probs(self, image: np.ndarray, det: sv.Detections) -> np.ndarray:
@@ -170,8 +184,9 @@ def _onnx_twin(path: Path, kind: str) -> Path:
 
 def load_pipeline(detector: str | Path | None = None, classifier: str | Path | None | bool = None,
                   cfg: PipelineConfig | None = None, *, onnx: bool = False,
-                  pipeline: str | Path | None = None) -> Pipeline:
-    """Pipeline from run folders / weights files; ``None`` picks the newest trained run.
+                  pipeline: str | Path | None = None, device: str | None = None) -> Pipeline:
+    """Pipeline from run folders / weights files; ``None`` picks the newest trained run
+    and says so loudly on stderr (which run, its weights hash).
 
     - ``pipeline``: a folder written by ``leukoscan train-all-pipeline`` (``pipeline.json``:
       detector, classifier, fusion, crop margin, thresholds); ``detector``/``classifier``
@@ -180,6 +195,8 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
       or a leukocyte count when it has none).
     - ``onnx=True`` runs the exported ONNX twins with onnxruntime (``leukoscan export``);
       a scikit-learn classifier has no twin and runs as it is.
+    - ``device``: "auto" (CUDA when present), "cpu", "cuda:0" or "0", applied to both
+      stages; None keeps the CPU.
     """
     fusion = None
     if pipeline is not None:
@@ -194,16 +211,29 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR)
-    det = detect.load(_onnx_twin(det_path, "detector") if onnx else det_path)
-    clf = None
+    det_file = _onnx_twin(det_path, "detector") if onnx else det_path
+    det = detect.load(det_file)
+    clf = clf_file = None
     if classifier is not False:
         clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
-        if onnx and onnx_twin(clf_path).is_file():
-            clf = classify.load(onnx_twin(clf_path))
-        else:
-            clf = classify.load(clf_path)
-            if onnx and clf.kind != "sklearn":
-                _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
+        clf_file = onnx_twin(clf_path) if onnx and onnx_twin(clf_path).is_file() else clf_path
+        clf = classify.load(clf_file)
+        if onnx and clf_file == clf_path and clf.kind != "sklearn":
+            _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
     if fusion is not None and clf is None and "clf_blast" in fusion.use:
         raise ConfigError("this pipeline's fusion needs its classifier; do not combine it with detector-only")
-    return Pipeline(det, clf, cfg, fusion=fusion)
+    pipe = Pipeline(det, clf, cfg, fusion=fusion)
+    for role, given, file, model, flag in (("detector", detector, det_file, det, "--detector"),
+                                           ("classifier", classifier, clf_file, clf, "--classifier")):
+        if model is None:
+            continue
+        src = model_source(role, file, str(getattr(model, "name", type(model).__name__)),
+                           chosen=GIVEN if given is not None else NEWEST)
+        pipe.sources[role] = src
+        if given is None:
+            announce_implicit(src, flag)
+    if fusion is not None:
+        pipe.sources["fusion"] = model_source("fusion", Path(spec["fusion"]), "fusion", chosen=GIVEN)
+    if device is not None:
+        pipe.to(resolve_device(device))
+    return pipe
