@@ -6,7 +6,7 @@
 - ``metrics.json`` cross-validated (or held-out) metrics with 95% CIs, per-fold figures,
   timings (see :mod:`leukoscan.classify.metrics` for the CI methods)
 - ``predictions.csv`` out-of-fold probabilities per crop (file, label, group, fold, p_<class>)
-- ``model.pt`` (torch) or ``model.pkl`` (scikit-learn pipeline), fitted on all training data
+- ``model.pt`` (torch) or ``model.skops`` (scikit-learn pipeline, skops format), fitted on all training data
 - ``wandb/`` when ``wandb: true`` (``WANDB_MODE=offline`` works without network)
 
 With ``folds >= 2``: k-fold CV (``split: grouped`` by ``group_by``, or ``random``), then a

@@ -30,6 +30,7 @@ from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.offline import offline_var
+from leukoscan.trust import torch_load
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -233,7 +234,7 @@ def stamp_meta(path: Path, meta: DetectorMeta) -> None:
     """Add our meta to an ultralytics checkpoint file (ultralytics ignores extra keys)."""
     import torch
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = torch_load(path, trust=True)  # the file ultralytics just wrote in our run folder
     ckpt["leukoscan"] = meta.to_dict()
     with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)

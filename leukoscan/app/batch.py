@@ -3,6 +3,8 @@
 Per image ``<stem>``: ``<stem>.png`` (annotated), ``<stem>_cells.csv``, ``<stem>_cells.json``
 (cells + summary). For the batch: ``summary.csv``, ``summary.json``, ``report.html``
 (thumbnails in ``thumbs/``). Every file is written atomically; inputs are only read.
+A slide's files appear all together or not at all, and the output folder is locked for
+the run (:mod:`leukoscan.app.outputs`); folders are searched as in :mod:`leukoscan.app.inputs`.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from typing import Any
 from tqdm import tqdm
 
 from leukoscan.app import report
+from leukoscan.app.inputs import expand_inputs
+from leukoscan.app.outputs import locked_out_dir, slide_outputs
 from leukoscan.app.pipeline import Pipeline
+from leukoscan.errors import BadInputError
 from leukoscan.io import (
     IMAGE_SUFFIXES,
-    ImageReadError,
+    MIN_SIDE,
     atomic_write_json,
     atomic_write_text,
-    read_image,
+    load_image,
 )
 
 
@@ -36,24 +41,6 @@ class BatchResult:
     @property
     def ok(self) -> bool:
         return not self.failures
-
-
-def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files as given and image files inside given folders (sorted); missing paths are failures."""
-    files: list[Path] = []
-    failures: list[tuple[str, str]] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
-            if not found:
-                failures.append((str(p), "folder has no files"))
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            failures.append((str(p), "no such file or folder"))
-    return files, failures
 
 
 def _unique_stem(path: Path, used: set[str]) -> str:
@@ -75,14 +62,15 @@ def _summary_csv(summaries: list[report.SlideSummary]) -> str:
     return buf.getvalue()
 
 
-def process_image(pipeline: Pipeline, path: Path, out_dir: Path, stem: str, threshold_pct: float
-                  ) -> report.SlideSummary:
-    image = read_image(path)
+def process_image(pipeline: Pipeline, path: Path, out_dir: Path, stem: str, threshold_pct: float,
+                  max_pixels: int | None = None) -> report.SlideSummary:
+    loaded = load_image(path, max_pixels=max_pixels, min_side=MIN_SIDE)
+    image = loaded.array
     det = pipeline(image)
     summary = report.summarize(det, image=path.name, image_hw=image.shape[:2],
                                threshold_pct=threshold_pct, blast_class=pipeline.cfg.blast_class)
     report.write_cells(report.cell_rows(det), out_dir / f"{stem}_cells.csv",
-                       out_dir / f"{stem}_cells.json", summary)
+                       out_dir / f"{stem}_cells.json", summary, notes=loaded.notes)
     blast = pipeline.cfg.blast_class
     report.save_annotated(out_dir / f"{stem}.png", image, det, blast_class=blast)
     report.save_annotated(out_dir / "thumbs" / f"{stem}.jpg", image, det, max_side=480, blast_class=blast)
@@ -90,10 +78,16 @@ def process_image(pipeline: Pipeline, path: Path, out_dir: Path, stem: str, thre
 
 
 def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
-              threshold_pct: float = 20.0) -> BatchResult:
+              threshold_pct: float = 20.0, recursive: bool = True, max_pixels: int | None = None
+              ) -> BatchResult:
     """Process every input; a bad file is recorded in ``failures`` and skipped."""
-    out_dir = Path(out_dir)
-    files, failures = expand_inputs(inputs)
+    with locked_out_dir(out_dir) as out:
+        return _run_batch(pipeline, inputs, out, threshold_pct, recursive, max_pixels)
+
+
+def _run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: Path, threshold_pct: float,
+               recursive: bool, max_pixels: int | None) -> BatchResult:
+    files, failures = expand_inputs(inputs, recursive=recursive)
     result = BatchResult(out_dir, failures=failures)
     entries: list[dict[str, Any]] = []
     used: set[str] = set()
@@ -103,8 +97,9 @@ def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | P
             continue
         stem = _unique_stem(path, used)
         try:
-            summary = process_image(pipeline, path, out_dir, stem, threshold_pct)
-        except ImageReadError as e:
+            with slide_outputs(out_dir) as stage:
+                summary = process_image(pipeline, path, stage, stem, threshold_pct, max_pixels)
+        except BadInputError as e:
             result.failures.append((str(path), str(e)))
             continue
         result.summaries.append(summary)

@@ -108,21 +108,22 @@ def _onnx_twin(path: Path, kind: str) -> Path:
 
 
 def load_pipeline(detector: str | Path | None = None, classifier: str | Path | None = None,
-                  cfg: PipelineConfig | None = None, *, onnx: bool = False) -> Pipeline:
+                  cfg: PipelineConfig | None = None, *, onnx: bool = False, trust: bool = False) -> Pipeline:
     """Pipeline from run folders / weights files; ``None`` picks the newest trained run.
 
     ``onnx=True`` runs the exported ONNX twins with onnxruntime (``leukoscan export``);
-    a scikit-learn classifier has no twin and runs as it is.
+    a scikit-learn classifier has no twin and runs as it is. ``trust=True``
+    (``--trust-model``) also loads model files that run code when loaded (:mod:`leukoscan.trust`).
     """
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR)
     clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
-    det = detect.load(_onnx_twin(det_path, "detector") if onnx else det_path)
+    det = detect.load(_onnx_twin(det_path, "detector") if onnx else det_path, trust=trust)
     if onnx and onnx_twin(clf_path).is_file():
         clf = classify.load(onnx_twin(clf_path))
     else:
-        clf = classify.load(clf_path)
+        clf = classify.load(clf_path, trust=trust)
         if onnx and clf.kind != "sklearn":
             _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
     return Pipeline(det, clf, cfg)

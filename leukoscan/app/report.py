@@ -93,14 +93,19 @@ def annotate(image: np.ndarray, det: sv.Detections, *, blast_class: str = "blast
 
 
 def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path,
-                summary: SlideSummary) -> None:
-    """Cell table as CSV and JSON (JSON also carries the summary); both written atomically."""
+                summary: SlideSummary, notes: list[str] | tuple[str, ...] = ()) -> None:
+    """Cell table as CSV and JSON (JSON also carries the summary); both written atomically.
+
+    ``notes`` (how the image was read, e.g. its bit depth) go into the JSON and, when
+    any, into a ``note`` column of every CSV row.
+    """
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CELL_FIELDS)
+    note = "; ".join(notes)
+    writer = csv.DictWriter(buf, fieldnames=CELL_FIELDS + (("note",) if note else ()))
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows([{**r, "note": note} for r in rows] if note else rows)
     atomic_write_text(csv_path, buf.getvalue())
-    atomic_write_json(json_path, {"summary": summary.to_dict(), "cells": rows})
+    atomic_write_json(json_path, {"summary": summary.to_dict(), "cells": rows, "notes": list(notes)})
 
 
 def write_html(path: Path, entries: list[dict[str, Any]], failures: list[tuple[str, str]]) -> None:

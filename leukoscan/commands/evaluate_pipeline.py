@@ -28,13 +28,16 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--margin", type=float, default=0.15, help="crop margin per side, as a fraction of the box side")
     ap.add_argument("--conf", type=float, default=0.25)
     ap.add_argument("--out", help="JSON file for the results")
+    ap.add_argument("--trust-model", action="store_true",
+                    help="also load model files that can run code when loaded (README, Safety)")
     return ap
 
 
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-    pipe = load_pipeline(args.detector, args.classifier, PipelineConfig(conf=args.conf, margin=args.margin))
+    pipe = load_pipeline(args.detector, args.classifier, PipelineConfig(conf=args.conf, margin=args.margin),
+                         trust=args.trust_model)
     data_dir = resolve(args.data, data_root=args.data_root)
     res = evaluate_pipeline(pipe, data_dir, args.split, threshold_pct=args.flag_pct)
     for key, agg in [("all", res["overall"]), *res["by_image_size"].items()]:
