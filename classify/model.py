@@ -29,6 +29,7 @@ from leukoscan.classify.preprocess import (
     prepare_crop,
     to_tensor,
 )
+from leukoscan.config import check_min
 from leukoscan.io import atomic_path
 
 TORCH_FILE, SKLEARN_FILE, PICKLE_FILE = "model.pt", "model.skops", "model.pkl"
@@ -46,6 +47,9 @@ class FitCfg:
     device: str = "auto"
     seed: int = 0
     augment: AugmentCfg = field(default_factory=AugmentCfg)
+
+    def __post_init__(self) -> None:
+        check_min(self, "fit.", epochs=1, batch=1, lr=0, weight_decay=0, label_smoothing=0)
 
 
 class TorchClassifier:

@@ -32,6 +32,7 @@ from leukoscan.classify.model import FitCfg
 from leukoscan.classify.models import load_backbone
 from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import save_config, to_dict
+from leukoscan.data.checks import check_cells
 from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
@@ -171,6 +172,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
     set_cpu_threads()
     CLASSIFIERS.entry(cfg.model)  # an unknown name fails before the data are read
     cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root)
+    check_cells([cells.class_names[int(i)] for i in cells.labels], str(cells.root or cfg.data))
     run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model.replace("+", "_")).path
     run_dir.mkdir(parents=True)
     cfg = replace(cfg, name=run_dir.name)
