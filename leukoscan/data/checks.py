@@ -17,6 +17,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from leukoscan.data.canonical import read_coco
 from leukoscan.errors import DataError
 
 
@@ -32,8 +33,6 @@ def _dropped(folder: Path) -> str:
 
 def check_detection_splits(folder: str | Path, train_split: str, val_split: str) -> dict[str, Counter]:
     """Object counts per class of each split; DataError when training could not be meaningful."""
-    from leukoscan.data.canonical import read_coco
-
     folder = Path(folder)
     counts: dict[str, Counter] = {}
     for split in dict.fromkeys((train_split, val_split)):
