@@ -361,6 +361,8 @@ CASES: dict[str, Case] = {
     "evaluate-pipeline evil .pkl": Case("evaluate_pipeline", lambda d, m: ["--detector", m["det"], "--classifier",
                                                                            str(_evil_pkl_run(d / "in")), "--data", m["data"]],
                                         2, "model.pkl: a pickle"),
+    "export evil .pt": Case("export", lambda d, m: ["--detector", str(evil_pt("x.pt")(d / "in")), "--classifier",
+                                                    m["clf"]], 2, "x.pt: this detector checkpoint"),
     # prepare-data
     "prepare --out = source": Case("prepare_data", prep("voc", voc_folder, lambda d: d / "in", "--overwrite"), 2,
                                    "replacing it would delete the source"),

@@ -221,3 +221,11 @@ def test_two_batches_at_once_both_complete(tool, tmp_path, monkeypatch, capsys):
     assert sorted(codes) == [0, 2]
     assert "is in use by pid" in capsys.readouterr().err
     assert len(json.loads((tmp_path / "shared" / "summary.json").read_text())["slides"]) == 6
+
+
+def test_staging_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
+    out = tmp_path / "out"
+    (out / ".slide-abc123" / "thumbs").mkdir(parents=True)
+    (out / ".slide-abc123" / "x_cells.csv").write_text("half a slide")
+    with locked_out_dir(out):
+        assert not list(out.glob(".slide-*"))
