@@ -229,3 +229,14 @@ def test_staging_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     (out / ".slide-abc123" / "x_cells.csv").write_text("half a slide")
     with locked_out_dir(out):
         assert not list(out.glob(".slide-*"))
+
+
+def test_output_folders_inside_an_input_folder_are_not_slides(tmp_path, monkeypatch):
+    """``leukoscan infer .`` twice: the second run must not read the first run's images."""
+    monkeypatch.chdir(tmp_path)
+    _smear(tmp_path / "slide.png")
+    pipe = Pipeline(GroundTruthDetector(), HalfBlastClassifier(), PipelineConfig())
+    first = run_batch(pipe, [tmp_path], reserve_run_dir("runs/infer", "exp"))
+    second = run_batch(pipe, [tmp_path], reserve_run_dir("runs/infer", "exp"))
+    assert [s.image for s in first.summaries] == [s.image for s in second.summaries] == ["slide.png"]
+    assert first.ok and second.ok

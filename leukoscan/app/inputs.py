@@ -2,8 +2,10 @@
 
 Rules: hidden files and folders (``.name``) are skipped; symbolic links are followed, but a
 folder already visited (a symlink loop, or two links to one folder) is searched once; a
-dangling symbolic link is reported as a failure, never dropped without a word. Every other
-file found is returned; the batch reports files of unsupported types as failures.
+dangling symbolic link is reported as a failure, never dropped without a word. A LeukoScan
+output folder (one holding ``.leukoscan.lock``, e.g. ``runs/infer/exp`` under a folder
+given as input) is not searched: annotated images of this or an earlier run are not slides.
+Every other file found is returned; the batch reports files of unsupported types as failures.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+
+from leukoscan.app.outputs import LOCK_FILE
 
 Failure = tuple[str, str]  # (input path, reason)
 
@@ -38,7 +42,7 @@ def _walk(folder: Path, recursive: bool, seen: set[tuple[int, int]], files: list
         if e.is_symlink() and not p.exists():
             failures.append((str(p), "dangling symbolic link (its target does not exist)"))
         elif e.is_dir():
-            if recursive:
+            if recursive and not (p / LOCK_FILE).exists():
                 _walk(p, recursive, seen, files, failures)
         else:
             files.append(p)
@@ -52,7 +56,9 @@ def expand_inputs(inputs: Iterable[str | Path], *, recursive: bool = True
     seen: set[tuple[int, int]] = set()
     for item in inputs:
         p = Path(item)
-        if p.is_dir():
+        if p.is_dir() and (p / LOCK_FILE).exists():
+            failures.append((str(p), "a LeukoScan output folder, not slides (not searched)"))
+        elif p.is_dir():
             found: list[Path] = []
             n_failed = len(failures)
             _walk(p, recursive, seen, found, failures)
