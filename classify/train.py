@@ -6,7 +6,7 @@
 - ``metrics.json`` cross-validated (or held-out) metrics with 95% CIs, per-fold figures,
   timings (see :mod:`leukoscan.classify.metrics` for the CI methods)
 - ``predictions.csv`` out-of-fold probabilities per crop (file, label, group, fold, p_<class>)
-- ``model.pt`` (torch) or ``model.pkl`` (scikit-learn pipeline), fitted on all training data
+- ``model.pt`` (torch) or ``model.skops`` (scikit-learn pipeline, skops format), fitted on all training data
 - ``wandb/`` when ``wandb: true`` (``WANDB_MODE=offline`` works without network)
 
 With ``folds >= 2``: k-fold CV (``split: grouped`` by ``group_by``, or ``random``), then a
@@ -33,6 +33,7 @@ from leukoscan.classify.models import load_backbone
 from leukoscan.classify.records import RunLog, write_records
 from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import save_config, to_dict
+from leukoscan.data.checks import check_cells
 from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
@@ -173,6 +174,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
     set_cpu_threads()
     CLASSIFIERS.entry(cfg.model)  # an unknown name fails before the data are read
     cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root)
+    check_cells([cells.class_names[int(i)] for i in cells.labels], str(cells.root or cfg.data))
     run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model.replace("+", "_")).path
     run_dir.mkdir(parents=True)
     cfg = replace(cfg, name=run_dir.name)

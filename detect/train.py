@@ -18,8 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from leukoscan.config import load_config, save_config, to_dict
+from leukoscan.config import check_min, load_config, save_config, to_dict
 from leukoscan.data import read_names, resolve
+from leukoscan.data.checks import check_detection_splits
 from leukoscan.detect.augment import AugmentConfig
 from leukoscan.detect.base import EpochCallback, FitArgs
 from leukoscan.detect.evaluate import (
@@ -31,19 +32,24 @@ from leukoscan.detect.evaluate import (
 from leukoscan.detect.records import write_records
 from leukoscan.detect.registry import build, load
 from leukoscan.detect.runlog import CsvLog, WandbLog
-from leukoscan.detect.tiling import dataset_max_side, tile_dataset
+from leukoscan.detect.tiling import TilePlan, plan_tiles, tile_dataset
 from leukoscan.device import cpu_threads, resolve_device, set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
+from leukoscan.io import read_image
 from leukoscan.runs import LAST, RunDir
 
 
 @dataclass(frozen=True)
 class TileConfig:
-    enabled: str = "auto"  # "auto" (tile when images exceed auto_factor * imgsz), "on", "off"
-    size: int = 0  # tile side in pixels (0 = imgsz)
-    overlap: int = 128  # pixels shared by neighbouring tiles (>= one cell diameter)
+    enabled: str = "auto"  # "auto" (tile when images exceed auto_factor * tile size), "on", "off"
+    size: int = 0  # tile side in pixels (0 = from the cells' size: max(imgsz, 3 x overlap))
+    overlap: int = 0  # pixels shared by neighbouring tiles (0 = 1.25 x the 99th-percentile cell side)
     min_visibility: float = 0.5  # border rule, see leukoscan.detect.tiling
     auto_factor: float = 2.0
+    max_tiles: int = 20000  # a plan making more tiles is refused with the numbers
+
+    def __post_init__(self) -> None:
+        check_min(self, "tile.", size=0, overlap=0, max_tiles=1)
 
 
 @dataclass(frozen=True)
@@ -80,17 +86,18 @@ class DetectTrainConfig:
     tile: TileConfig = field(default_factory=TileConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
 
+    def __post_init__(self) -> None:
+        check_min(self, epochs=1, imgsz=32, batch=1, patience=0, workers=0, threads=0)
 
-def _tile_size(cfg: DetectTrainConfig, data_dir: Path) -> int:
-    mode = str(cfg.tile.enabled).lower()
-    size = cfg.tile.size or cfg.imgsz
-    if mode in ("on", "true", "1", "yes"):
-        return size
-    if mode in ("off", "false", "0", "no"):
-        return 0
-    if mode != "auto":
-        raise ConfigError(f"tile.enabled must be auto, on or off (got {cfg.tile.enabled!r})")
-    return size if dataset_max_side(data_dir, cfg.train_split) > cfg.tile.auto_factor * size else 0
+
+def _tile_plan(cfg: DetectTrainConfig, data_dir: Path) -> TilePlan:
+    t = cfg.tile
+    plan = plan_tiles(data_dir, (cfg.train_split, cfg.val_split), mode=t.enabled, imgsz=cfg.imgsz, size=t.size,
+                      overlap=t.overlap, auto_factor=t.auto_factor, max_tiles=t.max_tiles)
+    if plan.tile and t.overlap and t.overlap < plan.cell_px:
+        print(f"warning: tile.overlap={t.overlap} px is smaller than the largest cells ({plan.cell_px:.0f} px, "
+              "99th percentile): a cell cut by a tile border may be whole in no tile")
+    return plan
 
 
 def _find_resume(cfg: DetectTrainConfig, resume: str | Path | bool) -> Path:
@@ -114,16 +121,19 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
         info["device"] = resolve_device(cfg.device)
         return info, Path(info["train_dir"])
     data_dir = resolve(cfg.data, data_root=cfg.data_root).absolute()
+    check_detection_splits(data_dir, cfg.train_split, cfg.val_split)  # refuse data with nothing to learn
+    plan = _tile_plan(cfg, data_dir)  # refuse an exploding tiling before anything is written
     run_dir.mkdir(parents=True)  # only once the data is there: a failed start leaves no empty run
-    tile = _tile_size(cfg, data_dir)
+    tile = plan.tile
     train_dir = data_dir
     if tile:
-        print(f"tiling {data_dir} into {tile}px tiles (overlap {cfg.tile.overlap}px)")
+        print(f"tiling {data_dir} into {plan.n_tiles} tiles of {tile}px (overlap {plan.overlap}px; "
+              f"cells up to {plan.cell_px:.0f}px)")
         train_dir = tile_dataset(data_dir, run_dir / "tiles", splits=(cfg.train_split, cfg.val_split), tile=tile,
-                                 overlap=cfg.tile.overlap, min_visibility=cfg.tile.min_visibility).absolute()
+                                 overlap=plan.overlap, min_visibility=cfg.tile.min_visibility).absolute()
     info = {"data_dir": str(data_dir), "train_dir": str(train_dir), "class_names": read_names(data_dir),
             "device": resolve_device(cfg.device), "threads": cfg.threads or cpu_threads(), "tile_size": tile,
-            "tile_overlap": cfg.tile.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "tile_overlap": plan.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_config(replace(cfg, augment=cfg.augment.resolved()), run.config)  # effective values
     run.write_json(run.run_info.name, info)
     return info, train_dir
@@ -169,8 +179,12 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     try:
         fit_info = det.fit(args)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
-              f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
+        if RunDir(run_dir).last.is_file():
+            print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
+                  f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
+        else:
+            print(f"\ninterrupted before the first epoch finished: nothing to resume in {run_dir}; "
+                  "run the same command again to start over", flush=True)
         raise
     train_seconds = time.time() - t0
     _record_pretrained(run_dir, info, det.meta.pretrained)

@@ -29,6 +29,7 @@ from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, read_image
 from leukoscan.offline import offline_var, unreachable
+from leukoscan.trust import torch_load
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -172,7 +173,7 @@ class FrcnnDetector(Detector):
         self.device, self.threads = args.device, args.threads
         wdir = args.run_dir / "weights"
         wdir.mkdir(parents=True, exist_ok=True)
-        ckpt = torch.load(wdir / "last.pt", map_location="cpu", weights_only=False) if args.resume else None
+        ckpt = torch_load(wdir / "last.pt", what="detector checkpoint") if args.resume else None
         if ckpt is not None:
             self.meta = DetectorMeta.from_dict(ckpt["leukoscan"])
         self._ensure_model()

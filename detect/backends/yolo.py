@@ -29,7 +29,8 @@ from leukoscan.detect.pretrained import warn_scratch
 from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
-from leukoscan.offline import offline_var
+from leukoscan.offline import offline, offline_var
+from leukoscan.trust import torch_load
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -42,6 +43,38 @@ _METRIC_NAMES = {
     "metrics/mAP50(B)": "map50",
     "metrics/mAP50-95(B)": "map50_95",
 }
+
+
+def offline_fonts() -> bool:
+    """Offline: stop ultralytics asking its font host (it checks a URL even when YOLO_OFFLINE is set).
+
+    ultralytics calls ``check_font`` on every training start (dataset check) and when it
+    draws; missing fonts are fetched after ``requests.head`` on the assets host. Offline,
+    its font lookup is replaced by a local one: the ultralytics config dir, then
+    matplotlib's fonts, then matplotlib's bundled DejaVu Sans. Returns True when patched.
+    """
+    if not offline():
+        return False
+    import ultralytics.data.utils as data_utils
+    import ultralytics.utils.checks as checks
+    import ultralytics.utils.plotting as plotting
+
+    if getattr(checks.check_font, "leukoscan_offline", False):
+        return True
+
+    def check_font(font: str = "Arial.ttf") -> Path:
+        from matplotlib import font_manager
+
+        local = Path(checks.USER_CONFIG_DIR) / Path(font).name
+        if local.exists():
+            return local
+        found = [f.fname for f in font_manager.fontManager.ttflist if font in f.fname]
+        return Path(found[0]) if found else Path(font_manager.findfont("DejaVu Sans"))
+
+    check_font.leukoscan_offline = True  # type: ignore[attr-defined]
+    for mod in (checks, data_utils, plotting):
+        mod.check_font = check_font
+    return True
 
 
 def _ul_device(device: str) -> str:
@@ -174,6 +207,7 @@ class YoloDetector(Detector):
     def fit(self, args: FitArgs) -> dict[str, Any]:
         from ultralytics import YOLO
 
+        offline_fonts()
         self.device, self.threads = args.device, args.threads
         last = args.run_dir / "weights" / "last.pt"
         t0 = time.time()
@@ -241,7 +275,7 @@ def stamp_meta(path: Path, meta: DetectorMeta) -> None:
     """Add our meta to an ultralytics checkpoint file (ultralytics ignores extra keys)."""
     import torch
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = torch_load(path, trust=True)  # the file ultralytics just wrote in our run folder
     ckpt["leukoscan"] = meta.to_dict()
     with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)

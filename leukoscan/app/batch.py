@@ -13,7 +13,9 @@ summary) and the settings it was made with. Re-running with the same output fold
 skips finished slides whose input is unchanged; ``summary.csv``, ``summary.json``,
 ``report.html`` and the exports cover every slide in the manifest. Other settings in the
 same folder are an error unless ``overwrite`` (which redoes the given slides and drops
-entries made with other settings). Every file is written atomically; inputs are only read.
+entries made with other settings). Every file is written atomically; inputs are only read. A slide's files appear all
+together or not at all (staged, then moved), the output folder is locked for the run
+(:mod:`leukoscan.app.outputs`), and folders are searched as in :mod:`leukoscan.app.inputs`.
 """
 
 from __future__ import annotations
@@ -31,15 +33,17 @@ from typing import Any
 from tqdm import tqdm
 
 from leukoscan.app import export_labels, report, report_html
+from leukoscan.app.inputs import expand_inputs
+from leukoscan.app.outputs import locked_out_dir, slide_outputs
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.provenance import provenance, provenance_lines, settings_key
-from leukoscan.errors import ConfigError
+from leukoscan.errors import BadInputError, ConfigError
 from leukoscan.io import (
     IMAGE_SUFFIXES,
-    ImageReadError,
+    MIN_SIDE,
     atomic_write_json,
     atomic_write_text,
-    read_image,
+    load_image,
     sha256_file,
 )
 from leukoscan.schema import NORMAL
@@ -77,24 +81,6 @@ class BatchResult:
     @property
     def ok(self) -> bool:
         return not self.failures
-
-
-def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files as given and image files inside given folders (sorted); missing paths are failures."""
-    files: list[Path] = []
-    failures: list[tuple[str, str]] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith("."))
-            if not found:
-                failures.append((str(p), "folder has no files"))
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            failures.append((str(p), "no such file or folder"))
-    return files, failures
 
 
 def batch_root(inputs: Iterable[str | Path], root: str | Path | None = None) -> Path:
@@ -157,15 +143,24 @@ def cell_classes(pipeline: Pipeline) -> list[str]:
 
 
 def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold_pct: float = 20.0,
-                  options: OutputOptions | None = None, prov: dict[str, Any] | None = None) -> dict[str, Any]:
+                  options: OutputOptions | None = None, prov: dict[str, Any] | None = None,
+                  max_pixels: int | None = None) -> dict[str, Any]:
     """Run the pipeline on one slide and write all its outputs; return its manifest record.
 
-    Raises :class:`~leukoscan.io.ImageReadError` for an unreadable input (nothing written).
+    All files are staged and moved into ``out_dir`` together at the end (none on failure).
+    Raises :class:`~leukoscan.errors.BadInputError` for an unreadable or refused input.
     """
     opts = options or OutputOptions()
     prov = prov if prov is not None else provenance(pipeline, flag_pct=threshold_pct)
-    image = read_image(job.source)
+    loaded = load_image(job.source, max_pixels=max_pixels, min_side=MIN_SIDE)
+    image = loaded.array
     det = pipeline(image)
+    with slide_outputs(out_dir) as stage:
+        return _write_slide(pipeline, job, stage, image, det, loaded.notes, threshold_pct, opts, prov)
+
+
+def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, det: Any, notes: Any,
+                 threshold_pct: float, opts: OutputOptions, prov: dict[str, Any]) -> dict[str, Any]:
     cfg = pipeline.cfg
     summary = report.summarize(det, image=job.key, image_hw=image.shape[:2], threshold_pct=threshold_pct,
                                blast_class=cfg.blast_class, call_by=getattr(pipeline, "call_by", ""))
@@ -173,7 +168,7 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold
     source = {"key": job.key, "path": str(_abs(job.source)), "sha256": sha256_file(job.source)}
     rows = report.cell_rows(det, blast_class=cfg.blast_class)
     report.write_cells(rows, out_dir / outputs["cells_csv"], out_dir / outputs["cells_json"], summary,
-                       provenance=prov, source=source)
+                       provenance=prov, source=source, notes=notes)
     footer = provenance_lines(prov)
     kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": cfg.blast_threshold,
           "quality": opts.jpeg_quality}
@@ -236,11 +231,20 @@ def plan(files: list[Path], root: Path, manifest: dict[str, Any], out_dir: Path,
 
 def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
               threshold_pct: float = 20.0, root: str | Path | None = None, options: OutputOptions | None = None,
-              overwrite: bool = False) -> BatchResult:
-    """Process every input not already done in ``out_dir``; a bad file is a failure, skipped."""
-    inputs = list(inputs)
-    out_dir = Path(out_dir)
-    files, failures = expand_inputs(inputs)
+              overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None) -> BatchResult:
+    """Process every input not already done in ``out_dir``; a bad file is a failure, skipped.
+
+    ``out_dir`` is locked for the run (a second run there is refused).
+    """
+    with locked_out_dir(out_dir) as out:
+        return _run_batch(pipeline, list(inputs), out, threshold_pct, root, options, overwrite, recursive,
+                          max_pixels)
+
+
+def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, threshold_pct: float,
+               root: str | Path | None, options: OutputOptions | None, overwrite: bool, recursive: bool,
+               max_pixels: int | None) -> BatchResult:
+    files, failures = expand_inputs(inputs, recursive=recursive)
     prov = provenance(pipeline, flag_pct=threshold_pct)
     manifest = _start_manifest(out_dir, prov, overwrite)
     bad = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
@@ -251,8 +255,9 @@ def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | P
     out_dir.mkdir(parents=True, exist_ok=True)
     for job in tqdm(jobs, desc="slides", unit="img", disable=len(jobs) < 2):
         try:
-            rec = process_slide(pipeline, job, out_dir, threshold_pct=threshold_pct, options=options, prov=prov)
-        except ImageReadError as e:
+            rec = process_slide(pipeline, job, out_dir, threshold_pct=threshold_pct, options=options, prov=prov,
+                                max_pixels=max_pixels)
+        except BadInputError as e:
             result.failures.append((str(job.source), str(e)))
             continue
         manifest["slides"][job.key] = rec

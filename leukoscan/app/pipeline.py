@@ -184,7 +184,8 @@ def _onnx_twin(path: Path, kind: str) -> Path:
 
 def load_pipeline(detector: str | Path | None = None, classifier: str | Path | None | bool = None,
                   cfg: PipelineConfig | None = None, *, onnx: bool = False,
-                  pipeline: str | Path | None = None, device: str | None = None) -> Pipeline:
+                  pipeline: str | Path | None = None, device: str | None = None,
+                  trust: bool = False) -> Pipeline:
     """Pipeline from run folders / weights files; ``None`` picks the newest trained run
     and says so loudly on stderr (which run, its weights hash).
 
@@ -197,6 +198,8 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
       a scikit-learn classifier has no twin and runs as it is.
     - ``device``: "auto" (CUDA when present), "cpu", "cuda:0" or "0", applied to both
       stages; None keeps the CPU.
+    - ``trust=True`` (``--trust-model``) also loads model files that run code when loaded
+      (:mod:`leukoscan.trust`).
     """
     fusion = None
     if pipeline is not None:
@@ -212,12 +215,12 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR)
     det_file = _onnx_twin(det_path, "detector") if onnx else det_path
-    det = detect.load(det_file)
+    det = detect.load(det_file, trust=trust)
     clf = clf_file = None
     if classifier is not False:
         clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
         clf_file = onnx_twin(clf_path) if onnx and onnx_twin(clf_path).is_file() else clf_path
-        clf = classify.load(clf_file)
+        clf = classify.load(clf_file) if clf_file != clf_path else classify.load(clf_file, trust=trust)
         if onnx and clf_file == clf_path and clf.kind != "sklearn":
             _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
     if fusion is not None and clf is None and "clf_blast" in fusion.use:

@@ -110,16 +110,22 @@ def summarize(det: sv.Detections, *, image: str, image_hw: tuple[int, int], thre
 
 
 def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, summary: SlideSummary,
-                provenance: dict[str, Any] | None = None, source: dict[str, Any] | None = None) -> None:
-    """Cell table as CSV and JSON (JSON also carries summary, units, source, provenance); atomic."""
+                provenance: dict[str, Any] | None = None, source: dict[str, Any] | None = None,
+                notes: list[str] | tuple[str, ...] = ()) -> None:
+    """Cell table as CSV and JSON (JSON also carries summary, units, source, provenance, notes); atomic.
+
+    ``notes`` (how the image was read, e.g. its bit depth) go into the JSON and, when
+    any, into a ``note`` column of every CSV row.
+    """
     fields = list(CELL_FIELDS) + [k for k in EXTRA_CELL_FIELDS if rows and k in rows[0]]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields)
+    note = "; ".join(notes)
+    writer = csv.DictWriter(buf, fieldnames=fields + (["note"] if note else []))
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows([{**r, "note": note} for r in rows] if note else rows)
     atomic_write_text(csv_path, buf.getvalue())
     atomic_write_json(json_path, {"source": source, "summary": summary.to_dict(), "units": UNITS,
-                                  "provenance": provenance, "cells": rows})
+                                  "provenance": provenance, "cells": rows, "notes": list(notes)})
 
 
 def save_annotated(path: Path, image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,

@@ -34,6 +34,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                     help="merge a cell's boxes across detector classes at this IoS (0: keep every box, "
                          "the behaviour before one-box-per-cell)")
     ap.add_argument("--out", help="JSON file for the results")
+    ap.add_argument("--trust-model", action="store_true",
+                    help="also load model files that can run code when loaded (README, Safety)")
     return ap
 
 
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = {} if args.group_ios is None else {"group_ios": args.group_ios}
     clf = False if args.no_classifier else args.classifier
     pipe = load_pipeline(args.detector, clf, PipelineConfig(conf=args.conf, margin=args.margin, **extra),
-                         pipeline=args.pipeline)
+                         pipeline=args.pipeline, trust=args.trust_model)
     data_dir = resolve(args.data, data_root=args.data_root)
     res = evaluate_pipeline(pipe, data_dir, args.split, threshold_pct=args.flag_pct)
     print(f"blast calls by: {res['call_by']}")

@@ -18,17 +18,19 @@ from __future__ import annotations
 import argparse
 import difflib
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from leukoscan.app.batch import OutputOptions, run_batch
+from leukoscan.app.outputs import LOCK_FILE, locked_out_dir, reserve_run_dir
 from leukoscan.app.pipeline import PipelineConfig, load_pipeline
 from leukoscan.app.provenance import provenance, provenance_lines
 from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.detect.base import NMS_IOU
 from leukoscan.errors import ConfigError, DataError
-from leukoscan.runs import RunDir
+from leukoscan.io import max_pixels_default
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][\w.-]*=")
 
@@ -61,6 +63,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--save-conf", action="store_true", help="with --save-txt: add the detector score column")
     ap.add_argument("--overwrite", action="store_true", help="redo slides already done in --out")
     ap.add_argument("--onnx", action="store_true", help="run exported ONNX models with onnxruntime")
+    ap.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
+                    help="search folders recursively (default: on; symlink loops are safe)")
+    ap.add_argument("--max-pixels", type=int, default=None,
+                    help="refuse images with more pixels than this (default: 50000000, or $LEUKOSCAN_MAX_PIXELS)")
+    ap.add_argument("--trust-model", action="store_true",
+                    help="load model files that can run code when loaded (pickles; see README, Safety); "
+                         "only for files you trust")
     return ap
 
 
@@ -112,6 +121,8 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
             raise ConfigError(f"{flag} must be in [0, 1], got {v}")
     if args.margin < 0:
         raise ConfigError(f"--margin must be >= 0, got {args.margin}")
+    if args.max_pixels is not None and args.max_pixels <= 0:
+        raise ConfigError(f"--max-pixels must be a positive number of pixels, got {args.max_pixels}")
     if args.max_det is not None and args.max_det < 1:
         raise ConfigError(f"--max-det must be >= 1, got {args.max_det}")
     if not 1 <= args.jpeg_quality <= 100:
@@ -127,15 +138,22 @@ def main(argv: list[str] | None = None) -> int:
     cfg = pipeline_config(args)
     if not any(Path(p).exists() for p in args.inputs):
         raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
-    pipe = load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg, onnx=args.onnx,
-                         pipeline=args.pipeline, device=args.device)
-    for line in provenance_lines(provenance(pipe, flag_pct=args.flag_pct)):
-        print(f"# {line}")
-    out = Path(args.out) if args.out else RunDir.new("runs/infer", args.name).path
-    opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
-                         save_txt=args.save_txt, save_conf=args.save_conf)
-    res = run_batch(pipe, args.inputs, out, threshold_pct=args.flag_pct, root=args.root, options=opts,
-                    overwrite=args.overwrite)
+    max_pixels_default()  # a bad LEUKOSCAN_MAX_PIXELS fails before anything runs
+    out = Path(args.out) if args.out else reserve_run_dir("runs/infer", args.name)
+    try:
+        with locked_out_dir(out):  # before the models load: a busy or unwritable --out fails at once
+            pipe = load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
+                                 onnx=args.onnx, pipeline=args.pipeline, device=args.device, trust=args.trust_model)
+            for line in provenance_lines(provenance(pipe, flag_pct=args.flag_pct)):
+                print(f"# {line}")
+            opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
+                                 save_txt=args.save_txt, save_conf=args.save_conf)
+            res = run_batch(pipe, args.inputs, out, threshold_pct=args.flag_pct, root=args.root, options=opts,
+                            overwrite=args.overwrite, recursive=args.recursive, max_pixels=args.max_pixels)
+    except BaseException:
+        if not args.out:
+            _remove_if_empty(out)
+        raise
     for s in res.summaries:
         pct = "n/a" if s.blast_pct is None else f"{s.blast_pct:.1f}% [{s.blast_pct_ci95[0]:.1f}, {s.blast_pct_ci95[1]:.1f}]"
         print(f"{s.image}: {s.leukocytes} leukocytes, {s.blasts} blasts, blast {pct}"
@@ -146,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED {path}: {msg}", file=sys.stderr)
     print(f"outputs: {out}  ({len(res.records)} slides in report: {out / 'report.html'})")
     return EXIT_OK if res.ok else EXIT_PARTIAL
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """A run folder we created that holds nothing but the lock file (a failed start)."""
+    if folder.is_dir() and {p.name for p in folder.iterdir()} <= {LOCK_FILE}:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
