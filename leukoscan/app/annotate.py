@@ -7,7 +7,7 @@ Layout (nothing is drawn over the slide except boxes and their labels)::
     | legend: colour of each call; what the label number is
     +-------------------------------------------------+
     | slide with boxes; label "blast 0.91" = call and |
-    | the confidence of that call        |
+    | the confidence of that call                     |
     +-------------------------------------------------+
     | footer: provenance (models, hashes, settings)   |
     +-------------------------------------------------+
