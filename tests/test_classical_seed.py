@@ -20,7 +20,7 @@ from leukoscan.classify.classical.reproduce import (
 from leukoscan.classify.classical.seed_table import SeedCfg, run_seed_table, smoke_items
 from leukoscan.synthetic import make_cell_crop, make_smear
 
-N_SLIDES, N_CROPS = 12, 20
+N_SLIDES, N_CROPS = 20, 20  # enough Canon slides of each class for the SVM's inner 3-fold CV
 
 
 def _camera(i: int) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..registry import CLASSIFIERS, load_pickle, load_torch_state
+from ..registry import CLASSIFIERS, load_sklearn_state, load_torch_state
 from .classifiers import ESTIMATORS
 from .features import FEATURES
 from .pipeline import build_classical
@@ -66,18 +66,18 @@ def register_all(registry: Any) -> None:
 
     Entries carry ``meta["family"] = "classical"`` (the whole-zoo benchmark and the zoo-wide
     tests leave them out) and ``meta["features"]`` (the feature-cache key: the composition
-    without its classifier, or the recipe name). Kinds: ``"sklearn"`` (pickled composition),
+    without its classifier, or the recipe name). Kinds: ``"sklearn"`` (``model.skops``),
     ``"torch"`` for the end-to-end deep recipe (saved and loaded as its zoo network).
     """
     for seg in METHODS:
         for feat in FEATURES:
             for clf in ESTIMATORS:
                 registry.add(f"{seg}+{feat}+{clf}", _composition_builder(seg, feat, clf), kind="sklearn",
-                             load=load_pickle, family="classical", features=f"{seg}+{feat}")
+                             load=load_sklearn_state, family="classical", features=f"{seg}+{feat}")
     for name, r in RECIPES.items():
         torch = r.kind == "deep"
         registry.add(name, _recipe_builder(name), kind="torch" if torch else "sklearn",
-                     load=load_torch_state if torch else load_pickle, family="classical", features=name)
+                     load=load_torch_state if torch else load_sklearn_state, family="classical", features=name)
 
 
 register_all(CLASSIFIERS)

@@ -9,7 +9,8 @@ Hyperparameters are fixed, small-data defaults (the papers rarely report theirs)
 
 - ``svm``: RBF SVC, balanced class weights, C chosen from {1, 10, 100} by inner 3-fold
   grid search on balanced accuracy, Platt (sigmoid) probabilities from 3-fold
-  ``CalibratedClassifierCV``.
+  ``CalibratedClassifierCV``; needs about 6 items of each class in a training set. Only
+  scikit-learn classes, so a fitted model saves as ``model.skops`` and loads without trust.
 - ``rf``: random forest, 300 trees, balanced class weights.
 - ``dt``: decision tree (CART, Gini), balanced class weights, min 2 samples per leaf.
 - ``knn``: k-nearest neighbours, k=5, distance-weighted.
@@ -25,9 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-
 from leukoscan.errors import ConfigError
 
 
@@ -38,39 +36,14 @@ def _scaled(est: Any) -> Any:
     return make_pipeline(StandardScaler(), est)
 
 
-class AdaptiveSVC(ClassifierMixin, BaseEstimator):
-    """RBF SVC (balanced) with C from {1, 10, 100} by inner grid search and Platt probabilities.
-
-    The inner folds are 3 (grid search inside ``CalibratedClassifierCV(cv=3,
-    ensemble=False)``), reduced to 2 when the smallest class has fewer than 5 items -- only
-    on tiny data (tests, very small CV training sets); ALL-IDB sizes always get 3.
-    """
-
-    def __init__(self, seed: int = 0) -> None:
-        self.seed = seed
-
-    def fit(self, x: np.ndarray, y: np.ndarray) -> AdaptiveSVC:
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.model_selection import GridSearchCV
-        from sklearn.svm import SVC
-
-        n_min = int(np.bincount(np.unique(y, return_inverse=True)[1]).min())
-        k = 3 if n_min >= 5 else 2
-        svc = SVC(kernel="rbf", class_weight="balanced", random_state=self.seed)
-        grid = GridSearchCV(svc, {"C": [1.0, 10.0, 100.0]}, cv=k, scoring="balanced_accuracy")
-        self.model_ = CalibratedClassifierCV(grid, method="sigmoid", cv=k, ensemble=False).fit(x, y)
-        self.classes_ = self.model_.classes_
-        return self
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return self.model_.predict_proba(x)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.model_.predict(x)
-
-
 def _svc(seed: int) -> Any:
-    return AdaptiveSVC(seed)
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import SVC
+
+    svc = SVC(kernel="rbf", class_weight="balanced", random_state=seed)
+    grid = GridSearchCV(svc, {"C": [1.0, 10.0, 100.0]}, cv=3, scoring="balanced_accuracy")
+    return CalibratedClassifierCV(grid, method="sigmoid", cv=3, ensemble=False)
 
 
 def svm(seed: int = 0) -> Any:

@@ -29,6 +29,7 @@ from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, read_image
 from leukoscan.offline import offline_var, unreachable
+from leukoscan.trust import torch_load
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -172,7 +173,7 @@ class FrcnnDetector(Detector):
         self.device, self.threads = args.device, args.threads
         wdir = args.run_dir / "weights"
         wdir.mkdir(parents=True, exist_ok=True)
-        ckpt = torch.load(wdir / "last.pt", map_location="cpu", weights_only=False) if args.resume else None
+        ckpt = torch_load(wdir / "last.pt", what="detector checkpoint") if args.resume else None
         if ckpt is not None:
             self.meta = DetectorMeta.from_dict(ckpt["leukoscan"])
         self._ensure_model()
@@ -205,7 +206,7 @@ class FrcnnDetector(Detector):
                       f"mAP50 {metrics.get('map50', float('nan')):.4f} ({metrics['epoch_time_s']:.0f}s)", flush=True)
             for cb in args.callbacks:
                 cb(epoch + 1, metrics)
-        return {"seconds": time.time() - t_all, "best_map50": best}
+        return {"seconds": time.time() - t_all, "best_map50": best, "optimizer": "SGD", "lr0": args.lr or 0.01}
 
     def _save_ckpt(self, path: Path, epoch: int, best: float, opt: Any = None, sched: Any = None) -> None:
         import torch
