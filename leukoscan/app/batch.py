@@ -3,6 +3,7 @@
 Per image ``<stem>``: ``<stem>.png`` (annotated), ``<stem>_cells.csv``, ``<stem>_cells.json``
 (cells + summary). For the batch: ``summary.csv``, ``summary.json``, ``report.html``
 (thumbnails in ``thumbs/``). Every file is written atomically; inputs are only read.
+Inputs: image files, folders of images, and CSV manifests of image paths.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
@@ -32,6 +32,7 @@ class BatchResult:
     out_dir: Path
     summaries: list[report.SlideSummary] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (input path, reason)
+    skipped: int = 0  # slides finished by an earlier run into the same folder (Ray engine resume)
 
     @property
     def ok(self) -> bool:
@@ -49,10 +50,39 @@ def expand_inputs(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[
             if not found:
                 failures.append((str(p), "folder has no files"))
             files.extend(found)
+        elif p.is_file() and p.suffix.lower() == ".csv":
+            listed, missing = read_manifest(p)
+            files.extend(listed)
+            failures.extend(missing)
         elif p.is_file():
             files.append(p)
         else:
             failures.append((str(p), "no such file or folder"))
+    return files, failures
+
+
+def read_manifest(path: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Image paths listed in a CSV manifest (column ``path``, else the first column).
+
+    Relative paths are taken from the manifest's folder; a listed file that does not exist
+    is a failure, like a missing input on the command line.
+    """
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return [], [(str(path), "empty manifest")]
+    col = rows[0].index("path") if "path" in rows[0] else 0
+    body = rows[1:] if "path" in rows[0] else rows
+    files, failures = [], []
+    for row in body:
+        if len(row) <= col or not row[col].strip():
+            continue
+        q = Path(row[col].strip())
+        q = q if q.is_absolute() else path.parent / q
+        if q.is_file():
+            files.append(q)
+        else:
+            failures.append((str(q), "no such file (listed in manifest)"))
     return files, failures
 
 
@@ -89,30 +119,51 @@ def process_image(pipeline: Pipeline, path: Path, out_dir: Path, stem: str, thre
     return summary
 
 
+def plan_batch(inputs: Iterable[str | Path]) -> tuple[list[tuple[Path, str | None]], list[tuple[str, str]]]:
+    """``[(file, stem or None)]`` in processing order (None: unsupported type) + missing inputs.
+
+    The stem names every output of the slide; the same inputs always get the same stems,
+    whichever engine processes them (:mod:`leukoscan.app.distributed`).
+    """
+    files, failures = expand_inputs(inputs)
+    used: set[str] = set()
+    plan = [(p, _unique_stem(p, used) if p.suffix.lower() in IMAGE_SUFFIXES else None) for p in files]
+    return plan, failures
+
+
+def unsupported(path: Path) -> str:
+    return f"unsupported file type {path.suffix!r}"
+
+
+def write_batch(result: BatchResult, stems: list[str]) -> None:
+    """``summary.csv``, ``summary.json`` and ``report.html`` for ``result`` (``stems`` per summary)."""
+    out_dir = result.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = [{"summary": s, "thumb": f"thumbs/{stem}.jpg"} for s, stem in zip(result.summaries, stems, strict=True)]
+    atomic_write_text(out_dir / "summary.csv", _summary_csv(result.summaries))
+    atomic_write_json(out_dir / "summary.json", {
+        "slides": [s.to_dict() for s in result.summaries],
+        "failures": [{"input": p, "error": m} for p, m in result.failures]})
+    report.write_html(out_dir / "report.html", entries, result.failures)
+
+
 def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
               threshold_pct: float = 20.0) -> BatchResult:
     """Process every input; a bad file is recorded in ``failures`` and skipped."""
     out_dir = Path(out_dir)
-    files, failures = expand_inputs(inputs)
+    plan, failures = plan_batch(inputs)
     result = BatchResult(out_dir, failures=failures)
-    entries: list[dict[str, Any]] = []
-    used: set[str] = set()
-    for path in tqdm(files, desc="slides", unit="img", disable=len(files) < 2):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            result.failures.append((str(path), f"unsupported file type {path.suffix!r}"))
+    stems: list[str] = []
+    for path, stem in tqdm(plan, desc="slides", unit="img", disable=len(plan) < 2):
+        if stem is None:
+            result.failures.append((str(path), unsupported(path)))
             continue
-        stem = _unique_stem(path, used)
         try:
             summary = process_image(pipeline, path, out_dir, stem, threshold_pct)
         except ImageReadError as e:
             result.failures.append((str(path), str(e)))
             continue
         result.summaries.append(summary)
-        entries.append({"summary": summary, "thumb": f"thumbs/{stem}.jpg"})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "summary.csv", _summary_csv(result.summaries))
-    atomic_write_json(out_dir / "summary.json", {
-        "slides": [s.to_dict() for s in result.summaries],
-        "failures": [{"input": p, "error": m} for p, m in result.failures]})
-    report.write_html(out_dir / "report.html", entries, result.failures)
+        stems.append(stem)
+    write_batch(result, stems)
     return result
