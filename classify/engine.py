@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from leukoscan.classify.preprocess import PreprocessCfg, build_augment, prepare_crop, to_tensor
-from leukoscan.device import resolve_device
+from leukoscan.device import autocast, resolve_device
 
 
 def seed_all(seed: int) -> None:
@@ -86,7 +86,7 @@ def predict_torch(net: Any, pre: PreprocessCfg, crops: Sequence[np.ndarray], bat
     net.eval()
     device = next(net.parameters()).device
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device):
         for i in range(0, len(crops), batch):
             x = to_tensor([prepare_crop(c, pre) for c in crops[i:i + batch]], pre).to(device)
             out.append(torch.softmax(net(x).float(), dim=1).cpu().numpy())

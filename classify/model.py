@@ -61,6 +61,12 @@ class TorchClassifier:
         self.device = next(self.net.parameters()).device.type
         return history
 
+    def to(self, device: str) -> TorchClassifier:
+        """Run on ``device``; on CUDA, inference uses float16 autocast (AMP)."""
+        self.net.to(device)
+        self.device = str(device)
+        return self
+
     def predict_proba(self, crops: Sequence[np.ndarray], batch: int = 64) -> np.ndarray:
         from leukoscan.classify.engine import predict_torch
 
@@ -97,6 +103,12 @@ class SklearnClassifier:
             log: Callable[[dict], None] | None = None) -> list[dict]:
         self.estimator.fit(self.extractor(images), np.asarray(labels))
         return []
+
+    def to(self, device: str) -> SklearnClassifier:
+        """Deep features run on ``device``; hand-crafted features and the estimator stay on the CPU."""
+        if hasattr(self.extractor, "to"):
+            self.extractor.to(device)
+        return self
 
     def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         if len(crops) == 0:
@@ -184,15 +196,21 @@ class DeepExtractor(_CachedExtractor):
         super().__init__()
         self.net, self.preprocess, self.batch = net.eval(), preprocess, batch
 
+    def to(self, device: str) -> DeepExtractor:
+        self.net.to(device)
+        return self
+
     def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
         from leukoscan.classify.preprocess import to_tensor
+        from leukoscan.device import autocast
 
+        device = next(self.net.parameters()).device
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device):
             for i in range(0, len(crops), self.batch):
                 x = to_tensor([prepare_crop(c, self.preprocess) for c in crops[i:i + self.batch]],
-                              self.preprocess)
-                out.append(self.net(x).float().numpy())
+                              self.preprocess).to(device)
+                out.append(self.net(x).float().cpu().numpy())
         return np.concatenate(out)

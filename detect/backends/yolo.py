@@ -13,9 +13,11 @@ epoch (see :func:`leukoscan.device.cpu_threads` for the choice).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -184,7 +186,11 @@ class YoloDetector(Detector):
             kw = self._train_kwargs(args, data_yaml)
         for event, fn in self._callbacks(args).items():
             model.add_callback(event, fn)
-        model.train(**kw)
+        kw["amp"] = args.amp
+        with without_raytune():
+            model.train(**kw)
+        if "," in _ul_device(args.device):  # ultralytics' DDP workers run without our callbacks
+            replay_results(args.run_dir / "results.csv", args.callbacks)
         best = args.run_dir / "weights" / "best.pt"
         for path in (best, last):
             if path.is_file():
@@ -199,7 +205,8 @@ class YoloDetector(Detector):
 
         bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics reads numpy arrays as BGR
         res = self.model.predict(
-            bgr, conf=conf, iou=iou, imgsz=self.meta.imgsz, device=_ul_device(self.device), verbose=False
+            bgr, conf=conf, iou=iou, imgsz=self.meta.imgsz, device=_ul_device(self.device), verbose=False,
+            half=str(self.device).startswith("cuda"),  # AMP: float16 on CUDA
         )[0]
         if self.threads:
             torch.set_num_threads(self.threads)  # its predictor reset them
@@ -214,6 +221,46 @@ class YoloDetector(Detector):
             shutil.copyfile(self._weights, path)
         stamp_meta(path, self.meta)
         return path
+
+
+@contextlib.contextmanager
+def without_raytune() -> Iterator[None]:
+    """Keep ultralytics' Ray Tune reporter out of our trainings.
+
+    ultralytics adds it to every trainer when ray is installed (``SETTINGS["raytune"]``,
+    read per trainer, also by its DDP workers) and it then warns every epoch outside a Tune
+    trial ("get_trial_id is meant to only be called inside a Tuner"). The setting is
+    turned off for the training and restored after it.
+    """
+    from ultralytics.utils import SETTINGS
+
+    before = SETTINGS.get("raytune")
+    if before:
+        SETTINGS.update(raytune=False)
+    try:
+        yield
+    finally:
+        if before:
+            SETTINGS.update(raytune=before)
+
+
+def replay_results(results_csv: Path, callbacks: Sequence[Any]) -> None:
+    """Report each epoch of ultralytics' ``results.csv`` to ``callbacks`` (after a DDP run)."""
+    import csv
+
+    if not callbacks or not results_csv.is_file():
+        return
+    with open(results_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        row = {k.strip(): v for k, v in row.items()}
+        epoch = int(float(row.pop("epoch")))
+        metrics = {"epoch_time_s": float(row.pop("time", 0) or 0)}
+        for k, v in row.items():
+            name = _METRIC_NAMES.get(k, k.replace("/", "_").replace("(B)", ""))
+            metrics["lr" if k == "lr/pg0" else name] = float(v)
+        for cb in callbacks:
+            cb(epoch, metrics)
 
 
 def epoch_metrics(trainer: Any) -> dict[str, float]:
