@@ -20,6 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from leukoscan.data import resolve
+from leukoscan.io import read_image
+from leukoscan.paths import data_root as _root
+from leukoscan.paths import shared_data
+
 META_CSV = Path("ALL_IDB") / "allidb1_image_meta.csv"
 
 
@@ -49,8 +54,6 @@ class CellSet:
 
 def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None) -> CellSet:
     """Read a prepared cells folder; classes sorted by name unless ``class_names`` is given."""
-    from leukoscan.io import read_image
-
     folder = Path(folder)
     index = folder / "index.csv"
     if not index.is_file():
@@ -76,16 +79,11 @@ def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None) -
 
 def resolve_cells(data: str | Path, data_root: str | Path | None = None) -> CellSet:
     """Dataset name or folder -> :class:`CellSet` (prepared under ``runs/data`` if needed)."""
-    from leukoscan.data import resolve
-
     folder = resolve(data, data_root=data_root)
     return load_cells(folder)
 
 
 def _slide_meta(data_root: str | Path | None) -> dict[str, dict[str, str]]:
-    from leukoscan.paths import data_root as _root
-    from leukoscan.paths import shared_data
-
     for base in (Path(data_root) if data_root else _root(None), shared_data()):
         if base is not None and (base / META_CSV).is_file():
             with open(base / META_CSV, newline="") as f:

@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from leukoscan.classify.preprocess import AugmentCfg, PreprocessCfg, prepare_crop
+from leukoscan.classify.engine import fit_torch, predict_torch
+from leukoscan.classify.preprocess import (
+    AugmentCfg,
+    PreprocessCfg,
+    prepare_crop,
+    to_tensor,
+)
+from leukoscan.io import atomic_path
 
 TORCH_FILE, SKLEARN_FILE = "model.pt", "model.pkl"
 
@@ -55,8 +62,6 @@ class TorchClassifier:
 
     def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg,
             log: Callable[[dict], None] | None = None) -> list[dict]:
-        from leukoscan.classify.engine import fit_torch
-
         history = fit_torch(self.net, self.preprocess, images, np.asarray(labels), cfg, log=log)
         self.device = next(self.net.parameters()).device.type
         return history
@@ -68,14 +73,11 @@ class TorchClassifier:
         return self
 
     def predict_proba(self, crops: Sequence[np.ndarray], batch: int = 64) -> np.ndarray:
-        from leukoscan.classify.engine import predict_torch
-
         return predict_torch(self.net, self.preprocess, crops, batch=batch)
 
     def save(self, folder: str | Path) -> Path:
         import torch
 
-        from leukoscan.io import atomic_path
 
         path = Path(folder) / TORCH_FILE
         blob = {"kind": self.kind, "name": self.name, "class_names": list(self.class_names),
@@ -119,8 +121,6 @@ class SklearnClassifier:
         return out
 
     def save(self, folder: str | Path) -> Path:
-        from leukoscan.io import atomic_path
-
         path = Path(folder) / SKLEARN_FILE
         self.extractor.clear_cache()
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -128,7 +128,7 @@ class SklearnClassifier:
         return path
 
 
-class _CachedExtractor:
+class CachedExtractor:
     """Base for feature extractors; an opt-in per-crop cache keyed by the crop bytes.
 
     Features are deterministic, so cross-validation enables the cache (``enable_cache``)
@@ -174,22 +174,7 @@ class _CachedExtractor:
         return state
 
 
-class HandcraftedExtractor(_CachedExtractor):
-    """Nucleus shape + GLCM/LBP texture + colour statistics (see ``models/handcrafted.py``)."""
-
-    def __init__(self, preprocess: PreprocessCfg) -> None:
-        super().__init__()
-        self.preprocess = preprocess
-
-    def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        from leukoscan.classify.models.handcrafted import handcrafted_features
-        from leukoscan.classify.preprocess import apply_steps
-
-        size = self.preprocess.input_size
-        return np.stack([handcrafted_features(apply_steps(c, self.preprocess.steps), size) for c in crops])
-
-
-class DeepExtractor(_CachedExtractor):
+class DeepExtractor(CachedExtractor):
     """Pooled features ``(N, D)`` of a zoo network built with ``num_classes=0`` (eval mode)."""
 
     def __init__(self, net: Any, preprocess: PreprocessCfg, batch: int = 32) -> None:
@@ -203,7 +188,6 @@ class DeepExtractor(_CachedExtractor):
     def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
-        from leukoscan.classify.preprocess import to_tensor
         from leukoscan.device import autocast
 
         device = next(self.net.parameters()).device

@@ -42,10 +42,27 @@ def load_torch_state(blob: dict[str, Any]) -> TorchClassifier:
     return clf
 
 
+#: Where classes of pickles written before the ``leukoscan.*`` namespace live now.
+_MOVED = {"classify.": "leukoscan.classify.", "detect.": "leukoscan.detect."}
+_RENAMED = {("leukoscan.classify.model", "HandcraftedExtractor"): "leukoscan.classify.models.handcrafted",
+            ("leukoscan.classify.model", "_CachedExtractor"): "leukoscan.classify.model"}
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads pickles of older layouts (top-level ``classify``) into the current classes."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        for old, new in _MOVED.items():
+            if module == old[:-1] or module.startswith(old):
+                module = new + module[len(old):] if module.startswith(old) else new[:-1]
+        module = _RENAMED.get((module, name), module)
+        return super().find_class(module, "CachedExtractor" if name == "_CachedExtractor" else name)
+
+
 def load_pickle(path: Path) -> SklearnClassifier:
     """A pickled scikit-learn composition (pickles run code when loaded: only your own files)."""
     with open(path, "rb") as f:
-        return pickle.load(f)
+        return _Unpickler(f).load()
 
 
 def _load_pt(path: Path) -> TorchClassifier:

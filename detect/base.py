@@ -107,8 +107,8 @@ class Detector(ABC):
         """Write a self-contained weights file (meta included)."""
 
     def export_onnx(self, path: str | Path) -> Path:
-        """Write an ONNX model (+ ``.json`` meta) that :func:`detect.load` runs with onnxruntime."""
-        raise NotImplementedError(f"ONNX export is implemented for the YOLO backends, not {self.name!r}")
+        """Write an ONNX model (+ ``.json`` meta) that :func:`leukoscan.detect.load` runs with onnxruntime."""
+        raise BadInputError(f"ONNX export is implemented for the YOLO backends, not {self.name!r}")
 
     def to(self, device: str) -> Detector:
         """Run inference on ``device`` ("cpu", "cuda:0")."""

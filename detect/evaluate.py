@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from leukoscan.data.canonical import read_coco
 from leukoscan.detect.base import NMS_IOU
+from leukoscan.io import read_image
 from leukoscan.schema import CLASS_NAME
 
 
@@ -174,8 +176,6 @@ def predict_split(detector: Any, data_dir: str | Path, split: str = "val", *, co
     """
     from tqdm import tqdm
 
-    from leukoscan.data.canonical import read_coco
-    from leukoscan.io import read_image
 
     data_dir = Path(data_dir)
     gt = read_coco(data_dir, split)

@@ -2,6 +2,10 @@
 
 - :func:`main`: dispatch ``leukoscan <verb> ...`` to ``leukoscan.commands.<verb>.main``
   (``tools/<verb>.py`` are shims calling the same functions).
+- :func:`user_errors`: the one error contract of every command: a
+  :class:`~leukoscan.errors.LeukoScanError` (bad config, missing data or model, bad input)
+  is printed as one line and the exit code is 2; any other exception is a bug and raises.
+  A batch command returns 1 itself when some of its inputs failed (:data:`EXIT_PARTIAL`).
 - :func:`training_parser`: the flags every training tool has (``--config``, ``--model``,
   ``--data``, ``--data-root``, ``--epochs``, ``--imgsz``, ``--batch``, ``--device``,
   ``--pretrained/--scratch``, ``--wandb``, ``--name``, ``--list-models`` and
@@ -17,11 +21,35 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
+import functools
 import importlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from leukoscan.errors import LeukoScanError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USER_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def error_line(e: BaseException) -> str:
+    """``error: <message>`` on one line (newlines in the message become spaces)."""
+    return "error: " + " ".join(str(e).split())
+
+
+def user_errors(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Wrap a command's ``main(argv)``: LeukoScanError -> one line on stderr, exit code 2."""
+
+    @functools.wraps(main)
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except LeukoScanError as e:
+            print(error_line(e), file=sys.stderr)
+            return EXIT_USER_ERROR
+
+    return wrapper
 
 
 def training_parser(doc: str, *, default_config: str, model_help: str, data_help: str, runs: str,

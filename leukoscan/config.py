@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import types
 from pathlib import Path
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
 from leukoscan.errors import ConfigError
+from leukoscan.io import atomic_write_text
 
 T = TypeVar("T")
 
@@ -28,8 +30,52 @@ def _check_keys(cls: type, data: dict[str, Any], where: str) -> None:
             raise ConfigError(f"Unknown config key {where}{key!r}.{hint} Valid keys: {', '.join(names)}")
 
 
+_SCALARS = (str, int, float, bool)
+
+
+def _type_name(tp: Any) -> str:
+    if get_origin(tp) in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    if dataclasses.is_dataclass(tp):
+        return "a mapping (section)"
+    if get_origin(tp) is tuple or tp is tuple:
+        return "a list"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp)).replace("NoneType", "null")
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    """Does a YAML value fit the annotated type? (int fits float; YAML scalars fit str)."""
+    origin, args = get_origin(tp), get_args(tp)
+    if tp is Any:
+        return True
+    if origin in (Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if tp is str:  # YAML reads on/off/yes/1 as bool/int; the field's own check words those
+        return isinstance(value, _SCALARS)
+    if origin is tuple or tp is tuple:
+        if not isinstance(value, list | tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return not args or len(args) == len(value) and all(_fits(v, a) for v, a in zip(value, args, strict=True))
+    if origin is dict or tp is dict:
+        return isinstance(value, dict)
+    return True  # anything else (a dataclass is handled by the caller)
+
+
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
-    """Build dataclass ``cls`` from a (nested) dict, rejecting unknown keys."""
+    """Build dataclass ``cls`` from a (nested) dict, rejecting unknown keys and values of
+    the wrong type with a :class:`ConfigError` that names the key."""
     data = dict(data or {})
     _check_keys(cls, data, where)
     hints = get_type_hints(cls)
@@ -39,12 +85,21 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
             continue
         value = data[f.name]
         ftype = hints[f.name]
-        if dataclasses.is_dataclass(ftype) and isinstance(value, dict):
-            value = from_dict(ftype, value, where=f"{where}{f.name}.")
+        key = f"{where}{f.name}"
+        if dataclasses.is_dataclass(ftype):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {key!r}: expected a mapping (section), got {value!r}")
+            value = from_dict(ftype, value, where=f"{key}.")
+        elif not _fits(value, ftype):
+            raise ConfigError(f"config key {key!r}: expected {_type_name(ftype)}, got {value!r} "
+                              f"({type(value).__name__})")
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[f.name] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as e:  # a field's own check (__post_init__): a value the user can fix
+        raise ConfigError(str(e)) from e
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -109,6 +164,4 @@ def load_config(cls: type[T], path: str | Path | None, overrides: dict[str, Any]
 
 
 def save_config(obj: Any, path: str | Path) -> None:
-    from leukoscan.io import atomic_write_text
-
     atomic_write_text(path, yaml.safe_dump(to_dict(obj), sort_keys=False))

@@ -33,5 +33,10 @@ class MissingModelError(LeukoScanError, FileNotFoundError):
     """No trained model (run folder, weights file, ONNX twin) where one was asked for."""
 
 
+class OutputExistsError(LeukoScanError, FileExistsError):
+    """An output folder that is not empty and may not be overwritten."""
+
+
 __all__ = ["BadInputError", "ConfigError", "DataError", "LeukoScanError", "MissingDatasetError",
-           "MissingModelError"]
+           "MissingModelError",
+           "OutputExistsError"]

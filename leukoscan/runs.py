@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan.errors import MissingModelError
+from leukoscan.io import atomic_write_json
 
 CONFIG, METRICS, RUN_INFO = "config.yaml", "metrics.json", "run_info.json"
 DETECTOR_WEIGHTS = ("weights/best.pt", "weights/last.pt", "best.pt")
@@ -124,8 +125,6 @@ class RunDir:
         return json.loads((self.path / name).read_text())
 
     def write_json(self, name: str, obj: Any) -> Path:
-        from leukoscan.io import atomic_write_json
-
         atomic_write_json(self.path / name, obj)
         return self.path / name
 

@@ -143,5 +143,5 @@ def test_cli_smoke(tmp_path, capsys):
     make_voc(tmp_path / "voc", n=2)
     assert mod.main(["voc", "--source", str(tmp_path / "voc"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     assert "train: 1 images" in capsys.readouterr().out
-    assert mod.main(["voc", "--source", str(tmp_path / "voc"), "--out", str(tmp_path / "o")]) == 1
+    assert mod.main(["voc", "--source", str(tmp_path / "voc"), "--out", str(tmp_path / "o")]) == 2  # a user error: one line, exit 2 (as every tool)
     assert "overwrite" in capsys.readouterr().err

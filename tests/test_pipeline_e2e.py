@@ -42,7 +42,7 @@ def test_infer_without_models_says_how_to_train(tmp_path, monkeypatch, tool, cap
     monkeypatch.chdir(tmp_path)
     _slides(tmp_path / "in", 1)
     assert tool("infer").main([str(tmp_path / "in")]) == 2
-    assert "python tools/train_detector.py" in capsys.readouterr().err
+    assert "leukoscan train-detector" in capsys.readouterr().err
 
 
 def test_infer_folder_with_bad_file_uses_newest_runs(workdir, tool, capsys):

@@ -23,10 +23,10 @@ from typing import Any
 
 from leukoscan.classify.model import (
     DeepExtractor,
-    HandcraftedExtractor,
     SklearnClassifier,
     TorchClassifier,
 )
+from leukoscan.classify.models.handcrafted import HandcraftedExtractor
 from leukoscan.classify.preprocess import PreprocessCfg
 from leukoscan.classify.registry import CLASSIFIERS, load_pickle, load_torch_state
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
@@ -54,7 +54,7 @@ def _torch_builder(net_name: str):
     def build(*, num_classes: int = 2, pretrained: bool = True, class_names: Sequence[str] | None = None,
               imgsz: int | None = None, preprocess: PreprocessCfg | None = None,
               steps: Sequence[str] = (), **kw: Any) -> TorchClassifier:
-        from leukoscan.classify.models.torch_zoo import build_net
+        from leukoscan.classify.models.torch_zoo import build_net  # heavy: imports torch
 
         pre = preprocess or default_preprocess(net_name, imgsz, steps)
         net = build_net(net_name, num_classes=num_classes, pretrained=pretrained, **kw)
@@ -108,7 +108,7 @@ def _sklearn_builder(feat: str, head: str):
         else:
             import torch
 
-            from leukoscan.classify.models.torch_zoo import build_net
+            from leukoscan.classify.models.torch_zoo import build_net  # heavy: imports torch
 
             torch.manual_seed(seed)  # random-init backbones must be reproducible
             net = build_net(feat, num_classes=0, pretrained=pretrained and not backbone_weights, **kw)

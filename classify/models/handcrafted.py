@@ -18,7 +18,12 @@ to ``size`` px first. Steps:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from leukoscan.classify.model import CachedExtractor
+from leukoscan.classify.preprocess import PreprocessCfg, apply_steps, resize_square
 
 GLCM_PROPS = ("contrast", "dissimilarity", "homogeneity", "energy", "correlation", "ASM")
 
@@ -103,7 +108,6 @@ def handcrafted_features(rgb: np.ndarray, size: int = 128) -> np.ndarray:
     """Feature vector ``(D,)`` float32 for an RGB uint8 cell crop (resized to ``size``)."""
     import cv2
 
-    from leukoscan.classify.preprocess import resize_square
 
     rgb = resize_square(rgb, size)
     mask = segment_nucleus(rgb)
@@ -112,3 +116,15 @@ def handcrafted_features(rgb: np.ndarray, size: int = 128) -> np.ndarray:
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     v = _shape(mask) + _texture(gray, mask) + _colour(rgb, mask)
     return np.nan_to_num(np.asarray(v, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+class HandcraftedExtractor(CachedExtractor):
+    """Nucleus shape + GLCM/LBP texture + colour statistics (:func:`handcrafted_features`)."""
+
+    def __init__(self, preprocess: PreprocessCfg) -> None:
+        super().__init__()
+        self.preprocess = preprocess
+
+    def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        size = self.preprocess.input_size
+        return np.stack([handcrafted_features(apply_steps(c, self.preprocess.steps), size) for c in crops])

@@ -14,7 +14,7 @@ trainable on ~150 crops and at 64-128 px input. ``vgg16`` uses the batch-norm va
 Pretrained ImageNet weights are used when ``pretrained=True`` and they can be obtained
 (local torch hub cache, or a download that is checked first with a 3 s connection
 probe); otherwise the model is built from scratch with ONE loud warning per process.
-``LEUKOSCAN_OFFLINE=1`` skips the probe (tests set it).
+Declared offline (``LEUKOSCAN_OFFLINE=1``, see :mod:`leukoscan.offline`) skips the probe.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from leukoscan.offline import offline, reachable
+
 _WARNED = False
-_ONLINE: bool | None = None
 
 # name -> (torchvision builder name, weights enum name)
 TV_MODELS: dict[str, tuple[str, str]] = {
@@ -104,28 +105,9 @@ def small_cnn_trunk(width: int = 32) -> nn.Sequential:
 
 
 def online(timeout: float = 3.0) -> bool:
-    """True when download.pytorch.org answers within ``timeout`` s (cached per process)."""
-    global _ONLINE
-    if os.environ.get("LEUKOSCAN_OFFLINE") == "1":
-        return False
-    if _ONLINE is None:
-        import socket
-        import threading
-
-        result: list[bool] = []
-
-        def probe() -> None:  # in a thread: a stuck DNS lookup cannot block us past timeout
-            try:
-                socket.create_connection(("download.pytorch.org", 443), timeout=timeout).close()
-                result.append(True)
-            except OSError:
-                result.append(False)
-
-        t = threading.Thread(target=probe, daemon=True)
-        t.start()
-        t.join(timeout + 0.5)
-        _ONLINE = bool(result and result[0])
-    return _ONLINE
+    """True unless declared offline (:func:`leukoscan.offline.offline`) or download.pytorch.org
+    does not answer within ``timeout`` s (probed once per process)."""
+    return not offline() and reachable("download.pytorch.org", timeout=timeout)
 
 
 def _warn_scratch(name: str, why: str) -> None:

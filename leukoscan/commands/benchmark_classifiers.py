@@ -1,19 +1,22 @@
 """Cross-validate the classifier zoo and write a metrics table with 95% CIs.
 
-    python tools/benchmark_classifiers.py --data-root ../shared/data     # configs/classify_benchmark.yaml
-    python tools/benchmark_classifiers.py --models handcrafted+svm,resnet18+svm --folds 5
-    python tools/benchmark_classifiers.py --data demo_cells --models cnn --epochs 1 --imgsz 32 --tag smoke
-    python tools/benchmark_classifiers.py --render benchmarks/results/classification_allidb2.json
+    leukoscan benchmark-classifiers --data-root ../shared/data     # configs/classify_benchmark.yaml
+    leukoscan benchmark-classifiers --models handcrafted+svm,resnet18+svm --folds 5
+    leukoscan benchmark-classifiers --data demo_cells --models cnn --epochs 1 --imgsz 32 --tag smoke
+    leukoscan benchmark-classifiers --render benchmarks/results/classification_allidb2.json
 
-Writes benchmarks/results/<tag>.json (updated after every model) and <tag>.md.
+(``python tools/benchmark_classifiers.py ...`` is the same command.) Writes
+benchmarks/results/<tag>.json (updated after every model) and <tag>.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from leukoscan.classify.benchmark import BenchConfig, markdown_table, render, run_benchmark
+from leukoscan.cli import user_errors
+from leukoscan.config import load_config, parse_overrides
 from leukoscan.paths import CONFIGS_DIR
 
 DEFAULT_CONFIG = CONFIGS_DIR / "classify_benchmark.yaml"
@@ -40,30 +43,22 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+@user_errors
 def main(argv: list[str] | None = None) -> int:
-    from leukoscan.classify.benchmark import BenchConfig, markdown_table, run_benchmark
-    from leukoscan.config import ConfigError, load_config, parse_overrides
-
     a = get_args_parser().parse_args(argv)
     if a.render:
-        from leukoscan.classify.benchmark import render
-
         print(f"wrote {render(a.render)}")
         return 0
-    try:
-        over = parse_overrides(a.overrides)
-        for k in ("data", "data_root", "folds", "imgsz", "pretrained", "out", "tag"):
-            if getattr(a, k) is not None:
-                over[k] = getattr(a, k)
-        if a.models:
-            over["models"] = [m.strip() for m in a.models.split(",") if m.strip()]
-        fit = {k: getattr(a, k) for k in ("epochs", "device") if getattr(a, k) is not None}
-        if fit:
-            over.setdefault("fit", {}).update(fit)
-        cfg = load_config(BenchConfig, a.config, over)
-    except (ConfigError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    over = parse_overrides(a.overrides)
+    for k in ("data", "data_root", "folds", "imgsz", "pretrained", "out", "tag"):
+        if getattr(a, k) is not None:
+            over[k] = getattr(a, k)
+    if a.models:
+        over["models"] = [m.strip() for m in a.models.split(",") if m.strip()]
+    fit = {k: getattr(a, k) for k in ("epochs", "device") if getattr(a, k) is not None}
+    if fit:
+        over.setdefault("fit", {}).update(fit)
+    cfg = load_config(BenchConfig, a.config, over)
     out = run_benchmark(cfg)
     print(markdown_table(out))
     print(f"results: {Path(cfg.out) / cfg.tag}.json / .md")

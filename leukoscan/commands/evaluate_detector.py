@@ -1,18 +1,26 @@
 """Evaluate a trained detector on a dataset split with the one COCO evaluator.
 
-    python tools/evaluate_detector.py --weights runs/detect/yolov8n --data bccd --split val
-    python tools/evaluate_detector.py --weights best.pt --data path/to/voc_or_yolo_or_coco --split test --out m.json
+    leukoscan evaluate-detector --weights runs/detect/yolov8n --data bccd --split val
+    leukoscan evaluate-detector --weights best.pt --data path/to/voc_or_yolo_or_coco --split test --out m.json
 
 Reports mAP50, mAP50-95, per-class AP50/AP, recall; for ALL-IDB1 also blast centroid-hit
 recall and precision. ``--weights`` takes a weights file or a run folder.
 ``--orientations`` also scores the split under all 8 rotations/mirrorings of the images
 (a smear has no orientation: a robust detector scores the same on each).
+(``python tools/evaluate_detector.py ...`` is the same command.) Exit code 2 on a missing
+model, dataset or split.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+
+from leukoscan.cli import user_errors
+from leukoscan.data import resolve
+from leukoscan.detect.evaluate import evaluate_detector, evaluate_orientations
+from leukoscan.detect.registry import load
+from leukoscan.device import resolve_device, set_cpu_threads
+from leukoscan.io import atomic_write_json
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -33,30 +41,16 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+@user_errors
 def main(argv: list[str] | None = None) -> int:
     a = get_args_parser().parse_args(argv)
-
-    from leukoscan.data import resolve
-    from leukoscan.detect.evaluate import evaluate_detector, evaluate_orientations
-    from leukoscan.detect.registry import load
-    from leukoscan.device import resolve_device, set_cpu_threads
-    from leukoscan.io import atomic_write_json
-
-    try:
-        det = load(a.weights)
-        data_dir = resolve(a.data, data_root=a.data_root)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    det = load(a.weights)
+    data_dir = resolve(a.data, data_root=a.data_root)
     det.threads = set_cpu_threads()
     det.to(resolve_device(a.device))
     nms = {} if a.iou is None else {"iou": a.iou}
-    try:
-        m = evaluate_detector(det, data_dir, a.split, conf=a.conf, tile=a.tile, **nms,
-                              centroid_conf=a.centroid_conf, max_images=a.max_images)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    m = evaluate_detector(det, data_dir, a.split, conf=a.conf, tile=a.tile, **nms,
+                          centroid_conf=a.centroid_conf, max_images=a.max_images)
     print(f"{det.name} on {data_dir} [{a.split}]")
     print(m.summary())
     extra = {}

@@ -1,12 +1,20 @@
 """End-to-end evaluation on ALL-IDB1 slides (cells vs centroids, slide-level ALL calls).
 
-    python tools/evaluate_pipeline.py [--detector W] [--classifier W] [--data all_idb1] [--split val]
+    leukoscan evaluate-pipeline [--detector W] [--classifier W] [--data all_idb1] [--split val]
+
+(``python tools/evaluate_pipeline.py ...`` is the same command.) Exit code 2 on a missing
+model or dataset.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+
+from leukoscan.app.evaluate import evaluate_pipeline
+from leukoscan.app.pipeline import PipelineConfig, load_pipeline
+from leukoscan.cli import user_errors
+from leukoscan.data import resolve
+from leukoscan.io import atomic_write_json
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -17,27 +25,17 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data-root", help="raw data root (default: $LEUKOSCAN_DATA or ./datasets)")
     ap.add_argument("--split", default="val")
     ap.add_argument("--flag-pct", type=float, default=20.0, help="call ALL when blast %% >= this")
-    ap.add_argument("--margin", type=float, default=0.15,
-                    help="crop margin per side, as a fraction of the box side")
+    ap.add_argument("--margin", type=float, default=0.15, help="crop margin per side, as a fraction of the box side")
     ap.add_argument("--conf", type=float, default=0.25)
     ap.add_argument("--out", help="JSON file for the results")
     return ap
 
 
+@user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-
-    from leukoscan.app.evaluate import evaluate_pipeline
-    from leukoscan.app.pipeline import PipelineConfig, load_pipeline
-    from leukoscan.data import resolve
-    from leukoscan.io import atomic_write_json
-
-    try:
-        pipe = load_pipeline(args.detector, args.classifier, PipelineConfig(conf=args.conf, margin=args.margin))
-        data_dir = resolve(args.data, data_root=args.data_root)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    pipe = load_pipeline(args.detector, args.classifier, PipelineConfig(conf=args.conf, margin=args.margin))
+    data_dir = resolve(args.data, data_root=args.data_root)
     res = evaluate_pipeline(pipe, data_dir, args.split, threshold_pct=args.flag_pct)
     for key, agg in [("all", res["overall"]), *res["by_image_size"].items()]:
         print(f"{key:>10}: slides {agg['slides']:3d}  cell blast recall {agg['cell_blast_recall']['value']}"
@@ -50,4 +48,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,17 +1,26 @@
 """Export a trained detector (YOLO backends) and classifier (torch models) to ONNX.
 
-    python tools/export.py [--detector runs/detect/<name>] [--classifier runs/classify/<name>]
+    leukoscan export [--detector runs/detect/<name>] [--classifier runs/classify/<name>]
 
 Writes ``weights/best.onnx`` (+ ``.json``) in the detector run and ``model.onnx``
-(+ ``.json``) in the classifier run; ``tools/infer.py --onnx`` then runs them with
-onnxruntime. Defaults: the newest runs.
+(+ ``.json``) in the classifier run; ``leukoscan infer --onnx`` then runs them with
+onnxruntime. Defaults: the newest runs. (``python tools/export.py ...`` is the same
+command.) Exit code 2 on a missing model or one that cannot be exported.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
+
+from leukoscan.app.export import export_pair
+from leukoscan.app.pipeline import (
+    CLASSIFY_RUNS,
+    DETECT_RUNS,
+    TRAIN_CLASSIFIER,
+    TRAIN_DETECTOR,
+    find_run,
+)
+from leukoscan.cli import user_errors
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -21,24 +30,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     return ap
 
 
+@user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-
-    from leukoscan.app.export import export_pair
-    from leukoscan.app.pipeline import CLASSIFY_RUNS, DETECT_RUNS, resolve_run
-
-    try:
-        det = resolve_run(args.detector, DETECT_RUNS, Path, "python tools/train_detector.py")
-        clf = resolve_run(args.classifier, CLASSIFY_RUNS, Path,
-                          "python tools/train_classifier.py --model cnn --data all_idb2")
-        out = export_pair(det, clf)
-    except (FileNotFoundError, ValueError, NotImplementedError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    for kind, path in out.items():
+    det = find_run(args.detector, DETECT_RUNS, TRAIN_DETECTOR)
+    clf = find_run(args.classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
+    for kind, path in export_pair(det, clf).items():
         print(f"{kind}: {path}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,14 +1,15 @@
 """Detect and classify leukocytes on slides; write annotated images, cell tables, a report.
 
-    python tools/infer.py slide.jpg [more.jpg | folder/ | manifest.csv ...] [--detector W] [--classifier W] [--out DIR]
+    leukoscan infer slide.jpg [more.jpg | folder/ | manifest.csv ...] [--detector W] [--classifier W] [--out DIR]
     leukoscan infer --engine ray [--address auto|ray://HEAD:10001] cohort/ --out OUT   # on a Ray cluster
 
 With ``--engine ray`` the slides are processed by Ray workers (pip install
 'leukoscan[distributed]'); the outputs are named and written exactly as in one process,
 and running again with the same --out skips the slides already finished.
 
-Exit code 0 when every input was processed, 1 when any input failed (it is reported and
-skipped), 2 on usage errors or missing models.
+(``python tools/infer.py ...`` is the same command.) Exit code 0 when every input was
+processed, 1 when some input failed (it is reported and skipped), 2 on a bad option
+value, a missing model, or no input that exists at all.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from leukoscan.app.batch import BatchResult, run_batch
+from leukoscan.app.pipeline import PipelineConfig, load_pipeline
+from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
+from leukoscan.device import resolve_device
+from leukoscan.errors import ConfigError, DataError
+from leukoscan.runs import RunDir
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -25,8 +33,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--classifier", help="classifier run folder (runs/classify/<name>) or weights file; default: newest run")
     ap.add_argument("--out", help="output folder (default: runs/infer/<name>, never overwritten)")
     ap.add_argument("--name", default="exp", help="run name under runs/infer/ when --out is not given")
-    ap.add_argument("--margin", type=float, default=0.15,
-                    help="crop margin per side, as a fraction of the box side")
+    ap.add_argument("--margin", type=float, default=0.15, help="crop margin per side, as a fraction of the box side")
     ap.add_argument("--conf", type=float, default=0.25, help="detector score threshold")
     ap.add_argument("--tile", default="auto",
                     help="sliced inference: auto (large slides only, default), off, or a tile size in pixels")
@@ -42,14 +49,26 @@ def get_args_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _run_ray(args: argparse.Namespace, cfg: object, out: Path):  # -> BatchResult
+def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
+    """The options as a PipelineConfig; a value out of range is a ConfigError naming the flag."""
+    tile = {"auto": None, "off": 0}.get(args.tile) if not args.tile.isdigit() else int(args.tile)
+    if tile is None and args.tile != "auto":
+        raise ConfigError(f"--tile must be auto, off or a number of pixels, not {args.tile!r}")
+    for flag, v in (("--conf", args.conf), ("--blast-threshold", args.blast_threshold)):
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{flag} must be in [0, 1], got {v}")
+    if args.margin < 0:
+        raise ConfigError(f"--margin must be >= 0, got {args.margin}")
+    return PipelineConfig(conf=args.conf, margin=args.margin, tile=tile, blast_threshold=args.blast_threshold)
+
+
+def _run_ray(args: argparse.Namespace, cfg: PipelineConfig, out: Path) -> BatchResult:
+    """The batch on Ray workers, each loading the models named here (absolute paths)."""
     import functools
     import importlib.util
 
     from leukoscan.app.distributed import RayOptions, run_batch_ray
-    from leukoscan.app.pipeline import (
-        CLASSIFY_RUNS, DETECT_RUNS, TRAIN_CLASSIFIER, TRAIN_DETECTOR, find_run, load_pipeline)
-    from leukoscan.errors import ConfigError
+    from leukoscan.app.pipeline import CLASSIFY_RUNS, DETECT_RUNS, TRAIN_CLASSIFIER, TRAIN_DETECTOR, find_run
 
     if importlib.util.find_spec("ray") is None:
         raise ConfigError("--engine ray needs Ray: pip install 'leukoscan[distributed]'")
@@ -68,28 +87,18 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+@user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-
-    from leukoscan.app.batch import run_batch
-    from leukoscan.app.pipeline import PipelineConfig, load_pipeline
-    from leukoscan.device import resolve_device
-    from leukoscan.paths import new_run_dir
-
-    tile = {"auto": None, "off": 0}.get(args.tile) if not args.tile.isdigit() else int(args.tile)
-    if tile is None and args.tile != "auto":
-        get_args_parser().error(f"--tile must be auto, off or a number of pixels, not {args.tile!r}")
-    cfg = PipelineConfig(conf=args.conf, margin=args.margin, tile=tile, blast_threshold=args.blast_threshold)
-    out = Path(args.out) if args.out else new_run_dir("runs/infer", args.name)
-    try:
-        if args.engine == "ray":
-            res = _run_ray(args, cfg, out)
-        else:
-            pipe = load_pipeline(args.detector, args.classifier, cfg, onnx=args.onnx).to(resolve_device(args.device))
-            res = run_batch(pipe, args.inputs, out, threshold_pct=args.flag_pct)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = pipeline_config(args)
+    if not any(Path(p).exists() for p in args.inputs):
+        raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
+    out = Path(args.out) if args.out else RunDir.new("runs/infer", args.name).path
+    if args.engine == "ray":
+        res = _run_ray(args, cfg, out)
+    else:
+        pipe = load_pipeline(args.detector, args.classifier, cfg, onnx=args.onnx).to(resolve_device(args.device))
+        res = run_batch(pipe, args.inputs, out, threshold_pct=args.flag_pct)
     for s in res.summaries:
         pct = "n/a" if s.blast_pct is None else f"{s.blast_pct:.1f}% [{s.blast_pct_ci95[0]:.1f}, {s.blast_pct_ci95[1]:.1f}]"
         print(f"{s.image}: {s.leukocytes} leukocytes, {s.blasts} blasts, blast {pct}"
@@ -99,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     if res.skipped:
         print(f"{res.skipped} slides were already finished in {out} (skipped)")
     print(f"outputs: {out}  (report: {out / 'report.html'})")
-    return 0 if res.ok else 1
+    return EXIT_OK if res.ok else EXIT_PARTIAL
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

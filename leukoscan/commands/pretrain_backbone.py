@@ -1,7 +1,7 @@
 """In-domain pretraining of a classifier backbone on cell crops of a detection dataset.
 
-    python tools/pretrain_backbone.py --arch resnet18 --data txl_pbc --data-root ../shared/data
-    python tools/benchmark_classifiers.py ... per_model.resnet18+svm.backbone_weights=runs/classify/pretrain_resnet18/backbone.pt
+    leukoscan pretrain-backbone --arch resnet18 --data txl_pbc --data-root ../shared/data
+    leukoscan benchmark-classifiers ... per_model.resnet18+svm.backbone_weights=runs/classify/pretrain_resnet18/backbone.pt
 
 Writes runs/classify/<name>/backbone.pt (+ config.yaml, metrics.json).
 """
@@ -9,7 +9,10 @@ Writes runs/classify/<name>/backbone.pt (+ config.yaml, metrics.json).
 from __future__ import annotations
 
 import argparse
-import sys
+
+from leukoscan.classify.pretrain import PretrainConfig, pretrain_backbone
+from leukoscan.cli import user_errors
+from leukoscan.config import load_config, parse_overrides
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -24,21 +27,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+@user_errors
 def main(argv: list[str] | None = None) -> int:
-    from leukoscan.classify.pretrain import PretrainConfig, pretrain_backbone
-    from leukoscan.config import ConfigError, load_config, parse_overrides
-
     a = get_args_parser().parse_args(argv)
-    try:
-        over = parse_overrides(a.overrides)
-        over.update({k: getattr(a, k) for k in ("arch", "data", "data_root", "imgsz", "name")
-                     if getattr(a, k) is not None})
-        if a.epochs is not None:
-            over.setdefault("fit", {})["epochs"] = a.epochs
-        cfg = load_config(PretrainConfig, None, over)
-    except (ConfigError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    over = parse_overrides(a.overrides)
+    over.update({k: getattr(a, k) for k in ("arch", "data", "data_root", "imgsz", "name")
+                 if getattr(a, k) is not None})
+    if a.epochs is not None:
+        over.setdefault("fit", {})["epochs"] = a.epochs
+    cfg = load_config(PretrainConfig, None, over)
     print(f"backbone: {pretrain_backbone(cfg)}")
     return 0
 

@@ -8,6 +8,7 @@ prepared folder for a dataset name or a folder, preparing it under ``runs/data/`
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -35,6 +36,7 @@ from leukoscan.data.cards import load_card, locate
 from leukoscan.data.coco import detect_format
 from leukoscan.data.errors import DataError, DatasetMissingError
 from leukoscan.data.report import QualityReport, format_summary
+from leukoscan.errors import ConfigError
 
 __all__ = [
     "CONVERTERS",
@@ -83,13 +85,14 @@ def prepare(
     Extra ``opts`` go to the converter (e.g. ``split_file``, ``exclude``, ``n_train``).
     """
     conv = CONVERTERS.get(name)
+    _check_options(name, conv.fn, opts)
     out = Path(out) if out is not None else runs_data_dir() / name
     src: Path | None = None
     if conv.needs_source:
         if source is None and conv.generic:
             source = data_root
         if source is None and conv.generic:
-            raise ValueError(
+            raise ConfigError(
                 f"dataset {name!r} needs the folder to convert (source= / --source DIR)"
             )
         src = Path(source) if source is not None else locate(name, data_root)
@@ -102,6 +105,18 @@ def prepare(
         report.extra["options"] = {k: str(v) for k, v in opts.items()}
         report.write(stage / "report.json")
     return out
+
+
+def _check_options(name: str, fn: Any, opts: dict[str, Any]) -> None:
+    """Options the converter does not take are a ConfigError naming them (not a TypeError later)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    extra = sorted(set(opts) - set(params))
+    if extra:
+        takes = sorted(k for k, p in params.items() if p.kind is p.KEYWORD_ONLY and k != "progress")
+        raise ConfigError(f"dataset {name!r} does not take option(s) {', '.join(extra)} "
+                          f"(it takes: {', '.join(takes) or 'none'})")
 
 
 def read_report(folder: str | Path) -> dict[str, Any]:
@@ -127,7 +142,7 @@ def resolve(name_or_folder: str | Path, *, data_root: str | Path | None = None) 
         return prepare(fmt, source=p, out=out, overwrite=True)
     name = str(name_or_folder)
     if name not in CONVERTERS:
-        raise ValueError(
+        raise ConfigError(
             f"{name!r} is neither a folder nor a dataset name "
             f"(datasets: {', '.join(list_datasets())})"
         )

@@ -33,6 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from leukoscan.errors import DataError, OutputExistsError
+from leukoscan.io import write_image
+
 SPLIT_ORDER = ("train", "val", "test")
 
 
@@ -77,11 +80,11 @@ class DetRecord:
 def staged_output(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield an empty temporary folder; on success it replaces ``out``, on error it vanishes.
 
-    Raises FileExistsError when ``out`` is a non-empty folder (or a file) and not ``overwrite``.
+    Raises OutputExistsError (a FileExistsError) when ``out`` is a non-empty folder (or a file) and not ``overwrite``.
     """
     out = Path(out).expanduser().absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{out} already exists and is not empty; pass --overwrite to replace it"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -103,8 +106,6 @@ def staged_output(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]
 def _put_image(dst: Path, src: Path | None, array: np.ndarray | None) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     if array is not None:
-        from leukoscan.io import write_image
-
         write_image(dst, array)
     elif src is not None:
         shutil.copyfile(src, dst)
@@ -171,7 +172,7 @@ def write_detection(
         seen: set[str] = set()
         for im in tqdm(images, desc=f"write {split}", disable=not progress, leave=False):
             if im.file in seen:
-                raise ValueError(f"{im.file}: two images with the same name in split {split}")
+                raise DataError(f"{im.file}: two images with the same name in split {split}")
             seen.add(im.file)
             _put_image(stage / "images" / split / im.file, im.src, im.array)
             lines = yolo_lines(im.boxes, [cls[lab] for lab in im.labels], im.width, im.height)
@@ -200,7 +201,7 @@ def write_cells(stage: Path, items: list[CellImage], *, progress: bool = True) -
     for it in tqdm(items, desc="write cells", disable=not progress, leave=False):
         rel = Path("cells") / it.label / it.file
         if (stage / rel).exists():
-            raise ValueError(f"{it.file}: two crops with the same name in class {it.label}")
+            raise DataError(f"{it.file}: two crops with the same name in class {it.label}")
         _put_image(stage / rel, it.src, it.array)
         rows.append(
             {"file": rel.as_posix(), "label": it.label, "group": it.group, "split": it.split}
@@ -242,7 +243,7 @@ def read_coco(folder: str | Path, split: str) -> dict:
     ann_path = folder / "annotations" / f"{split}.json"
     if not ann_path.is_file():
         have = sorted(p.stem for p in (folder / "annotations").glob("*.json"))
-        raise FileNotFoundError(f"{ann_path}: no split {split!r} in {folder} (have: {', '.join(have)})")
+        raise DataError(f"{ann_path}: no split {split!r} in {folder} (have: {', '.join(have)})")
     return json.loads(ann_path.read_text())
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from leukoscan.data.errors import DatasetMissingError
+from leukoscan.errors import ConfigError
 from leukoscan.offline import offline, unreachable
 from leukoscan.paths import CARDS_DIR, data_root
 
@@ -43,7 +44,7 @@ def load_card(name: str) -> Card:
     path = CARDS_DIR / f"{name}.yaml"
     if not path.is_file():
         have = sorted(p.stem for p in CARDS_DIR.glob("*.yaml"))
-        raise ValueError(f"no dataset card {path} (cards: {', '.join(have)})")
+        raise ConfigError(f"no dataset card {path} (cards: {', '.join(have)})")
     raw = yaml.safe_load(path.read_text()) or {}
     keys = Card.__dataclass_fields__
     return Card(**{k: v for k, v in raw.items() if k in keys})
@@ -57,7 +58,7 @@ def locate(name: str, root: str | Path | None = None, *, download: bool = True) 
     """The dataset's folder under the data root (flag > LEUKOSCAN_DATA > ./datasets)."""
     card = load_card(name)
     if card.folder is None:
-        raise ValueError(f"dataset {name!r} is generated, it has no folder to locate")
+        raise ConfigError(f"dataset {name!r} is generated, it has no folder to locate")
     base = data_root(root)
     folder = base / card.folder
     missing = _missing(card, folder)

@@ -15,6 +15,7 @@ import numpy as np
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import CellImage, DetImage, write_cells, write_detection
 from leukoscan.data.report import QualityReport
+from leukoscan.synthetic import make_cell_crop, make_smear
 
 DEMO_NAMES = ["WBC", "RBC", "Platelets"]
 CELL_NAMES = ["blast", "normal"]
@@ -37,8 +38,6 @@ def convert_demo(
     seed: int = 0,
 ) -> None:
     """Write ``n_train``/``n_val``/``n_test`` synthetic smears of ``height`` x ``width`` px."""
-    from leukoscan.synthetic import make_smear
-
     rng = np.random.default_rng(seed)
     splits: dict[str, list[DetImage]] = {}
     for split, n in (("train", n_train), ("val", n_val), ("test", n_test)):
@@ -70,8 +69,6 @@ def convert_demo_cells(
     seed: int = 0,
 ) -> None:
     """Write ``n_per_class`` synthetic ``size`` x ``size`` crops per class (blast, normal)."""
-    from leukoscan.synthetic import make_cell_crop
-
     rng = np.random.default_rng(seed)
     labels = ["blast", "normal"] * n_per_class
     items = []
