@@ -28,6 +28,7 @@ from leukoscan.classify.preprocess import (
     prepare_crop,
     to_tensor,
 )
+from leukoscan.device import autocast
 from leukoscan.io import atomic_path
 
 TORCH_FILE, SKLEARN_FILE = "model.pt", "model.pkl"
@@ -188,7 +189,6 @@ class DeepExtractor(CachedExtractor):
     def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
-        from leukoscan.device import autocast
 
         device = next(self.net.parameters()).device
         out = []

@@ -212,6 +212,7 @@ def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path],
         try:
             t0 = time.time()
             _run_pool(todo, factory, out_dir, threshold_pct, opts, progress)
+            shutil.rmtree(out_dir / STATE_DIR / "staging", ignore_errors=True)
             if progress:
                 print(f"{len(todo)} slides in {time.time() - t0:.1f}s on Ray ({skipped} already done)")
         finally:

@@ -19,7 +19,15 @@ import sys
 from pathlib import Path
 
 from leukoscan.app.batch import BatchResult, run_batch
-from leukoscan.app.pipeline import PipelineConfig, load_pipeline
+from leukoscan.app.pipeline import (
+    CLASSIFY_RUNS,
+    DETECT_RUNS,
+    TRAIN_CLASSIFIER,
+    TRAIN_DETECTOR,
+    PipelineConfig,
+    find_run,
+    load_pipeline,
+)
 from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, DataError
@@ -67,8 +75,7 @@ def _run_ray(args: argparse.Namespace, cfg: PipelineConfig, out: Path) -> BatchR
     import functools
     import importlib.util
 
-    from leukoscan.app.distributed import RayOptions, run_batch_ray
-    from leukoscan.app.pipeline import CLASSIFY_RUNS, DETECT_RUNS, TRAIN_CLASSIFIER, TRAIN_DETECTOR, find_run
+    from leukoscan.app.distributed import RayOptions, run_batch_ray  # optional dependency: Ray
 
     if importlib.util.find_spec("ray") is None:
         raise ConfigError("--engine ray needs Ray: pip install 'leukoscan[distributed]'")
