@@ -147,6 +147,8 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     :mod:`leukoscan.ddp`), where rank 0 alone creates and writes the run folder.
     """
     _check_multi_device(cfg)
+    if ddp.world_size() > 1:
+        ddp.init(resolve_device(cfg.device))  # join the group before rank 0 shares the run folder
     setup = ddp.broadcast(_setup_run(cfg, resume) if ddp.is_main() else None)
     cfg, run_dir, info, train_dir = setup
     if info is None:  # a resumed run that is already complete
