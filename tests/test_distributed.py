@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import ray_helpers
 from PIL import Image
 
-import ray_helpers
 from leukoscan.app.batch import run_batch
 from leukoscan.app.distributed import DIED, MAX_TRIES, STATE_DIR, RayOptions, run_batch_ray
 from leukoscan.synthetic import make_smear

@@ -14,6 +14,7 @@ from leukoscan.app.evaluate import evaluate_pipeline
 from leukoscan.app.pipeline import PipelineConfig, load_pipeline
 from leukoscan.cli import user_errors
 from leukoscan.data import resolve
+from leukoscan.device import resolve_device
 from leukoscan.io import atomic_write_json
 
 
@@ -27,6 +28,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--flag-pct", type=float, default=20.0, help="call ALL when blast %% >= this")
     ap.add_argument("--margin", type=float, default=0.15, help="crop margin per side, as a fraction of the box side")
     ap.add_argument("--conf", type=float, default=0.25)
+    ap.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, 1")
     ap.add_argument("--out", help="JSON file for the results")
     return ap
 
@@ -34,7 +36,9 @@ def get_args_parser() -> argparse.ArgumentParser:
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
+    device = resolve_device(args.device)
     pipe = load_pipeline(args.detector, args.classifier, PipelineConfig(conf=args.conf, margin=args.margin))
+    pipe.to(device)
     data_dir = resolve(args.data, data_root=args.data_root)
     res = evaluate_pipeline(pipe, data_dir, args.split, threshold_pct=args.flag_pct)
     for key, agg in [("all", res["overall"]), *res["by_image_size"].items()]:

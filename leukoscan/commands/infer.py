@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.engine == "ray":
         res = _run_ray(args, cfg, out)
     else:
-        pipe = load_pipeline(args.detector, args.classifier, cfg, onnx=args.onnx).to(resolve_device(args.device))
+        device = resolve_device(args.device)  # a GPU that is not there: one line, exit 2, before loading
+        pipe = load_pipeline(args.detector, args.classifier, cfg, onnx=args.onnx).to(device)
         res = run_batch(pipe, args.inputs, out, threshold_pct=args.flag_pct)
     for s in res.summaries:
         pct = "n/a" if s.blast_pct is None else f"{s.blast_pct:.1f}% [{s.blast_pct_ci95[0]:.1f}, {s.blast_pct_ci95[1]:.1f}]"
