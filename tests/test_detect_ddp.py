@@ -66,3 +66,18 @@ def test_frcnn_two_processes_gloo(tmp_path):
         assert (run / f).is_file(), f
     rows = (run / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 2  # header + one row per epoch, written once
+
+
+def test_yolo_ddp_epochs_are_replayed_from_results_csv(tmp_path):
+    """ultralytics' DDP workers skip our callbacks: metrics.csv/W&B get the epochs from results.csv."""
+    from leukoscan.detect.backends.yolo import replay_results
+
+    (tmp_path / "results.csv").write_text(
+        "epoch,time,train/box_loss,metrics/mAP50(B),metrics/mAP50-95(B),lr/pg0,lr/pg1\n"
+        "1,10.5,1.2,0.1,0.05,0.01,0.01\n2,20.0,1.0,0.3,0.12,0.009,0.009\n")
+    got = []
+    replay_results(tmp_path / "results.csv", [lambda e, m: got.append((e, m))])
+    assert [e for e, _ in got] == [1, 2]
+    assert got[1][1]["map50"] == 0.3 and got[1][1]["map50_95"] == 0.12 and got[1][1]["lr"] == 0.009
+    assert got[0][1]["train_box_loss"] == 1.2 and got[0][1]["epoch_time_s"] == 10.5
+    assert got[1][1]["epoch_time_s"] == 9.5  # results.csv times are cumulative

@@ -44,11 +44,12 @@ def test_yolo_predicts_on_its_device_in_half_precision(tmp_path):
     det.to("cuda:1")
     with pytest.raises(Stop):
         det.predict(np.zeros((32, 32, 3), np.uint8), tile=0)
-    assert seen["device"] == "1" and seen["half"] is True
+    assert seen["device"] == "1" and (seen.get("quantize") == 16 or seen.get("half") is True)
+    seen.clear()
     det.to("cpu")
     with pytest.raises(Stop):
         det.predict(np.zeros((32, 32, 3), np.uint8), tile=0)
-    assert seen["device"] == "cpu" and seen["half"] is False
+    assert seen["device"] == "cpu" and "quantize" not in seen and "half" not in seen  # no deprecation warning
 
 
 def test_resolve_device_lists_and_missing_gpus(monkeypatch):

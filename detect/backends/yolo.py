@@ -206,7 +206,7 @@ class YoloDetector(Detector):
         bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics reads numpy arrays as BGR
         res = self.model.predict(
             bgr, conf=conf, iou=iou, imgsz=self.meta.imgsz, device=_ul_device(self.device), verbose=False,
-            half=str(self.device).startswith("cuda"),  # AMP: float16 on CUDA
+            **fp16_kwargs(self.device),
         )[0]
         if self.threads:
             torch.set_num_threads(self.threads)  # its predictor reset them
@@ -252,15 +252,30 @@ def replay_results(results_csv: Path, callbacks: Sequence[Any]) -> None:
         return
     with open(results_csv, newline="") as f:
         rows = list(csv.DictReader(f))
+    elapsed = 0.0  # ultralytics' "time" column is cumulative
     for row in rows:
         row = {k.strip(): v for k, v in row.items()}
         epoch = int(float(row.pop("epoch")))
-        metrics = {"epoch_time_s": float(row.pop("time", 0) or 0)}
+        now = float(row.pop("time", 0) or 0)
+        metrics = {"epoch_time_s": now - elapsed}
+        elapsed = now
         for k, v in row.items():
             name = _METRIC_NAMES.get(k, k.replace("/", "_").replace("(B)", ""))
             metrics["lr" if k == "lr/pg0" else name] = float(v)
         for cb in callbacks:
             cb(epoch, metrics)
+
+
+def fp16_kwargs(device: str) -> dict[str, Any]:
+    """ultralytics predict arguments for float16 inference on CUDA (none on the CPU).
+
+    ``quantize=16`` since ultralytics 8.4 (``half`` is deprecated there and warns on every
+    call, also when False); ``half=True`` before."""
+    if not str(device).startswith("cuda"):
+        return {}
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    return {"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True}
 
 
 def epoch_metrics(trainer: Any) -> dict[str, float]:

@@ -88,6 +88,7 @@ def process_slide(pipeline: Pipeline, path: Path, out_dir: Path, stem: str, thre
     single-process message); any other error is retried while tries < MAX_TRIES.
     """
     rec: dict[str, Any] = {**_input_id(path), "stem": stem}
+    t0 = time.perf_counter()
     while True:
         tries += 1
         staging = out_dir / STATE_DIR / "staging" / f"{stem}.{uuid.uuid4().hex[:8]}"
@@ -103,7 +104,7 @@ def process_slide(pipeline: Pipeline, path: Path, out_dir: Path, stem: str, thre
                 continue
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        rec["tries"] = tries
+        rec.update(tries=tries, seconds=round(time.perf_counter() - t0, 4), finished_at=time.time())
         atomic_write_json(_record_path(out_dir, stem), rec)
         return rec
 
