@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from leukoscan.errors import ConfigError
+
 
 def resolve_device(device: str | None = "auto") -> str:
     """``"auto"`` -> ``"cuda:0"`` when CUDA is present, else ``"cpu"``; ``"1"`` -> ``"cuda:1"``.
@@ -13,8 +15,6 @@ def resolve_device(device: str | None = "auto") -> str:
     asked for on a machine without (enough) CUDA devices is a ConfigError.
     """
     import torch
-
-    from leukoscan.errors import ConfigError
 
     if device in (None, "", "auto"):
         return "cuda:0" if torch.cuda.is_available() else "cpu"

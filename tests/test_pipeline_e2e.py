@@ -95,3 +95,22 @@ def test_onnx_export_and_parity(workdir, tool):
             j = int(np.argmin(d))
             assert d[j] <= 1.0 and abs(b.confidence[j] - score) <= 2e-3
     assert compared > 0, "no detections to compare"
+
+
+def test_infer_engine_ray_matches_local(workdir, tool, capsys):
+    """The CLI with trained models: Ray workers load them from the run folders, outputs equal one process."""
+    ray = pytest.importorskip("ray")
+    src = _slides(workdir / "in_ray", 3)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    common = [str(src), "--conf", "0.001", "--device", "cpu"]
+    assert tool("infer").main([*common, "--out", str(workdir / "out_local")]) == 1
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        assert tool("infer").main([*common, "--engine", "ray", "--workers", "2", "--out", str(workdir / "out_ray")]) == 1
+        assert tool("infer").main([*common, "--engine", "ray", "--out", str(workdir / "out_ray")]) == 1
+    finally:
+        ray.shutdown()
+    assert "3 slides were already finished" in capsys.readouterr().out
+    local, dist = workdir / "out_local", workdir / "out_ray"
+    for name in ("summary.json", "summary.csv", "report.html", "s0_cells.json", "s2_cells.csv", "s1.png"):
+        assert (dist / name).read_bytes() == (local / name).read_bytes(), name

@@ -38,6 +38,7 @@ from typing import Any
 from leukoscan.app import report
 from leukoscan.app.batch import BatchResult, plan_batch, process_image, unsupported, write_batch
 from leukoscan.app.pipeline import Pipeline
+from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError
 from leukoscan.io import ImageReadError, atomic_write_json
 
@@ -114,8 +115,6 @@ class SlideWorker:
 
     def __init__(self, factory: Callable[[], Pipeline], out_dir: str, threshold_pct: float, device: str,
                  threads: int) -> None:
-        from leukoscan.device import set_cpu_threads
-
         set_cpu_threads(threads)
         self.pipeline = factory()
         if device != "cpu":
