@@ -22,7 +22,6 @@ import argparse
 import itertools
 import json
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -30,7 +29,6 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 METRICS = ("map50", "map50_95", "WBC", "RBC", "Platelets")  # class names: AP50 of that class
 

@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 
 def _times(fn, images, repeats: int) -> list[float]:
     fn(images[0])  # warm-up

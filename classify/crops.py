@@ -6,9 +6,12 @@ images (ALL-IDB2: one detection covering the whole image, see ``whole_image_box`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import supervision as sv
 
 
 def square_box(xyxy: np.ndarray, margin: float = 0.15) -> np.ndarray:
@@ -58,7 +61,7 @@ def crop_square(image: np.ndarray, box: np.ndarray, *, size: int | None = None,
     return np.ascontiguousarray(crop)
 
 
-def crop_detections(image: np.ndarray, detections: Any, *, margin: float = 0.15,
+def crop_detections(image: np.ndarray, detections: sv.Detections | np.ndarray, *, margin: float = 0.15,
                     size: int | None = None, pad_value: int | tuple[int, int, int] | str = "edge"
                     ) -> list[np.ndarray]:
     """Square RGB crops ``(S, S, 3)`` for every detection (``supervision.Detections`` or ``(N, 4)`` xyxy).

@@ -17,16 +17,20 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from leukoscan.data.canonical import read_coco
 from leukoscan.detect.base import NMS_IOU
 from leukoscan.io import read_image
-from leukoscan.schema import CLASS_NAME
+from leukoscan.schema import CLASS_NAME, Detector
+
+if TYPE_CHECKING:
+    import supervision as sv
 
 
 @dataclass
@@ -56,7 +60,7 @@ class DetectionMetrics:
         return "\n".join(lines)
 
 
-def coco_results(gt: dict[str, Any], predictions: dict[int, Any]) -> list[dict[str, Any]]:
+def coco_results(gt: dict[str, Any], predictions: dict[int, sv.Detections]) -> list[dict[str, Any]]:
     """``{image_id: sv.Detections}`` -> COCO result dicts (category matched by class name)."""
     cat = {c["name"]: c["id"] for c in gt["categories"]}
     out: list[dict[str, Any]] = []
@@ -137,7 +141,7 @@ def match_centroids(points: np.ndarray, boxes: np.ndarray) -> int:
     return int(inside[rows, cols].sum())
 
 
-def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, Any],
+def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, sv.Detections],
                   sizes: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
     """Centroid-hit recall/precision per class, overall and by image size (camera proxy).
 
@@ -166,8 +170,8 @@ def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, 
     return out
 
 
-def predict_split(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
-                  iou: float = NMS_IOU, tile: int | None = None, transform: Any = None, progress: bool = True,
+def predict_split(detector: Detector, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
+                  iou: float = NMS_IOU, tile: int | None = None, transform: Callable[[np.ndarray], np.ndarray] | None = None, progress: bool = True,
                   max_images: int | None = None) -> tuple[dict[str, Any], dict[int, Any]]:
     """Predict every image of ``split`` of a prepared dataset once.
 
@@ -183,14 +187,14 @@ def predict_split(detector: Any, data_dir: str | Path, split: str = "val", *, co
         images = gt["images"][:max_images]
         ids = {im["id"] for im in images}
         gt = {**gt, "images": images, "annotations": [a for a in gt["annotations"] if a["image_id"] in ids]}
-    preds: dict[int, Any] = {}
+    preds: dict[int, sv.Detections] = {}
     for im in tqdm(gt["images"], desc=f"predict {split}", disable=not progress, leave=False):
         img = read_image(data_dir / "images" / split / im["file_name"])
         preds[im["id"]] = detector.predict(transform(img) if transform else img, conf=conf, iou=iou, tile=tile)
     return gt, preds
 
 
-def split_centroid_hits(data_dir: str | Path, split: str, gt: dict[str, Any], preds: dict[int, Any],
+def split_centroid_hits(data_dir: str | Path, split: str, gt: dict[str, Any], preds: dict[int, sv.Detections],
                         conf: float) -> dict[str, Any]:
     """:func:`centroid_hits` of ``preds`` at operating threshold ``conf`` against the split's
     ``centroids/<split>.json``; ``{}`` when the dataset has no centroid ground truth."""
@@ -207,7 +211,7 @@ def split_centroid_hits(data_dir: str | Path, split: str, gt: dict[str, Any], pr
     return out
 
 
-def evaluate_detector(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
+def evaluate_detector(detector: Detector, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
                       iou: float = NMS_IOU, tile: int | None = None, centroid_conf: float = 0.25,
                       progress: bool = True, max_images: int | None = None) -> DetectionMetrics:
     """Predict every image of ``split`` of a prepared dataset and evaluate (COCO + centroids)."""
@@ -240,7 +244,7 @@ def dihedral_boxes(xyxy: np.ndarray, hw: tuple[int, int], k: int, flip: bool) ->
     return b
 
 
-def evaluate_orientations(detector: Any, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
+def evaluate_orientations(detector: Detector, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
                           iou: float = NMS_IOU, progress: bool = True,
                           max_images: int | None = None) -> dict[str, DetectionMetrics]:
     """COCO metrics of ``split`` under each of the 8 rotations/mirrorings of the images.

@@ -212,7 +212,7 @@ def _setup_run(cfg: DetectTrainConfig, resume: str | Path | bool
     return cfg, run_dir, info, train_dir
 
 
-def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> Any:
+def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
 
     return WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
                     config=to_dict(cfg))
@@ -225,7 +225,7 @@ def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
 
 
 def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
-            train_seconds: float, wb: Any, progress: bool) -> None:
+            train_seconds: float, wb: WandbLog | None, progress: bool) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
     data_dir = Path(info["data_dir"])
     m = evaluate_detector(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)

@@ -54,7 +54,7 @@ def user_errors(main: Callable[[list[str] | None], int]) -> Callable[[list[str] 
 
 def training_parser(doc: str, *, default_config: str, model_help: str, data_help: str, runs: str,
                     pretrained_help: str, override_example: str) -> argparse.ArgumentParser:
-    """An argument parser with the flags shared by ``tools/train_*.py``."""
+    """An argument parser with the flags shared by the training commands (``leukoscan train-*``)."""
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=doc)
     p.add_argument("--config", default=default_config, help="YAML experiment config")

@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CARDS_DIR = REPO_ROOT / "datasets"
-CONFIGS_DIR = REPO_ROOT / "configs"
+_PACKAGE = Path(__file__).resolve().parent
+REPO_ROOT = _PACKAGE.parent
+
+
+def _installed_or_source(installed: Path, source: Path) -> Path:
+    """Package data of a plain install (``leukoscan/<x>``) or, from a checkout, the repo folder."""
+    return installed if installed.is_dir() else source
+
+
+CARDS_DIR = _installed_or_source(_PACKAGE / "cards", REPO_ROOT / "datasets")
+CONFIGS_DIR = _installed_or_source(_PACKAGE / "configs", REPO_ROOT / "configs")
 
 
 def data_root(flag: str | Path | None = None) -> Path:
