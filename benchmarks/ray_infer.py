@@ -147,10 +147,10 @@ def main() -> None:
                                      "ray_over_single": round(dist["images_per_s"] / single["images_per_s"], 3),
                                      "ray_incl_init_over_single": round(
                                          dist["images_per_s_incl_init"] / single["images_per_s"], 3)}
+            Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.out).write_text(json.dumps(results, indent=2) + "\n")  # after each size: a stop keeps it
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({k: v["ray_over_single"] for k, v in results["sizes"].items()}))
     print(f"written: {a.out}")
 
