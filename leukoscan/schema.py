@@ -44,6 +44,8 @@ class Detector(Protocol):
     def predict(self, image: np.ndarray, *, conf: float = ..., iou: float = ...,
                 tile: int | None = None) -> sv.Detections: ...
 
+    def to(self, device: str) -> Detector: ...
+
 
 @runtime_checkable
 class Classifier(Protocol):
