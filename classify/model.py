@@ -6,14 +6,15 @@ Both expose the same interface: ``name``, ``class_names``, ``preprocess``
 ``save(folder) -> Path``. :func:`leukoscan.classify.load` reads either kind back.
 
 Files: torch models -> ``model.pt`` (state dict + name + build kwargs + class names +
-preprocess); scikit-learn compositions -> ``model.pkl`` (the whole pickled object;
-pickles execute code when loaded: load only files you produced).
+preprocess, read with ``weights_only=True``); scikit-learn compositions ->
+``model.skops`` (``skops`` format: the estimator, name, class names, preprocess and, for
+deep features, the backbone's weights as arrays; no pickle, so loading runs no code).
+Older runs have ``model.pkl`` (a pickle): loaded only with ``--trust-model``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +29,11 @@ from leukoscan.classify.preprocess import (
     prepare_crop,
     to_tensor,
 )
+from leukoscan.config import check_min
 from leukoscan.device import autocast
 from leukoscan.io import atomic_path
 
-TORCH_FILE, SKLEARN_FILE = "model.pt", "model.pkl"
+TORCH_FILE, SKLEARN_FILE, PICKLE_FILE = "model.pt", "model.skops", "model.pkl"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class FitCfg:
     device: str = "auto"
     seed: int = 0
     augment: AugmentCfg = field(default_factory=AugmentCfg)
+
+    def __post_init__(self) -> None:
+        check_min(self, "fit.", epochs=1, batch=1, lr=0, weight_decay=0, label_smoothing=0)
 
 
 class TorchClassifier:
@@ -68,7 +73,7 @@ class TorchClassifier:
         return history
 
     def to(self, device: str) -> TorchClassifier:
-        """Run on ``device``; on CUDA, inference uses float16 autocast (AMP)."""
+        """Run inference on ``device`` ("cpu", "cuda:0"); on CUDA in float16 autocast (AMP)."""
         self.net.to(device)
         self.device = str(device)
         return self
@@ -102,16 +107,22 @@ class SklearnClassifier:
     def preprocess(self) -> PreprocessCfg:
         return self.extractor.preprocess
 
+    @property
+    def device(self) -> str:
+        """Where the feature network runs (handcrafted features and the estimator: CPU)."""
+        net = getattr(self.extractor, "net", None)
+        return "cpu" if net is None else str(next(net.parameters()).device)
+
+    def to(self, device: str) -> SklearnClassifier:
+        """Run the deep-feature network (if any) on ``device``; the estimator stays on the CPU."""
+        if getattr(self.extractor, "net", None) is not None:
+            self.extractor.net.to(device)
+        return self
+
     def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg | None = None,
             log: Callable[[dict], None] | None = None) -> list[dict]:
         self.estimator.fit(self.extractor(images), np.asarray(labels))
         return []
-
-    def to(self, device: str) -> SklearnClassifier:
-        """Deep features run on ``device``; hand-crafted features and the estimator stay on the CPU."""
-        if hasattr(self.extractor, "to"):
-            self.extractor.to(device)
-        return self
 
     def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         if len(crops) == 0:
@@ -122,11 +133,22 @@ class SklearnClassifier:
         return out
 
     def save(self, folder: str | Path) -> Path:
+        """``folder/model.skops``: a safe format (see the module docstring)."""
+        import skops.io as sio
+
         path = Path(folder) / SKLEARN_FILE
         self.extractor.clear_cache()
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            pickle.dump(self, f)
+        state = {"format": 1, "kind": self.kind, "name": self.name, "class_names": list(self.class_names),
+                 "preprocess": _plain(dataclasses.asdict(self.preprocess)), "estimator": self.estimator,
+                 "features": self.extractor.weights()}
+        with atomic_path(path) as tmp:
+            sio.dump(state, tmp)
         return path
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    """Tuples -> lists (the skops state holds plain containers only)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 class CachedExtractor:
@@ -169,6 +191,14 @@ class CachedExtractor:
     def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
+    def weights(self) -> dict[str, np.ndarray]:
+        """Learnt parameters as arrays (none for handcrafted features)."""
+        return {}
+
+    def load_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        if arrays:
+            raise ValueError(f"{type(self).__name__} has no weights to load")
+
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_cache"] = None
@@ -182,9 +212,14 @@ class DeepExtractor(CachedExtractor):
         super().__init__()
         self.net, self.preprocess, self.batch = net.eval(), preprocess, batch
 
-    def to(self, device: str) -> DeepExtractor:
-        self.net.to(device)
-        return self
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy() for k, v in self.net.state_dict().items()}
+
+    def load_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        import torch
+
+        self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
+        self.net.eval()
 
     def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch

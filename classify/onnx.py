@@ -26,7 +26,7 @@ def export_classifier(clf: Any, path: str | Path, *, opset: int = 17) -> Path:
 
     if getattr(clf, "kind", "") != "torch":
         raise BadInputError(f"classifier {getattr(clf, 'name', clf)!r} is a scikit-learn composition; "
-                         "ONNX export covers torch networks only (use the .pkl with --onnx as is)")
+                         "ONNX export covers torch networks only (use the model.skops with --onnx as is)")
     path = Path(path)
     net = torch.nn.Sequential(clf.net, torch.nn.Softmax(dim=1)).cpu().eval()
     size = clf.preprocess.input_size
@@ -52,15 +52,21 @@ class OnnxClassifier:
         meta_file = path.with_suffix(".json")
         if not meta_file.is_file():
             raise MissingModelError(f"{meta_file}: missing sidecar (export with: leukoscan export)")
-        meta = json.loads(meta_file.read_text())
-        pre = meta["preprocess"]
-        self.name = meta["name"]
-        self.class_names = tuple(meta["class_names"])
-        self.preprocess = PreprocessCfg(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
+        try:
+            meta = json.loads(meta_file.read_text())
+            pre = meta["preprocess"]
+            self.name = meta["name"]
+            self.class_names = tuple(meta["class_names"])
+            self.preprocess = PreprocessCfg(**{k: tuple(v) if isinstance(v, list) else v for k, v in pre.items()})
+        except (ValueError, KeyError, TypeError) as e:
+            raise BadInputError(f"{meta_file}: not a LeukoScan ONNX sidecar ({type(e).__name__}: {e})") from e
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own types for a corrupt model
+            raise BadInputError(f"{path}: not a readable ONNX model ({str(e).strip().splitlines()[0][:160]})") from e
 
     def to(self, device: str) -> OnnxClassifier:
         """onnxruntime runs this twin on the CPU; asking for a GPU says so loudly."""

@@ -2,8 +2,10 @@
 
 Entries are registered in :mod:`leukoscan.classify.models` with their kind (``"torch"``:
 a network trained end to end, saved as ``model.pt``; ``"sklearn"``: features + a
-scikit-learn estimator, saved as ``model.pkl``) and their loader. :func:`load` reads a
-run folder, a ``model.pt`` / ``model.pkl`` or an exported ``model.onnx``.
+scikit-learn estimator, saved as ``model.skops``) and their loader. :func:`load` reads a
+run folder, a ``model.pt`` / ``model.skops`` or an exported ``model.onnx`` without running
+code from the file (:mod:`leukoscan.trust`); an older run's pickle ``model.pkl`` only with
+``trust=True`` (``--trust-model``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,19 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from leukoscan.classify.model import SKLEARN_FILE, TORCH_FILE, SklearnClassifier, TorchClassifier
+from leukoscan.classify.model import (
+    PICKLE_FILE,
+    SKLEARN_FILE,
+    TORCH_FILE,
+    SklearnClassifier,
+    TorchClassifier,
+)
 from leukoscan.classify.onnx import OnnxClassifier
 from leukoscan.classify.preprocess import PreprocessCfg
 from leukoscan.errors import BadInputError
 from leukoscan.registry import Registry
 from leukoscan.runs import weights_file
+from leukoscan.trust import pickle_load, skops_load, torch_load
 
 CLASSIFIERS = Registry("classifier")
 
@@ -32,13 +41,25 @@ def list_names(kind: str | None = None) -> list[str]:
     return CLASSIFIERS.list_names(kind)
 
 
+def _preprocess(d: dict[str, Any]) -> PreprocessCfg:
+    return PreprocessCfg(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
 def load_torch_state(blob: dict[str, Any]) -> TorchClassifier:
     """Rebuild a torch classifier from a ``model.pt`` blob (name, build kwargs, state dict)."""
-    pre = PreprocessCfg(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["preprocess"].items()})
     clf = build(blob["name"], num_classes=len(blob["class_names"]), pretrained=False,
-                class_names=blob["class_names"], preprocess=pre, **blob["build_kwargs"])
+                class_names=blob["class_names"], preprocess=_preprocess(blob["preprocess"]), **blob["build_kwargs"])
     clf.net.load_state_dict(blob["state_dict"])
     clf.net.eval()
+    return clf
+
+
+def load_sklearn_state(state: dict[str, Any]) -> SklearnClassifier:
+    """Rebuild a scikit-learn composition from a ``model.skops`` state (estimator + feature weights)."""
+    clf = build(state["name"], num_classes=len(state["class_names"]), pretrained=False,
+                class_names=state["class_names"], preprocess=_preprocess(state["preprocess"]))
+    clf.estimator = state["estimator"]
+    clf.extractor.load_weights(state.get("features") or {})
     return clf
 
 
@@ -59,35 +80,60 @@ class _Unpickler(pickle.Unpickler):
         return super().find_class(module, "CachedExtractor" if name == "_CachedExtractor" else name)
 
 
-def load_pickle(path: Path) -> SklearnClassifier:
-    """A pickled scikit-learn composition (pickles run code when loaded: only your own files)."""
-    with open(path, "rb") as f:
-        return _Unpickler(f).load()
+def load_pickle(path: Path, *, trust: bool = False) -> SklearnClassifier:
+    """A pickled composition of an older run: only with ``trust`` (pickles run code when loaded)."""
+    return pickle_load(path, trust=trust, unpickler=_Unpickler)
 
 
-def _load_pt(path: Path) -> TorchClassifier:
-    import torch  # heavy: only when a torch classifier is read
+_KEYS = {"torch": ("name", "class_names", "preprocess", "build_kwargs", "state_dict"),
+         "sklearn": ("name", "class_names", "preprocess", "estimator")}
 
+
+def _from_state(path: Path, blob: Any, kind: str) -> Any:
+    """Rebuild through the registry; a file of another kind or shape is a BadInputError naming it."""
+    if not isinstance(blob, dict) or any(k not in blob for k in _KEYS[kind]):
+        have = sorted(blob)[:6] if isinstance(blob, dict) else type(blob).__name__
+        raise BadInputError(f"{path}: not a LeukoScan {kind} classifier (has {have}; a detector checkpoint?)")
+    if CLASSIFIERS.kind_of(blob["name"]) != kind:
+        raise BadInputError(f"{path}: names model {blob['name']!r}, which is not a {kind} classifier")
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a file that is not a checkpoint
-        raise BadInputError(f"{path}: not a readable classifier file ({str(e).splitlines()[0]})") from e
-    return CLASSIFIERS.load(blob["name"], blob)
+        return CLASSIFIERS.load(blob["name"], blob)
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:  # state does not fit the network
+        raise BadInputError(f"{path}: weights do not fit model {blob['name']!r} "
+                            f"({str(e).strip().splitlines()[0][:160]})") from e
 
 
-def _load_pkl(path: Path) -> SklearnClassifier:
-    clf = load_pickle(path)
+def _load_pt(path: Path, trust: bool = False) -> TorchClassifier:
+    return _from_state(path, torch_load(path, trust=trust, what="classifier file"), "torch")
+
+
+def _load_skops(path: Path, trust: bool = False) -> SklearnClassifier:
+    return _from_state(path, skops_load(path, trust=trust), "sklearn")
+
+
+def _load_pkl(path: Path, trust: bool = False) -> SklearnClassifier:
+    clf = load_pickle(path, trust=trust)
+    if not isinstance(clf, SklearnClassifier):
+        raise BadInputError(f"{path}: not a LeukoScan classifier (a pickled {type(clf).__name__})")
     CLASSIFIERS.entry(clf.name)  # a name this version knows
     return clf
 
 
+def _load_onnx(path: Path, trust: bool = False) -> OnnxClassifier:
+    return OnnxClassifier(path)
+
+
 #: Saved-file suffix -> reader (the file format, not a guess from the model name).
-READERS = {TORCH_FILE[-3:]: _load_pt, SKLEARN_FILE[-4:]: _load_pkl, ".onnx": OnnxClassifier}
+READERS = {Path(TORCH_FILE).suffix: _load_pt, Path(SKLEARN_FILE).suffix: _load_skops,
+           Path(PICKLE_FILE).suffix: _load_pkl, ".onnx": _load_onnx}
 
 
-def load(path_or_run_dir: str | Path) -> Any:
-    """A trained classifier from a run folder, ``model.pt``, ``model.pkl`` or ``model.onnx``."""
+def load(path_or_run_dir: str | Path, *, trust: bool = False) -> Any:
+    """A trained classifier from a run folder, ``model.pt``, ``model.skops``, ``model.pkl`` or ``model.onnx``.
+
+    ``trust=True`` (``--trust-model``) allows files that run code when loaded (pickles).
+    """
     path = weights_file(path_or_run_dir)
     if path.suffix not in READERS:
         raise BadInputError(f"{path}: not a classifier file (expected {', '.join(READERS)})")
-    return READERS[path.suffix](path)
+    return READERS[path.suffix](path, trust)

@@ -6,7 +6,7 @@
 - ``metrics.json`` cross-validated (or held-out) metrics with 95% CIs, per-fold figures,
   timings (see :mod:`leukoscan.classify.metrics` for the CI methods)
 - ``predictions.csv`` out-of-fold probabilities per crop (file, label, group, fold, p_<class>)
-- ``model.pt`` (torch) or ``model.pkl`` (scikit-learn pipeline), fitted on all training data
+- ``model.pt`` (torch) or ``model.skops`` (scikit-learn pipeline, skops format), fitted on all training data
 - ``wandb/`` when ``wandb: true`` (``WANDB_MODE=offline`` works without network)
 
 With ``folds >= 2``: k-fold CV (``split: grouped`` by ``group_by``, or ``random``), then a
@@ -30,8 +30,10 @@ from leukoscan.classify.engine import seed_all
 from leukoscan.classify.metrics import binary_report
 from leukoscan.classify.model import FitCfg
 from leukoscan.classify.models import load_backbone
+from leukoscan.classify.records import RunLog, write_records
 from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import save_config, to_dict
+from leukoscan.data.checks import check_cells
 from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
@@ -54,6 +56,7 @@ class TrainConfig:
     name: str | None = None
     project: str = "runs/classify"
     wandb: bool = False
+    wandb_project: str = "leukoscan"  # the same project as detection runs (job_type tells them apart)
     final_fit: bool = True
     n_boot: int = 2000
     fit: FitCfg = field(default_factory=FitCfg)
@@ -152,18 +155,18 @@ def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.nd
                         "" if fold is None else int(fold[i]), *[f"{p:.5f}" for p in proba[i]]])
 
 
-def _wandb_logger(cfg: TrainConfig, run_dir: Path):
+def _wandb_run(cfg: TrainConfig, run_dir: Path) -> Any:
     if not cfg.wandb:
-        return None, None
+        return None
     import os
 
     import wandb  # optional logger: imported only when asked for
 
+    run_dir = Path(run_dir).absolute()  # wandb's core process has its own cwd
     os.environ.setdefault("WANDB_DIR", str(run_dir))
     os.environ.setdefault("WANDB_CACHE_DIR", str(run_dir / "wandb_cache"))
-    run = wandb.init(project="leukoscan-classify", name=run_dir.name, dir=str(run_dir),
-                     config=to_dict(cfg))
-    return run, run.log
+    return wandb.init(project=cfg.wandb_project, name=run_dir.name, dir=str(run_dir), job_type="classify-train",
+                      config=to_dict(cfg))
 
 
 def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
@@ -171,11 +174,14 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
     set_cpu_threads()
     CLASSIFIERS.entry(cfg.model)  # an unknown name fails before the data are read
     cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root)
+    check_cells([cells.class_names[int(i)] for i in cells.labels], str(cells.root or cfg.data))
     run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model.replace("+", "_")).path
     run_dir.mkdir(parents=True)
     cfg = replace(cfg, name=run_dir.name)
     save_config(cfg, RunDir(run_dir).config)
-    wb, log = _wandb_logger(cfg, run_dir)
+    wb = _wandb_run(cfg, run_dir)
+    log = RunLog(run_dir, wb)
+    evaluated: tuple[Any, Any, Any, str] = (None, None, [], "")  # labels, proba, crops, what
     metrics: dict[str, Any] = {"model": cfg.model, "data": cfg.data, "n": len(cells),
                                "class_names": list(cells.class_names)}
     train_idx = np.arange(len(cells))
@@ -184,26 +190,33 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
         metrics.update(evaluation=f"{cfg.folds}-fold CV, split={cfg.split}, group_by={cfg.group_by}",
                        cv=res.to_dict())
         write_predictions(run_dir / "predictions.csv", cells, res.proba, res.fold)
+        evaluated = (cells.labels, res.proba, cells.images, f"out-of-fold, {cfg.folds}-fold CV")
     else:
         train_idx = np.array([i for i, s in enumerate(cells.splits) if s in ("train", "")])
-    clf = None
+    clf, weights = None, None
     if cfg.final_fit or cfg.folds < 2:
         clf = build_for(cfg, cells.class_names)
         t0 = time.time()
         clf.fit([cells.images[i] for i in train_idx], cells.labels[train_idx], cfg.fit, log=log)
         metrics["final_fit_seconds"] = round(time.time() - t0, 1)
-        clf.save(run_dir)
+        weights = clf.save(run_dir)
         if cfg.folds < 2:
-            metrics.update(_holdout(cfg, cells, clf))
+            held, evaluated = _holdout(cfg, cells, clf)
+            metrics.update(held)
     atomic_write_json(RunDir(run_dir).metrics, metrics)
+    labels, proba, crops, what = evaluated
+    write_records(run_dir, log, cells.class_names, positive_index(cells.class_names, cfg.positive), labels, proba,
+                  crops, what=what, weights=weights)
     if wb is not None:
         wb.summary.update(_flat(metrics))
         wb.finish()
     return run_dir
 
 
-def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any) -> dict:
-    out = {}
+def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any) -> tuple[dict, tuple]:
+    """Metrics on val/test; also (labels, proba, crops, name) of the first of them, for plots."""
+    out: dict[str, Any] = {}
+    first: tuple = (None, None, [], "")
     pos = positive_index(cells.class_names, cfg.positive)
     for split in ("val", "test"):
         idx = np.array([i for i, s in enumerate(cells.splits) if s == split])
@@ -212,9 +225,11 @@ def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any) -> dict:
             proba = clf.predict_proba(sub.images)
             out[split] = binary_report(sub.labels, proba, cells.class_names, positive=pos,
                                        n_boot=cfg.n_boot).to_dict()
+            if first[0] is None:
+                first = (sub.labels, proba, sub.images, f"{split} split")
     if not out:
         out["note"] = "no val/test split and folds < 2: trained on everything, no metrics"
-    return out
+    return out, first
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

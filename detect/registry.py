@@ -16,6 +16,7 @@ from typing import Any
 from leukoscan.errors import BadInputError, MissingModelError
 from leukoscan.registry import Registry
 from leukoscan.runs import weights_file
+from leukoscan.trust import torch_load
 
 DETECTORS = Registry("detector")
 
@@ -32,22 +33,34 @@ def resolve_weights(path_or_run_dir: str | Path) -> Path:
     return weights_file(path_or_run_dir)
 
 
-def _read_checkpoint(path: Path) -> dict[str, Any]:
+def _read_checkpoint(path: Path, trust: bool = False) -> dict[str, Any]:
     """The checkpoint dict (``.pt``) or, for an ONNX export, its ``.json`` sidecar as ``{"leukoscan": meta}``."""
     if path.suffix == ".onnx":
         side = path.with_suffix(".json")
         if not side.is_file():
             raise MissingModelError(f"{side}: missing sidecar for {path.name} (export with: leukoscan export)")
-        return {"leukoscan": json.loads(side.read_text())}
-    import torch  # heavy: only when a checkpoint is read
-
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # torch raises many types for a file that is not a checkpoint
-        raise BadInputError(f"{path}: not a readable detector checkpoint ({str(e).splitlines()[0]})") from e
+        check_onnx(path)
+        try:
+            meta = json.loads(side.read_text())
+        except ValueError as e:
+            raise BadInputError(f"{side}: not a LeukoScan ONNX sidecar ({e})") from e
+        if not isinstance(meta, dict) or "backend" not in meta:
+            raise BadInputError(f"{side}: not a LeukoScan ONNX sidecar (no 'backend')")
+        return {"leukoscan": meta}
+    ckpt = torch_load(path, trust=trust, what="detector checkpoint")  # runs no code from the file
     if not isinstance(ckpt, dict):
         raise BadInputError(f"{path}: not a detector checkpoint (got {type(ckpt).__name__})")
     return ckpt
+
+
+def check_onnx(path: Path) -> None:
+    """A corrupt ``.onnx`` is a BadInputError now, not a traceback at the first image."""
+    import onnxruntime as ort  # only when an ONNX model is asked for
+
+    try:
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own types for a corrupt model
+        raise BadInputError(f"{path}: not a readable ONNX model ({str(e).strip().splitlines()[0][:160]})") from e
 
 
 def backend_of(ckpt: dict[str, Any]) -> str | None:
@@ -61,10 +74,14 @@ def backend_of(ckpt: dict[str, Any]) -> str | None:
     return None
 
 
-def load(path_or_run_dir: str | Path) -> Any:
-    """Load any saved detector (ours, its ONNX export, or a plain ultralytics ``.pt``) -> Detector."""
+def load(path_or_run_dir: str | Path, *, trust: bool = False) -> Any:
+    """Load any saved detector (ours, its ONNX export, or a plain ultralytics ``.pt``) -> Detector.
+
+    ``trust=False`` (default): a checkpoint naming anything but network layers is refused
+    (:func:`leukoscan.trust.torch_load`); ``trust=True`` is ``--trust-model``.
+    """
     path = resolve_weights(path_or_run_dir)
-    ckpt = _read_checkpoint(path)
+    ckpt = _read_checkpoint(path, trust)
     name = backend_of(ckpt)
     if name not in DETECTORS:
         raise BadInputError(f"{path}: unknown detector backend {name!r}; valid: {', '.join(DETECTORS.list_names())}")

@@ -12,6 +12,12 @@ it is dropped from that tile. With ``overlap`` at least one cell diameter, every
 lies whole in some tile, so dropping a sliver never loses a cell from training; a cell
 cut in half is still labelled (clipped) rather than shown as unlabelled background.
 
+Tile size and overlap for training follow the cells' size in pixels, not the network's
+input size (:func:`plan_tiles`): ``overlap`` = 1.25 x the 99th percentile of the larger
+box side in the training split (so a cell cut by one tile border is whole in the next),
+``tile`` = max(imgsz, 3 x overlap). Explicit ``tile.size`` / ``tile.overlap`` are kept. A
+plan that would make more than ``max_tiles`` tiles is refused with the numbers.
+
 Sliced inference. ``supervision.InferenceSlicer`` runs the detector on overlapping
 tiles, shifts boxes back to slide pixels and merges duplicates from overlaps with
 per-class non-maximum suppression at ``iou``, measured as intersection over the smaller
@@ -24,7 +30,10 @@ removed duplicate blast boxes without losing a blast (benchmarks/README.md).
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +47,7 @@ from leukoscan.data.canonical import (
     write_detection,
 )
 from leukoscan.detect.defaults import NMS_IOU
+from leukoscan.errors import ConfigError
 from leukoscan.io import read_image
 
 if TYPE_CHECKING:
@@ -99,6 +109,68 @@ def tile_dataset(src: str | Path, out: str | Path, *, splits: tuple[str, ...] = 
             tiled[split] = items
         write_detection(stage, out.absolute(), tiled, names, progress=False)
     return out
+
+
+OVERLAP_PER_CELL = 1.25  # overlap / 99th-percentile cell side
+TILE_PER_OVERLAP = 3  # auto tile side / overlap: stride = 2 x overlap
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """``tile`` (0: no tiling) and ``overlap`` in pixels, how many tiles, from what cell size."""
+
+    tile: int
+    overlap: int
+    cell_px: float  # 99th percentile of the larger box side in the training split
+    n_tiles: int
+    n_images: int
+
+
+def cell_side_px(data_dir: str | Path, split: str = "train") -> float:
+    """99th percentile of ``max(w, h)`` of the boxes of a prepared split (0 when it has none)."""
+    coco = json.loads((Path(data_dir) / "annotations" / f"{split}.json").read_text())
+    sides = [max(a["bbox"][2], a["bbox"][3]) for a in coco["annotations"]]
+    return float(np.percentile(sides, 99)) if sides else 0.0
+
+
+def _n_starts(n: int, tile: int, stride: int) -> int:
+    return 1 if n <= tile else math.ceil((n - tile) / stride) + 1
+
+
+def count_tiles(sizes: list[tuple[int, int]], tile: int, overlap: int) -> int:
+    """Tiles :func:`tile_grid` makes for images of ``(height, width)`` ``sizes``."""
+    stride = tile - overlap
+    return sum(_n_starts(h, tile, stride) * _n_starts(w, tile, stride) for h, w in sizes)
+
+
+def plan_tiles(data_dir: str | Path, splits: tuple[str, ...], *, mode: str, imgsz: int, size: int = 0,
+               overlap: int = 0, auto_factor: float = 2.0, max_tiles: int = 20000) -> TilePlan:
+    """Tile size/overlap from the cells' size (see the module docstring); ConfigError on a bad plan."""
+    sizes = []
+    for split in splits:
+        coco = json.loads((Path(data_dir) / "annotations" / f"{split}.json").read_text())
+        sizes += [(im["height"], im["width"]) for im in coco["images"]]
+    cell = cell_side_px(data_dir, splits[0])
+    ov = int(overlap) or math.ceil(OVERLAP_PER_CELL * cell)
+    tile = int(size) or max(int(imgsz), TILE_PER_OVERLAP * ov)
+    mode = str(mode).lower()
+    if mode in ("off", "false", "0", "no"):
+        return TilePlan(0, 0, cell, 0, len(sizes))
+    if mode not in ("on", "true", "1", "yes", "auto"):
+        raise ConfigError(f"tile.enabled must be auto, on or off (got {mode!r})")
+    if mode == "auto" and max((max(s) for s in sizes), default=0) <= auto_factor * tile:
+        return TilePlan(0, 0, cell, 0, len(sizes))
+    if not 0 <= ov < tile:
+        raise ConfigError(f"tile.overlap={ov} px must be smaller than the tile ({tile} px); cells here "
+                          f"measure up to {cell:.0f} px (99th percentile)")
+    n = count_tiles(sizes, tile, ov)
+    if n > max_tiles:
+        gb = n * tile * tile * 3 / 1e9
+        raise ConfigError(
+            f"tiling {len(sizes)} images into {tile} px tiles with {ov} px overlap (stride {tile - ov} px) "
+            f"would make {n:,} tiles (~{gb:.1f} GB of pixels), over tile.max_tiles={max_tiles:,}; cells measure "
+            f"up to {cell:.0f} px. Use a larger tile.size, a smaller tile.overlap, or tile.enabled=off")
+    return TilePlan(tile, ov, cell, n, len(sizes))
 
 
 def dataset_max_side(data_dir: str | Path, split: str = "train", sample: int = 20) -> int:

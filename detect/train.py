@@ -12,7 +12,6 @@ Resume: ``train(..., resume=run_dir_or_True)`` continues from ``weights/last.pt`
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -20,14 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan import ddp
-from leukoscan.config import load_config, save_config, to_dict
+from leukoscan.config import check_min, load_config, save_config, to_dict
 from leukoscan.data import read_names, resolve
+from leukoscan.data.checks import check_detection_splits
 from leukoscan.detect.augment import AugmentConfig
 from leukoscan.detect.base import EpochCallback, FitArgs
-from leukoscan.detect.evaluate import evaluate_detector
+from leukoscan.detect.evaluate import (
+    coco_evaluate,
+    coco_results,
+    predict_split,
+    split_centroid_hits,
+)
+from leukoscan.detect.records import write_records
 from leukoscan.detect.registry import DETECTORS, build, load
 from leukoscan.detect.runlog import CsvLog, WandbLog
-from leukoscan.detect.tiling import dataset_max_side, tile_dataset
+from leukoscan.detect.tiling import TilePlan, plan_tiles, tile_dataset
 from leukoscan.device import cpu_threads, first_device, resolve_device, set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.io import read_image
@@ -36,11 +42,15 @@ from leukoscan.runs import LAST, RunDir
 
 @dataclass(frozen=True)
 class TileConfig:
-    enabled: str = "auto"  # "auto" (tile when images exceed auto_factor * imgsz), "on", "off"
-    size: int = 0  # tile side in pixels (0 = imgsz)
-    overlap: int = 128  # pixels shared by neighbouring tiles (>= one cell diameter)
+    enabled: str = "auto"  # "auto" (tile when images exceed auto_factor * tile size), "on", "off"
+    size: int = 0  # tile side in pixels (0 = from the cells' size: max(imgsz, 3 x overlap))
+    overlap: int = 0  # pixels shared by neighbouring tiles (0 = 1.25 x the 99th-percentile cell side)
     min_visibility: float = 0.5  # border rule, see leukoscan.detect.tiling
     auto_factor: float = 2.0
+    max_tiles: int = 20000  # a plan making more tiles is refused with the numbers
+
+    def __post_init__(self) -> None:
+        check_min(self, "tile.", size=0, overlap=0, max_tiles=1)
 
 
 @dataclass(frozen=True)
@@ -78,17 +88,18 @@ class DetectTrainConfig:
     tile: TileConfig = field(default_factory=TileConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
 
+    def __post_init__(self) -> None:
+        check_min(self, epochs=1, imgsz=32, batch=1, patience=0, workers=0, threads=0)
 
-def _tile_size(cfg: DetectTrainConfig, data_dir: Path) -> int:
-    mode = str(cfg.tile.enabled).lower()
-    size = cfg.tile.size or cfg.imgsz
-    if mode in ("on", "true", "1", "yes"):
-        return size
-    if mode in ("off", "false", "0", "no"):
-        return 0
-    if mode != "auto":
-        raise ConfigError(f"tile.enabled must be auto, on or off (got {cfg.tile.enabled!r})")
-    return size if dataset_max_side(data_dir, cfg.train_split) > cfg.tile.auto_factor * size else 0
+
+def _tile_plan(cfg: DetectTrainConfig, data_dir: Path) -> TilePlan:
+    t = cfg.tile
+    plan = plan_tiles(data_dir, (cfg.train_split, cfg.val_split), mode=t.enabled, imgsz=cfg.imgsz, size=t.size,
+                      overlap=t.overlap, auto_factor=t.auto_factor, max_tiles=t.max_tiles)
+    if plan.tile and t.overlap and t.overlap < plan.cell_px:
+        print(f"warning: tile.overlap={t.overlap} px is smaller than the largest cells ({plan.cell_px:.0f} px, "
+              "99th percentile): a cell cut by a tile border may be whole in no tile")
+    return plan
 
 
 def _find_resume(cfg: DetectTrainConfig, resume: str | Path | bool) -> Path:
@@ -112,16 +123,19 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
         info["device"] = resolve_device(cfg.device)
         return info, Path(info["train_dir"])
     data_dir = resolve(cfg.data, data_root=cfg.data_root).absolute()
+    check_detection_splits(data_dir, cfg.train_split, cfg.val_split)  # refuse data with nothing to learn
+    plan = _tile_plan(cfg, data_dir)  # refuse an exploding tiling before anything is written
     run_dir.mkdir(parents=True)  # only once the data is there: a failed start leaves no empty run
-    tile = _tile_size(cfg, data_dir)
+    tile = plan.tile
     train_dir = data_dir
     if tile:
-        print(f"tiling {data_dir} into {tile}px tiles (overlap {cfg.tile.overlap}px)")
+        print(f"tiling {data_dir} into {plan.n_tiles} tiles of {tile}px (overlap {plan.overlap}px; "
+              f"cells up to {plan.cell_px:.0f}px)")
         train_dir = tile_dataset(data_dir, run_dir / "tiles", splits=(cfg.train_split, cfg.val_split), tile=tile,
-                                 overlap=cfg.tile.overlap, min_visibility=cfg.tile.min_visibility).absolute()
+                                 overlap=plan.overlap, min_visibility=cfg.tile.min_visibility).absolute()
     info = {"data_dir": str(data_dir), "train_dir": str(train_dir), "class_names": read_names(data_dir),
             "device": resolve_device(cfg.device), "threads": cfg.threads or cpu_threads(), "tile_size": tile,
-            "tile_overlap": cfg.tile.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "tile_overlap": plan.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_config(replace(cfg, augment=cfg.augment.resolved()), run.config)  # effective values
     run.write_json(run.run_info.name, info)
     return info, train_dir
@@ -165,10 +179,14 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
                    resume=bool(resume), amp=cfg.amp, callbacks=cbs, verbose=progress)
     t0 = time.time()
     try:
-        det.fit(args)
+        fit_info = det.fit(args)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
-              f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
+        if RunDir(run_dir).last.is_file():
+            print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
+                  f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
+        else:
+            print(f"\ninterrupted before the first epoch finished: nothing to resume in {run_dir}; "
+                  "run the same command again to start over", flush=True)
         raise
     finally:
         ddp.cleanup()
@@ -176,6 +194,7 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
         return run_dir
     train_seconds = time.time() - t0
     _record_pretrained(run_dir, info, det.meta.pretrained)
+    _record_optimizer(run_dir, info, fit_info, wb)
     best = load(run_dir)
     best.threads = threads
     best.to(first_device(info["device"]))
@@ -214,8 +233,11 @@ def _setup_run(cfg: DetectTrainConfig, resume: str | Path | bool
 
 def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
 
+    info = RunDir(run_dir).read_json(RunDir(run_dir).run_info.name)
+    config = {**to_dict(replace(cfg, augment=cfg.augment.resolved())),
+              "run": {k: info.get(k) for k in ("device", "threads", "tile_size", "tile_overlap", "class_names")}}
     return WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
-                    config=to_dict(cfg))
+                    config=config, class_names=info["class_names"])
 
 
 def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
@@ -224,11 +246,25 @@ def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
         RunDir(run_dir).write_json(RunDir(run_dir).run_info.name, info)
 
 
+def _record_optimizer(run_dir: Path, info: dict[str, Any], fit_info: dict[str, Any], wb: Any) -> None:
+    """The optimizer and initial lr the backend really used (``lr: null`` means "its default")."""
+    used = {k: fit_info[k] for k in ("optimizer", "lr0") if fit_info.get(k) is not None}
+    if used:
+        info.update(used)
+        RunDir(run_dir).write_json(RunDir(run_dir).run_info.name, info)
+        if wb is not None:
+            wb.config_update({"optimizer_used": used.get("optimizer"), "lr_used": used.get("lr0")})
+
+
 def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
             train_seconds: float, wb: WandbLog | None, progress: bool) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
     data_dir = Path(info["data_dir"])
-    m = evaluate_detector(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)
+    gt, preds = predict_split(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)
+    m = coco_evaluate(gt, coco_results(gt, preds))
+    m.centroids = split_centroid_hits(data_dir, cfg.val_split, gt, preds, 0.25)
+    rec = write_records(run_dir, data_dir, cfg.val_split, gt, preds, det.class_names,
+                        n_samples=cfg.wandb.n_samples)
     times = csv_log.epoch_times()
     out = {"model": cfg.model, "data": cfg.data, "data_dir": str(data_dir), "split": cfg.val_split,
            "epochs": len(csv_log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
@@ -239,10 +275,5 @@ def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: An
     RunDir(run_dir).write_json(RunDir(run_dir).metrics.name, out)
     print(m.summary())
     if wb is not None:
-        gt = json.loads((data_dir / "annotations" / f"{cfg.val_split}.json").read_text())
-        samples = []
-        for im in gt["images"][: cfg.wandb.n_samples]:
-            img = read_image(data_dir / "images" / cfg.val_split / im["file_name"])
-            samples.append((im["file_name"], img, det.predict(img, conf=0.25)))
-        wb.final(out["epochs"] + 1, m.to_dict(), samples)
+        wb.final(out["epochs"] + 1, m.to_dict(), rec, weights=RunDir(run_dir).best)
         wb.finish()

@@ -103,6 +103,7 @@ def interruptible() -> Iterator[None]:
 COMMANDS = {
     "train-detector": "train_detector",
     "train-classifier": "train_classifier",
+    "train-all-pipeline": "train_all_pipeline",
     "infer": "infer",
     "evaluate-detector": "evaluate_detector",
     "evaluate-pipeline": "evaluate_pipeline",

@@ -155,6 +155,18 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def check_min(obj: Any, prefix: str = "", **minimums: float) -> None:
+    """ConfigError naming the key when a field is below its minimum (``epochs=1, batch=1``).
+
+    Called from a config dataclass's ``__post_init__``, so a flag, an override and a YAML
+    value are all checked (``--epochs -1`` is refused, not saved as an untrained run).
+    """
+    for key, lo in minimums.items():
+        v = getattr(obj, key)
+        if isinstance(v, int | float) and not isinstance(v, bool) and v < lo:
+            raise ConfigError(f"{prefix}{key} must be >= {lo:g}, got {v}")
+
+
 def load_config(cls: type[T], path: str | Path | None, overrides: dict[str, Any] | None = None) -> T:
     """YAML file (optional) + override dict -> frozen dataclass ``cls``."""
     data = load_yaml(path) if path else {}

@@ -4,7 +4,8 @@ A run folder ``<base>/<name>/`` (``runs/detect/<name>``, ``runs/classify/<name>`
 
 - ``config.yaml`` (the resolved config), ``metrics.json``, ``run_info.json`` (detector);
 - a detector's weights: ``weights/best.pt`` (else ``weights/last.pt``);
-- a classifier's weights: ``model.pt`` (torch) or ``model.pkl`` (scikit-learn);
+- a classifier's weights: ``model.pt`` (torch) or ``model.skops`` (scikit-learn; older
+  runs: ``model.pkl``, a pickle loaded only with ``--trust-model``);
 - the ONNX twin of either: the weights file with suffix ``.onnx`` (+ ``.json`` sidecar).
 
 Names are never reused: :meth:`RunDir.new` appends ``_2``, ``_3``... The newest run of a
@@ -23,7 +24,7 @@ from leukoscan.io import atomic_write_json
 
 CONFIG, METRICS, RUN_INFO = "config.yaml", "metrics.json", "run_info.json"
 DETECTOR_WEIGHTS = ("weights/best.pt", "weights/last.pt", "best.pt")
-CLASSIFIER_WEIGHTS = ("model.pt", "model.pkl")
+CLASSIFIER_WEIGHTS = ("model.pt", "model.skops", "model.pkl")
 LAST = "weights/last.pt"
 
 

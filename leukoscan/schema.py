@@ -25,7 +25,18 @@ BLAST_PROB = "blast_prob"
 #: The cell class of a leukocyte not called a blast.
 NORMAL = "normal"
 
-DATA_KEYS = (CLASS_NAME, CELL_CLASS, BLAST_PROB)
+#: The cell class when nothing could call blasts (a detector without a blast class, no classifier).
+LEUKOCYTE = "leukocyte"
+#: Detector evidence per cell after one-box-per-cell grouping (leukoscan.app.seam), float32:
+#: best blast-class score and best other-leukocyte-class score among the cell's boxes (0: none).
+DET_BLAST = "det_blast"
+DET_LEUK = "det_leukocyte"
+#: The classifier's own P(blast) per cell, float32 (NaN without a classifier).
+CLF_BLAST = "clf_blast"
+#: How each cell's call was made: "fusion", "classifier", "detector" or "count" (object array).
+CALL_BY = "call_by"
+
+DATA_KEYS = (CLASS_NAME, CELL_CLASS, BLAST_PROB, DET_BLAST, DET_LEUK, CLF_BLAST, CALL_BY)
 
 
 class Preprocess(Protocol):

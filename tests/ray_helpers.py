@@ -75,6 +75,9 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     sleep = float(args[args.index("--sleep") + 1]) if "--sleep" in args else 0.0
     paths = [a for i, a in enumerate(args) if a != "--sleep" and (i == 0 or args[i - 1] != "--sleep")]
+    import leukoscan.app.provenance as prov
+
+    prov.time.strftime = lambda fmt, *a: "2026-01-01T00:00:00+0000"  # as the tests' fixed clock
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    run_batch_ray(factory(sleep), paths[1:], paths[0], options=RayOptions(workers=2), progress=False)
+    run_batch_ray(factory(sleep), paths[1:], paths[0], ray_options=RayOptions(workers=2), progress=False)
     ray.shutdown()

@@ -22,7 +22,7 @@ def test_train_classifier_cv_and_load(tmp_path, capsys, tool):
     assert rc == 0
     assert "ignored" in capsys.readouterr().out
     run = tmp_path / "hc"
-    for f in ("config.yaml", "metrics.json", "predictions.csv", "model.pkl"):
+    for f in ("config.yaml", "metrics.json", "predictions.csv", "model.skops"):
         assert (run / f).is_file(), f
     m = json.loads((run / "metrics.json").read_text())
     assert m["cv"]["balanced_accuracy"]["value"] is not None and m["cv"]["n"] == m["n"]

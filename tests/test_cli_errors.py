@@ -69,6 +69,11 @@ CASES = {
         "bad config value": ["folds=two", "--out", "{tmp}"],
         "missing model": ["--models", "resnet19", "--out", "{tmp}"],
     },
+    "train_all_pipeline": {
+        "missing data": ["detector={det}", "cells_detector=full", "--data-root", "{empty}", "--name", "x"],
+        "bad config value": ["cv_folds=five", "--name", "x"],
+        "missing model": ["--resume", "{tmp}/no_such_run"],
+    },
     "pretrain_backbone": {
         "missing data": ["--data", "txl_pbc", "--data-root", "{empty}", "project={tmp}"],
         "bad config value": ["per_class=lots", "project={tmp}"],

@@ -34,6 +34,14 @@ def local_ray():
     ray.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch):
+    """One provenance time stamp for both engines (it is printed on every output)."""
+    import leukoscan.app.provenance as prov
+
+    monkeypatch.setattr(prov.time, "strftime", lambda fmt, *a: "2026-01-01T00:00:00+0000")
+
+
 def _cohort(folder: Path, n: int = 6, *, corrupt: bool = True) -> Path:
     """``n`` smears of two sizes, a truncated JPEG, a text file and a same-stem slide elsewhere."""
     folder.mkdir(parents=True)
@@ -46,14 +54,24 @@ def _cohort(folder: Path, n: int = 6, *, corrupt: bool = True) -> Path:
     return folder
 
 
-def _files(out: Path) -> dict[str, bytes]:
-    """Every output file except the Ray engine's own state."""
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and STATE_DIR not in p.relative_to(out).parts}
+def _files(out: Path) -> dict[str, object]:
+    """Every output file (the manifest without its per-slide time stamps), hidden state left out."""
+    files: dict[str, object] = {}
+    for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out)
+        if not p.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue
+        files[str(rel)] = p.read_bytes()
+        if p.name == "manifest.json":
+            doc = json.loads(p.read_text())
+            for rec in doc["slides"].values():
+                rec.pop("processed")
+            files[str(rel)] = doc
+    return files
 
 
 def _ray(inputs, out, **kw):
-    return run_batch_ray(ray_helpers.factory(**kw), inputs, out, options=RayOptions(workers=2), progress=False)
+    return run_batch_ray(ray_helpers.factory(**kw), inputs, out, ray_options=RayOptions(workers=2), progress=False)
 
 
 def test_ray_outputs_equal_single_process(local_ray, tmp_path):
@@ -65,9 +83,9 @@ def test_ray_outputs_equal_single_process(local_ray, tmp_path):
     single = run_batch(ray_helpers.make_pipeline(), inputs, tmp_path / "single")
     dist = _ray(inputs, tmp_path / "ray")
     assert dist.failures == single.failures  # corrupt, unsupported and missing inputs: same words, same order
-    assert [Path(p).name for p, _ in dist.failures] == ["missing.png", "broken.jpg", "notes.txt"]
+    assert [Path(p).name for p, _ in dist.failures] == ["missing.png", "notes.txt", "broken.jpg"]
     assert dist.summaries == single.summaries
-    assert "s00_2_cells.json" in {Path(k).name for k in _files(tmp_path / "ray")}
+    assert {"in/s00_cells.json", "other/s00_cells.json"} <= set(_files(tmp_path / "ray"))
     assert _files(tmp_path / "ray") == _files(tmp_path / "single")  # byte for byte, report included
     assert not list((tmp_path / "ray").rglob("*.tmp*"))
 
@@ -80,11 +98,11 @@ def test_rerun_skips_finished_and_retries_a_failed_slide_once(local_ray, tmp_pat
     assert records["broken.json"]["tries"] == 1 and records["s00.json"]["status"] == "ok"
     stamp = (out / "s00_cells.json").stat().st_mtime_ns
     second = _ray([src], out)  # finished slides skipped; the failed one tried once more
-    assert second.skipped == 3 and second.failures == first.failures
+    assert len(second.skipped) == 3 and second.failures == first.failures
     assert json.loads((out / STATE_DIR / "broken.json").read_text())["tries"] == MAX_TRIES
     assert (out / "s00_cells.json").stat().st_mtime_ns == stamp
     third = _ray([src], out)  # two failed tries: reported from its record, not run again
-    assert third.skipped == 4 and third.failures == first.failures
+    assert len(third.skipped) == 3 and third.failures == first.failures
     assert json.loads((out / STATE_DIR / "broken.json").read_text())["tries"] == MAX_TRIES
 
 
@@ -95,7 +113,7 @@ def test_changed_input_is_processed_again(local_ray, tmp_path):
     time.sleep(0.01)
     Image.fromarray(make_smear(96, 128, seed=99).image).save(src / "s00.png")
     res = _ray([src], out)
-    assert res.skipped == 1
+    assert len(res.skipped) == 1 and [s.image for s in res.summaries] == ["s00.png"]
     assert _files(out) == _files(_single(src, tmp_path / "single"))
 
 
@@ -120,12 +138,12 @@ def test_killed_run_then_rerun_completes_without_duplicates(local_ray, tmp_path)
     assert 3 <= len(done) < 10, done
     stamps = {s: (out / f"{s}_cells.json").stat().st_mtime_ns for s in done}
     res = _ray([src], out)
-    assert res.skipped == len(done)  # nothing finished was lost or redone
+    assert len(res.skipped) == len(done)  # nothing finished was lost or redone
     assert {s: (out / f"{s}_cells.json").stat().st_mtime_ns for s in done} == stamps
-    names = [s.image for s in res.summaries]
-    assert names == [f"s{i:02d}.png" for i in range(10)]  # each slide once, none missing
+    keys = [r["key"] for r in res.records]
+    assert keys == [f"s{i:02d}.png" for i in range(10)]  # each slide once, none missing
     assert _files(out) == _files(_single(src, tmp_path / "single"))
-    assert not (out / STATE_DIR / "staging").exists() and not list(out.rglob("*.tmp*"))
+    assert not [p for p in out.iterdir() if p.name.startswith(".slide-")] and not list(out.rglob("*.tmp*"))
 
 
 def test_worker_death_is_retried_then_reported(local_ray, tmp_path):
@@ -134,4 +152,4 @@ def test_worker_death_is_retried_then_reported(local_ray, tmp_path):
     res = _ray([src], tmp_path / "ray")
     assert [s.image for s in res.summaries] == ["s00.png", "s01.png"]
     assert [(Path(p).name, m) for p, m in res.failures] == [("killer.png", f"{DIED} ({MAX_TRIES} tries)")]
-    assert not list((tmp_path / "ray").glob("killer*"))
+    assert not list((tmp_path / "ray").glob("killer*"))  # no output of the slide that never finished

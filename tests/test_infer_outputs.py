@@ -104,14 +104,15 @@ def test_folder_with_bad_file_report_and_inputs_unchanged(pipe, tmp_path):
     failed = sorted(Path(p).name for p, _ in res.failures)
     assert failed == ["bad.jpg", "notes.txt"]
     assert [s.image for s in res.summaries] == ["a.png", "b.jpg"]
-    for stem in ("a", "b"):
-        assert read_image(out / f"{stem}.png").shape == (120, 160, 3)
+    for stem, ext in (("a", "png"), ("b", "jpg")):  # annotated: JPEG for JPEG inputs, else PNG
+        annotated = read_image(out / f"{stem}_annotated.{ext}")
+        assert annotated.shape[1] == 160 and annotated.shape[0] > 120  # banner and footer added
         cells = json.loads((out / f"{stem}_cells.json").read_text())
         assert cells["summary"]["leukocytes"] == len(cells["cells"])
-        assert (out / f"{stem}_cells.csv").read_text().startswith("cell_id,")
+        assert (out / f"{stem}_cells.csv").read_text().startswith("cell_id,x1_px,")
     parser = _Parser()
     parser.feed((out / "report.html").read_text())
-    assert parser.rows == 3 and all((out / s).is_file() for s in parser.imgs)
+    assert len(parser.imgs) == 2 and all((out / s).is_file() for s in parser.imgs)
     assert not list(out.rglob(".*.tmp*"))
 
 
@@ -120,7 +121,9 @@ def test_same_stem_inputs_do_not_overwrite(pipe, tmp_path):
         (tmp_path / d).mkdir()
         _write_smear(tmp_path / d / "slide.png")
     res = run_batch(pipe, [tmp_path / "x" / "slide.png", tmp_path / "y" / "slide.png"], tmp_path / "o")
-    assert res.ok and (tmp_path / "o" / "slide.png").is_file() and (tmp_path / "o" / "slide_2.png").is_file()
+    assert res.ok and [s.image for s in res.summaries] == ["x/slide.png", "y/slide.png"]
+    assert (tmp_path / "o" / "x" / "slide_annotated.png").is_file()
+    assert (tmp_path / "o" / "y" / "slide_annotated.png").is_file()
 
 
 @pytest.mark.parametrize("mode", ["jpeg", "png", "gray", "rgba", "tiff8", "tiff_lzw", "tiff16", "tiff_gray16"])
@@ -188,6 +191,7 @@ def test_annotation_colours_blast_red_normal_blue():
     det.data["cell_class"] = np.array(["blast", "normal"], dtype=object)
     det.data["blast_prob"] = np.array([0.9, 0.1], np.float32)
     out = annotate(image, det)
-    left, right = out[40, 5].astype(int), out[40, 65].astype(int)  # left edges of the boxes
+    top = out.shape[0] - 60  # banner and legend above the slide, no footer
+    left, right = out[top + 40, 5].astype(int), out[top + 40, 65].astype(int)  # left edges of the boxes
     assert left[0] > left[2] + 100 and right[2] > right[0] + 100
     assert (image == 255).all()  # input untouched

@@ -11,7 +11,7 @@
 Each builder takes keyword-only ``num_classes``, ``pretrained``, optional
 ``class_names``, ``imgsz`` (input size override) and ``preprocess`` (a full
 PreprocessCfg, used when loading). Kinds: ``"torch"`` (loaded from a ``model.pt`` blob) and
-``"sklearn"`` (a pickled composition); ``meta["features"]`` names the feature extractor of a
+``"sklearn"`` (a composition saved with skops); ``meta["features"]`` names the feature extractor of a
 composition. Heavy imports (torch, sklearn) happen inside builders.
 """
 
@@ -28,7 +28,7 @@ from leukoscan.classify.model import (
 )
 from leukoscan.classify.models.handcrafted import HandcraftedExtractor
 from leukoscan.classify.preprocess import PreprocessCfg
-from leukoscan.classify.registry import CLASSIFIERS, load_pickle, load_torch_state
+from leukoscan.classify.registry import CLASSIFIERS, load_sklearn_state, load_torch_state
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 
 NET_NAMES = ("cnn", "alexnet", "resnet18", "resnet50", "googlenet", "vgg16", "shufflenet_v2",
@@ -127,7 +127,7 @@ def _register() -> None:
         CLASSIFIERS.add(net, _torch_builder(net), kind="torch", load=load_torch_state, features=net)
     for feat in (*NET_NAMES, "handcrafted"):
         for head in HEADS:
-            CLASSIFIERS.add(f"{feat}+{head}", _sklearn_builder(feat, head), kind="sklearn", load=load_pickle,
+            CLASSIFIERS.add(f"{feat}+{head}", _sklearn_builder(feat, head), kind="sklearn", load=load_sklearn_state,
                             features=feat)
 
 

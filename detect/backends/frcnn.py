@@ -31,6 +31,7 @@ from leukoscan.device import autocast
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, read_image
 from leukoscan.offline import offline_var, unreachable
+from leukoscan.trust import torch_load
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -189,7 +190,7 @@ class FrcnnDetector(Detector):
         device = ddp.init(args.device)
         self.device, self.threads = device, args.threads
         wdir = args.run_dir / "weights"
-        ckpt = torch.load(wdir / "last.pt", map_location="cpu", weights_only=False) if args.resume else None
+        ckpt = torch_load(wdir / "last.pt", what="detector checkpoint") if args.resume else None
         if ckpt is not None:
             self.meta = DetectorMeta.from_dict(ckpt["leukoscan"])
         self._ensure_model()
@@ -218,7 +219,7 @@ class FrcnnDetector(Detector):
             if ddp.is_main():
                 best = self._end_epoch(args, epoch, losses, opt, sched, best, t0)
             ddp.barrier()  # the other ranks wait while rank 0 validates and saves
-        return {"seconds": time.time() - t_all, "best_map50": best}
+        return {"seconds": time.time() - t_all, "best_map50": best, "optimizer": "SGD", "lr0": args.lr or 0.01}
 
     def _end_epoch(self, args: FitArgs, epoch: int, losses: dict[str, float], opt: Any, sched: Any,
                    best: float, t0: float) -> float:

@@ -31,7 +31,8 @@ from leukoscan.detect.pretrained import warn_scratch
 from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
-from leukoscan.offline import offline_var
+from leukoscan.offline import offline, offline_var
+from leukoscan.trust import torch_load
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -44,6 +45,38 @@ _METRIC_NAMES = {
     "metrics/mAP50(B)": "map50",
     "metrics/mAP50-95(B)": "map50_95",
 }
+
+
+def offline_fonts() -> bool:
+    """Offline: stop ultralytics asking its font host (it checks a URL even when YOLO_OFFLINE is set).
+
+    ultralytics calls ``check_font`` on every training start (dataset check) and when it
+    draws; missing fonts are fetched after ``requests.head`` on the assets host. Offline,
+    its font lookup is replaced by a local one: the ultralytics config dir, then
+    matplotlib's fonts, then matplotlib's bundled DejaVu Sans. Returns True when patched.
+    """
+    if not offline():
+        return False
+    import ultralytics.data.utils as data_utils
+    import ultralytics.utils.checks as checks
+    import ultralytics.utils.plotting as plotting
+
+    if getattr(checks.check_font, "leukoscan_offline", False):
+        return True
+
+    def check_font(font: str = "Arial.ttf") -> Path:
+        from matplotlib import font_manager
+
+        local = Path(checks.USER_CONFIG_DIR) / Path(font).name
+        if local.exists():
+            return local
+        found = [f.fname for f in font_manager.fontManager.ttflist if font in f.fname]
+        return Path(found[0]) if found else Path(font_manager.findfont("DejaVu Sans"))
+
+    check_font.leukoscan_offline = True  # type: ignore[attr-defined]
+    for mod in (checks, data_utils, plotting):
+        mod.check_font = check_font
+    return True
 
 
 def _ul_device(device: str) -> str:
@@ -121,10 +154,15 @@ class YoloDetector(Detector):
         return path
 
     # ---- training ---------------------------------------------------------------------
-    def _callbacks(self, args: FitArgs) -> dict[str, Any]:
+    def _callbacks(self, args: FitArgs, used: dict[str, Any]) -> dict[str, Any]:
         import torch
 
         state = {"in_epoch": False}
+
+        def train_start(trainer: Any) -> None:  # the optimizer ultralytics chose (optimizer=auto)
+            opt = trainer.optimizer
+            used.update(optimizer=type(opt).__name__,
+                        lr0=float(opt.param_groups[0].get("initial_lr", opt.param_groups[0]["lr"])))
 
         def epoch_start(trainer: Any) -> None:
             torch.set_num_threads(args.threads)
@@ -142,6 +180,7 @@ class YoloDetector(Detector):
             "on_pretrain_routine_start": lambda t: torch.set_num_threads(args.threads),
             "on_train_epoch_start": epoch_start,
             "on_fit_epoch_end": fit_epoch_end,
+            "on_train_start": train_start,
         }
 
     def _train_kwargs(self, args: FitArgs, data_yaml: Path) -> dict[str, Any]:
@@ -170,6 +209,7 @@ class YoloDetector(Detector):
     def fit(self, args: FitArgs) -> dict[str, Any]:
         from ultralytics import YOLO
 
+        offline_fonts()
         self.device, self.threads = args.device, args.threads
         last = args.run_dir / "weights" / "last.pt"
         t0 = time.time()
@@ -184,19 +224,21 @@ class YoloDetector(Detector):
                 args.data_dir, args.run_dir / "data.yaml", args.train_split, args.val_split, self.class_names
             )
             kw = self._train_kwargs(args, data_yaml)
-        for event, fn in self._callbacks(args).items():
+        used: dict[str, Any] = {}
+        for event, fn in self._callbacks(args, used).items():
             model.add_callback(event, fn)
         kw["amp"] = args.amp
         with without_raytune():
             model.train(**kw)
         if "," in _ul_device(args.device):  # ultralytics' DDP workers run without our callbacks
             replay_results(args.run_dir / "results.csv", args.callbacks)
+        (args.run_dir / "results.csv").unlink(missing_ok=True)  # metrics.csv is the run's one table
         best = args.run_dir / "weights" / "best.pt"
         for path in (best, last):
             if path.is_file():
                 stamp_meta(path, self.meta)
         self._weights, self._model = (best if best.is_file() else last), None
-        return {"seconds": time.time() - t0, "weights": str(self._weights)}
+        return {"seconds": time.time() - t0, "weights": str(self._weights), **used}
 
     # ---- inference ----------------------------------------------------------------------
     def predict_full(self, image: np.ndarray, *, conf: float, iou: float) -> sv.Detections:
@@ -295,7 +337,7 @@ def stamp_meta(path: Path, meta: DetectorMeta) -> None:
     """Add our meta to an ultralytics checkpoint file (ultralytics ignores extra keys)."""
     import torch
 
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = torch_load(path, trust=True)  # the file ultralytics just wrote in our run folder
     ckpt["leukoscan"] = meta.to_dict()
     with atomic_path(path) as tmp:
         torch.save(ckpt, tmp)

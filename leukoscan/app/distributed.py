@@ -1,48 +1,53 @@
-"""Batch inference on a Ray cluster (Ray Data): the outputs of :func:`~leukoscan.app.batch.run_batch`.
+"""Batch inference on a Ray cluster (Ray Data): :func:`~leukoscan.app.batch.run_batch` on many workers.
 
-The driver plans the batch exactly as the single-process run does
-(:func:`~leukoscan.app.batch.plan_batch`: same files, order and output stems) and streams
-the slides through ``Dataset.map_batches`` over an actor pool. Each actor
+The driver does what the one-process run does before and after the slides, with the same
+functions: it locks the output folder, expands the inputs, checks the settings against
+the manifest, plans the jobs (same keys, output stems and skips:
+:func:`~leukoscan.app.batch.plan`) and, at the end, writes the manifest, summaries,
+report and exports (:func:`~leukoscan.app.batch.finish_batch`). In between, the slides
+stream through ``Dataset.map_batches`` over an actor pool: each actor
 (:class:`SlideWorker`) loads the pipeline once (one GPU per actor with ``device="cuda"``,
-``cpus_per_worker`` CPU threads otherwise) and, per slide, reads the image, runs
-:func:`~leukoscan.app.batch.process_image` into a private staging folder, moves the files
-into place (each move atomic) and then writes the slide's done-record
-``<out>/.slides/<stem>.json`` (atomic). The record is the commit: at the end the driver
-merges the records into ``summary.csv``, ``summary.json`` and ``report.html``
-(:func:`~leukoscan.app.batch.write_batch`), byte for byte what the single-process run writes.
+``cpus_per_worker`` CPU threads otherwise) and runs
+:func:`~leukoscan.app.batch.process_slide` (the one function that processes a slide and
+writes its files, staged and moved into place together) with the driver's provenance.
+Then the worker writes the slide's record ``<out>/.slides/<stem>.json`` (atomic): the
+commit of that slide.
 
 Resume and failures (same ``out_dir`` again):
 
-- a slide with an ``ok`` record for the same input file (path, size, mtime) is skipped;
-- every slide is tried at most twice in all: a Python error other than an unreadable image
-  is retried at once; a slide that failed in an earlier run is retried once on the next;
-  after two failed tries it is reported from its record without running again;
-- a worker process that dies is restarted by Ray and its slide retried once; a slide
-  whose worker died twice is reported as a failure (the batch goes on). A worker killed
-  mid-slide leaves no partial file: its staging folder is removed at the next start and
-  the slide, having no record, is processed again.
+- slides in the manifest with an unchanged input are skipped (as in one process); records
+  of slides finished by workers of a killed run are folded into the manifest first, so no
+  finished slide is redone;
+- every slide is tried at most twice in all: an error other than an unreadable input is
+  retried at once; a slide that failed in an earlier run is retried once on the next; after
+  two failed tries it is reported from its record without running again (``overwrite``
+  tries again);
+- a worker process that dies is restarted by Ray and its slide retried once; a slide whose
+  worker died twice is reported as a failure and the batch goes on. A killed worker leaves
+  no partial file (its staging folder is removed when the folder is next locked).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from leukoscan.app import report
-from leukoscan.app.batch import BatchResult, plan_batch, process_image, unsupported, write_batch
+from leukoscan.app import batch, report
+from leukoscan.app.batch import BatchResult, OutputOptions, SlideJob
+from leukoscan.app.inputs import expand_inputs
+from leukoscan.app.outputs import locked_out_dir
 from leukoscan.app.pipeline import Pipeline
+from leukoscan.app.provenance import provenance, settings_key
 from leukoscan.device import set_cpu_threads
-from leukoscan.errors import ConfigError
-from leukoscan.io import ImageReadError, atomic_write_json
+from leukoscan.errors import BadInputError, ConfigError
+from leukoscan.io import IMAGE_SUFFIXES, atomic_write_json, sha256_file
 
-STATE_DIR = ".slides"  # per-slide done-records (and staging folders) inside out_dir
+STATE_DIR = ".slides"  # per-slide records of the Ray engine, inside out_dir
 MAX_TRIES = 2
 DIED = "worker died while processing this slide"
 
@@ -55,86 +60,66 @@ class RayOptions:
     cpus_per_worker: int = 1
 
 
-def _input_id(path: Path) -> dict[str, Any]:
-    st = path.stat()
-    return {"input": str(path.absolute()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def _record_path(out_dir: Path, stem: str) -> Path:
     return out_dir / STATE_DIR / f"{stem}.json"
 
 
-def read_record(out_dir: Path, stem: str, path: Path) -> dict[str, Any] | None:
-    """The done-record of ``stem`` when it belongs to this input file (else None)."""
-    rec_file = _record_path(out_dir, stem)
-    if not rec_file.is_file() or not path.is_file():
+def _read_record(out_dir: Path, job: SlideJob, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of ``job`` when made from this very input with these settings, else None."""
+    path = _record_path(out_dir, job.stem)
+    if not path.is_file():
         return None
-    rec = json.loads(rec_file.read_text())
-    return rec if all(rec.get(k) == v for k, v in _input_id(path).items()) else None
+    rec = json.loads(path.read_text())
+    same = (rec.get("key") == job.key and rec.get("settings") == settings
+            and rec.get("sha256") == sha256_file(job.source))
+    return rec if same else None
 
 
-def _publish(staging: Path, out_dir: Path) -> None:
-    """Move every file of ``staging`` to the same relative place under ``out_dir`` (os.replace)."""
-    for src in sorted(p for p in staging.rglob("*") if p.is_file()):
-        dst = out_dir / src.relative_to(staging)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
+def run_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, tries: int, settings: dict[str, Any],
+              kw: dict[str, Any]) -> dict[str, Any]:
+    """Process one slide (:func:`~leukoscan.app.batch.process_slide`) and write its record.
 
-
-def process_slide(pipeline: Pipeline, path: Path, out_dir: Path, stem: str, threshold_pct: float,
-                  tries: int = 0) -> dict[str, Any]:
-    """Process one slide into ``out_dir`` and write its done-record; returns the record.
-
-    ``tries``: failed tries in earlier runs. An unreadable image fails at once (with the
-    single-process message); any other error is retried while tries < MAX_TRIES.
+    ``tries``: failed tries in earlier runs. An unusable input fails at once with the
+    one-process message; any other error is retried while tries < MAX_TRIES.
     """
-    rec: dict[str, Any] = {**_input_id(path), "stem": stem}
+    head = {"key": job.key, "stem": job.stem, "source": str(job.source), "sha256": sha256_file(job.source),
+            "settings": settings}
     t0 = time.perf_counter()
     while True:
         tries += 1
-        staging = out_dir / STATE_DIR / "staging" / f"{stem}.{uuid.uuid4().hex[:8]}"
         try:
-            summary = process_image(pipeline, path, staging, stem, threshold_pct)
-            _publish(staging, out_dir)
-            rec.update(status="ok", summary=summary.to_dict(), error=None)
-        except ImageReadError as e:
-            rec.update(status="failed", summary=None, error=str(e))
+            rec = {**head, "status": "ok", "manifest": batch.process_slide(pipeline, job, out_dir, **kw)}
+        except BadInputError as e:
+            rec = {**head, "status": "failed", "error": str(e)}
         except Exception as e:  # noqa: BLE001 - one slide's bug must not end a cohort run
-            rec.update(status="failed", summary=None, error=f"{type(e).__name__}: {e}")
+            rec = {**head, "status": "failed", "error": f"{type(e).__name__}: {e}"}
             if tries < MAX_TRIES:
                 continue
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         rec.update(tries=tries, seconds=round(time.perf_counter() - t0, 4), finished_at=time.time())
-        atomic_write_json(_record_path(out_dir, stem), rec)
+        atomic_write_json(_record_path(out_dir, job.stem), rec)
         return rec
 
 
 class SlideWorker:
-    """Ray Data actor: loads the pipeline once, then processes batches of ``{path, stem, tries}`` rows."""
+    """Ray Data actor: loads the pipeline once, then processes rows ``{source, key, stem, tries}``."""
 
-    def __init__(self, factory: Callable[[], Pipeline], out_dir: str, threshold_pct: float, device: str,
-                 threads: int) -> None:
+    def __init__(self, factory: Callable[[], Pipeline], out_dir: str, device: str, threads: int,
+                 settings: dict[str, Any], kw: dict[str, Any]) -> None:
         set_cpu_threads(threads)
         self.pipeline = factory()
-        if device != "cpu":
-            self.pipeline.to("cuda:0")  # Ray sets CUDA_VISIBLE_DEVICES to this actor's GPU
+        self.pipeline.to("cuda:0" if device != "cpu" else "cpu")  # Ray gives each actor its own GPU as cuda:0
         if hasattr(self.pipeline.detector, "threads"):
             self.pipeline.detector.threads = threads  # ultralytics resets torch threads per call
-        self.out_dir, self.threshold_pct = Path(out_dir), threshold_pct
+        self.out_dir, self.settings, self.kw = Path(out_dir), settings, kw
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
-        stems, status = [], []
-        for path, stem, tries in zip(batch["path"], batch["stem"], batch["tries"], strict=True):
-            rec = process_slide(self.pipeline, Path(str(path)), self.out_dir, str(stem), self.threshold_pct,
-                                int(tries))
-            stems.append(rec["stem"])
+    def __call__(self, rows: dict[str, Any]) -> dict[str, list]:
+        keys, status = [], []
+        for source, key, stem, tries in zip(rows["source"], rows["key"], rows["stem"], rows["tries"], strict=True):
+            job = SlideJob(Path(str(source)), str(key), str(stem))
+            rec = run_slide(self.pipeline, job, self.out_dir, int(tries), self.settings, self.kw)
+            keys.append(rec["key"])
             status.append(rec["status"])
-        return {"stem": stems, "status": status}
-
-
-def _summary(d: dict[str, Any]) -> report.SlideSummary:
-    return report.SlideSummary(**{**d, "blast_pct_ci95": tuple(d["blast_pct_ci95"])})
+        return {"key": keys, "status": status}
 
 
 def _connect(address: str | None) -> bool:
@@ -143,8 +128,7 @@ def _connect(address: str | None) -> bool:
 
     if ray.is_initialized():
         return False
-    ray.init(address=address, include_dashboard=False, logging_level="WARNING",
-             log_to_driver=False)
+    ray.init(address=address, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     return True
 
 
@@ -157,94 +141,110 @@ def _pool_size(opts: RayOptions) -> int:
     if opts.device != "cpu":
         n = int(res.get("GPU", 0))
         if n == 0:
-            raise ConfigError("--device cuda: the Ray cluster has no GPUs (ray status shows its resources)")
+            raise ConfigError("--device cuda: the Ray cluster has no GPUs (`ray status` shows its resources)")
         return n
     return max(1, int(res.get("CPU", 1)) // opts.cpus_per_worker)
 
 
-def _run_pool(todo: list[dict[str, Any]], factory: Callable[[], Pipeline], out_dir: Path,
-              threshold_pct: float, opts: RayOptions, progress: bool) -> None:
+def _run_pool(rows: list[dict[str, Any]], worker_kw: dict[str, Any], opts: RayOptions, progress: bool) -> None:
     import ray
     from tqdm import tqdm
 
     ctx = ray.data.DataContext.get_current()
     ctx.max_errored_blocks = -1  # a slide whose worker died twice is reported, the rest goes on
     ctx.enable_progress_bars = False
-    n = min(_pool_size(opts), len(todo))
-    ds = ray.data.from_items(todo, override_num_blocks=len(todo))
-    gpu = opts.device != "cpu"
-    ds = ds.map_batches(
-        SlideWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=n),
-        fn_constructor_kwargs={"factory": factory, "out_dir": str(out_dir), "threshold_pct": threshold_pct,
-                               "device": opts.device, "threads": opts.cpus_per_worker},
-        num_cpus=opts.cpus_per_worker, num_gpus=1 if gpu else 0,
+    n = min(_pool_size(opts), len(rows))
+    ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+        SlideWorker, batch_size=1,
+        # one slide per actor at a time: a worker that dies takes no other slide's try with it
+        compute=ray.data.ActorPoolStrategy(size=n, max_tasks_in_flight_per_actor=1),
+        fn_constructor_kwargs={**worker_kw, "device": opts.device, "threads": opts.cpus_per_worker},
+        num_cpus=opts.cpus_per_worker, num_gpus=1 if opts.device != "cpu" else 0,
         max_restarts=MAX_TRIES - 1, max_task_retries=MAX_TRIES - 1)
-    for _ in tqdm(ds.iter_rows(), total=len(todo), desc=f"slides ({n} Ray workers)", unit="img",
+    for _ in tqdm(ds.iter_rows(), total=len(rows), desc=f"slides ({n} Ray workers)", unit="img",
                   disable=not progress):
         pass
 
 
 def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path], out_dir: str | Path, *,
-                  threshold_pct: float = 20.0, options: RayOptions | None = None,
+                  pipeline: Pipeline | None = None, threshold_pct: float = 20.0, root: str | Path | None = None,
+                  options: OutputOptions | None = None, overwrite: bool = False, recursive: bool = True,
+                  max_pixels: int | None = None, ray_options: RayOptions | None = None,
                   progress: bool = True) -> BatchResult:
     """:func:`~leukoscan.app.batch.run_batch` on Ray; ``factory()`` builds the pipeline in each worker.
 
-    ``factory`` must be picklable (e.g. ``functools.partial(load_pipeline, det, clf, cfg)``
-    with absolute paths); ``out_dir`` must be visible to every node (shared storage).
-    Returns the same :class:`~leukoscan.app.batch.BatchResult`; ``skipped`` counts the
-    slides finished by an earlier run.
+    ``factory`` must be picklable (``functools.partial(load_pipeline, ...)`` with absolute
+    paths); ``pipeline``: the same pipeline in this process (for provenance; default
+    ``factory()``). ``out_dir`` and the inputs must be visible to every node.
     """
-    opts = options or RayOptions()
-    out_dir = Path(out_dir).absolute()
-    plan, failures = plan_batch(inputs)
-    shutil.rmtree(out_dir / STATE_DIR / "staging", ignore_errors=True)  # left by dead workers
-    records: dict[str, dict[str, Any]] = {}
-    todo = []
-    for path, stem in plan:
-        rec = read_record(out_dir, stem, path) if stem else None
-        if rec is not None and (rec["status"] == "ok" or rec["tries"] >= MAX_TRIES):
-            records[stem] = rec
-        elif stem is not None:
-            todo.append({"path": str(path), "stem": stem, "tries": rec["tries"] if rec else 0})
-    skipped = len(records)
-    if todo:
-        started = _connect(opts.address)
-        try:
-            t0 = time.time()
-            _run_pool(todo, factory, out_dir, threshold_pct, opts, progress)
-            shutil.rmtree(out_dir / STATE_DIR / "staging", ignore_errors=True)
-            if progress:
-                print(f"{len(todo)} slides in {time.time() - t0:.1f}s on Ray ({skipped} already done)")
-        finally:
-            if started:
-                import ray
-
-                ray.shutdown()
-    result = _merge(plan, failures, out_dir)
-    result.skipped = skipped
-    return result
-
-
-def _merge(plan: list[tuple[Path, str | None]], failures: list[tuple[str, str]], out_dir: Path) -> BatchResult:
-    """Records -> BatchResult in plan order (as run_batch builds it) + summary files and report."""
-    result = BatchResult(out_dir, failures=list(failures))
-    stems = []
-    for path, stem in plan:
-        if stem is None:
-            result.failures.append((str(path), unsupported(path)))
-            continue
-        rec = read_record(out_dir, stem, path)
-        if rec is None:  # no record after the run: its worker died on both tries
-            rec = {**_input_id(path), "stem": stem, "status": "failed", "summary": None,
-                   "error": f"{DIED} ({MAX_TRIES} tries)", "tries": MAX_TRIES}
-            atomic_write_json(_record_path(out_dir, stem), rec)
-        if rec["status"] == "ok":
-            result.summaries.append(_summary(rec["summary"]))
-            stems.append(stem)
-        else:
-            result.failures.append((str(path), rec["error"]))
-    write_batch(result, stems)
-    return result
+    inputs = list(inputs)
+    with locked_out_dir(out_dir) as out:
+        pipe = pipeline if pipeline is not None else factory()
+        prov = provenance(pipe, flag_pct=threshold_pct)
+        kw = {"threshold_pct": threshold_pct, "options": options, "prov": prov, "max_pixels": max_pixels}
+        files, failures = expand_inputs(inputs, recursive=recursive)
+        manifest = batch._start_manifest(out, prov, overwrite)
+        settings = settings_key(prov)
+        if overwrite:
+            shutil.rmtree(out / STATE_DIR, ignore_errors=True)
+        _fold(out, manifest, settings)  # slides finished by the workers of a killed run
+        bad = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+        failures += [(str(p), f"unsupported file type {p.suffix!r}") for p in bad]
+        jobs, skipped = batch.plan([p for p in files if p not in bad], batch.batch_root(inputs, root), manifest,
+                                   out, overwrite)
+        rows = []
+        for job in jobs:
+            rec = _read_record(out, job, settings)
+            if rec is None or rec["status"] != "failed" or rec["tries"] < MAX_TRIES:
+                rows.append({"source": str(job.source), "key": job.key, "stem": job.stem,
+                             "tries": rec["tries"] if rec else 0})
+        if rows:
+            worker_kw = {"factory": factory, "out_dir": str(out), "settings": settings, "kw": kw}
+            _run_with_ray(rows, worker_kw, ray_options or RayOptions(), progress)
+        result = BatchResult(out, skipped=skipped, failures=failures, provenance=prov)
+        for job in jobs:
+            rec = _read_record(out, job, settings) or _died(out, job, settings)
+            if rec["status"] == "ok":
+                manifest["slides"][job.key] = rec["manifest"]
+                result.summaries.append(report.SlideSummary.from_dict(rec["manifest"]["summary"]))
+            else:
+                result.failures.append((str(job.source), rec["error"]))
+        batch._write_manifest(out, manifest)
+        result.records = batch.finish_batch(out, manifest, result.failures, batch.cell_classes(pipe))
+        return result
 
 
-__all__ = ["RayOptions", "SlideWorker", "process_slide", "read_record", "run_batch_ray"]
+def _run_with_ray(rows: list[dict[str, Any]], worker_kw: dict[str, Any], opts: RayOptions, progress: bool) -> None:
+    started = _connect(opts.address)
+    try:
+        t0 = time.time()
+        _run_pool(rows, worker_kw, opts, progress)
+        if progress:
+            print(f"{len(rows)} slides in {time.time() - t0:.1f}s on Ray")
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+def _fold(out: Path, manifest: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Records of finished slides (same settings) that the manifest does not hold yet -> manifest."""
+    for path in sorted((out / STATE_DIR).rglob("*.json")):
+        rec = json.loads(path.read_text())
+        done = rec.get("status") == "ok" and rec.get("settings") == settings
+        if done and rec["key"] not in manifest["slides"]:
+            files = rec["manifest"]["outputs"].values()
+            if all((out / f).is_file() for f in files):
+                manifest["slides"][rec["key"]] = rec["manifest"]
+
+
+def _died(out: Path, job: SlideJob, settings: dict[str, Any]) -> dict[str, Any]:
+    """The record of a slide whose worker died on every try (none was written)."""
+    rec = {"key": job.key, "stem": job.stem, "source": str(job.source), "sha256": sha256_file(job.source),
+           "settings": settings, "status": "failed", "error": f"{DIED} ({MAX_TRIES} tries)", "tries": MAX_TRIES}
+    atomic_write_json(_record_path(out, job.stem), rec)
+    return rec
+
+
+__all__ = ["DIED", "MAX_TRIES", "STATE_DIR", "RayOptions", "SlideWorker", "run_batch_ray", "run_slide"]

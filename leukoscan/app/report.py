@@ -1,4 +1,4 @@
-"""Slide-level outputs: per-cell table, slide summary, annotated image, HTML batch report.
+"""Slide-level outputs: per-cell table, slide summary, annotated image file.
 
 Input is the pipeline's ``supervision.Detections`` (``xyxy`` pixels of the original
 image) carrying ``data[CELL_CLASS]`` and ``data[BLAST_PROB]`` per cell
@@ -8,7 +8,6 @@ image) carrying ``data[CELL_CLASS]`` and ``data[BLAST_PROB]`` per cell
 from __future__ import annotations
 
 import csv
-import html
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from leukoscan.app.annotate import annotate, call_confidence
 from leukoscan.classify.metrics import wilson
 from leukoscan.io import atomic_write_json, atomic_write_text, write_image
 from leukoscan.schema import BLAST_PROB, CELL_CLASS, CLASS_NAME
@@ -23,7 +23,18 @@ from leukoscan.schema import BLAST_PROB, CELL_CLASS, CLASS_NAME
 if TYPE_CHECKING:
     import supervision as sv
 
-CELL_FIELDS = ("cell_id", "x1", "y1", "x2", "y2", "det_class", "det_score", "cell_class", "blast_prob")
+#: Columns of the cells table. Boxes are ``xyxy`` in pixels of the input image (origin top
+#: left); scores and probabilities are in [0, 1]; ``call_conf`` is the confidence of the call
+#: (P(blast) for a blast, 1 - P(blast) for a normal cell); empty = not assessed.
+CELL_FIELDS = ("cell_id", "x1_px", "y1_px", "x2_px", "y2_px", "det_class", "det_score", "cell_class",
+               "call_conf", "blast_prob")
+#: Optional per-cell keys written when the pipeline sets them (issue 12: fusion of the stages).
+EXTRA_CELL_FIELDS = ("call_by", "det_blast", "det_leukocyte", "clf_blast")
+UNITS = {"x1_px": "px", "y1_px": "px", "x2_px": "px", "y2_px": "px", "det_score": "probability [0, 1]",
+         "call_conf": "probability [0, 1] of the call made", "blast_prob": "probability [0, 1] of blast",
+         "det_blast": "probability [0, 1]", "det_leukocyte": "probability [0, 1]",
+         "clf_blast": "probability [0, 1] (classifier alone)",
+         "blast_pct": "percent of leukocytes", "blast_pct_ci95": "percent, 95% Wilson interval"}
 
 
 @dataclass(frozen=True)
@@ -39,110 +50,97 @@ class SlideSummary:
     blast_pct_ci95: tuple[float | None, float | None]
     flagged: bool
     threshold_pct: float
+    call_by: str = ""  # how blasts were called (leukoscan.app.pipeline.CALL_METHODS key); "count": not at all
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["blast_pct_ci95"] = list(self.blast_pct_ci95)
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SlideSummary:
+        """Inverse of :meth:`to_dict` (keys this version does not know are ignored)."""
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["blast_pct_ci95"] = tuple(known.get("blast_pct_ci95") or (None, None))
+        return cls(**known)
 
-def cell_rows(det: sv.Detections) -> list[dict[str, Any]]:
-    """Per-cell records (``CELL_FIELDS``) from pipeline detections; boxes in pixels."""
+
+def _num(v: object, nd: int = 4) -> float | None:
+    f = float(v)  # type: ignore[arg-type]
+    return None if np.isnan(f) else round(f, nd)
+
+
+def cell_rows(det: sv.Detections, blast_class: str = "blast") -> list[dict[str, Any]]:
+    """Per-cell records (``CELL_FIELDS`` + any ``EXTRA_CELL_FIELDS`` present); boxes in pixels."""
     rows = []
+    extras = [k for k in EXTRA_CELL_FIELDS if k in det.data]
     for i in range(len(det)):
         x1, y1, x2, y2 = (round(float(v), 1) for v in det.xyxy[i])
-        rows.append({
-            "cell_id": i + 1, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+        cell_class, p = str(det.data[CELL_CLASS][i]), det.data[BLAST_PROB][i]
+        row = {
+            "cell_id": i + 1, "x1_px": x1, "y1_px": y1, "x2_px": x2, "y2_px": y2,
             "det_class": str(det.data[CLASS_NAME][i]) if CLASS_NAME in det.data else "",
             "det_score": round(float(det.confidence[i]), 4) if det.confidence is not None else None,
-            "cell_class": str(det.data[CELL_CLASS][i]),
-            "blast_prob": round(float(det.data[BLAST_PROB][i]), 4),
-        })
+            "cell_class": cell_class, "call_conf": _num(call_confidence(cell_class, p, blast_class)),
+            "blast_prob": _num(p),
+        }
+        for k in extras:
+            v = det.data[k][i]
+            row[k] = str(v) if isinstance(v, str) else _num(v)
+        rows.append(row)
     return rows
 
 
 def summarize(det: sv.Detections, *, image: str, image_hw: tuple[int, int], threshold_pct: float = 20.0,
-              blast_class: str = "blast") -> SlideSummary:
-    """Slide summary; ``blast_pct`` is ``None`` when no leukocyte was found (flag stays False)."""
+              blast_class: str = "blast", call_by: str = "") -> SlideSummary:
+    """Slide summary; ``blast_pct`` is ``None`` when no leukocyte was found or blasts were not
+    assessed (``call_by="count"``: a detector without a blast class, no classifier); the flag
+    then stays False."""
     n = len(det)
+    if call_by == "count":
+        return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, 0, None, (None, None), False,
+                            threshold_pct, call_by)
     k = int(np.sum(np.asarray(det.data.get(CELL_CLASS, []), dtype=object) == blast_class)) if n else 0
     est = wilson(k, n)
     pct = None if n == 0 else round(100.0 * est.value, 2)
     ci = (None, None) if n == 0 else (round(100.0 * est.lo, 2), round(100.0 * est.hi, 2))
     flagged = pct is not None and pct >= threshold_pct
-    return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, k, pct, ci, flagged, threshold_pct)
+    return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, k, pct, ci, flagged, threshold_pct,
+                        call_by)
 
 
-def annotate(image: np.ndarray, det: sv.Detections, *, blast_class: str = "blast") -> np.ndarray:
-    """RGB image with boxes coloured by cell class (red = blast, blue = other) and labels."""
-    import supervision as sv
+def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, summary: SlideSummary,
+                provenance: dict[str, Any] | None = None, source: dict[str, Any] | None = None,
+                notes: list[str] | tuple[str, ...] = ()) -> None:
+    """Cell table as CSV and JSON (JSON also carries summary, units, source, provenance, notes); atomic.
 
-    if len(det) == 0:
-        return image.copy()
-    is_blast = np.asarray(det.data[CELL_CLASS], dtype=object) == blast_class
-    view = sv.Detections(xyxy=det.xyxy.astype(np.float32), class_id=is_blast.astype(int))
-    palette = sv.ColorPalette([sv.Color(40, 110, 230), sv.Color(220, 30, 30)])
-    thick = max(2, round(max(image.shape[:2]) / 400))
-    scale = max(0.4, max(image.shape[:2]) / 1600)
-    labels = [f"{c} {p:.2f}" for c, p in zip(det.data[CELL_CLASS], det.data[BLAST_PROB], strict=True)]
-    bgr = np.ascontiguousarray(image[..., ::-1])  # supervision draws in OpenCV's BGR order
-    out = sv.BoxAnnotator(color=palette, thickness=thick, color_lookup=sv.ColorLookup.CLASS).annotate(bgr, view)
-    out = sv.LabelAnnotator(color=palette, text_scale=scale, text_thickness=max(1, thick // 2),
-                            color_lookup=sv.ColorLookup.CLASS).annotate(out, view, labels=labels)
-    return np.ascontiguousarray(out[..., ::-1])
-
-
-def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path,
-                summary: SlideSummary) -> None:
-    """Cell table as CSV and JSON (JSON also carries the summary); both written atomically."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CELL_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(csv_path, buf.getvalue())
-    atomic_write_json(json_path, {"summary": summary.to_dict(), "cells": rows})
-
-
-def write_html(path: Path, entries: list[dict[str, Any]], failures: list[tuple[str, str]]) -> None:
-    """Batch report: one row per slide (thumbnail, summary) and a list of failed inputs.
-
-    ``entries``: dicts with ``summary`` (SlideSummary) and ``thumb`` (path relative to ``path``).
+    ``notes`` (how the image was read, e.g. its bit depth) go into the JSON and, when
+    any, into a ``note`` column of every CSV row.
     """
-    head = ("<tr><th>Slide</th><th>Image</th><th>Leukocytes</th><th>Blasts</th>"
-            "<th>Blast %</th><th>95% CI</th><th>Flag</th></tr>")
-    rows = []
-    for e in entries:
-        s: SlideSummary = e["summary"]
-        pct = "n/a" if s.blast_pct is None else f"{s.blast_pct:.1f}"
-        ci = "n/a" if s.blast_pct is None else f"{s.blast_pct_ci95[0]:.1f}&ndash;{s.blast_pct_ci95[1]:.1f}"
-        flag = f"&ge; {s.threshold_pct:g}% blasts" if s.flagged else ""
-        rows.append(
-            f"<tr><td>{html.escape(s.image)}</td>"
-            f"<td><a href=\"{html.escape(e['thumb'])}\"><img src=\"{html.escape(e['thumb'])}\" width=\"240\"></a></td>"
-            f"<td>{s.leukocytes}</td><td>{s.blasts}</td><td>{pct}</td><td>{ci}</td>"
-            f"<td class=\"flag\">{flag}</td></tr>")
-    fails = "".join(f"<li>{html.escape(n)}: {html.escape(m)}</li>" for n, m in failures)
-    doc = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>LeukoScan report</title>"
-        "<style>body{font-family:sans-serif}td,th{border:1px solid #ccc;padding:4px}"
-        "table{border-collapse:collapse}.flag{color:#b00;font-weight:bold}</style></head><body>"
-        "<h1>LeukoScan report</h1><p>Research tool: not for diagnosis.</p>"
-        f"<table>{head}{''.join(rows)}</table>"
-        + (f"<h2>Failed inputs</h2><ul>{fails}</ul>" if failures else "")
-        + "</body></html>\n")
-    atomic_write_text(path, doc)
+    fields = list(CELL_FIELDS) + [k for k in EXTRA_CELL_FIELDS if rows and k in rows[0]]
+    buf = io.StringIO()
+    note = "; ".join(notes)
+    writer = csv.DictWriter(buf, fieldnames=fields + (["note"] if note else []))
+    writer.writeheader()
+    writer.writerows([{**r, "note": note} for r in rows] if note else rows)
+    atomic_write_text(csv_path, buf.getvalue())
+    atomic_write_json(json_path, {"source": source, "summary": summary.to_dict(), "units": UNITS,
+                                  "provenance": provenance, "cells": rows, "notes": list(notes)})
 
 
-def save_annotated(path: Path, image: np.ndarray, det: sv.Detections, *, max_side: int | None = None,
-                   blast_class: str = "blast") -> None:
-    out = annotate(image, det, blast_class=blast_class)
+def save_annotated(path: Path, image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
+                   footer: list[str] | tuple[str, ...] = (), max_side: int | None = None,
+                   blast_class: str = "blast", blast_threshold: float = 0.5, quality: int = 90) -> None:
+    """Annotated canvas (:func:`leukoscan.app.annotate.annotate`) to ``path``; format from the suffix."""
+    out = annotate(image, det, summary=summary, footer=footer, blast_class=blast_class,
+                   blast_threshold=blast_threshold)
     if max_side and max(out.shape[:2]) > max_side:
         import cv2
 
         f = max_side / max(out.shape[:2])
         out = cv2.resize(out, (round(out.shape[1] * f), round(out.shape[0] * f)), interpolation=cv2.INTER_AREA)
-    write_image(path, out)
+    write_image(path, out, quality=quality)
 
 
-__all__ = ["SlideSummary", "annotate", "cell_rows", "save_annotated", "summarize",
-           "write_cells", "write_html"]
+__all__ = ["CELL_FIELDS", "SlideSummary", "annotate", "cell_rows", "save_annotated", "summarize",
+           "write_cells"]

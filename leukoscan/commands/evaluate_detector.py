@@ -38,13 +38,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--orientations", action="store_true", help="also score under the 8 rotations/mirrorings")
+    p.add_argument("--trust-model", action="store_true",
+                   help="also load model files that can run code when loaded (README, Safety)")
     return p
 
 
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     a = get_args_parser().parse_args(argv)
-    det = load(a.weights)
+    det = load(a.weights, trust=a.trust_model)
     data_dir = resolve(a.data, data_root=a.data_root)
     det.threads = set_cpu_threads()
     det.to(resolve_device(a.device))

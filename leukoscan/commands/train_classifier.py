@@ -6,7 +6,7 @@
     leukoscan train-classifier --list-models
 
 (``python tools/train_classifier.py ...`` is the same command.) Writes
-runs/classify/<name>/ (config.yaml, metrics.json, predictions.csv, model.pt or model.pkl).
+runs/classify/<name>/ (config.yaml, metrics.json, predictions.csv, model.pt or model.skops).
 --epochs/--batch are ignored (with a note) by scikit-learn models. With --folds >= 2 the
 metrics are k-fold CV grouped by slide overlap group (split=random for a plain split);
 with --folds 0 the index's train split is fitted and val/test evaluated. Exit code 2 on a

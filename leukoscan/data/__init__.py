@@ -33,6 +33,7 @@ from leukoscan.data.canonical import (
     staged_output,
 )
 from leukoscan.data.cards import load_card, locate
+from leukoscan.data.checks import source_fingerprint
 from leukoscan.data.coco import detect_format
 from leukoscan.data.errors import DataError, DatasetMissingError
 from leukoscan.data.report import QualityReport, format_summary
@@ -98,13 +99,27 @@ def prepare(
         src = Path(source) if source is not None else locate(name, data_root)
         if not src.is_dir():
             raise DatasetMissingError(f"{name}: source folder {src} does not exist")
+        _check_not_inside(src, out)
+    fingerprint = source_fingerprint(src) if src else None  # before reading: an edit meanwhile re-converts
     with staged_output(out, overwrite=overwrite) as stage:
         report = QualityReport(name)
         conv.fn(src, stage, out.absolute(), report, progress=progress, **opts)
         report.extra["source"] = str(src.absolute()) if src else None
+        report.extra["source_fingerprint"] = fingerprint
         report.extra["options"] = {k: str(v) for k, v in opts.items()}
         report.write(stage / "report.json")
     return out
+
+
+def _check_not_inside(src: Path, out: Path) -> None:
+    """``--out`` must not be the source, hold it, or lie inside it (inputs are only read)."""
+    s, o = src.resolve(), out.expanduser().resolve()
+    if s == o or o in s.parents:
+        raise ConfigError(f"--out {out} is {'the source folder' if s == o else 'a folder holding the source'} "
+                          f"{src}; replacing it would delete the source data. Choose another --out")
+    if s in o.parents:
+        raise ConfigError(f"--out {out} lies inside the source folder {src}; inputs are only read. "
+                          "Choose an --out outside it")
 
 
 def _check_options(name: str, fn: Any, opts: dict[str, Any]) -> None:
@@ -137,7 +152,7 @@ def resolve(name_or_folder: str | Path, *, data_root: str | Path | None = None) 
         if fmt is None:
             raise DataError(f"{p}: neither a prepared dataset nor a VOC/YOLO/COCO folder")
         out = runs_data_dir() / f"{p.name}-{fmt}"
-        if canonical_kind(out) and read_report(out).get("source") == str(p.absolute()):
+        if canonical_kind(out) and _fresh(out, p):
             return out
         return prepare(fmt, source=p, out=out, overwrite=True)
     name = str(name_or_folder)
@@ -147,17 +162,29 @@ def resolve(name_or_folder: str | Path, *, data_root: str | Path | None = None) 
             f"(datasets: {', '.join(list_datasets())})"
         )
     out = runs_data_dir() / name
-    if canonical_kind(out) and (data_root is None or _same_source(out, name, data_root)):
+    if canonical_kind(out) and _same_source(out, name, data_root):
         return out
     return prepare(name, data_root=data_root, out=out, overwrite=True)
 
 
-def _same_source(out: Path, name: str, data_root: str | Path) -> bool:
+def _fresh(out: Path, src: Path) -> bool:
+    """The prepared ``out`` was converted from ``src`` as it is now (path and file sizes/mtimes)."""
+    try:
+        rep = read_report(out)
+    except (OSError, ValueError):
+        return False
+    return rep.get("source") == str(src.absolute()) and rep.get("source_fingerprint") == source_fingerprint(src)
+
+
+def _same_source(out: Path, name: str, data_root: str | Path | None) -> bool:
+    """The cached conversion of dataset ``name`` still matches its raw files.
+
+    Raw data no longer found (moved, offline) while a conversion exists: the conversion is used.
+    """
     if not CONVERTERS.get(name).needs_source:
         return True
     try:
-        return read_report(out).get("source") == str(
-            locate(name, data_root, download=False).absolute()
-        )
+        src = locate(name, data_root, download=False)
     except (DatasetMissingError, OSError, ValueError):
-        return False
+        return data_root is None
+    return _fresh(out, src)

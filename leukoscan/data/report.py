@@ -141,6 +141,8 @@ def clean_boxes(
     seen: set[tuple] = set()
     for b, lab, deg in zip(boxes, labels, degenerate, strict=True):
         desc = f"{lab} [{', '.join(f'{v:g}' for v in b)}]"
+        if not np.isfinite(b).all():
+            raise DataError(f"{file}: box {desc} has non-finite (NaN/inf) coordinates")
         if lab not in names:
             report.add("unknown_label", file, f"{lab!r} not in {names}", "dropped")
             continue

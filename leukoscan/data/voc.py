@@ -12,6 +12,7 @@ Without split lists every image goes to ``train`` (noted in the report).
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,9 +44,12 @@ def _num(node: ET.Element | None, tag: str, path: Path, what: str) -> float:
     if el is None or el.text is None:
         raise DataError(f"{path}: {what} has no <{tag}>")
     try:
-        return float(el.text.strip())
+        v = float(el.text.strip())
     except ValueError:
         raise DataError(f"{path}: {what} <{tag}> is not a number: {el.text.strip()!r}") from None
+    if not math.isfinite(v):
+        raise DataError(f"{path}: {what} <{tag}> is not a finite number: {el.text.strip()!r}")
+    return v
 
 
 def parse_voc(path: str | Path) -> VocAnnotation:

@@ -38,6 +38,8 @@ def read_yolo_labels(
             vals = [float(p) for p in parts]
         except ValueError:
             raise DataError(f"{path}:{i}: not a number in {line.strip()!r}") from None
+        if not np.isfinite(vals).all():
+            raise DataError(f"{path}:{i}: non-finite (NaN/inf) value in {line.strip()!r}")
         if vals[0] != int(vals[0]) or vals[0] < 0:
             raise DataError(f"{path}:{i}: class id {parts[0]!r} is not a non-negative integer")
         rows.append(vals)

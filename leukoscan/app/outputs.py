@@ -1,0 +1,143 @@
+"""Output folders of a batch: one per run, locked while in use, all-or-none per slide.
+
+- :func:`reserve_run_dir`: ``runs/infer/<name>`` (``name_2``, ``name_3``... when taken),
+  created atomically (``mkdir`` without ``exist_ok``), so two runs started at once never
+  share a folder.
+- :func:`check_out_dir`: a named ``--out`` must be a folder we can write (checked before
+  any model runs).
+- :func:`locked_out_dir`: an exclusive ``flock`` on ``<out>/.leukoscan.lock`` for the
+  whole run; a second run on the same folder is refused with a message naming the run
+  holding it. The kernel drops the lock when the process ends, also on ``kill -9``.
+- :func:`slide_outputs`: a slide's files are written into a hidden staging folder and
+  moved into place only when all of them were written, so a slide has all its outputs
+  or none. Staging folders left by a killed run are removed by the next run there.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from leukoscan.errors import ConfigError, LeukoScanError
+from leukoscan.runs import RunDir
+
+LOCK_FILE = ".leukoscan.lock"
+_STAGE_PREFIX = ".slide-"
+_held: dict[tuple[str, int], int] = {}  # (folder, thread) -> depth: re-entrant within one thread
+_held_guard = threading.Lock()
+
+
+class OutputBusyError(LeukoScanError, BlockingIOError):
+    """The output folder is in use by another run."""
+
+
+def reserve_run_dir(base: str | Path, name: str | None, default: str = "exp") -> Path:
+    """Create and return a fresh run folder ``base/name`` (``name_2``... when taken)."""
+    for _ in range(1000):
+        path = RunDir.new(base, name, default=default).path
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:  # another run took it between the check and the mkdir
+            continue
+    raise ConfigError(f"{base}: could not reserve a new run folder named {name or default!r}")
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """``out`` as a writable folder (created when missing); ConfigError naming the problem."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
+    probe = None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=out)
+        os.close(fd)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write into the folder ({e.strerror or e})") from None
+    finally:
+        if probe:
+            os.unlink(probe)
+    return out
+
+
+@contextmanager
+def locked_out_dir(out: str | Path) -> Iterator[Path]:
+    """Hold an exclusive lock on ``out`` while inside; OutputBusyError when another run holds it."""
+    out = check_out_dir(out)
+    key = (str(out.resolve()), threading.get_ident())
+    with _held_guard:
+        if key in _held:
+            _held[key] += 1
+            reentrant = True
+        else:
+            reentrant = False
+    if reentrant:
+        try:
+            yield out
+        finally:
+            with _held_guard:
+                _held[key] -= 1
+        return
+    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another run"
+            raise OutputBusyError(f"--out {out} is in use by {holder}; wait for it to finish or choose "
+                                  "another --out (leave --out out to get a new folder)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} (started {time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode(), 0)
+        _remove_stale_stages(out)
+        with _held_guard:
+            _held[key] = 1
+        try:
+            yield out
+        finally:
+            with _held_guard:
+                _held.pop(key, None)
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_stale_stages(out: Path) -> None:
+    """Staging folders of a killed run (only called while holding the lock)."""
+    for p in out.glob(f"{_STAGE_PREFIX}*"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+@contextmanager
+def slide_outputs(out: str | Path) -> Iterator[Path]:
+    """Yield a staging folder inside ``out``; on success move its files into ``out``.
+
+    On any error the staging folder is removed and ``out`` is unchanged. Files keep their
+    relative paths (``thumbs/x.jpg`` -> ``out/thumbs/x.jpg``); each move is a rename.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=_STAGE_PREFIX, dir=out))
+    try:
+        yield stage
+        files = sorted(p for p in stage.rglob("*") if p.is_file())
+        for f in files:
+            dst = out / f.relative_to(stage)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, dst)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+__all__ = ["LOCK_FILE", "OutputBusyError", "check_out_dir", "locked_out_dir", "reserve_run_dir",
+           "slide_outputs"]
