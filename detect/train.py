@@ -36,7 +36,6 @@ from leukoscan.detect.runlog import CsvLog, WandbLog
 from leukoscan.detect.tiling import TilePlan, plan_tiles, tile_dataset
 from leukoscan.device import cpu_threads, first_device, resolve_device, set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
-from leukoscan.io import read_image
 from leukoscan.runs import LAST, RunDir
 
 

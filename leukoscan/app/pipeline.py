@@ -161,12 +161,6 @@ class Pipeline:
     def __call__(self, image: np.ndarray) -> sv.Detections:
         return self.classify(image, self.detect(image))
 
-    def to(self, device: str) -> Pipeline:
-        """Run both stages on ``device`` (``"cpu"``, ``"cuda:0"``; see :func:`leukoscan.device.resolve_device`)."""
-        self.detector.to(device)
-        self.classifier.to(device)
-        return self
-
 
 def find_run(given: str | Path | None, base: Path, train_cmd: str) -> Path:
     """``given`` (run folder or weights file) as is, or the newest trained run under ``base``."""

@@ -14,7 +14,6 @@ from leukoscan.app.evaluate import evaluate_pipeline
 from leukoscan.app.pipeline import PipelineConfig, load_pipeline
 from leukoscan.cli import user_errors
 from leukoscan.data import resolve
-from leukoscan.device import resolve_device
 from leukoscan.io import atomic_write_json
 
 
@@ -35,7 +34,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--group-ios", type=float, default=None,
                     help="merge a cell's boxes across detector classes at this IoS (0: keep every box, "
                          "the behaviour before one-box-per-cell)")
->>>>>>> main
     ap.add_argument("--out", help="JSON file for the results")
     ap.add_argument("--trust-model", action="store_true",
                     help="also load model files that can run code when loaded (README, Safety)")
