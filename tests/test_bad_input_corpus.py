@@ -169,7 +169,7 @@ def nested(d: Path) -> None:
     smear(d / "day1" / "a.png", 1)
     smear(d / "day1" / "b" / "c.tif", 2)
     smear(d / "day2" / "slide.png", 3)
-    smear(d / "day3" / "slide.png", 4)  # same stem: both kept (slide.png, slide_2.png)
+    smear(d / "day3" / "slide.png", 4)  # same name: both kept, keyed by their folder
 
 
 def loop(d: Path) -> None:
@@ -193,7 +193,7 @@ def check_twelve_bit(out: Path) -> None:
 
 
 def check_nested(out: Path) -> None:
-    assert (out / "slide.png").is_file() and (out / "slide_2.png").is_file()
+    assert (out / "day2" / "slide_annotated.png").is_file() and (out / "day3" / "slide_annotated.png").is_file()
 
 
 def evil_pt(name: str) -> Callable[[Path, dict], Path]:
@@ -460,9 +460,10 @@ def _judge(case: Case, d: Path, argv: list[str], code: int | None, out: str, err
     if len(summary["slides"]) != case.slides:
         return f"data-loss: {len(summary['slides'])} slides in the summary, expected {case.slides}"
     files = set(_files(res))
-    stems = [Path(f).stem[: -len("_cells")] for f in files if f.endswith("_cells.json")]
+    stems = [f[: -len("_cells.json")] for f in files if f.endswith("_cells.json")]  # keys keep sub-folders
     for stem in stems:
-        if not {f"{stem}.png", f"{stem}_cells.csv", f"thumbs/{stem}.jpg"} <= files:
+        annotated = {f"{stem}_annotated.png", f"{stem}_annotated.jpg"} & files
+        if not annotated or not {f"{stem}_cells.csv", f"thumbs/{stem}.jpg"} <= files:
             return f"wrong: slide {stem} lacks outputs"
     if case.exit == 1:
         failed = [x for x in lines if x.startswith("FAILED ")]

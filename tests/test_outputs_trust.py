@@ -279,7 +279,7 @@ def test_infer_overrides_and_flags_reach_the_pipeline(tool, tmp_path, monkeypatc
 
     seen = {}
 
-    def fake_load(det, clf, cfg, *, onnx=False, device=None, pipeline=None):
+    def fake_load(det, clf, cfg, *, onnx=False, device=None, **kw):
         seen.update(cfg=cfg, device=device)
         p = pl.Pipeline(TruthDetector(), AlternatingClassifier(), cfg)
         return p.to(device)

@@ -198,6 +198,7 @@ def trained_allpipe(tmp_path, monkeypatch):
     folds = _fake_fold_runs(tmp_path, train)
     monkeypatch.setattr(allpipe, "load_detector", lambda run: _OracleDetector(boxes))
     cfg = allpipe.AllPipelineConfig(data=str(data), detector="full_run", fold_detectors=folds, cv_folds=3,
+                                    cells_detector="oof",
                                     classifier="handcrafted+rf", classifier_imgsz=64, crop_size=64,
                                     margins=[0.15])
     _OracleDetector.ran_on = []
@@ -302,3 +303,20 @@ def test_build_cells_dataset_in_fold_note_and_out_of_fold(tmp_path, monkeypatch)
     one = folds[:1] * 2  # two runs that both trained on some slide: refused, not silently in-fold
     with pytest.raises(Exception, match="no out-of-fold detector"):
         allpipe.build_cells_dataset(data, "train", one, tmp_path / "bad", size=32)
+
+
+def test_allpipe_in_fold_cells_use_the_full_detector(tmp_path, monkeypatch):
+    data = tmp_path / "all_idb1"
+    boxes, train, val = _fake_allidb1(data, n_train=9, n_val=2)
+    monkeypatch.setattr(allpipe, "load_detector", lambda run: _OracleDetector(boxes))
+    cfg = allpipe.AllPipelineConfig(data=str(data), detector=str(tmp_path / "full"), cells_detector="full",
+                                    cv_folds=3, classifier="handcrafted+rf", classifier_imgsz=64, crop_size=64,
+                                    margins=[0.15])
+    run = allpipe.train_all_pipeline(cfg, tmp_path / "run", log=lambda *a: None)
+    state = json.loads((run / "state.json").read_text())
+    assert state["folds"] == []  # no fold detectors trained
+    rows = allpipe.read_index(run / "cells_m0.15")
+    assert {r["fold"] for r in rows} == {"full"} and {r["slide"] for r in rows} == set(train)
+    with pytest.raises(Exception, match="cells_detector"):
+        allpipe.train_all_pipeline(allpipe.AllPipelineConfig(data=str(data), detector="x", cells_detector="half"),
+                                   tmp_path / "bad")

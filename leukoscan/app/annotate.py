@@ -7,7 +7,7 @@ Layout (nothing is drawn over the slide except boxes and their labels)::
     | legend: colour of each call; what the label number is
     +-------------------------------------------------+
     | slide with boxes; label "blast 0.91" = call and |
-    | the classifier's confidence in that call        |
+    | the confidence of that call                     |
     +-------------------------------------------------+
     | footer: provenance (models, hashes, settings)   |
     +-------------------------------------------------+
@@ -204,7 +204,7 @@ def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | N
     flagged = summary is not None and (summary.flagged or summary.leukocytes == 0)
     banner = _strip([(t, FLAG_RGB if flagged and ("FLAG" in t or "NO LEUK" in t) else (0, 0, 0)) for t in head],
                     W, scale * 1.1, thick, (245, 245, 245))
-    items = [(f"blast (P(blast) >= {blast_threshold:g})", BLAST_RGB), ("normal", NORMAL_RGB)]
+    items = [(f"blast (blast probability >= {blast_threshold:g})", BLAST_RGB), ("normal", NORMAL_RGB)]
     items += [(c, OTHER_RGB) for c in sorted(set(classes) - {blast_class, NORMAL})]
     items.append(("label: call + its confidence", None))
     legend = _legend(items, W, scale, thick)

@@ -170,7 +170,7 @@ def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, d
     report.write_cells(rows, out_dir / outputs["cells_csv"], out_dir / outputs["cells_json"], summary,
                        provenance=prov, source=source, notes=notes)
     footer = provenance_lines(prov)
-    kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": cfg.blast_threshold,
+    kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": getattr(pipeline, "blast_threshold", cfg.blast_threshold),
           "quality": opts.jpeg_quality}
     report.save_annotated(out_dir / outputs["annotated"], image, det, footer=footer, **kw)
     report.save_annotated(out_dir / outputs["thumb"], image, det, max_side=480, **kw)

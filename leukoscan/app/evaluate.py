@@ -10,35 +10,31 @@ because camera predicts the label in ALL-IDB1 (shortcut risk).
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from leukoscan.app.cells import Slide, read_slides
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.report import summarize
 from leukoscan.app.seam import cell_labels
 from leukoscan.classify.metrics import wilson
 from leukoscan.detect.evaluate import match_centroids
-from leukoscan.errors import DataError
 from leukoscan.io import read_image
 from leukoscan.schema import CELL_CLASS
 
 CAMERAS = {"1712x1368": "Olympus 1712x1368", "2592x1944": "Canon 2592x1944"}
 
 
-def _slide_row(pipeline: Pipeline, data_dir: Path, split: str, file: str, cents: dict[str, list],
-               label: int, threshold_pct: float) -> dict[str, Any]:
-    blast_class = pipeline.cfg.blast_class
-    image = read_image(data_dir / "images" / split / file)
+def _slide_row(pipeline: Pipeline, slide: Slide, threshold_pct: float) -> dict[str, Any]:
+    blast_class, file = pipeline.cfg.blast_class, slide.name
+    image = read_image(slide.path)
     det = pipeline(image)
     called = np.asarray(det.data.get(CELL_CLASS, []), dtype=object) == blast_class
     blast_boxes = det.xyxy[called] if len(det) else np.zeros((0, 4))
-    pts = np.asarray(cents.get(blast_class, []), float).reshape(-1, 2)
-    leuk = np.asarray(cents.get("leukocyte", []), float).reshape(-1, 2)
+    pts, leuk, label = slide.blasts, slide.leukocytes, slide.label
     truth = cell_labels(det.xyxy, pts, leuk) if len(det) else np.zeros(0, dtype=object)
     n_true_cells = len(pts) + len(leuk)
     s = summarize(det, image=file, image_hw=image.shape[:2], threshold_pct=threshold_pct,
@@ -102,16 +98,9 @@ def evaluate_pipeline(pipeline: Pipeline, data_dir: str | Path, split: str = "va
     sensitivity/specificity at ``threshold_pct``, blast % MAE and leukocyte-count relative
     error (mean with bootstrap 95% CI over slides), share of slides counted within 10%.
     """
-    data_dir = Path(data_dir)
-    cfile = data_dir / "centroids" / f"{split}.json"
-    if not cfile.is_file():
-        raise DataError(f"{cfile}: not a prepared ALL-IDB1 folder with a {split!r} split "
-                        f"(run: leukoscan prepare-data all_idb1)")
-    cents = json.loads(cfile.read_text())
-    with open(data_dir / "image_labels.csv", newline="") as f:
-        labels = {r["file"]: int(r["label"]) for r in csv.DictReader(f)}
-    rows = [_slide_row(pipeline, data_dir, split, file, cents[file], labels[file], threshold_pct)
-            for file in tqdm(sorted(cents), desc=f"slides ({split})", disable=not progress)]
+    slides = read_slides(data_dir, split)
+    rows = [_slide_row(pipeline, slide, threshold_pct)
+            for slide in tqdm(slides, desc=f"slides ({split})", disable=not progress)]
     sizes = sorted({r["size"] for r in rows})
     return {"split": split, "threshold_pct": threshold_pct, "call_by": pipeline.call_by,
             "overall": _aggregate(rows),

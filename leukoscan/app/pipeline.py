@@ -103,6 +103,11 @@ class Pipeline:
         #: filled by :func:`load_pipeline`, empty for models built in memory.
         self.sources: dict[str, Any] = {}
 
+    @property
+    def blast_threshold(self) -> float:
+        """The cut-off in use: the fusion's blast share, else ``cfg.blast_threshold``."""
+        return self.fusion.blast if self.fusion is not None else self.cfg.blast_threshold
+
     def to(self, device: str) -> Pipeline:
         """Run both stages on ``device`` ("cpu", "cuda:0"); models without ``to`` stay where they are."""
         for model in (self.detector, self.classifier):

@@ -110,7 +110,8 @@ def provenance(pipeline: Pipeline, *, flag_pct: float | None = None) -> dict[str
                        else _in_memory(pipeline.classifier)),
         "device": {"detector": str(getattr(pipeline.detector, "device", "cpu")),
                    "classifier": str(getattr(pipeline.classifier, "device", "cpu"))},
-        "thresholds": {"conf": cfg.conf, "iou": cfg.iou, "blast_threshold": cfg.blast_threshold,
+        "thresholds": {"conf": cfg.conf, "iou": cfg.iou,
+                       "blast_threshold": getattr(pipeline, "blast_threshold", cfg.blast_threshold),
                        "max_det": getattr(cfg, "max_det", None), "flag_pct": flag_pct},
         "tiling": _tiling(pipeline),
         "crop_margin": cfg.margin,
@@ -152,7 +153,7 @@ def _model_line(m: dict[str, Any] | None, role: str) -> str:
     return f"{role}: {m.get('run') or m.get('weights')} ({m.get('name')}{sha}){implicit}"
 
 
-CALL_TEXT = {"fusion": "detector + classifier, fused", "classifier": "classifier",
+CALL_TEXT = {"fusion": "fusion model over the stage scores", "classifier": "classifier",
              "detector": "the detector's own blast class (no classifier)",
              "count": "none (detector has no blast class, no classifier): leukocyte count only"}
 

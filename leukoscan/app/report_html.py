@@ -126,7 +126,7 @@ def write_report(path: Path, records: list[dict[str, Any]], failures: list[tuple
         f"<h2>Provenance</h2><div class=\"prov\" id=\"provenance\">{prov}</div>"
         f"<details><summary>all settings (JSON)</summary><pre>{_e(json.dumps(provenance, indent=2))}</pre></details>"
         "<h2>Slides</h2><p>Click a column header to sort (blast % sorts highest first). A label on an "
-        "annotated image reads \"blast 0.91\": the call and the classifier's confidence in that call.</p>"
+        "annotated image reads \"blast 0.91\": the call and the confidence of that call.</p>"
         f"<table id=\"slides\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
         + (f"<h2>Failed inputs</h2><ul id=\"failures\">{fails}</ul>" if failures else "")
         + f"<script>{_JS}</script></body></html>\n")

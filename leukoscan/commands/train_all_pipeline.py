@@ -5,13 +5,13 @@ classifier, fusion and operating points, all on ALL-IDB1 training slides only.
     leukoscan train-all-pipeline --resume runs/allpipe/NAME
     leukoscan infer slide.jpg --pipeline runs/allpipe/NAME
 
-Reuse trained detectors instead of training them: ``detector=runs/detect/X``
-``fold_detectors=[runs/detect/F0,runs/detect/F1]``. Budget on a 2-core CPU with the
-defaults (configs/all_pipeline.yaml): three 30-epoch tiled YOLOv8n trainings (the full
-detector, ~40 min alone on one thread, and two half-data fold detectors, ~20 min each), then
-cells, out-of-fold classifier scores and the selection in ~10-15 min. (``python
-tools/train_all_pipeline.py ...`` is the same command.) Exit code 2 on a bad config value
-or missing data; 130 when interrupted (rerun with --resume to continue).
+Reuse a trained detector instead of training one: ``detector=runs/detect/X``. Budget on a
+2-core CPU with the defaults (configs/all_pipeline.yaml): one 30-epoch tiled YOLOv8n training
+(~40 min alone on one thread), then cells, out-of-fold classifier scores, fusion and the
+selection in ~1-2 min. ``cells_detector=oof`` adds two half-data fold detectors (~20 min
+each; reuse with ``fold_detectors=[F0,F1]``). (``python tools/train_all_pipeline.py ...`` is
+the same command.) Exit code 2 on a bad config value or missing data; 130 when interrupted
+(rerun with --resume to continue).
 """
 
 from __future__ import annotations
