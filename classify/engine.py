@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from leukoscan.classify.preprocess import PreprocessCfg, build_augment, prepare_crop, to_tensor
-from leukoscan.device import resolve_device
+from leukoscan.device import autocast, resolve_device
 
 
 def seed_all(seed: int) -> None:
@@ -24,8 +24,10 @@ def seed_all(seed: int) -> None:
 
 def train_one_epoch(net: Any, crops: list[np.ndarray], labels: np.ndarray, pre: PreprocessCfg,
                     opt: Any, sched: Any, loss_fn: Any, *, batch: int, augment: Any,
-                    rng: np.random.Generator, device: str) -> float:
-    """One pass over prepared ``(S, S, 3)`` crops in random order; returns the mean loss."""
+                    rng: np.random.Generator, device: str, scaler: Any = None) -> float:
+    """One pass over prepared ``(S, S, 3)`` crops in random order; returns the mean loss.
+
+    ``scaler``: a CUDA ``torch.amp.GradScaler`` turns on float16 autocast (AMP)."""
     import torch
 
     net.train()
@@ -38,12 +40,18 @@ def train_one_epoch(net: Any, crops: list[np.ndarray], labels: np.ndarray, pre: 
         imgs = [augment(image=crops[j])["image"] if augment else crops[j] for j in idx]
         x = to_tensor(imgs, pre).to(device)
         y = torch.as_tensor(labels[idx], dtype=torch.long, device=device)
-        loss = loss_fn(net(x), y)
+        with autocast(device, enabled=scaler is not None):
+            loss = loss_fn(net(x), y)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss {loss.item()}")
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
         sched.step()
         total += loss.item() * len(idx)
         seen += len(idx)
@@ -67,10 +75,11 @@ def fit_torch(net: Any, pre: PreprocessCfg, images: Sequence[np.ndarray], labels
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     augment = build_augment(cfg.augment, pre.input_size)
     rng = np.random.default_rng(cfg.seed)
+    scaler = torch.amp.GradScaler("cuda") if str(device).startswith("cuda") else None  # AMP on CUDA
     history = []
     for epoch in range(cfg.epochs):
         loss = train_one_epoch(net, crops, labels, pre, opt, sched, loss_fn, batch=cfg.batch,
-                               augment=augment, rng=rng, device=device)
+                               augment=augment, rng=rng, device=device, scaler=scaler)
         row = {"epoch": epoch + 1, "train_loss": loss, "lr": opt.param_groups[0]["lr"]}
         history.append(row)
         if log:
@@ -86,7 +95,7 @@ def predict_torch(net: Any, pre: PreprocessCfg, crops: Sequence[np.ndarray], bat
     net.eval()
     device = next(net.parameters()).device
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device):
         for i in range(0, len(crops), batch):
             x = to_tensor([prepare_crop(c, pre) for c in crops[i:i + batch]], pre).to(device)
             out.append(torch.softmax(net(x).float(), dim=1).cpu().numpy())

@@ -30,6 +30,7 @@ from leukoscan.classify.preprocess import (
     to_tensor,
 )
 from leukoscan.config import check_min
+from leukoscan.device import autocast
 from leukoscan.io import atomic_path
 
 TORCH_FILE, SKLEARN_FILE, PICKLE_FILE = "model.pt", "model.skops", "model.pkl"
@@ -72,7 +73,7 @@ class TorchClassifier:
         return history
 
     def to(self, device: str) -> TorchClassifier:
-        """Run inference on ``device`` ("cpu", "cuda:0")."""
+        """Run inference on ``device`` ("cpu", "cuda:0"); on CUDA in float16 autocast (AMP)."""
         self.net.to(device)
         self.device = str(device)
         return self
@@ -224,10 +225,11 @@ class DeepExtractor(CachedExtractor):
         import torch
 
 
+        device = next(self.net.parameters()).device
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device):
             for i in range(0, len(crops), self.batch):
                 x = to_tensor([prepare_crop(c, self.preprocess) for c in crops[i:i + self.batch]],
-                              self.preprocess).to(next(self.net.parameters()).device)
+                              self.preprocess).to(device)
                 out.append(self.net(x).float().cpu().numpy())
         return np.concatenate(out)

@@ -68,6 +68,15 @@ class OnnxClassifier:
         except Exception as e:  # onnxruntime raises its own types for a corrupt model
             raise BadInputError(f"{path}: not a readable ONNX model ({str(e).strip().splitlines()[0][:160]})") from e
 
+    def to(self, device: str) -> OnnxClassifier:
+        """onnxruntime runs this twin on the CPU; asking for a GPU says so loudly."""
+        if not str(device).startswith("cpu"):
+            import warnings
+
+            warnings.warn(f"{self.name}: the ONNX classifier runs on the CPU (onnxruntime CPU provider), "
+                          f"not on {device}; drop --onnx to run the torch model on the GPU", stacklevel=2)
+        return self
+
     def predict_proba(self, crops: Sequence[np.ndarray], batch: int = 64) -> np.ndarray:
         out = [np.zeros((0, len(self.class_names)), np.float32)]
         for i in range(0, len(crops), batch):

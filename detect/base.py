@@ -76,6 +76,7 @@ class FitArgs:
     val_split: str = "val"
     augment: Any = None  # leukoscan.detect.augment.AugmentConfig
     resume: bool = False
+    amp: bool = True  # float16 mixed precision where the backend supports it (CUDA only)
     callbacks: Sequence[EpochCallback] = ()
     verbose: bool = True
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from leukoscan import ddp
 from leukoscan.config import check_min, load_config, save_config, to_dict
 from leukoscan.data import read_names, resolve
 from leukoscan.data.checks import check_detection_splits
@@ -30,12 +31,11 @@ from leukoscan.detect.evaluate import (
     split_centroid_hits,
 )
 from leukoscan.detect.records import write_records
-from leukoscan.detect.registry import build, load
+from leukoscan.detect.registry import DETECTORS, build, load
 from leukoscan.detect.runlog import CsvLog, WandbLog
 from leukoscan.detect.tiling import TilePlan, plan_tiles, tile_dataset
-from leukoscan.device import cpu_threads, resolve_device, set_cpu_threads
+from leukoscan.device import cpu_threads, first_device, resolve_device, set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
-from leukoscan.io import read_image
 from leukoscan.runs import LAST, RunDir
 
 
@@ -82,6 +82,7 @@ class DetectTrainConfig:
     name: str | None = None
     project: str = "runs/detect"
     eval_conf: float = 0.001
+    amp: bool = True  # float16 mixed precision on CUDA (both backends); no effect on CPU
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     tile: TileConfig = field(default_factory=TileConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
@@ -152,29 +153,29 @@ def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
 
 def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
           callbacks: Sequence[EpochCallback] = (), progress: bool = True) -> Path:
-    """Train ``cfg.model`` on ``cfg.data``; return the run folder (see module docstring)."""
+    """Train ``cfg.model`` on ``cfg.data``; return the run folder (see module docstring).
 
-    if resume:
-        run_dir = _find_resume(cfg, resume)
-        device = cfg.device
-        cfg = replace(load_config(DetectTrainConfig, run_dir / "config.yaml"), device=device)
-        if (run_dir / "metrics.json").is_file():
-            print(f"{run_dir}: training already complete (metrics.json present); nothing to resume")
-            return run_dir
-        print(f"resuming {run_dir} from weights/last.pt")
-    else:
-        run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model).path
-    info, train_dir = _prepare(cfg, run_dir, bool(resume))
+    Multi-GPU: YOLO takes a device list (``device="0,1"``) and runs ultralytics' own DDP;
+    Faster R-CNN runs under ``torchrun --nproc_per_node N`` (one process per device, see
+    :mod:`leukoscan.ddp`), where rank 0 alone creates and writes the run folder.
+    """
+    _check_multi_device(cfg)
+    if ddp.world_size() > 1:
+        ddp.init(resolve_device(cfg.device))  # join the group before rank 0 shares the run folder
+    setup = ddp.broadcast(_setup_run(cfg, resume) if ddp.is_main() else None)
+    cfg, run_dir, info, train_dir = setup
+    if info is None:  # a resumed run that is already complete
+        return run_dir
     threads = set_cpu_threads(info["threads"])
     det = _build(cfg, info)
-    csv_log = CsvLog(run_dir / "metrics.csv")
-    wb = _start_wandb(cfg, run_dir) if cfg.wandb.enabled else None
-    cbs: list[EpochCallback] = [csv_log] + ([wb.epoch] if wb else []) + list(callbacks)
+    main = ddp.is_main()
+    csv_log = CsvLog(run_dir / "metrics.csv") if main else None
+    wb = _start_wandb(cfg, run_dir) if cfg.wandb.enabled and main else None
+    cbs: list[EpochCallback] = ([csv_log] if main else []) + ([wb.epoch] if wb else []) + list(callbacks)
     args = FitArgs(data_dir=train_dir, run_dir=run_dir, epochs=cfg.epochs, batch=cfg.batch, device=info["device"],
                    threads=threads, seed=cfg.seed, workers=cfg.workers, lr=cfg.lr, patience=cfg.patience,
-                   val=cfg.val,
-                   train_split=cfg.train_split, val_split=cfg.val_split, augment=cfg.augment,
-                   resume=bool(resume), callbacks=cbs, verbose=progress)
+                   val=cfg.val, train_split=cfg.train_split, val_split=cfg.val_split, augment=cfg.augment,
+                   resume=bool(resume), amp=cfg.amp, callbacks=cbs, verbose=progress)
     t0 = time.time()
     try:
         fit_info = det.fit(args)
@@ -186,14 +187,47 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
             print(f"\ninterrupted before the first epoch finished: nothing to resume in {run_dir}; "
                   "run the same command again to start over", flush=True)
         raise
+    finally:
+        ddp.cleanup()
+    if not main:
+        return run_dir
     train_seconds = time.time() - t0
     _record_pretrained(run_dir, info, det.meta.pretrained)
     _record_optimizer(run_dir, info, fit_info, wb)
     best = load(run_dir)
     best.threads = threads
-    best.to(info["device"])
+    best.to(first_device(info["device"]))
     _finish(cfg, run_dir, info, best, csv_log, train_seconds, wb, progress)
     return run_dir
+
+
+def _check_multi_device(cfg: DetectTrainConfig) -> None:
+    kind = DETECTORS.entry(cfg.model).meta.get("kind")
+    if ddp.world_size() > 1 and kind == "yolo":
+        raise ConfigError(f"{cfg.model}: do not start YOLO under torchrun; pass the GPUs instead "
+                          "(--device 0,1) and ultralytics runs its own DDP")
+    if kind != "yolo" and "," in str(cfg.device):
+        raise ConfigError(f"{cfg.model}: one process per GPU; run it under torchrun, e.g. "
+                          f"torchrun --nproc_per_node {len(str(cfg.device).split(','))} --no-python "
+                          f"leukoscan train-detector --model {cfg.model} --device cuda")
+
+
+def _setup_run(cfg: DetectTrainConfig, resume: str | Path | bool
+               ) -> tuple[DetectTrainConfig, Path, dict[str, Any] | None, Path | None]:
+    """Rank 0: pick (or find) the run folder, prepare data -> (cfg, run_dir, info, train_dir);
+    ``info`` is None when a resumed run is already complete."""
+    if resume:
+        run_dir = _find_resume(cfg, resume)
+        device = cfg.device
+        cfg = replace(load_config(DetectTrainConfig, run_dir / "config.yaml"), device=device)
+        if (run_dir / "metrics.json").is_file():
+            print(f"{run_dir}: training already complete (metrics.json present); nothing to resume")
+            return cfg, run_dir, None, None
+        print(f"resuming {run_dir} from weights/last.pt")
+    else:
+        run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model).path
+    info, train_dir = _prepare(cfg, run_dir, bool(resume))
+    return cfg, run_dir, info, train_dir
 
 
 def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:

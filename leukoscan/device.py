@@ -4,18 +4,46 @@ from __future__ import annotations
 
 import os
 
+from leukoscan.errors import ConfigError
+
 
 def resolve_device(device: str | None = "auto") -> str:
-    """``"auto"`` -> ``"cuda:0"`` when CUDA is present, else ``"cpu"``; others pass through."""
+    """``"auto"`` -> ``"cuda:0"`` when CUDA is present, else ``"cpu"``; ``"1"`` -> ``"cuda:1"``.
+
+    A list of GPUs (``"0,1"``, ``"cuda:0,1"``) is kept as ``"0,1"``: training passes it to
+    ultralytics' DDP; everything else runs on the first one (:func:`first_device`). A GPU
+    asked for on a machine without (enough) CUDA devices is a ConfigError.
+    """
     import torch
 
     if device in (None, "", "auto"):
         return "cuda:0" if torch.cuda.is_available() else "cpu"
-    if str(device).isdigit():
+    device = str(device).strip().replace(" ", "")
+    ids = device.removeprefix("cuda:").split(",") if "," in device else None
+    if ids is not None and not all(i.isdigit() for i in ids):
+        raise ConfigError(f"device list {device!r}: expected GPU indices like 0,1")
+    if device.isdigit():
         device = f"cuda:{device}"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here; use --device cpu")
-    return str(device)
+    wanted = ids or ([device.split(":")[1]] if device.startswith("cuda:") else ["0"] if device == "cuda" else [])
+    if device.startswith("cuda") or ids is not None:
+        have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if have == 0 or max(int(i) for i in wanted) >= have:
+            raise ConfigError(f"device {device!r} requested but this machine has {have} CUDA device(s); "
+                              "use --device cpu")
+    return ",".join(ids) if ids is not None else device
+
+
+def first_device(device: str) -> str:
+    """The device single-process work runs on: ``"0,1"`` -> ``"cuda:0"``; others unchanged."""
+    return f"cuda:{device.split(',')[0]}" if "," in device else device
+
+
+def autocast(device: object, enabled: bool = True):  # noqa: ANN201 - a torch context manager
+    """float16 autocast (AMP) on CUDA; a no-op context elsewhere (CPU, MPS, meta)."""
+    import torch
+
+    kind = getattr(device, "type", str(device).split(":")[0])
+    return torch.autocast("cuda", dtype=torch.float16, enabled=enabled and kind == "cuda")
 
 
 def cpu_threads(requested: int | None = None) -> int:

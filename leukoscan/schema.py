@@ -55,6 +55,8 @@ class Detector(Protocol):
     def predict(self, image: np.ndarray, *, conf: float = ..., iou: float = ...,
                 tile: int | None = None) -> sv.Detections: ...
 
+    def to(self, device: str) -> Detector: ...
+
 
 @runtime_checkable
 class Classifier(Protocol):
@@ -65,3 +67,5 @@ class Classifier(Protocol):
     preprocess: Preprocess
 
     def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray: ...
+
+    def to(self, device: str) -> Classifier: ...

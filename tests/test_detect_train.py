@@ -162,3 +162,18 @@ def test_new_run_dir_never_overwrites_and_keeps_digits(tmp_path):
     assert new_run_dir(tmp_path, "bench_e12") == tmp_path / "bench_e12_3"
     assert new_run_dir(tmp_path, None, default="yolov8n") == tmp_path / "yolov8n"
     assert new_run_dir(tmp_path, "bench_e12", exist_ok=True) == tmp_path / "bench_e12"
+
+
+def test_yolo_training_keeps_ultralytics_raytune_callback_out(tiny, tmp_path, monkeypatch):
+    """With ray installed, ultralytics would report every epoch to Ray Tune (and warn outside a Tuner)."""
+    raytune = pytest.importorskip("ultralytics.utils.callbacks.raytune")
+    if raytune.tune is None:
+        pytest.skip("ray[tune] not importable: ultralytics adds no Ray Tune callback")
+    from ultralytics.utils import SETTINGS
+
+    calls = []
+    monkeypatch.setitem(raytune.callbacks, "on_fit_epoch_end", lambda trainer: calls.append(trainer.epoch))
+    monkeypatch.setitem(SETTINGS, "raytune", True)  # ultralytics' default
+    train(_cfg(tiny, tmp_path, "yolov8n", epochs=1, val=False), progress=False)
+    assert calls == []
+    assert SETTINGS["raytune"] is True  # the user's setting is restored

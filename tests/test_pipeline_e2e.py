@@ -207,3 +207,26 @@ def test_readme_python_api_snippet_runs(workdir, monkeypatch):
     import supervision as sv
 
     assert isinstance(ns["det"], sv.Detections) and ns["summary"].leukocytes == len(ns["det"])
+
+
+def test_infer_engine_ray_matches_local(workdir, tool, capsys, monkeypatch):
+    """The CLI with trained models: Ray workers load them from the run folders, outputs equal one process."""
+    ray = pytest.importorskip("ray")
+    import leukoscan.app.provenance as prov
+
+    monkeypatch.setattr(prov.time, "strftime", lambda fmt, *a: "2026-01-01T00:00:00+0000")  # one time stamp
+    src = _slides(workdir / "in_ray", 3)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    common = [str(src), "--detector", "runs/detect/det", "--classifier", "runs/classify/clf", "--conf", "0.001",
+              "--device", "cpu"]
+    assert tool("infer").main([*common, "--out", str(workdir / "out_local")]) == 1
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        assert tool("infer").main([*common, "--engine", "ray", "--workers", "2", "--out", str(workdir / "out_ray")]) == 1
+        assert tool("infer").main([*common, "--engine", "ray", "--out", str(workdir / "out_ray")]) == 1
+    finally:
+        ray.shutdown()
+    assert "skipped 3 slide(s) already done" in capsys.readouterr().out
+    local, dist = workdir / "out_local", workdir / "out_ray"
+    for name in ("summary.json", "summary.csv", "report.html", "s0_cells.json", "s2_cells.csv", "s1_annotated.png"):
+        assert (dist / name).read_bytes() == (local / name).read_bytes(), name

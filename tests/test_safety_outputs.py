@@ -175,7 +175,7 @@ def test_a_slide_has_all_its_outputs_or_none(tmp_path, monkeypatch):
     assert [Path(p).name for p, _ in res.failures] == ["b.png"]
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert not [n for n in names if n.startswith("b") or "/b." in n], names
-    assert {"a.png", "a_cells.csv", "a_cells.json", "thumbs/a.jpg"} <= set(names)
+    assert {"a_annotated.png", "a_cells.csv", "a_cells.json", "thumbs/a.jpg"} <= set(names)
     assert not list(out.glob(".slide-*"))
 
 

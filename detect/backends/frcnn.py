@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from leukoscan import ddp
 from leukoscan.data import read_detection
 from leukoscan.detect.augment import AugmentConfig, albumentations_pipeline
 from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, make_detections
 from leukoscan.detect.evaluate import evaluate_detector
 from leukoscan.detect.pretrained import warn_scratch
 from leukoscan.detect.registry import DETECTORS
+from leukoscan.device import autocast
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, read_image
 from leukoscan.offline import offline_var, unreachable
@@ -103,8 +105,12 @@ def _collate(batch: list) -> tuple:
 
 
 def train_one_epoch(model: Any, optimizer: Any, scheduler: Any, loader: Any, device: str, *,
-                    desc: str = "train", progress: bool = True) -> dict[str, float]:
-    """One pass over ``loader``; returns mean losses (``train_loss``, ``train_loss_classifier``...)."""
+                    desc: str = "train", progress: bool = True, scaler: Any = None) -> dict[str, float]:
+    """One pass over ``loader``; returns mean losses (``train_loss``, ``train_loss_classifier``...).
+
+    ``model`` may be wrapped in ``DistributedDataParallel``; ``scaler`` (a CUDA
+    ``torch.amp.GradScaler``) turns on float16 autocast (AMP).
+    """
     import torch
     from tqdm import tqdm
 
@@ -115,15 +121,24 @@ def train_one_epoch(model: Any, optimizer: Any, scheduler: Any, loader: Any, dev
     for images, targets in bar:
         images = [im.to(device) for im in images]
         targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
-        losses = model(images, targets)
-        loss = sum(losses.values())
+        with autocast(device, enabled=scaler is not None):
+            losses = model(images, targets)
+            loss = sum(losses.values())
         value = loss.item()
         if not math.isfinite(value):
             raise FloatingPointError(f"loss is {value}; lower lr (now {optimizer.param_groups[0]['lr']:.3g})")
         optimizer.zero_grad()
-        loss.backward()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        optimizer.step()
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         scheduler.step()
         n += 1
         for k, v in {"loss": loss, **losses}.items():
@@ -166,47 +181,65 @@ class FrcnnDetector(Detector):
                                      milestones=[warm])
 
     def fit(self, args: FitArgs) -> dict[str, Any]:
+        """Train; under ``torchrun`` each process trains on its own shard (DistributedSampler,
+        DistributedDataParallel) and only rank 0 validates, writes weights and calls back."""
         import torch
 
         torch.set_num_threads(args.threads)
         torch.manual_seed(args.seed)
-        self.device, self.threads = args.device, args.threads
+        device = ddp.init(args.device)
+        self.device, self.threads = device, args.threads
         wdir = args.run_dir / "weights"
-        wdir.mkdir(parents=True, exist_ok=True)
         ckpt = torch_load(wdir / "last.pt", what="detector checkpoint") if args.resume else None
         if ckpt is not None:
             self.meta = DetectorMeta.from_dict(ckpt["leukoscan"])
         self._ensure_model()
-        self.model.to(args.device)
+        self.model.to(device)
         ds = BoxDataset(args.data_dir, args.train_split, albumentations_pipeline(args.augment or AugmentConfig()))
-        loader = torch.utils.data.DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers,
-                                             collate_fn=_collate, drop_last=len(ds) > args.batch)
+        per_rank = max(1, args.batch // ddp.world_size())  # --batch is the global batch, as in ultralytics
+        sampler = ddp.sampler(ds, shuffle=True, seed=args.seed)
+        loader = torch.utils.data.DataLoader(ds, batch_size=per_rank, sampler=sampler, num_workers=args.workers,
+                                             collate_fn=_collate,
+                                             drop_last=len(ds) // ddp.world_size() > per_rank)
         opt, sched = self._optim(args, len(loader))
+        scaler = torch.amp.GradScaler("cuda") if args.amp and str(device).startswith("cuda") else None
         start, best = 0, -1.0
         if ckpt is not None:
             self.model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
             sched.load_state_dict(ckpt["scheduler"])
             start, best = ckpt["epoch"] + 1, ckpt["best_fitness"]
+        net = ddp.wrap(self.model, device)
         t_all = time.time()
         for epoch in range(start, args.epochs):
             t0 = time.time()
-            losses = train_one_epoch(self.model, opt, sched, loader, args.device,
-                                     desc=f"epoch {epoch + 1}/{args.epochs}", progress=args.verbose)
-            metrics = {**losses, "lr": opt.param_groups[0]["lr"]}
-            if args.val or epoch + 1 == args.epochs:
-                metrics.update(evaluate(self, args.data_dir, args.val_split, progress=args.verbose))
-            if metrics.get("map50", -1.0) > best:
-                best = metrics["map50"]
-                self._save_ckpt(wdir / "best.pt", epoch, best)
-            self._save_ckpt(wdir / "last.pt", epoch, best, opt, sched)
-            metrics = {"epoch_time_s": time.time() - t0, **metrics}
-            if args.verbose:
-                print(f"epoch {epoch + 1}/{args.epochs}: loss {losses.get('train_loss', 0):.4f} "
-                      f"mAP50 {metrics.get('map50', float('nan')):.4f} ({metrics['epoch_time_s']:.0f}s)", flush=True)
-            for cb in args.callbacks:
-                cb(epoch + 1, metrics)
+            sampler.set_epoch(epoch)
+            losses = train_one_epoch(net, opt, sched, loader, device, desc=f"epoch {epoch + 1}/{args.epochs}",
+                                     progress=args.verbose and ddp.is_main(), scaler=scaler)
+            if ddp.is_main():
+                best = self._end_epoch(args, epoch, losses, opt, sched, best, t0)
+            ddp.barrier()  # the other ranks wait while rank 0 validates and saves
         return {"seconds": time.time() - t_all, "best_map50": best, "optimizer": "SGD", "lr0": args.lr or 0.01}
+
+    def _end_epoch(self, args: FitArgs, epoch: int, losses: dict[str, float], opt: Any, sched: Any,
+                   best: float, t0: float) -> float:
+        """Validate, save ``best.pt``/``last.pt``, report to the callbacks (rank 0 only)."""
+        wdir = args.run_dir / "weights"
+        wdir.mkdir(parents=True, exist_ok=True)
+        metrics = {**losses, "lr": opt.param_groups[0]["lr"]}
+        if args.val or epoch + 1 == args.epochs:
+            metrics.update(evaluate(self, args.data_dir, args.val_split, progress=args.verbose))
+        if metrics.get("map50", -1.0) > best:
+            best = metrics["map50"]
+            self._save_ckpt(wdir / "best.pt", epoch, best)
+        self._save_ckpt(wdir / "last.pt", epoch, best, opt, sched)
+        metrics = {"epoch_time_s": time.time() - t0, **metrics}
+        if args.verbose:
+            print(f"epoch {epoch + 1}/{args.epochs}: loss {losses.get('train_loss', 0):.4f} "
+                  f"mAP50 {metrics.get('map50', float('nan')):.4f} ({metrics['epoch_time_s']:.0f}s)", flush=True)
+        for cb in args.callbacks:
+            cb(epoch + 1, metrics)
+        return best
 
     def _save_ckpt(self, path: Path, epoch: int, best: float, opt: Any = None, sched: Any = None) -> None:
         import torch
@@ -232,7 +265,7 @@ class FrcnnDetector(Detector):
         m.roi_heads.score_thresh, m.roi_heads.nms_thresh = conf, iou
         dev = next(m.parameters()).device
         x = torch.tensor(image).permute(2, 0, 1).float().div(255).to(dev)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(dev):
             out = m([x])[0]
         return make_detections(out["boxes"].cpu().numpy(), out["scores"].cpu().numpy(),
                                out["labels"].cpu().numpy() - 1, self.class_names)

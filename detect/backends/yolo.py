@@ -13,9 +13,11 @@ epoch (see :func:`leukoscan.device.cpu_threads` for the choice).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -225,7 +227,11 @@ class YoloDetector(Detector):
         used: dict[str, Any] = {}
         for event, fn in self._callbacks(args, used).items():
             model.add_callback(event, fn)
-        model.train(**kw)
+        kw["amp"] = args.amp
+        with without_raytune():
+            model.train(**kw)
+        if "," in _ul_device(args.device):  # ultralytics' DDP workers run without our callbacks
+            replay_results(args.run_dir / "results.csv", args.callbacks)
         (args.run_dir / "results.csv").unlink(missing_ok=True)  # metrics.csv is the run's one table
         best = args.run_dir / "weights" / "best.pt"
         for path in (best, last):
@@ -241,7 +247,8 @@ class YoloDetector(Detector):
 
         bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics reads numpy arrays as BGR
         res = self.model.predict(
-            bgr, conf=conf, iou=iou, imgsz=self.meta.imgsz, device=_ul_device(self.device), verbose=False
+            bgr, conf=conf, iou=iou, imgsz=self.meta.imgsz, device=_ul_device(self.device), verbose=False,
+            **fp16_kwargs(self.device),
         )[0]
         if self.threads:
             torch.set_num_threads(self.threads)  # its predictor reset them
@@ -256,6 +263,61 @@ class YoloDetector(Detector):
             shutil.copyfile(self._weights, path)
         stamp_meta(path, self.meta)
         return path
+
+
+@contextlib.contextmanager
+def without_raytune() -> Iterator[None]:
+    """Keep ultralytics' Ray Tune reporter out of our trainings.
+
+    ultralytics adds it to every trainer when ray is installed (``SETTINGS["raytune"]``,
+    read per trainer, also by its DDP workers) and it then warns every epoch outside a Tune
+    trial ("get_trial_id is meant to only be called inside a Tuner"). The setting is
+    turned off for the training and restored after it.
+    """
+    from ultralytics.utils import SETTINGS
+
+    before = SETTINGS.get("raytune")
+    if before:
+        SETTINGS.update(raytune=False)
+    try:
+        yield
+    finally:
+        if before:
+            SETTINGS.update(raytune=before)
+
+
+def replay_results(results_csv: Path, callbacks: Sequence[Any]) -> None:
+    """Report each epoch of ultralytics' ``results.csv`` to ``callbacks`` (after a DDP run)."""
+    import csv
+
+    if not callbacks or not results_csv.is_file():
+        return
+    with open(results_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    elapsed = 0.0  # ultralytics' "time" column is cumulative
+    for row in rows:
+        row = {k.strip(): v for k, v in row.items()}
+        epoch = int(float(row.pop("epoch")))
+        now = float(row.pop("time", 0) or 0)
+        metrics = {"epoch_time_s": now - elapsed}
+        elapsed = now
+        for k, v in row.items():
+            name = _METRIC_NAMES.get(k, k.replace("/", "_").replace("(B)", ""))
+            metrics["lr" if k == "lr/pg0" else name] = float(v)
+        for cb in callbacks:
+            cb(epoch, metrics)
+
+
+def fp16_kwargs(device: str) -> dict[str, Any]:
+    """ultralytics predict arguments for float16 inference on CUDA (none on the CPU).
+
+    ``quantize=16`` since ultralytics 8.4 (``half`` is deprecated there and warns on every
+    call, also when False); ``half=True`` before."""
+    if not str(device).startswith("cuda"):
+        return {}
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    return {"quantize": 16} if "quantize" in DEFAULT_CFG_DICT else {"half": True}
 
 
 def epoch_metrics(trainer: Any) -> dict[str, float]:

@@ -6,6 +6,8 @@ dangling symbolic link is reported as a failure, never dropped without a word. A
 output folder (one holding ``.leukoscan.lock``, e.g. ``runs/infer/exp`` under a folder
 given as input) is not searched: annotated images of this or an earlier run are not slides.
 Every other file found is returned; the batch reports files of unsupported types as failures.
+A ``.csv`` given as an input is a manifest: the files it lists (column ``path``, else the
+first column; relative paths from the manifest's folder), each taken as if given.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ def expand_inputs(inputs: Iterable[str | Path], *, recursive: bool = True
                 sub = "" if recursive else " (sub-folders not searched: --no-recursive)"
                 failures.append((str(p), f"folder has no files{sub}"))
             files.extend(found)
+        elif p.is_file() and p.suffix.lower() == ".csv":
+            listed, missing = read_manifest(p)
+            files.extend(listed)
+            failures.extend(missing)
         elif p.is_file():
             files.append(p)
         elif p.is_symlink():
@@ -73,6 +79,30 @@ def expand_inputs(inputs: Iterable[str | Path], *, recursive: bool = True
         else:
             failures.append((str(p), "no such file or folder"))
     return _dedupe(files), failures
+
+
+def read_manifest(path: Path) -> tuple[list[Path], list[Failure]]:
+    """Files listed in a CSV manifest; a listed file that does not exist is a failure."""
+    import csv
+
+    with open(path, newline="") as f:
+        rows = [r for r in csv.reader(f) if r and r[0].strip()]
+    if not rows:
+        return [], [(str(path), "empty manifest")]
+    header = "path" in rows[0]
+    col = rows[0].index("path") if header else 0
+    files: list[Path] = []
+    failures: list[Failure] = []
+    for row in rows[1:] if header else rows:
+        if len(row) <= col or not row[col].strip():
+            continue
+        q = Path(row[col].strip())
+        q = q if q.is_absolute() else path.parent / q
+        if q.is_file():
+            files.append(q)
+        else:
+            failures.append((str(q), "no such file (listed in manifest)"))
+    return files, failures
 
 
 def _dedupe(files: list[Path]) -> list[Path]:

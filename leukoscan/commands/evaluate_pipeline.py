@@ -30,6 +30,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--flag-pct", type=float, default=20.0, help="call ALL when blast %% >= this")
     ap.add_argument("--margin", type=float, default=0.15, help="crop margin per side, as a fraction of the box side")
     ap.add_argument("--conf", type=float, default=0.25)
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:0 or 0: both stages")
     ap.add_argument("--group-ios", type=float, default=None,
                     help="merge a cell's boxes across detector classes at this IoS (0: keep every box, "
                          "the behaviour before one-box-per-cell)")
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = {} if args.group_ios is None else {"group_ios": args.group_ios}
     clf = False if args.no_classifier else args.classifier
     pipe = load_pipeline(args.detector, clf, PipelineConfig(conf=args.conf, margin=args.margin, **extra),
-                         pipeline=args.pipeline, trust=args.trust_model)
+                         pipeline=args.pipeline, device=args.device, trust=args.trust_model)
     data_dir = resolve(args.data, data_root=args.data_root)
     res = evaluate_pipeline(pipe, data_dir, args.split, threshold_pct=args.flag_pct)
     print(f"blast calls by: {res['call_by']}")

@@ -8,6 +8,14 @@ Any flag can also be given as key=value (dashes as underscores); a misspelt key 
 error with a did-you-mean. Re-running with the same --out skips slides already done
 (manifest.json) and rewrites the summary and report over all of them; --overwrite redoes.
 
+On a Ray cluster (pip install 'leukoscan[distributed]'):
+
+    leukoscan infer --engine ray [--address auto|ray://HEAD:10001] [--workers N] cohort/ --out OUT
+
+Ray workers load the models once each and process and write the slides themselves; the
+outputs, manifest and report are those of the one-process run, and the same resume rules
+apply (see README, Scaling out).
+
 (``python tools/infer.py ...`` is the same command.) Exit code 0 when every input was
 processed, 1 when some input failed (it is reported and skipped), 2 on a bad option
 value, a missing model, or no input that exists at all.
@@ -23,9 +31,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from leukoscan.app.batch import OutputOptions, run_batch
+from leukoscan.app.batch import BatchResult, OutputOptions, run_batch
 from leukoscan.app.outputs import LOCK_FILE, locked_out_dir, reserve_run_dir
-from leukoscan.app.pipeline import PipelineConfig, load_pipeline
+from leukoscan.app.pipeline import Pipeline, PipelineConfig, load_pipeline
 from leukoscan.app.provenance import provenance, provenance_lines
 from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.detect.base import NMS_IOU
@@ -67,6 +75,12 @@ def get_args_parser() -> argparse.ArgumentParser:
                     help="search folders recursively (default: on; symlink loops are safe)")
     ap.add_argument("--max-pixels", type=int, default=None,
                     help="refuse images with more pixels than this (default: 50000000, or $LEUKOSCAN_MAX_PIXELS)")
+    ap.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="local: this process (default); ray: Ray Data workers, one model copy each")
+    ap.add_argument("--address", help="with --engine ray: auto (the running cluster) or ray://HEAD:10001; "
+                                      "default: start a local Ray")
+    ap.add_argument("--workers", type=int, help="with --engine ray: workers (default: one per CPU, one per GPU "
+                                                "with a CUDA --device)")
     ap.add_argument("--trust-model", action="store_true",
                     help="load model files that can run code when loaded (pickles; see README, Safety); "
                          "only for files you trust")
@@ -148,8 +162,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"# {line}")
             opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
                                  save_txt=args.save_txt, save_conf=args.save_conf)
-            res = run_batch(pipe, args.inputs, out, threshold_pct=args.flag_pct, root=args.root, options=opts,
-                            overwrite=args.overwrite, recursive=args.recursive, max_pixels=args.max_pixels)
+            kw = {"threshold_pct": args.flag_pct, "root": args.root, "options": opts, "overwrite": args.overwrite,
+                  "recursive": args.recursive, "max_pixels": args.max_pixels}
+            if args.engine == "ray":
+                res = _run_ray(args, cfg, pipe, out, kw)
+            else:
+                res = run_batch(pipe, args.inputs, out, **kw)
     except BaseException:
         if not args.out:
             _remove_if_empty(out)
@@ -164,6 +182,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED {path}: {msg}", file=sys.stderr)
     print(f"outputs: {out}  ({len(res.records)} slides in report: {out / 'report.html'})")
     return EXIT_OK if res.ok else EXIT_PARTIAL
+
+
+def _run_ray(args: argparse.Namespace, cfg: PipelineConfig, pipe: Pipeline, out: Path,
+             kw: dict[str, Any]) -> BatchResult:
+    """The batch on Ray workers, each loading the models this process loaded (absolute paths)."""
+    import functools
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError("--engine ray needs Ray: pip install 'leukoscan[distributed]'")
+    from leukoscan.app.distributed import RayOptions, run_batch_ray  # optional dependency: Ray
+
+    gpu = str(getattr(pipe.detector, "device", "cpu")).startswith("cuda")
+    models = {role: str(Path(src.weights).absolute()) for role, src in pipe.sources.items()
+              if role in ("detector", "classifier")}
+    factory = functools.partial(load_pipeline, models.get("detector"),
+                                False if args.no_classifier else models.get("classifier"), cfg, onnx=args.onnx,
+                                pipeline=str(Path(args.pipeline).absolute()) if args.pipeline else None,
+                                trust=args.trust_model)
+    opts = RayOptions(address=args.address, device="cuda" if gpu else "cpu", workers=args.workers)
+    return run_batch_ray(factory, args.inputs, out, pipeline=pipe, ray_options=opts, **kw)
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -22,6 +22,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", dest="data_root")
     p.add_argument("--imgsz", type=int)
     p.add_argument("--epochs", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1")
     p.add_argument("--name")
     p.add_argument("overrides", nargs="*", help="key=value, e.g. per_class=300 fit.lr=0.002")
     return p
@@ -33,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     over = parse_overrides(a.overrides)
     over.update({k: getattr(a, k) for k in ("arch", "data", "data_root", "imgsz", "name")
                  if getattr(a, k) is not None})
-    if a.epochs is not None:
-        over.setdefault("fit", {})["epochs"] = a.epochs
+    for key in ("epochs", "device"):
+        if getattr(a, key) is not None:
+            over.setdefault("fit", {})[key] = getattr(a, key)
     cfg = load_config(PretrainConfig, None, over)
     print(f"backbone: {pretrain_backbone(cfg)}")
     return 0
