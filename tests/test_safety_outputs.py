@@ -219,7 +219,7 @@ def test_two_batches_at_once_both_complete(tool, tmp_path, monkeypatch, capsys):
         assert len((r / "summary.csv").read_text().splitlines()) == 7
     codes = run_two(["--out", str(tmp_path / "shared")])
     assert sorted(codes) == [0, 2]
-    assert "is in use by pid" in capsys.readouterr().err
+    assert "is in use by" in capsys.readouterr().err  # "pid N", or "another run" before the holder wrote its pid
     assert len(json.loads((tmp_path / "shared" / "summary.json").read_text())["slides"]) == 6
 
 
