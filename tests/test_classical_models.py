@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from classify_fixtures import _one_thread, crops  # noqa: F401  (fixtures)
 
 from leukoscan import classify
 from leukoscan.classify.classical import (
@@ -16,23 +17,6 @@ from leukoscan.classify.classical import (
 )
 from leukoscan.classify.classical.classifiers import build_estimator
 from leukoscan.classify.model import SklearnClassifier
-from leukoscan.synthetic import make_cell_crop
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def crops():
-    imgs = [make_cell_crop(48, blast=i % 2 == 0, seed=i) for i in range(12)]
-    return imgs, np.array([i % 2 for i in range(12)])
 
 
 @pytest.mark.parametrize("name", [*ESTIMATORS, "dnn"])

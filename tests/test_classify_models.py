@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from classify_fixtures import _one_thread, crops  # noqa: F401  (fixtures)
 
 from leukoscan import classify
 from leukoscan.classify.model import FitCfg, SklearnClassifier, TorchClassifier
@@ -20,21 +21,6 @@ SKLEARN_NAMES = [n for n in classify.list_names(kind="sklearn") if n in _ZOO]
 def _size(name: str) -> int:
     return 64 if name.startswith("alexnet") else 32  # AlexNet's stride-4 stem needs >= 63 px
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def crops():
-    imgs = [make_cell_crop(48, blast=i % 2 == 0, seed=i) for i in range(12)]
-    return imgs, np.array([i % 2 for i in range(12)])
 
 
 def test_zoo_is_complete():
