@@ -1,15 +1,17 @@
-"""One command for the whole ALL pipeline: detector, out-of-fold cells, classifier, fusion,
-operating points. Resumable: every finished stage is recorded in ``state.json`` and skipped.
+"""One command for the whole ALL pipeline: detector, cells, out-of-fold classifier scores,
+fusion, operating points. Resumable: every finished stage is recorded in ``state.json`` and skipped.
 
 Stages (all on the *training* split of a prepared ``all_idb1`` folder; the validation split
 is never read here):
 
 1. ``detector``: the full detector (``detector_config``), or ``detector=RUN`` to reuse one.
-2. ``folds``: ``folds`` detectors, fold f trained without the slides of fold f (slide groups
-   whole, stratified by label x camera), or ``fold_detectors=[RUN, ...]`` to reuse them. A
-   slide's out-of-fold detector is read from each run's own training list, not assumed.
-3. ``cells``: every training slide through its out-of-fold detector at ``cell_conf``; boxes
-   merged per cell and labelled by centroid matching; crops per candidate ``margins``.
+2. ``folds`` (only with ``cells_detector="oof"``): ``folds`` detectors, fold f trained without
+   the slides of fold f (slide groups whole, stratified by label x camera), or
+   ``fold_detectors=[RUN, ...]`` to reuse them. A slide's out-of-fold detector is read from
+   each run's own training list, not assumed.
+3. ``cells``: every training slide through the full detector (``cells_detector="full"``, the
+   default, measured better) or its out-of-fold detector, at ``cell_conf``; boxes merged per
+   cell and labelled by centroid matching; crops per candidate ``margins``.
 4. ``oof``: per margin, out-of-fold classifier ``P(blast)`` (``cv_folds`` slide-group folds).
 5. ``select``: per margin and per fusion input set (detector + classifier, detector only,
    classifier only) out-of-fold fused probabilities and the operating point

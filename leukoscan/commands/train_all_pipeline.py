@@ -1,5 +1,5 @@
-"""Train the whole ALL pipeline in one resumable command: detector, out-of-fold cells,
-classifier, fusion and operating points, all on ALL-IDB1 training slides only.
+"""Train the whole ALL pipeline in one resumable command: detector, cells, out-of-fold
+classifier scores, fusion and operating points, all on ALL-IDB1 training slides only.
 
     leukoscan train-all-pipeline [--data-root DIR] [--name NAME] [key=value ...]
     leukoscan train-all-pipeline --resume runs/allpipe/NAME
