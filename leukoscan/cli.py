@@ -133,4 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # imported on demand: each command pulls in its own stage (torch, ultralytics, ...)
     module = importlib.import_module(f"leukoscan.commands.{COMMANDS[verb]}")
-    return module.main(rest)
+    prog, sys.argv[0] = sys.argv[0], f"leukoscan {verb}"  # argparse names the command in usage lines
+    try:
+        return module.main(rest)
+    finally:
+        sys.argv[0] = prog
