@@ -29,3 +29,17 @@ def make_tiny_dataset(out: Path, *, n_train: int = 3, n_val: int = 2, h: int = 9
     with staged_output(out, overwrite=True) as stage:
         write_detection(stage, Path(out).absolute(), splits, NAMES, progress=False)
     return Path(out)
+
+
+def make_untrained_models(root: Path, *, n_train: int = 1, n_val: int = 1) -> dict[str, str]:
+    """An untrained tiny Faster R-CNN weights file, a tiny CNN classifier run folder and a
+    tiny dataset under ``root`` (enough for the tools to load; nothing is trained)."""
+    from leukoscan import classify, detect
+
+    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=NAMES, pretrained=False,
+                       imgsz=64, rois_per_image=16)
+    clf = classify.build("cnn", class_names=("blast", "normal"), imgsz=32, pretrained=False)
+    (root / "clf").mkdir()
+    clf.save(root / "clf")
+    return {"det": str(det.save(root / "det.pt")), "clf": str(root / "clf"),
+            "data": str(make_tiny_dataset(root / "data", n_train=n_train, n_val=n_val))}

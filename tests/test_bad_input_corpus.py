@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from detect_fixtures import NAMES, make_tiny_dataset
+from detect_fixtures import make_untrained_models
 from PIL import Image
 
 from leukoscan.synthetic import make_smear
@@ -48,16 +48,8 @@ class Payload:
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    from leukoscan import classify, detect
-
     root = tmp_path_factory.mktemp("corpus_models")
-    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=NAMES, pretrained=False,
-                       imgsz=64, rois_per_image=16)
-    clf = classify.build("cnn", class_names=("blast", "normal"), imgsz=32, pretrained=False)
-    (root / "clf").mkdir()
-    clf.save(root / "clf")
-    return {"det": str(det.save(root / "det.pt")), "clf": str(root / "clf"), "root": root,
-            "data": str(make_tiny_dataset(root / "data", n_train=2, n_val=1))}
+    return {**make_untrained_models(root, n_train=2, n_val=1), "root": root}
 
 
 # ---- input makers ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ the same command as ``tools/<verb>.py``."""
 from __future__ import annotations
 
 import pytest
-from detect_fixtures import NAMES, make_tiny_dataset
+from detect_fixtures import make_untrained_models
 from PIL import Image
 
 from leukoscan.synthetic import make_smear
@@ -14,19 +14,11 @@ from leukoscan.synthetic import make_smear
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """An untrained tiny detector weights file and classifier run folder (enough to load)."""
-    from leukoscan import classify, detect
-
     root = tmp_path_factory.mktemp("models")
-    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=NAMES, pretrained=False,
-                       imgsz=64, rois_per_image=16)
-    clf = classify.build("cnn", class_names=("blast", "normal"), imgsz=32, pretrained=False)
-    (root / "clf").mkdir()
-    clf.save(root / "clf")
-    data = make_tiny_dataset(root / "data", n_train=1, n_val=1)
     slide = root / "slide.png"
     Image.fromarray(make_smear(96, 128, seed=1).image).save(slide)
-    return {"det": str(det.save(root / "det.pt")), "clf": str(root / "clf"), "data": str(data),
-            "slide": str(slide), "empty": str(tmp_path_factory.mktemp("empty_data_root"))}
+    return {**make_untrained_models(root), "slide": str(slide),
+            "empty": str(tmp_path_factory.mktemp("empty_data_root"))}
 
 
 # tool -> {case: argv}; {det}, {clf}, {data}, {slide}, {empty}, {tmp} are filled in per test.
