@@ -34,7 +34,8 @@ import yaml
 from tqdm import tqdm
 
 from leukoscan import classify, detect
-from leukoscan.app.cells import Slide, detect_cells, read_index, read_slides, write_cells
+from leukoscan.app.cells import Slide, read_index, read_slides, write_cells
+from leukoscan.app.pipeline import Pipeline, PipelineConfig
 from leukoscan.app.seam import FEATURES, Fusion, feature_matrix
 from leukoscan.app.seam_fit import (
     SlideTruth,
@@ -158,14 +159,24 @@ def load_detector(run: str | Path) -> Any:
     return detect.load(run)
 
 
-def _cells_stage(cfg: AllPipelineConfig, run_dir: Path, slides: list[Slide], oof: dict[str, str]) -> dict:
-    cache: dict[str, Any] = {}
+def cut_cells(slides: list[Slide], which: dict[str, str], *, conf: float, iou: float
+              ) -> list[tuple[Slide, np.ndarray, Any, str]]:
+    """Every slide through its detector (``which[slide] = run``) with the pipeline's own
+    :meth:`~leukoscan.app.pipeline.Pipeline.detect` (leukocyte classes, one box per cell)
+    -> ``(slide, image, cells, run name)`` for :func:`leukoscan.app.cells.write_cells`."""
+    pipes: dict[str, Pipeline] = {}
     found = []
-    for s in tqdm(slides, desc=f"cells ({cfg.cells_detector} detector)", unit="slide"):
-        run = oof[s.name]
-        det = cache.setdefault(run, load_detector(run))
+    for s in tqdm(slides, desc="cells", unit="slide"):
+        run = which[s.name]
+        if run not in pipes:
+            pipes[run] = Pipeline(load_detector(run), None, PipelineConfig(conf=conf, iou=iou))
         image = read_image(s.path)
-        found.append((s, image, detect_cells(det, image, conf=cfg.cell_conf, iou=cfg.iou), Path(run).name))
+        found.append((s, image, pipes[run].detect(image), Path(run).name))
+    return found
+
+
+def _cells_stage(cfg: AllPipelineConfig, run_dir: Path, slides: list[Slide], which: dict[str, str]) -> dict:
+    found = cut_cells(slides, which, conf=cfg.cell_conf, iou=cfg.iou)
     out = {}
     for m in cfg.margins:
         folder = run_dir / f"cells_m{m:g}"
@@ -192,13 +203,7 @@ def build_cells_dataset(data_dir: str | Path, split: str, detectors: list[str], 
         which = {s.name: detectors[0] for s in slides}
     else:
         which = _oof_detectors(detectors, slides)
-    cache: dict[str, Any] = {}
-    found = []
-    for s in tqdm(slides, desc="cells", unit="slide"):
-        det = cache.setdefault(which[s.name], load_detector(which[s.name]))
-        image = read_image(s.path)
-        found.append((s, image, detect_cells(det, image, conf=conf, iou=iou), Path(which[s.name]).name))
-    return write_cells(found, out, margin=margin, size=size)
+    return write_cells(cut_cells(slides, which, conf=conf, iou=iou), out, margin=margin, size=size)
 
 
 def _load_cells(folder: str) -> tuple[list[np.ndarray], list[dict[str, str]]]:

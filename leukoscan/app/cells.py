@@ -1,12 +1,11 @@
 """Cells as the classifier will see them: detector boxes on ALL-IDB1 slides, cut by the
 pipeline's own crop function, labelled by matching to the annotations.
 
-:func:`build_cells` runs a detector on each slide (a *different* detector per slide is
-allowed: pass the out-of-fold one, so a slide's crops come from a detector that never
-trained on it), merges each cell's boxes (:func:`leukoscan.app.seam.group_cells`), labels
-each cell ``blast`` / ``normal`` / ``none`` (:func:`leukoscan.app.seam.cell_labels`) and
-writes a prepared cells folder (``cells/<label>/<slide>_<k>.png`` + ``index.csv`` with
-``file,label,group,split`` and ``slide, camera, fold, x1..y2, det_blast, det_leukocyte``).
+:func:`write_cells` takes each slide's cells as the pipeline detects them (one box per
+cell, :func:`leukoscan.app.allpipe.cut_cells`), labels each cell ``blast`` / ``normal`` /
+``none`` (:func:`leukoscan.app.seam.cell_labels`) and writes a prepared cells folder
+(``cells/<label>/<slide>_<k>.png`` + ``index.csv`` with ``file,label,group,split`` and
+``slide, camera, fold, x1..y2, det_blast, det_leukocyte``).
 ``none`` = a detector box on no annotated leukocyte (reject-option training data).
 """
 
@@ -15,19 +14,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from leukoscan.app.seam import cell_labels, group_cells
+from leukoscan.app.seam import cell_labels
 from leukoscan.classify.crops import crop_detections
 from leukoscan.errors import DataError
-from leukoscan.io import atomic_write_text, read_image, write_image
-from leukoscan.schema import CLASS_NAME, DET_BLAST, DET_LEUK
+from leukoscan.io import atomic_write_text, write_image
+from leukoscan.schema import DET_BLAST, DET_LEUK
 
 INDEX_FIELDS = ("file", "label", "group", "split", "slide", "camera", "fold", "x1", "y1", "x2", "y2",
                 DET_BLAST, DET_LEUK)
@@ -67,16 +65,6 @@ def read_slides(data_dir: str | Path, split: str) -> list[Slide]:
             for file in sorted(cents)]
 
 
-def detect_cells(detector: Any, image: np.ndarray, *, conf: float, iou: float, tile: int | None = None,
-                 leukocyte_classes: Sequence[str] = ("WBC", "leukocyte", "blast"),
-                 blast_class: str = "blast") -> Any:
-    """Detector -> leukocyte-class boxes -> one detection per cell (``sv.Detections``)."""
-    det = detector.predict(image, conf=conf, iou=iou, tile=tile)
-    if len(det):
-        det = det[np.isin(np.asarray(det.data[CLASS_NAME], dtype=object), list(leukocyte_classes))]
-    return group_cells(det, blast_class=blast_class)
-
-
 def write_cells(found: Sequence[tuple[Slide, np.ndarray, Any, str]], out: str | Path, *,
                 margin: float = 0.15, size: int = 256) -> Path:
     """Write a prepared cells folder at ``out`` from ``(slide, image, cells, fold)`` tuples.
@@ -103,18 +91,6 @@ def write_cells(found: Sequence[tuple[Slide, np.ndarray, Any, str]], out: str | 
     w.writerows(rows)
     atomic_write_text(out / "index.csv", buf.getvalue())
     return out
-
-
-def build_cells(slides: Sequence[Slide], detector_for: Callable[[Slide], tuple[Any, str]], out: str | Path,
-                *, conf: float = 0.05, iou: float = 0.6, margin: float = 0.15, size: int = 256,
-                progress: bool = True) -> Path:
-    """Detect, label and crop every slide (``detector_for(slide) -> (detector, fold name)``)."""
-    found = []
-    for slide in tqdm(slides, desc="cells", unit="slide", disable=not progress):
-        detector, fold = detector_for(slide)
-        image = read_image(slide.path)
-        found.append((slide, image, detect_cells(detector, image, conf=conf, iou=iou), fold))
-    return write_cells(found, out, margin=margin, size=size)
 
 
 def read_index(folder: str | Path) -> list[dict[str, str]]:
