@@ -125,20 +125,30 @@ def coco_evaluate(gt: dict[str, Any], results: list[dict[str, Any]]) -> Detectio
     return DetectionMetrics(**base)
 
 
-def match_centroids(points: np.ndarray, boxes: np.ndarray) -> int:
-    """Maximum one-to-one matching of ``points`` (N, 2) into ``boxes`` (M, 4 xyxy) -> matches."""
+def assign_centroids(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Maximum one-to-one matching of ``points`` (N, 2 ``x, y``) into ``boxes`` (M, 4 xyxy):
+    ``(M,)`` index of the point matched to each box, -1 for none. A point matches a box it
+    lies inside; among equal-size matchings the one with points nearest the box centres wins."""
     from scipy.optimize import linear_sum_assignment
 
     points, boxes = np.asarray(points, float).reshape(-1, 2), np.asarray(boxes, float).reshape(-1, 4)
+    match = -np.ones(len(boxes), dtype=int)
     if len(points) == 0 or len(boxes) == 0:
-        return 0
+        return match
     px, py = points[:, :1], points[:, 1:]
     inside = (px >= boxes[:, 0]) & (px <= boxes[:, 2]) & (py >= boxes[:, 1]) & (py <= boxes[:, 3])
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     dist = np.hypot(px - cx, py - cy)
     cost = np.where(inside, dist / (dist.max() + 1.0), 1e6)  # valid cost < 1 << invalid
     rows, cols = linear_sum_assignment(cost)
-    return int(inside[rows, cols].sum())
+    ok = inside[rows, cols]
+    match[cols[ok]] = rows[ok]
+    return match
+
+
+def match_centroids(points: np.ndarray, boxes: np.ndarray) -> int:
+    """Number of one-to-one matches of ``points`` into ``boxes`` (:func:`assign_centroids`)."""
+    return int((assign_centroids(points, boxes) >= 0).sum())
 
 
 def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, sv.Detections],

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from leukoscan.detect.evaluate import assign_centroids
 from leukoscan.errors import DataError
 from leukoscan.io import atomic_write_json
 from leukoscan.schema import CLASS_NAME, DET_BLAST, DET_LEUK
@@ -84,26 +85,6 @@ def group_cells(det: Any, *, blast_class: str = "blast", ios: float = GROUP_IOS)
     return cells
 
 
-def _assign(points: np.ndarray, boxes: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """One-to-one: index of the matched point per box (-1 none); only boxes in ``free``."""
-    from scipy.optimize import linear_sum_assignment
-
-    match = -np.ones(len(boxes), dtype=int)
-    idx = np.flatnonzero(free)
-    if len(points) == 0 or len(idx) == 0:
-        return match
-    b = boxes[idx]
-    px, py = points[:, :1], points[:, 1:]
-    inside = (px >= b[:, 0]) & (px <= b[:, 2]) & (py >= b[:, 1]) & (py <= b[:, 3])
-    dist = np.hypot(px - (b[:, 0] + b[:, 2]) / 2, py - (b[:, 1] + b[:, 3]) / 2)
-    cost = np.where(inside, dist / (dist.max() + 1.0), 1e6)
-    rows, cols = linear_sum_assignment(cost)
-    for r, c in zip(rows, cols, strict=True):
-        if inside[r, c]:
-            match[idx[c]] = r
-    return match
-
-
 def cell_labels(xyxy: np.ndarray, blasts: np.ndarray, leukocytes: np.ndarray) -> np.ndarray:
     """Per box ``"blast"`` / ``"normal"`` / ``"none"``: blast centroids are matched first
     (one-to-one, centroid inside the box, nearest centre), then the other leukocyte
@@ -112,10 +93,10 @@ def cell_labels(xyxy: np.ndarray, blasts: np.ndarray, leukocytes: np.ndarray) ->
     blasts = np.asarray(blasts, np.float64).reshape(-1, 2)
     leukocytes = np.asarray(leukocytes, np.float64).reshape(-1, 2)
     labels = np.full(len(xyxy), "none", dtype=object)
-    mb = _assign(blasts, xyxy, np.ones(len(xyxy), bool))
-    labels[mb >= 0] = "blast"
-    ml = _assign(leukocytes, xyxy, mb < 0)
-    labels[ml >= 0] = "normal"
+    free = assign_centroids(blasts, xyxy) < 0
+    labels[~free] = "blast"
+    rest = np.flatnonzero(free)
+    labels[rest[assign_centroids(leukocytes, xyxy[rest]) >= 0]] = "normal"
     return labels
 
 
