@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from leukoscan.app.seam import Fusion, decide
+from leukoscan.classify.cv import grouped_stratified_kfold
 from leukoscan.errors import DataError
 
 CONF_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
@@ -32,19 +33,13 @@ BLAST_GRID = tuple(round(v, 2) for v in np.arange(0.1, 0.91, 0.05))
 
 def slide_folds(slides: Sequence[str], groups: Sequence[str], strata: Sequence[str], k: int, *,
                 seed: int = 0) -> dict[str, int]:
-    """``{slide: fold}``; a group never spans two folds; strata balanced where possible."""
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
-
+    """``{slide: fold}``; a group never spans two folds; strata balanced as far as groups allow
+    (:func:`leukoscan.classify.cv.grouped_stratified_kfold`)."""
     if len(set(groups)) < k:
         raise DataError(f"{len(set(groups))} slide groups cannot make {k} folds")
     y = np.unique(np.asarray(strata), return_inverse=True)[1]
-    counts = np.bincount(y)
-    cv = (StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed) if counts.min() >= k
-          else GroupKFold(n_splits=k, shuffle=True, random_state=seed))
-    out: dict[str, int] = {}
-    for f, (_, te) in enumerate(cv.split(np.zeros(len(slides)), y, list(groups))):
-        out.update({slides[i]: f for i in te})
-    return out
+    folds = grouped_stratified_kfold(y, list(groups), k, seed=seed)
+    return {slides[i]: f for f, (_, te) in enumerate(folds) for i in te}
 
 
 def oof_classifier(images: Sequence[np.ndarray], labels: np.ndarray, fold: np.ndarray,
