@@ -33,8 +33,12 @@ DET_BLAST = "det_blast"
 DET_LEUK = "det_leukocyte"
 #: The classifier's own P(blast) per cell, float32 (NaN without a classifier).
 CLF_BLAST = "clf_blast"
-#: How each cell's call was made: "fusion", "classifier", "detector" or "count" (object array).
+#: How each cell's call was made, a key of :data:`CALL_METHODS` (object array).
 CALL_BY = "call_by"
+#: The ways a blast call can be made, with the words the outputs use for them.
+CALL_METHODS = {"fusion": "fusion model over the stage scores", "classifier": "classifier",
+                "detector": "the detector's own blast class (no classifier)",
+                "count": "none (detector has no blast class, no classifier): leukocyte count only"}
 
 DATA_KEYS = (CLASS_NAME, CELL_CLASS, BLAST_PROB, DET_BLAST, DET_LEUK, CLF_BLAST, CALL_BY)
 

@@ -33,6 +33,8 @@ def test_group_cells_merges_one_cell_across_classes_and_keeps_both_scores():
     assert cells.data[seam.DET_LEUK][i] == pytest.approx(0.7)
     assert cells.data[seam.DET_LEUK][1 - i] == 0.0
     np.testing.assert_array_equal(det.xyxy, before)  # input not modified
+    kept = seam.group_cells(det, ios=0)  # 0: no merging, every box a cell with its own score
+    assert len(kept) == 3 and sorted(kept.data[seam.DET_BLAST].tolist()) == pytest.approx([0.0, 0.4, 0.9])
 
 
 def test_group_cells_empty():

@@ -65,10 +65,6 @@ class PipelineConfig:
     group_ios: float = GROUP_IOS
 
 
-#: How a cell's blast call was made (``data[CALL_BY]``, summaries, reports).
-CALL_METHODS = ("fusion", "classifier", "detector", "count")
-
-
 class Pipeline:
     """``Pipeline(detector, classifier, cfg, fusion=None)(image_rgb) -> supervision.Detections``.
 
@@ -125,7 +121,7 @@ class Pipeline:
         if self.cfg.max_det is not None and len(det) > self.cfg.max_det:
             order = np.argsort(-np.asarray(det.confidence))[: self.cfg.max_det]
             det = det[np.sort(order)]
-        return group_cells(det, blast_class=self.cfg.blast_class, ios=self.cfg.group_ios or 1.01)
+        return group_cells(det, blast_class=self.cfg.blast_class, ios=self.cfg.group_ios)
 
     def classifier_probs(self, image: np.ndarray, det: sv.Detections) -> np.ndarray:
         """The classifier's ``P(blast)`` per cell ``(N,)`` float32 (NaN without a classifier)."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from leukoscan import __version__
 from leukoscan.io import sha256_file
 from leukoscan.runs import weights_file
+from leukoscan.schema import CALL_METHODS
 
 if TYPE_CHECKING:
     from leukoscan.app.pipeline import Pipeline
@@ -153,11 +154,6 @@ def _model_line(m: dict[str, Any] | None, role: str) -> str:
     return f"{role}: {m.get('run') or m.get('weights')} ({m.get('name')}{sha}){implicit}"
 
 
-CALL_TEXT = {"fusion": "fusion model over the stage scores", "classifier": "classifier",
-             "detector": "the detector's own blast class (no classifier)",
-             "count": "none (detector has no blast class, no classifier): leukocyte count only"}
-
-
 def _fusion_text(f: dict[str, Any]) -> str:
     sha = f" sha256 {f['sha256'][:12]}" if f.get("sha256") else ""
     return (f"; fusion of {'+'.join(f['inputs'])}{sha}: reject P(none) >= {f['reject']:g}, "
@@ -180,7 +176,7 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
                 + (_fusion_text(prov["fusion"]) if prov.get("fusion") else ""))
     code = f"leukoscan {prov['leukoscan_version']}" + (f", git {prov['git_commit']}" if prov.get("git_commit")
                                                         else ", git commit unknown")
-    calls = f"blast calls: {CALL_TEXT.get(prov['call_by'], prov['call_by'])}; " if prov.get("call_by") else ""
+    calls = f"blast calls: {CALL_METHODS.get(prov['call_by'], prov['call_by'])}; " if prov.get("call_by") else ""
     return [_model_line(prov["detector"], "detector"), _model_line(prov["classifier"], "classifier"),
             calls +
             f"{settings}; tiling {tiling}; crop margin {prov['crop_margin']:g}",

@@ -50,7 +50,7 @@ class SlideSummary:
     blast_pct_ci95: tuple[float | None, float | None]
     flagged: bool
     threshold_pct: float
-    call_by: str = ""  # how blasts were called (leukoscan.app.pipeline.CALL_METHODS key); "count": not at all
+    call_by: str = ""  # how blasts were called (leukoscan.schema.CALL_METHODS key); "count": not at all
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

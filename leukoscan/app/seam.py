@@ -47,6 +47,7 @@ def _ios(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def group_cells(det: Any, *, blast_class: str = "blast", ios: float = GROUP_IOS) -> Any:
     """Leukocyte-class ``sv.Detections`` -> one detection per cell (greedy, by confidence).
 
+    ``ios`` 0 merges nothing (every box is a cell, with its own score in one of the two).
     Each cell keeps the box and class of its highest-scoring member and gains ``DET_BLAST``
     and ``DET_LEUK``. ``det`` must carry ``data["class_name"]``; it is not modified.
     """
@@ -67,7 +68,7 @@ def group_cells(det: Any, *, blast_class: str = "blast", ios: float = GROUP_IOS)
         if owner[i] >= 0:
             continue
         owner[i] = i
-        free = (owner < 0) & (overlap[i] >= ios)
+        free = (owner < 0) & (overlap[i] >= ios) if ios > 0 else np.zeros(n, bool)
         free[: i + 1] = False
         owner[free] = i
     heads = np.unique(owner)
