@@ -191,7 +191,7 @@ def load_manifest(out_dir: Path) -> dict[str, Any] | None:
     return doc
 
 
-def _start_manifest(out_dir: Path, prov: dict[str, Any], overwrite: bool) -> dict[str, Any]:
+def start_manifest(out_dir: Path, prov: dict[str, Any], overwrite: bool) -> dict[str, Any]:
     key = settings_key(prov)
     old = load_manifest(out_dir)
     if old is not None and old.get("settings") != key:
@@ -229,6 +229,17 @@ def plan(files: list[Path], root: Path, manifest: dict[str, Any], out_dir: Path,
     return jobs, skipped
 
 
+def plan_inputs(inputs: list[str | Path], out_dir: Path, manifest: dict[str, Any], *, root: str | Path | None,
+                overwrite: bool, recursive: bool) -> tuple[list[SlideJob], list[str], list[tuple[str, str]]]:
+    """Inputs -> (jobs to run, keys already done, failures: missing paths, unsupported files)."""
+    files, failures = expand_inputs(inputs, recursive=recursive)
+    bad = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    failures += [(str(p), f"unsupported file type {p.suffix!r}") for p in bad]
+    jobs, skipped = plan([p for p in files if p not in bad], batch_root(inputs, root), manifest, out_dir,
+                         overwrite)
+    return jobs, skipped, failures
+
+
 def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
               threshold_pct: float = 20.0, root: str | Path | None = None, options: OutputOptions | None = None,
               overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None) -> BatchResult:
@@ -244,13 +255,10 @@ def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | P
 def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, threshold_pct: float,
                root: str | Path | None, options: OutputOptions | None, overwrite: bool, recursive: bool,
                max_pixels: int | None) -> BatchResult:
-    files, failures = expand_inputs(inputs, recursive=recursive)
     prov = provenance(pipeline, flag_pct=threshold_pct)
-    manifest = _start_manifest(out_dir, prov, overwrite)
-    bad = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
-    failures += [(str(p), f"unsupported file type {p.suffix!r}") for p in bad]
-    jobs, skipped = plan([p for p in files if p not in bad], batch_root(inputs, root), manifest, out_dir,
-                          overwrite)
+    manifest = start_manifest(out_dir, prov, overwrite)
+    jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
+                                          recursive=recursive)
     result = BatchResult(out_dir, skipped=skipped, failures=failures, provenance=prov)
     out_dir.mkdir(parents=True, exist_ok=True)
     for job in tqdm(jobs, desc="slides", unit="img", disable=len(jobs) < 2):
@@ -262,13 +270,13 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, thre
             continue
         manifest["slides"][job.key] = rec
         result.summaries.append(report.SlideSummary.from_dict(rec["summary"]))
-        _write_manifest(out_dir, manifest)
-    _write_manifest(out_dir, manifest)
+        write_manifest(out_dir, manifest)
+    write_manifest(out_dir, manifest)
     result.records = finish_batch(out_dir, manifest, result.failures, cell_classes(pipeline))
     return result
 
 
-def _write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     atomic_write_json(out_dir / MANIFEST, manifest)
 
 

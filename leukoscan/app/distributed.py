@@ -39,13 +39,12 @@ from typing import Any
 
 from leukoscan.app import batch, report
 from leukoscan.app.batch import BatchResult, OutputOptions, SlideJob
-from leukoscan.app.inputs import expand_inputs
 from leukoscan.app.outputs import locked_out_dir
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.provenance import provenance, settings_key
 from leukoscan.device import set_cpu_threads
 from leukoscan.errors import BadInputError, ConfigError
-from leukoscan.io import IMAGE_SUFFIXES, atomic_write_json, sha256_file
+from leukoscan.io import atomic_write_json, sha256_file
 
 STATE_DIR = ".slides"  # per-slide records of the Ray engine, inside out_dir
 MAX_TRIES = 2
@@ -182,16 +181,13 @@ def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path],
         pipe = pipeline if pipeline is not None else factory()
         prov = provenance(pipe, flag_pct=threshold_pct)
         kw = {"threshold_pct": threshold_pct, "options": options, "prov": prov, "max_pixels": max_pixels}
-        files, failures = expand_inputs(inputs, recursive=recursive)
-        manifest = batch._start_manifest(out, prov, overwrite)
+        manifest = batch.start_manifest(out, prov, overwrite)
         settings = settings_key(prov)
         if overwrite:
             shutil.rmtree(out / STATE_DIR, ignore_errors=True)
         _fold(out, manifest, settings)  # slides finished by the workers of a killed run
-        bad = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
-        failures += [(str(p), f"unsupported file type {p.suffix!r}") for p in bad]
-        jobs, skipped = batch.plan([p for p in files if p not in bad], batch.batch_root(inputs, root), manifest,
-                                   out, overwrite)
+        jobs, skipped, failures = batch.plan_inputs(inputs, out, manifest, root=root, overwrite=overwrite,
+                                                    recursive=recursive)
         rows = []
         for job in jobs:
             rec = _read_record(out, job, settings)
@@ -209,7 +205,7 @@ def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path],
                 result.summaries.append(report.SlideSummary.from_dict(rec["manifest"]["summary"]))
             else:
                 result.failures.append((str(job.source), rec["error"]))
-        batch._write_manifest(out, manifest)
+        batch.write_manifest(out, manifest)
         result.records = batch.finish_batch(out, manifest, result.failures, batch.cell_classes(pipe))
         return result
 
