@@ -207,3 +207,27 @@ def test_yolo_weights_file_round_trip_and_blood_init(tmp_path, weights_dir):
     assert info["pretrained"].startswith("blood")
     with pytest.raises(LeukoScanError, match="YOLO detectors only"):
         detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, pretrained="blood")
+
+
+def test_infer_without_any_run_uses_the_bundled_detector_and_says_so(tmp_path, weights_dir, monkeypatch, capsys):
+    """Fresh install, no trained run: infer uses the bundled detector, counts leukocytes with
+    blasts not assessed, and names the bundled weights in the banner and the provenance."""
+    from ultralytics.nn.tasks import DetectionModel
+
+    from leukoscan.commands.infer import main
+    from leukoscan.detect.backends.yolo import WEIGHTS_FORMAT
+
+    net = DetectionModel("yolov8n.yaml", nc=3, verbose=False)
+    meta = {"backend": "yolov8n", "class_names": ["WBC", "RBC", "Platelets"], "imgsz": 64}
+    bundled.write_bundle("blood_fields_yolov8n", {"format": WEIGHTS_FORMAT, "leukoscan": meta,
+                                                  "state_dict": net.state_dict()},
+                         {"kind": "detector", "arch": "yolov8n", "data": "blood_fields"})
+    monkeypatch.chdir(tmp_path)  # no runs/ here
+    _jpg(tmp_path / "slide.jpg", make_smear(96, 128, seed=1).image)
+    assert main([str(tmp_path / "slide.jpg"), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "BUNDLED detector" in err and "blood_fields_yolov8n" in err
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    det = summary["provenance"]["detector"]
+    assert det["chosen"].startswith("bundled") and det["sha256"] == bundled.card("blood_fields_yolov8n")["sha256"]
+    assert summary["provenance"].get("classifier") is None  # bundled models know no blasts
