@@ -60,10 +60,10 @@ def _load_script(folder: str, name: str):
 
 @pytest.fixture(scope="session")
 def tool():
-    """``tool("infer").main([...])``: the command module of ``leukoscan infer``."""
+    """``tool("infer").main([...])``: the command ``tools/<name>.py`` (``leukoscan.tools.<name>``)."""
     import importlib
 
-    return lambda name: importlib.import_module(f"leukoscan.commands.{name}")
+    return lambda name: importlib.import_module(f"leukoscan.tools.{name}")
 
 
 @pytest.fixture(scope="session")

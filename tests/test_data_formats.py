@@ -19,7 +19,7 @@ from leukoscan.data import (
     read_report,
     resolve,
 )
-from leukoscan.data.report import QualityReport, clean_boxes
+from leukoscan.data.quality import QualityReport, clean_boxes
 
 
 def _by_file(folder, split):
@@ -134,7 +134,7 @@ def test_data_root_from_env(tmp_path, monkeypatch):
 
 
 def test_cli_smoke(tmp_path, capsys):
-    from leukoscan.commands import prepare_data as mod
+    from leukoscan.tools import prepare_data as mod
 
     make_voc(tmp_path / "voc", n=2)
     assert mod.main(["voc", "--source", str(tmp_path / "voc"), "--out", str(tmp_path / "o"), "--quiet"]) == 0

@@ -155,7 +155,7 @@ def test_evaluate_detector_tool(tmp_path, capsys):
     from detect_fixtures import make_tiny_dataset
 
     from leukoscan import detect
-    from leukoscan.commands import evaluate_detector
+    from leukoscan.tools import evaluate_detector
 
     data = make_tiny_dataset(tmp_path / "data")
     det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=TINY_NAMES,

@@ -71,7 +71,7 @@ def test_interrupt_then_resume_completes(model, tiny, tmp_path, monkeypatch):
 
 def test_cli_wandb_offline_tiled_run_folder(tiny, tmp_path, monkeypatch):
     """One CLI run covers: run folder files, W&B offline logging, tiled training, val only at the end."""
-    from leukoscan.commands import train_detector
+    from leukoscan.tools import train_detector
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
@@ -97,8 +97,7 @@ def test_cli_real_signal_then_resume(tiny, tmp_path, sig):
     """A real signal mid-run (SIGINT even when inherited as ignored, as for `cmd &` from a
     script; or plain `kill`): exit 130 with the resume command; --resume then completes."""
     run = tmp_path / "runs" / "sig"
-    tool = [sys.executable, "-m", "leukoscan.commands.train_detector"]
-    cmd = [*tool, "--data", str(tiny), "--epochs", "4", "--imgsz",
+    cmd = [sys.executable, str(ROOT / "tools" / "train_detector.py"), "--data", str(tiny), "--epochs", "4", "--imgsz",
            "64", "--batch", "4", "--device", "cpu", "--scratch", "--name", "sig", f"project={tmp_path / 'runs'}",
            "threads=1"]
     child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -113,14 +112,14 @@ def test_cli_real_signal_then_resume(tiny, tmp_path, sig):
     assert f"--resume {run}" in out
     assert (run / "weights" / "last.pt").is_file() and not (run / "metrics.json").exists()
 
-    done = subprocess.run([*tool, "--resume", str(run)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd[:2] + ["--resume", str(run)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert _epochs(run) == [1, 2, 3, 4]
     assert json.loads((run / "metrics.json").read_text())["epochs"] == 4
 
 
 def test_cli_bad_model_lists_valid_names(capsys):
-    from leukoscan.commands import train_detector
+    from leukoscan.tools import train_detector
 
     assert train_detector.main(["--model", "yolov99", "--data", "demo"]) == 2
     err = capsys.readouterr().err
@@ -128,7 +127,7 @@ def test_cli_bad_model_lists_valid_names(capsys):
 
 
 def test_cli_bad_config_key(capsys):
-    from leukoscan.commands import train_detector
+    from leukoscan.tools import train_detector
 
     assert train_detector.main(["augment.flipup=0"]) == 2
     assert "flipud" in capsys.readouterr().err  # did-you-mean

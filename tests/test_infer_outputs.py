@@ -11,10 +11,10 @@ import pytest
 import supervision as sv
 from PIL import Image
 
-from leukoscan.app.batch import run_batch
-from leukoscan.app.pipeline import Pipeline, PipelineConfig
-from leukoscan.app.report import summarize
 from leukoscan.io import ImageReadError, read_image, sha256_file
+from leukoscan.pipeline.batch.runner import run_batch
+from leukoscan.pipeline.infer.cascade import Pipeline, PipelineConfig
+from leukoscan.pipeline.report.summary import summarize
 from leukoscan.synthetic import make_smear
 
 
@@ -184,7 +184,7 @@ def test_unreadable_image_after_ultralytics_import(tmp_path):
 
 
 def test_annotation_colours_blast_red_normal_blue():
-    from leukoscan.app.report import annotate
+    from leukoscan.pipeline.report.slide_report import annotate
 
     image = np.full((60, 120, 3), 255, np.uint8)
     det = sv.Detections(xyxy=np.array([[5, 20, 50, 55], [65, 20, 110, 55]], np.float32))

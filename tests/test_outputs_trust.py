@@ -15,11 +15,12 @@ import pytest
 import supervision as sv
 from standins import AlternatingClassifier, TruthDetector, standin_pipeline, write_smear
 
-from leukoscan.app.annotate import annotate, cell_labels, place_labels
-from leukoscan.app.batch import OutputOptions, run_batch
-from leukoscan.app.provenance import model_source, provenance, provenance_lines
 from leukoscan.errors import ConfigError
 from leukoscan.io import read_image
+from leukoscan.pipeline.batch.runner import OutputOptions, run_batch
+from leukoscan.pipeline.infer.provenance import provenance, provenance_lines
+from leukoscan.pipeline.infer.sources import model_source
+from leukoscan.pipeline.report.annotate import annotate, cell_labels, place_labels
 
 # ---- 1. provenance --------------------------------------------------------------------------
 
@@ -274,8 +275,8 @@ def test_infer_overrides_are_checked(tool, tmp_path, capsys, item, msg):
 
 
 def test_infer_overrides_and_flags_reach_the_pipeline(tool, tmp_path, monkeypatch, capsys):
-    import leukoscan.app.pipeline as pl
-    import leukoscan.commands.infer as infer_cmd
+    import leukoscan.pipeline.infer.cascade as pl
+    import leukoscan.tools.infer as infer_cmd
 
     seen = {}
 
@@ -303,7 +304,7 @@ def test_pipeline_to_reaches_both_models():
 
 
 def test_inputs_named_like_overrides_are_files(tmp_path):
-    from leukoscan.commands.infer import apply_overrides, get_args_parser
+    from leukoscan.tools.infer import apply_overrides, get_args_parser
 
     odd = write_smear(tmp_path / "a=b.png")
     ap = get_args_parser()

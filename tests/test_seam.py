@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from leukoscan.app import allpipe, seam, seam_fit
 from leukoscan.io import write_image
+from leukoscan.pipeline.infer import seam
+from leukoscan.pipeline.train import allpipe, seam_fit
 from leukoscan.synthetic import make_smear
 
 
@@ -239,9 +240,9 @@ def test_allpipe_resumes_without_redoing_stages(trained_allpipe, tmp_path):
 
 
 def test_pipeline_fused_and_detector_only_calls(trained_allpipe):
-    from leukoscan.app.pipeline import Pipeline, PipelineConfig
-    from leukoscan.app.report import summarize
     from leukoscan.classify import load as load_classifier
+    from leukoscan.pipeline.infer.cascade import Pipeline, PipelineConfig
+    from leukoscan.pipeline.report.summary import summarize
 
     run, boxes, train, val, _ = trained_allpipe
     spec = json.loads((run / "pipeline.json").read_text())
@@ -271,8 +272,8 @@ def test_pipeline_fused_and_detector_only_calls(trained_allpipe):
 
 
 def test_evaluate_pipeline_reports_counts_specificity_and_cameras(tmp_path):
-    from leukoscan.app.evaluate import evaluate_pipeline
-    from leukoscan.app.pipeline import Pipeline
+    from leukoscan.pipeline.infer.cascade import Pipeline
+    from leukoscan.pipeline.train.end_to_end import evaluate_pipeline
 
     data = tmp_path / "all_idb1"
     boxes, train, val = _fake_allidb1(data, n_train=0, n_val=6)

@@ -1,0 +1,67 @@
+"""End-to-end evaluation on ALL-IDB1 slides (cells vs centroids, slide-level ALL calls).
+
+    leukoscan evaluate-pipeline [--detector W] [--classifier W] [--data all_idb1] [--split val]
+
+(``python tools/evaluate_pipeline.py ...`` is the same command.) Exit code 2 on a missing
+model or dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from leukoscan.data import resolve
+from leukoscan.io import atomic_write_json
+from leukoscan.pipeline.infer.cascade import PipelineConfig, load_pipeline
+from leukoscan.pipeline.train.end_to_end import evaluate_pipeline
+from leukoscan.tools.common import user_errors
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--detector", help="detector run folder or weights (default: newest run)")
+    ap.add_argument("--classifier", help="classifier run folder or weights (default: newest run)")
+    ap.add_argument("--pipeline", help="a train-all-pipeline run folder (detector, classifier, fusion, thresholds)")
+    ap.add_argument("--no-classifier", action="store_true",
+                    help="detector only: blasts from the detector's own blast class")
+    ap.add_argument("--data", default="all_idb1", help="dataset name or prepared folder")
+    ap.add_argument("--data-root", help="raw data root (default: $LEUKOSCAN_DATA or ./datasets)")
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--flag-pct", type=float, default=20.0, help="call ALL when blast %% >= this")
+    ap.add_argument("--margin", type=float, default=0.15, help="crop margin per side, as a fraction of the box side")
+    ap.add_argument("--conf", type=float, default=0.25)
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:0 or 0: both stages")
+    ap.add_argument("--group-ios", type=float, default=None,
+                    help="merge a cell's boxes across detector classes at this IoS (0: keep every box, "
+                         "the behaviour before one-box-per-cell)")
+    ap.add_argument("--out", help="JSON file for the results")
+    ap.add_argument("--trust-model", action="store_true",
+                    help="also load model files that can run code when loaded (README, Safety)")
+    return ap
+
+
+@user_errors
+def main(argv: list[str] | None = None) -> int:
+    args = get_args_parser().parse_args(argv)
+    extra = {} if args.group_ios is None else {"group_ios": args.group_ios}
+    clf = False if args.no_classifier else args.classifier
+    pipe = load_pipeline(args.detector, clf, PipelineConfig(conf=args.conf, margin=args.margin, **extra),
+                         pipeline=args.pipeline, device=args.device, trust=args.trust_model)
+    data_dir = resolve(args.data, data_root=args.data_root)
+    res = evaluate_pipeline(pipe, data_dir, args.split, threshold_pct=args.flag_pct)
+    print(f"blast calls by: {res['call_by']}")
+    for key, agg in [("all", res["overall"]), *res["by_camera"].items()]:
+        v = {k: agg[k]["value"] for k in ("cell_blast_recall", "cell_blast_precision", "cell_specificity",
+                                          "slide_sensitivity", "slide_specificity", "count_within_10pct")}
+        print(f"{key:>18}: slides {agg['slides']:3d}  cell blast recall {v['cell_blast_recall']}  precision "
+              f"{v['cell_blast_precision']}  cell specificity {v['cell_specificity']}  slide sens "
+              f"{v['slide_sensitivity']}  spec {v['slide_specificity']}  blast% MAE {agg['blast_pct_mae']['value']}"
+              f"  count within 10% {v['count_within_10pct']}")
+    if args.out:
+        atomic_write_json(args.out, res)
+        print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
