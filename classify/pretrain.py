@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leukoscan.classify.crops import crop_detections
+from leukoscan.classify.crops import CROP_MARGIN, crop_detections
 from leukoscan.classify.model import FitCfg
 from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import save_config
@@ -35,7 +35,7 @@ class PretrainConfig:
     split: str = "train"
     per_class: int = 600
     imgsz: int = 64
-    margin: float = 0.15
+    margin: float = CROP_MARGIN
     name: str | None = None
     project: str = "runs/classify"
     seed: int = 0

@@ -18,7 +18,8 @@ import zlib
 import numpy as np
 import supervision as sv
 
-from leukoscan.pipeline.infer.cascade import Pipeline, PipelineConfig
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.synthetic import make_smear
 
 DIE_HEIGHT = 77  # a slide this many pixels high kills the worker that reads it

@@ -21,6 +21,7 @@ from leukoscan.pipeline.batch.runner import OutputOptions, run_batch
 from leukoscan.pipeline.infer.provenance import provenance, provenance_lines
 from leukoscan.pipeline.infer.sources import model_source
 from leukoscan.pipeline.report.annotate import annotate, cell_labels, place_labels
+from leukoscan.pipeline.report.summary import SlideRules
 
 # ---- 1. provenance --------------------------------------------------------------------------
 
@@ -30,7 +31,7 @@ PROV_KEYS = {"leukoscan_version", "git_commit", "detector", "classifier", "devic
 def test_provenance_in_summary_cells_report_and_image(tmp_path):
     pipe = standin_pipeline()
     write_smear(tmp_path / "in" / "a.png")
-    res = run_batch(pipe, [tmp_path / "in"], tmp_path / "out", threshold_pct=25)
+    res = run_batch(pipe, [tmp_path / "in"], tmp_path / "out", rules=SlideRules(flag_pct=25))
     out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
     assert PROV_KEYS <= set(summary["provenance"])

@@ -74,7 +74,8 @@ def test_large_slide_is_tiled(workdir):
 
 
 def test_onnx_export_and_parity(workdir, tool):
-    from leukoscan.pipeline.infer.cascade import PipelineConfig, load_pipeline
+    from leukoscan.pipeline.infer.cascade import load_pipeline
+    from leukoscan.pipeline.infer.settings import PipelineConfig
 
     assert tool("export").main(["--detector", "runs/detect/det", "--classifier", "runs/classify/clf"]) == 0
     assert (workdir / "runs/detect/det/weights/best.onnx").is_file()

@@ -15,7 +15,8 @@ import pytest
 from standins import TruthDetector, write_smear
 
 from leukoscan.pipeline.batch.runner import run_batch
-from leukoscan.pipeline.infer.cascade import Pipeline, PipelineConfig
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.settings import PipelineConfig
 
 pytestmark = pytest.mark.browser
 

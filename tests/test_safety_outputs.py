@@ -19,7 +19,8 @@ from leukoscan.io import ImageReadError, atomic_write_text, load_image, read_ima
 from leukoscan.pipeline.batch.inputs import expand_inputs
 from leukoscan.pipeline.batch.outputs import OutputBusyError, locked_out_dir, reserve_run_dir
 from leukoscan.pipeline.batch.runner import run_batch
-from leukoscan.pipeline.infer.cascade import Pipeline, PipelineConfig
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.synthetic import make_smear
 
 

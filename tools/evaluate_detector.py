@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 
 from leukoscan.data import resolve
+from leukoscan.detect.defaults import DETECT_CONF
 from leukoscan.detect.evaluate import evaluate_detector, evaluate_orientations
 from leukoscan.detect.registry import load
 from leukoscan.device import resolve_device, set_cpu_threads
@@ -32,7 +33,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", dest="data_root", help="where raw datasets live")
     p.add_argument("--out", help="write the metrics JSON here")
     p.add_argument("--conf", type=float, default=0.001, help="score threshold for mAP (default 0.001)")
-    p.add_argument("--centroid-conf", type=float, default=0.25, help="operating threshold for centroid hits")
+    p.add_argument("--centroid-conf", type=float, default=DETECT_CONF,
+                   help="operating threshold for centroid hits (default: the pipeline's, %(default)s)")
     p.add_argument("--iou", type=float, default=None, help="NMS IoU (default: leukoscan.detect.base.NMS_IOU = 0.6)")
     p.add_argument("--tile", type=int, default=None, help="tile size for sliced inference (0 = never; default auto)")
     p.add_argument("--device", default="auto")

@@ -12,9 +12,11 @@ import argparse
 
 from leukoscan.data import resolve
 from leukoscan.io import atomic_write_json
-from leukoscan.pipeline.infer.cascade import PipelineConfig, load_pipeline
+from leukoscan.pipeline.infer.cascade import load_pipeline
+from leukoscan.pipeline.infer.provenance import provenance, provenance_lines
 from leukoscan.pipeline.train.end_to_end import evaluate_pipeline
 from leukoscan.tools.common import user_errors
+from leukoscan.tools.pipeline_args import add_pipeline_args, typed_settings
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -27,13 +29,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", default="all_idb1", help="dataset name or prepared folder")
     ap.add_argument("--data-root", help="raw data root (default: $LEUKOSCAN_DATA or ./datasets)")
     ap.add_argument("--split", default="val")
-    ap.add_argument("--flag-pct", type=float, default=20.0, help="call ALL when blast %% >= this")
-    ap.add_argument("--margin", type=float, default=0.15, help="crop margin per side, as a fraction of the box side")
-    ap.add_argument("--conf", type=float, default=0.25)
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:0 or 0: both stages")
-    ap.add_argument("--group-ios", type=float, default=None,
-                    help="merge a cell's boxes across detector classes at this IoS (0: keep every box, "
-                         "the behaviour before one-box-per-cell)")
+    add_pipeline_args(ap)
     ap.add_argument("--out", help="JSON file for the results")
     ap.add_argument("--trust-model", action="store_true",
                     help="also load model files that can run code when loaded (README, Safety)")
@@ -43,12 +40,15 @@ def get_args_parser() -> argparse.ArgumentParser:
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-    extra = {} if args.group_ios is None else {"group_ios": args.group_ios}
+    cfg, rules, typed = typed_settings(args)
     clf = False if args.no_classifier else args.classifier
-    pipe = load_pipeline(args.detector, clf, PipelineConfig(conf=args.conf, margin=args.margin, **extra),
-                         pipeline=args.pipeline, device=args.device, trust=args.trust_model)
+    pipe = load_pipeline(args.detector, clf, cfg, pipeline=args.pipeline, device=args.device,
+                         trust=args.trust_model, typed=typed)
     data_dir = resolve(args.data, data_root=args.data_root)
-    res = evaluate_pipeline(pipe, data_dir, args.split, threshold_pct=args.flag_pct)
+    res = evaluate_pipeline(pipe, data_dir, args.split, rules=rules)
+    res["provenance"] = provenance(pipe, flag_pct=rules.flag_pct)
+    for line in provenance_lines(res["provenance"]):
+        print(f"# {line}")
     print(f"blast calls by: {res['call_by']}")
     for key, agg in [("all", res["overall"]), *res["by_camera"].items()]:
         v = {k: agg[k]["value"] for k in ("cell_blast_recall", "cell_blast_precision", "cell_specificity",

@@ -1,7 +1,7 @@
 """Detect and classify leukocytes on slides; write annotated images, cell tables, a report.
 
     leukoscan infer slide.jpg [more.jpg | folder/ ...] [--detector RUN] [--classifier RUN] [--out DIR]
-                    [--device cuda:0] [--conf 0.25] [--iou 0.7] [--max-det 300] [--save-txt [--save-conf]]
+                    [--device cuda:0] [--conf C] [--iou I] [--max-det N] [--save-txt [--save-conf]]
                     [key=value ...]          e.g. conf=0.3 iou=0.5 device=cpu image_format=png
 
 Any flag can also be given as key=value (dashes as underscores); a misspelt key is an
@@ -15,6 +15,10 @@ On a Ray cluster (pip install 'leukoscan[distributed]'):
 Ray workers load the models once each and process and write the slides themselves; the
 outputs, manifest and report are those of the one-process run, and the same resume rules
 apply (see README, Scaling out).
+
+Settings flags (--conf, --margin, --blast-threshold, --reject, --flag-pct, ...) default to
+PipelineConfig's values; next to --pipeline a typed one overrides the trained pipeline's
+choice and every output's provenance says "set by --flag, pipeline chose X".
 
 (``python tools/infer.py ...`` is the same command.) Exit code 0 when every input was
 processed, 1 when some input failed (it is reported and skipped), 2 on a bad option
@@ -31,14 +35,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from leukoscan.detect.base import NMS_IOU
 from leukoscan.errors import ConfigError, DataError
 from leukoscan.io import max_pixels_default
 from leukoscan.pipeline.batch.outputs import LOCK_FILE, locked_out_dir, reserve_run_dir
 from leukoscan.pipeline.batch.runner import BatchResult, OutputOptions, run_batch
-from leukoscan.pipeline.infer.cascade import Pipeline, PipelineConfig, load_pipeline
+from leukoscan.pipeline.infer.cascade import Pipeline, load_pipeline
 from leukoscan.pipeline.infer.provenance import provenance, provenance_lines
+from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.tools.common import EXIT_OK, EXIT_PARTIAL, user_errors
+from leukoscan.tools.pipeline_args import add_pipeline_args, typed_settings
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][\w.-]*=")
 
@@ -56,14 +61,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--name", default="exp", help="run name under runs/infer/ when --out is not given")
     ap.add_argument("--root", help="folder the slide keys are relative to (default: deepest folder holding all inputs)")
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:0 or 0: both stages")
-    ap.add_argument("--margin", type=float, default=0.15, help="crop margin per side, as a fraction of the box side")
-    ap.add_argument("--conf", type=float, default=0.25, help="detector score threshold")
-    ap.add_argument("--iou", type=float, default=None, help="detector NMS IoU threshold (default: the detector's)")
-    ap.add_argument("--max-det", type=int, default=None, help="keep at most this many leukocytes per slide")
-    ap.add_argument("--tile", default="auto",
-                    help="sliced inference: auto (large slides only, default), off, or a tile size in pixels")
-    ap.add_argument("--blast-threshold", type=float, default=0.5, help="blast probability cut-off per cell")
-    ap.add_argument("--flag-pct", type=float, default=20.0, help="flag a slide when blast %% >= this")
+    add_pipeline_args(ap)
     ap.add_argument("--image-format", default="auto", choices=("auto", "jpg", "png"),
                     help="annotated images: auto = JPEG for JPEG inputs, PNG otherwise")
     ap.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of annotated images (1-100)")
@@ -123,33 +121,19 @@ def apply_overrides(ap: argparse.ArgumentParser, args: argparse.Namespace) -> ar
     return args
 
 
-def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
-    """The options as a PipelineConfig; a value out of range is a ConfigError naming the flag."""
-    tile_s = str(args.tile)
-    tile = {"auto": None, "off": 0}.get(tile_s) if not tile_s.isdigit() else int(tile_s)
-    if tile is None and tile_s != "auto":
-        raise ConfigError(f"--tile must be auto, off or a number of pixels, not {tile_s!r}")
-    for flag, v in (("--conf", args.conf), ("--blast-threshold", args.blast_threshold),
-                    ("--iou", 0.5 if args.iou is None else args.iou)):
-        if not 0.0 <= v <= 1.0:
-            raise ConfigError(f"{flag} must be in [0, 1], got {v}")
-    if args.margin < 0:
-        raise ConfigError(f"--margin must be >= 0, got {args.margin}")
+def _check_output_options(args: argparse.Namespace) -> None:
     if args.max_pixels is not None and args.max_pixels <= 0:
         raise ConfigError(f"--max-pixels must be a positive number of pixels, got {args.max_pixels}")
-    if args.max_det is not None and args.max_det < 1:
-        raise ConfigError(f"--max-det must be >= 1, got {args.max_det}")
     if not 1 <= args.jpeg_quality <= 100:
         raise ConfigError(f"--jpeg-quality must be in [1, 100], got {args.jpeg_quality}")
-    return PipelineConfig(conf=args.conf, iou=NMS_IOU if args.iou is None else args.iou, margin=args.margin,
-                          tile=tile, blast_threshold=args.blast_threshold, max_det=args.max_det)
 
 
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     ap = get_args_parser()
     args = apply_overrides(ap, ap.parse_intermixed_args(argv))
-    cfg = pipeline_config(args)
+    cfg, rules, typed = typed_settings(args)
+    _check_output_options(args)
     if not any(Path(p).exists() for p in args.inputs):
         raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
     max_pixels_default()  # a bad LEUKOSCAN_MAX_PIXELS fails before anything runs
@@ -157,15 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with locked_out_dir(out):  # before the models load: a busy or unwritable --out fails at once
             pipe = load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
-                                 onnx=args.onnx, pipeline=args.pipeline, device=args.device, trust=args.trust_model)
-            for line in provenance_lines(provenance(pipe, flag_pct=args.flag_pct)):
+                                 onnx=args.onnx, pipeline=args.pipeline, device=args.device, trust=args.trust_model,
+                                 typed=typed)
+            for line in provenance_lines(provenance(pipe, flag_pct=rules.flag_pct)):
                 print(f"# {line}")
             opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
                                  save_txt=args.save_txt, save_conf=args.save_conf)
-            kw = {"threshold_pct": args.flag_pct, "root": args.root, "options": opts, "overwrite": args.overwrite,
+            kw = {"rules": rules, "root": args.root, "options": opts, "overwrite": args.overwrite,
                   "recursive": args.recursive, "max_pixels": args.max_pixels}
             if args.engine == "ray":
-                res = _run_ray(args, cfg, pipe, out, kw)
+                res = _run_ray(args, cfg, typed, pipe, out, kw)
             else:
                 res = run_batch(pipe, args.inputs, out, **kw)
     except BaseException:
@@ -184,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK if res.ok else EXIT_PARTIAL
 
 
-def _run_ray(args: argparse.Namespace, cfg: PipelineConfig, pipe: Pipeline, out: Path,
+def _run_ray(args: argparse.Namespace, cfg: PipelineConfig, typed: dict[str, str], pipe: Pipeline, out: Path,
              kw: dict[str, Any]) -> BatchResult:
     """The batch on Ray workers, each loading the models this process loaded (absolute paths)."""
     import functools
@@ -203,7 +188,7 @@ def _run_ray(args: argparse.Namespace, cfg: PipelineConfig, pipe: Pipeline, out:
     factory = functools.partial(load_pipeline, models.get("detector"),
                                 False if args.no_classifier else models.get("classifier"), cfg, onnx=args.onnx,
                                 pipeline=str(Path(args.pipeline).absolute()) if args.pipeline else None,
-                                trust=args.trust_model)
+                                trust=args.trust_model, typed=typed)
     opts = RayOptions(address=args.address, device="cuda" if gpu else "cpu", workers=args.workers)
     return run_batch_ray(factory, args.inputs, out, pipeline=pipe, ray_options=opts, **kw)
 

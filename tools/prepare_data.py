@@ -20,9 +20,10 @@ from pathlib import Path
 
 from leukoscan.data import format_summary, list_datasets, prepare, read_report, resolve
 from leukoscan.errors import ConfigError, OutputExistsError
-from leukoscan.pipeline.train.allpipe import build_cells_dataset
+from leukoscan.pipeline.train.allpipe import AllPipelineConfig, build_cells_dataset
 from leukoscan.pipeline.train.cells import read_index
 from leukoscan.tools.common import user_errors
+from leukoscan.tools.pipeline_args import add_pipeline_args, typed_settings
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -39,8 +40,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     ap.add_argument("--detector", nargs="+", help="all_idb1_cells: detector run folder(s)")
     ap.add_argument("--split", default="train", help="all_idb1_cells: which split's slides (default train)")
-    ap.add_argument("--margin", type=float, default=0.15, help="all_idb1_cells: crop margin per side")
-    ap.add_argument("--conf", type=float, default=0.05, help="all_idb1_cells: detector score floor")
+    add_pipeline_args(ap, ("margin",))  # all_idb1_cells: the crop margin, as at inference
+    ap.add_argument("--cell-conf", type=float, help="all_idb1_cells: detector score floor when cutting cells "
+                    f"(default {AllPipelineConfig().cell_conf}, as train-all-pipeline)")
     return ap
 
 
@@ -66,7 +68,11 @@ def _cells(args: argparse.Namespace, t0: float) -> int:
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise OutputExistsError(f"{out} exists and is not empty (--overwrite to replace it)")
     data_dir = resolve("all_idb1", data_root=args.data_root)
-    build_cells_dataset(data_dir, args.split, args.detector, out, conf=args.conf, margin=args.margin)
+    cfg, _, _ = typed_settings(args, ("margin",))
+    base = AllPipelineConfig()
+    build_cells_dataset(data_dir, args.split, args.detector, out, margin=cfg.margin,
+                        conf=base.cell_conf if args.cell_conf is None else args.cell_conf, iou=base.iou,
+                        size=base.crop_size)
     counts = Counter(r["label"] for r in read_index(out))
     print(f"cells: {dict(sorted(counts.items()))}; wrote {out} in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -45,7 +45,7 @@ from leukoscan.pipeline.batch.outputs import locked_out_dir
 from leukoscan.pipeline.batch.runner import BatchResult, OutputOptions, SlideJob
 from leukoscan.pipeline.infer.cascade import Pipeline
 from leukoscan.pipeline.infer.provenance import provenance, settings_key
-from leukoscan.pipeline.report.summary import SlideSummary
+from leukoscan.pipeline.report.summary import SlideRules, SlideSummary
 
 STATE_DIR = ".slides"  # per-slide records of the Ray engine, inside out_dir
 MAX_TRIES = 2
@@ -167,7 +167,7 @@ def _run_pool(rows: list[dict[str, Any]], worker_kw: dict[str, Any], opts: RayOp
 
 
 def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path], out_dir: str | Path, *,
-                  pipeline: Pipeline | None = None, threshold_pct: float = 20.0, root: str | Path | None = None,
+                  pipeline: Pipeline | None = None, rules: SlideRules | None = None, root: str | Path | None = None,
                   options: OutputOptions | None = None, overwrite: bool = False, recursive: bool = True,
                   max_pixels: int | None = None, ray_options: RayOptions | None = None,
                   progress: bool = True) -> BatchResult:
@@ -180,8 +180,9 @@ def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path],
     inputs = list(inputs)
     with locked_out_dir(out_dir) as out:
         pipe = pipeline if pipeline is not None else factory()
-        prov = provenance(pipe, flag_pct=threshold_pct)
-        kw = {"threshold_pct": threshold_pct, "options": options, "prov": prov, "max_pixels": max_pixels}
+        rules = rules or SlideRules()
+        prov = provenance(pipe, flag_pct=rules.flag_pct)
+        kw = {"rules": rules, "options": options, "prov": prov, "max_pixels": max_pixels}
         manifest = runner.start_manifest(out, prov, overwrite)
         settings = settings_key(prov)
         if overwrite:

@@ -46,7 +46,7 @@ from leukoscan.pipeline.batch.outputs import locked_out_dir, slide_outputs
 from leukoscan.pipeline.infer.cascade import Pipeline
 from leukoscan.pipeline.infer.provenance import provenance, provenance_lines, settings_key
 from leukoscan.pipeline.report import export_labels, report_html, slide_report
-from leukoscan.pipeline.report.summary import SlideSummary, summarize
+from leukoscan.pipeline.report.summary import SlideRules, SlideSummary, summarize
 from leukoscan.schema import NORMAL
 
 MANIFEST = "manifest.json"
@@ -143,7 +143,7 @@ def cell_classes(pipeline: Pipeline) -> list[str]:
     return [pipeline.cfg.blast_class, NORMAL]
 
 
-def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold_pct: float = 20.0,
+def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, rules: SlideRules | None = None,
                   options: OutputOptions | None = None, prov: dict[str, Any] | None = None,
                   max_pixels: int | None = None) -> dict[str, Any]:
     """Run the pipeline on one slide and write all its outputs; return its manifest record.
@@ -152,26 +152,27 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold
     Raises :class:`~leukoscan.errors.BadInputError` for an unreadable or refused input.
     """
     opts = options or OutputOptions()
-    prov = prov if prov is not None else provenance(pipeline, flag_pct=threshold_pct)
+    flag_pct = (rules or SlideRules()).flag_pct
+    prov = prov if prov is not None else provenance(pipeline, flag_pct=flag_pct)
     loaded = load_image(job.source, max_pixels=max_pixels, min_side=MIN_SIDE)
     image = loaded.array
     det = pipeline(image)
     with slide_outputs(out_dir) as stage:
-        return _write_slide(pipeline, job, stage, image, det, loaded.notes, threshold_pct, opts, prov)
+        return _write_slide(pipeline, job, stage, image, det, loaded.notes, flag_pct, opts, prov)
 
 
 def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, det: Any, notes: Any,
-                 threshold_pct: float, opts: OutputOptions, prov: dict[str, Any]) -> dict[str, Any]:
+                 flag_pct: float, opts: OutputOptions, prov: dict[str, Any]) -> dict[str, Any]:
     cfg = pipeline.cfg
-    summary = summarize(det, image=job.key, image_hw=image.shape[:2], threshold_pct=threshold_pct,
-                               blast_class=cfg.blast_class, call_by=getattr(pipeline, "call_by", ""))
+    summary = summarize(det, image=job.key, image_hw=image.shape[:2], flag_pct=flag_pct,
+                        blast_class=cfg.blast_class, call_by=pipeline.call_by)
     outputs = output_paths(job, job.source.suffix, opts)
     source = {"key": job.key, "path": str(_abs(job.source)), "sha256": sha256_file(job.source)}
     rows = slide_report.cell_rows(det, blast_class=cfg.blast_class)
     slide_report.write_cells(rows, out_dir / outputs["cells_csv"], out_dir / outputs["cells_json"], summary,
                        provenance=prov, source=source, notes=notes)
     footer = provenance_lines(prov)
-    kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": getattr(pipeline, "blast_threshold", cfg.blast_threshold),
+    kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": cfg.blast_threshold,
           "quality": opts.jpeg_quality}
     slide_report.save_annotated(out_dir / outputs["annotated"], image, det, footer=footer, **kw)
     slide_report.save_annotated(out_dir / outputs["thumb"], image, det, max_side=480, **kw)
@@ -189,6 +190,8 @@ def load_manifest(out_dir: Path) -> dict[str, Any] | None:
     doc = json.loads(path.read_text())
     if doc.get("format") != MANIFEST_FORMAT:
         raise ConfigError(f"{path}: not a LeukoScan batch manifest ({doc.get('format')!r}); use another --out")
+    for rec in doc["slides"].values():  # summaries as this version writes them (SlideSummary.from_dict)
+        rec["summary"] = SlideSummary.from_dict(rec["summary"]).to_dict()
     return doc
 
 
@@ -242,21 +245,21 @@ def plan_inputs(inputs: list[str | Path], out_dir: Path, manifest: dict[str, Any
 
 
 def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
-              threshold_pct: float = 20.0, root: str | Path | None = None, options: OutputOptions | None = None,
+              rules: SlideRules | None = None, root: str | Path | None = None, options: OutputOptions | None = None,
               overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None) -> BatchResult:
     """Process every input not already done in ``out_dir``; a bad file is a failure, skipped.
 
     ``out_dir`` is locked for the run (a second run there is refused).
     """
     with locked_out_dir(out_dir) as out:
-        return _run_batch(pipeline, list(inputs), out, threshold_pct, root, options, overwrite, recursive,
+        return _run_batch(pipeline, list(inputs), out, rules or SlideRules(), root, options, overwrite, recursive,
                           max_pixels)
 
 
-def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, threshold_pct: float,
+def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rules: SlideRules,
                root: str | Path | None, options: OutputOptions | None, overwrite: bool, recursive: bool,
                max_pixels: int | None) -> BatchResult:
-    prov = provenance(pipeline, flag_pct=threshold_pct)
+    prov = provenance(pipeline, flag_pct=rules.flag_pct)
     manifest = start_manifest(out_dir, prov, overwrite)
     jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
                                           recursive=recursive)
@@ -264,7 +267,7 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, thre
     out_dir.mkdir(parents=True, exist_ok=True)
     for job in tqdm(jobs, desc="slides", unit="img", disable=len(jobs) < 2):
         try:
-            rec = process_slide(pipeline, job, out_dir, threshold_pct=threshold_pct, options=options, prov=prov,
+            rec = process_slide(pipeline, job, out_dir, rules=rules, options=options, prov=prov,
                                 max_pixels=max_pixels)
         except BadInputError as e:
             result.failures.append((str(job.source), str(e)))

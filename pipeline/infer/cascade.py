@@ -7,10 +7,9 @@ Works with any :class:`~leukoscan.schema.Detector` and any
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,16 +17,10 @@ import numpy as np
 
 from leukoscan import classify, detect
 from leukoscan.classify.crops import crop_detections
-from leukoscan.detect.base import NMS_IOU
 from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
-from leukoscan.pipeline.infer.seam import (
-    GROUP_IOS,
-    Fusion,
-    blast_share,
-    feature_matrix,
-    group_cells,
-)
+from leukoscan.pipeline.infer.seam import Fusion, blast_share, decide, feature_matrix, group_cells
+from leukoscan.pipeline.infer.settings import CHOSEN, Override, PipelineConfig, resolve_settings
 from leukoscan.pipeline.infer.sources import GIVEN, NEWEST, announce_implicit, model_source
 from leukoscan.runs import RunDir, onnx_twin
 from leukoscan.schema import (
@@ -53,24 +46,6 @@ TRAIN_DETECTOR = "leukoscan train-detector"
 TRAIN_CLASSIFIER = "leukoscan train-classifier --model handcrafted+svm --data all_idb2"
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    conf: float = 0.25  # detector score threshold (a fusion model brings its own)
-    iou: float = NMS_IOU  # detector NMS IoU
-    tile: int | None = None  # None: slice large slides automatically; 0: never; N: tiles of N px
-    # Crop margin, fraction of the box side added on each side. Measured on ALL-IDB1 dev-val
-    # (benchmarks/README.md): 0.15 beat 0.5 (ALL-IDB2-like framing) at slide and cell level.
-    margin: float = 0.15
-    leukocyte_classes: tuple[str, ...] = ("WBC", "leukocyte", "blast")
-    blast_class: str = "blast"
-    blast_threshold: float = 0.5  # blast probability at or above which a cell is called a blast
-    batch: int = 64
-    max_det: int | None = None  # keep at most this many leukocytes per slide (highest scores); None: all
-    # Boxes of one cell from different detector classes merge into one cell when their
-    # intersection over the smaller box is >= this (leukoscan.pipeline.infer.seam); 0 keeps every box.
-    group_ios: float = GROUP_IOS
-
-
 class Pipeline:
     """``Pipeline(detector, classifier, cfg, fusion=None)(image_rgb) -> supervision.Detections``.
 
@@ -81,9 +56,13 @@ class Pipeline:
     evidence ``data[DET_BLAST]`` / ``data[DET_LEUK]``, ``data[CLF_BLAST]`` and ``data[CALL_BY]``.
 
     - ``fusion`` (:class:`leukoscan.pipeline.infer.seam.Fusion`): the fused three-way call; cells it
-      rejects (``P(none) >= reject``) are dropped; its ``conf`` replaces ``cfg.conf``.
+      rejects (``P(none) >= cfg.reject``) or scored below ``cfg.conf`` are dropped, a kept cell is
+      a blast when its blast share ``>= cfg.blast_threshold``.
     - no fusion, a classifier: the classifier's ``P(blast) >= cfg.blast_threshold``.
     - no classifier: the detector's own blast class when it has one, else a count only.
+
+    Every threshold is read from ``cfg`` (the settings in effect); :func:`load_pipeline` fills
+    it with a trained pipeline's choices and the user's overrides (:attr:`overrides`).
     """
 
     def __init__(self, detector: Detector, classifier: Classifier | None = None,
@@ -98,17 +77,16 @@ class Pipeline:
             self._blast_idx = names.index(self.cfg.blast_class)
         if fusion is not None and "clf_blast" in fusion.use and classifier is None:
             raise ConfigError("this fusion model needs the classifier's P(blast): give a classifier")
+        if fusion is None and self.cfg.reject < 1.0:
+            raise ConfigError(f"reject={self.cfg.reject:g}: only a trained pipeline's fusion rejects cells")
         has_blast = self.cfg.blast_class in list(getattr(detector, "class_names", []))
         self.call_by = ("fusion" if fusion is not None else "classifier" if classifier is not None
                         else "detector" if has_blast else "count")
         #: where each model came from (:class:`~leukoscan.pipeline.infer.sources.ModelSource` by role);
         #: filled by :func:`load_pipeline`, empty for models built in memory.
         self.sources: dict[str, Any] = {}
-
-    @property
-    def blast_threshold(self) -> float:
-        """The cut-off in use: the fusion's blast share, else ``cfg.blast_threshold``."""
-        return self.fusion.blast if self.fusion is not None else self.cfg.blast_threshold
+        #: settings the user set over the trained pipeline's own choice, by name (provenance names them)
+        self.overrides: dict[str, Override] = {}
 
     def to(self, device: str) -> Pipeline:
         """Run both stages on ``device`` ("cpu", "cuda:0"); models without ``to`` stay where they are."""
@@ -119,8 +97,7 @@ class Pipeline:
 
     def detect(self, image: np.ndarray) -> sv.Detections:
         """One detection per leukocyte (xyxy pixels of ``image``) with the detector's evidence."""
-        conf = self.fusion.conf if self.fusion is not None else self.cfg.conf
-        det = self.detector.predict(image, conf=conf, iou=self.cfg.iou, tile=self.cfg.tile)
+        det = self.detector.predict(image, conf=self.cfg.conf, iou=self.cfg.iou, tile=self.cfg.tile)
         if len(det) and CLASS_NAME in det.data:
             keep = np.isin(np.asarray(det.data[CLASS_NAME], dtype=object), self.cfg.leukocyte_classes)
             det = det[keep]
@@ -149,7 +126,8 @@ class Pipeline:
         sb, sl = det.data[DET_BLAST], det.data[DET_LEUK]
         if self.call_by == "fusion":
             p = self.fusion.proba(feature_matrix(sb, sl, np.nan_to_num(clf, nan=0.5)))
-            kept, blast = self.fusion.decide(p, np.maximum(sb, sl))
+            kept, blast = decide(p, np.maximum(sb, sl), conf=self.cfg.conf, reject=self.cfg.reject,
+                                 blast=self.cfg.blast_threshold)
             det = det[kept]
             prob, is_blast = blast_share(p)[kept], blast[kept]
         elif self.call_by == "classifier":
@@ -192,13 +170,17 @@ def _onnx_twin(path: Path, kind: str) -> Path:
 def load_pipeline(detector: str | Path | None = None, classifier: str | Path | None | bool = None,
                   cfg: PipelineConfig | None = None, *, onnx: bool = False,
                   pipeline: str | Path | None = None, device: str | None = None,
-                  trust: bool = False) -> Pipeline:
+                  trust: bool = False, typed: Mapping[str, str] | None = None) -> Pipeline:
     """Pipeline from run folders / weights files; ``None`` picks the newest trained run
     and says so loudly on stderr (which run, its weights hash).
 
     - ``pipeline``: a folder written by ``leukoscan train-all-pipeline`` (``pipeline.json``:
-      detector, classifier, fusion, crop margin, thresholds); ``detector``/``classifier``
-      given as well override its entries.
+      detector, classifier, fusion, and its chosen crop margin and operating point);
+      ``detector``/``classifier`` given as well override its entries.
+    - ``cfg``: the settings; ``typed``: those of them the user set explicitly, each with how
+      (``{"conf": "--conf"}``). With ``pipeline``, a chosen setting (margin, conf, reject,
+      blast threshold) takes the pipeline's value unless typed; a typed one overrides it and
+      is recorded in ``Pipeline.overrides`` (:func:`~leukoscan.pipeline.infer.settings.resolve_settings`).
     - ``classifier=False``: detector only (blast calls from the detector's own blast class,
       or a leukocyte count when it has none).
     - ``onnx=True`` runs the exported ONNX twins with onnxruntime (``leukoscan export``);
@@ -208,7 +190,7 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     - ``trust=True`` (``--trust-model``) also loads model files that run code when loaded
       (:mod:`leukoscan.trust`).
     """
-    fusion = None
+    fusion, chosen = None, None
     if pipeline is not None:
         spec_file = Path(pipeline) / "pipeline.json"
         if not spec_file.is_file():
@@ -217,7 +199,11 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         detector = detector or spec["detector"]
         classifier = spec["classifier"] if classifier is None else classifier
         fusion = Fusion.load(spec["fusion"])
-        cfg = dataclasses.replace(cfg or PipelineConfig(), margin=float(spec["margin"]))
+        missing = [k for k in CHOSEN if k not in spec]
+        if missing:
+            raise ConfigError(f"{spec_file}: no {', '.join(missing)} (retrain with leukoscan train-all-pipeline)")
+        chosen = {k: float(spec[k]) for k in CHOSEN}
+    cfg, overrides = resolve_settings(cfg or PipelineConfig(), chosen, typed or {})
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR)
@@ -233,6 +219,7 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     if fusion is not None and clf is None and "clf_blast" in fusion.use:
         raise ConfigError("this pipeline's fusion needs its classifier; do not combine it with detector-only")
     pipe = Pipeline(det, clf, cfg, fusion=fusion)
+    pipe.overrides = overrides
     for role, given, file, model, flag in (("detector", detector, det_file, det, "--detector"),
                                            ("classifier", classifier, clf_file, clf, "--classifier")):
         if model is None:

@@ -51,9 +51,13 @@ def _tiling(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def provenance(pipeline: Pipeline, *, flag_pct: float | None = None) -> dict[str, Any]:
-    """Everything a reader needs to know which models and settings made the calls."""
+    """Everything a reader needs to know which models and settings made the calls.
+
+    The settings are those in effect (``pipeline.cfg``, resolved once by ``load_pipeline``);
+    ``overrides`` names each one the user set over a trained pipeline's own choice.
+    """
     cfg = pipeline.cfg
-    models = getattr(pipeline, "sources", {}) or {}
+    models = pipeline.sources
     out: dict[str, Any] = {
         "leukoscan_version": __version__,
         "git_commit": git_commit(),
@@ -63,21 +67,19 @@ def provenance(pipeline: Pipeline, *, flag_pct: float | None = None) -> dict[str
                        else _in_memory(pipeline.classifier)),
         "device": {"detector": str(getattr(pipeline.detector, "device", "cpu")),
                    "classifier": str(getattr(pipeline.classifier, "device", "cpu"))},
-        "thresholds": {"conf": cfg.conf, "iou": cfg.iou,
-                       "blast_threshold": getattr(pipeline, "blast_threshold", cfg.blast_threshold),
-                       "max_det": getattr(cfg, "max_det", None), "flag_pct": flag_pct},
+        "thresholds": {"conf": cfg.conf, "iou": cfg.iou, "blast_threshold": cfg.blast_threshold,
+                       "max_det": cfg.max_det, "flag_pct": flag_pct},
         "tiling": _tiling(pipeline),
         "crop_margin": cfg.margin,
         "leukocyte_classes": list(cfg.leukocyte_classes),
     }
-    out["call_by"] = getattr(pipeline, "call_by", "")
-    fusion = getattr(pipeline, "fusion", None)
-    if fusion is not None:  # how detector and classifier are combined, and its own operating point
+    out["call_by"] = pipeline.call_by
+    fusion = pipeline.fusion
+    if fusion is not None:  # how detector and classifier are combined (its thresholds: cfg, above)
         src = models.get("fusion")
         out["fusion"] = {"file": src.weights if src else None, "sha256": src.sha256 if src else None,
-                         "inputs": list(fusion.use), "conf": fusion.conf, "reject": fusion.reject,
-                         "blast": fusion.blast, "chosen_by": fusion.chosen_by}
-        out["thresholds"]["conf"] = fusion.conf  # the detector runs at the fusion's score floor
+                         "inputs": list(fusion.use), "reject": cfg.reject, "chosen_by": fusion.chosen_by}
+    out["overrides"] = {name: o.to_dict() for name, o in pipeline.overrides.items()}
     return out
 
 
@@ -106,10 +108,16 @@ def _model_line(m: dict[str, Any] | None, role: str) -> str:
     return f"{role}: {m.get('run') or m.get('weights')} ({m.get('name')}{sha}){implicit}"
 
 
-def _fusion_text(f: dict[str, Any]) -> str:
+def _fusion_text(f: dict[str, Any], blast: float) -> str:
     sha = f" sha256 {f['sha256'][:12]}" if f.get("sha256") else ""
     return (f"; fusion of {'+'.join(f['inputs'])}{sha}: reject P(none) >= {f['reject']:g}, "
-            f"blast share >= {f['blast']:g} (chosen by cross-validation on training slides)")
+            f"blast share >= {blast:g} (chosen by cross-validation on training slides)")
+
+
+def _override_text(overrides: dict[str, Any]) -> str:
+    """``; margin 0.3 set by --margin, pipeline chose 0.15`` for each setting the user set."""
+    return "".join(f"; {name} {o['value']:g} set by {o['set_by']}, pipeline chose {o['pipeline_chose']:g}"
+                   for name, o in overrides.items())
 
 
 def provenance_lines(prov: dict[str, Any]) -> list[str]:
@@ -125,7 +133,8 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
     settings = (f"conf {th['conf']:g}, iou {th['iou']:g}, blast threshold {th['blast_threshold']:g}"
                 + (f", max det {th['max_det']}" if th.get("max_det") else "")
                 + (f", flag >= {th['flag_pct']:g}%" if th.get("flag_pct") is not None else "")
-                + (_fusion_text(prov["fusion"]) if prov.get("fusion") else ""))
+                + (_fusion_text(prov["fusion"], th["blast_threshold"]) if prov.get("fusion") else "")
+                + _override_text(prov.get("overrides") or {}))
     code = f"leukoscan {prov['leukoscan_version']}" + (f", git {prov['git_commit']}" if prov.get("git_commit")
                                                         else ", git commit unknown")
     calls = f"blast calls: {CALL_METHODS.get(prov['call_by'], prov['call_by'])}; " if prov.get("call_by") else ""

@@ -107,22 +107,22 @@ def feature_matrix(det_blast: np.ndarray, det_leuk: np.ndarray, clf_blast: np.nd
     return np.stack([np.log(c / (1 - c)) for c in cols], axis=1) if len(cols[0]) else np.zeros((0, 3))
 
 
+_OLD_OPERATING_POINT = ("conf", "reject", "blast")
+
+
 @dataclass
 class Fusion:
     """Multinomial logistic regression over :data:`FEATURES` -> ``P(blast, normal, none)``.
 
-    Thresholds: a cell is kept when ``P(none) < reject`` and the detector score
-    ``max(det_blast, det_leukocyte) >= conf``; a kept cell is a blast when
-    ``P(blast) / (P(blast) + P(normal)) >= blast``. ``use`` switches inputs off (e.g.
-    ``("det_blast", "det_leukocyte")`` for a detector-only fusion).
+    The model only: its operating point (``conf``, ``reject``, blast threshold) is a pipeline
+    setting (``PipelineConfig``; stored in ``pipeline.json``), applied by :func:`decide`.
+    ``use`` switches inputs off (e.g. ``("det_blast", "det_leukocyte")`` for a detector-only
+    fusion).
     """
 
     coef: list[list[float]] = field(default_factory=list)  # (3, F)
     intercept: list[float] = field(default_factory=list)  # (3,)
     use: tuple[str, ...] = FEATURES
-    conf: float = 0.05
-    reject: float = 1.0
-    blast: float = 0.5
     chosen_by: str = ""
     classes: tuple[str, ...] = CELL_LABELS
 
@@ -150,10 +150,6 @@ class Fusion:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
-    def decide(self, p: np.ndarray, det_conf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """-> (kept (N,) bool, blast (N,) bool) at this model's thresholds."""
-        return decide(p, det_conf, conf=self.conf, reject=self.reject, blast=self.blast)
-
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["use"], d["classes"] = list(self.use), list(self.classes)
@@ -161,7 +157,8 @@ class Fusion:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Fusion:
-        d = dict(d)
+        # fusion.json files written before issue 19 also held the operating point (pipeline.json has it)
+        d = {k: v for k, v in d.items() if k not in _OLD_OPERATING_POINT}
         d["use"], d["classes"] = tuple(d.get("use", FEATURES)), tuple(d.get("classes", CELL_LABELS))
         unknown = set(d) - {f.name for f in cls.__dataclass_fields__.values()}
         if unknown:
@@ -184,5 +181,8 @@ def blast_share(p: np.ndarray) -> np.ndarray:
 
 def decide(p: np.ndarray, det_conf: np.ndarray, *, conf: float, reject: float, blast: float
            ) -> tuple[np.ndarray, np.ndarray]:
+    """-> (kept (N,) bool, blast (N,) bool): a cell is kept when ``P(none) < reject`` and the
+    detector score ``max(det_blast, det_leukocyte) >= conf``; a kept cell is a blast when its
+    blast share ``P(blast) / (P(blast) + P(normal)) >= blast``."""
     kept = (np.asarray(det_conf) >= conf) & (p[:, 2] < reject)
     return kept, kept & (blast_share(p) >= blast)

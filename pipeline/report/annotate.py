@@ -149,7 +149,7 @@ def _summary_parts(summary: SlideSummary | None, n: int) -> list[tuple[str, RGB]
     parts += [(f"{summary.blasts} blasts", (0, 0, 0)),
               (f"blast {summary.blast_pct:.1f}% (95% CI {lo:.1f}-{hi:.1f})", (0, 0, 0))]
     if summary.flagged:
-        parts.append((f"FLAG: blast % >= {summary.threshold_pct:g}", FLAG_RGB))
+        parts.append((f"FLAG: blast % >= {summary.flag_pct:g}", FLAG_RGB))
     call_by = getattr(summary, "call_by", None)
     if call_by:
         parts.append((f"calls by {call_by}", (0, 0, 0)))

@@ -64,7 +64,7 @@ def _row(rec: dict[str, Any], cells: list[dict[str, Any]] | None, with_call_by: 
     s, o = rec["summary"], rec["outputs"]
     pct = s.get("blast_pct")
     lo, hi = s.get("blast_pct_ci95") or (None, None)
-    flag = f"&ge; {s['threshold_pct']:g}% blasts" if s.get("flagged") else ""
+    flag = f"&ge; {s['flag_pct']:g}% blasts" if s.get("flagged") else ""
     links = f"<a href=\"{_e(o['cells_csv'])}\">CSV</a> &middot; <a href=\"{_e(o['cells_json'])}\">JSON</a>"
     table = "" if cells is None else \
         f"<details><summary>{len(cells)} cells</summary>{_cells_table(cells)}</details>"

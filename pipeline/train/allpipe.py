@@ -34,15 +34,18 @@ import yaml
 from tqdm import tqdm
 
 from leukoscan import classify, detect
+from leukoscan.classify.crops import CROP_MARGIN
 from leukoscan.classify.model import FitCfg
 from leukoscan.config import load_config, save_config
 from leukoscan.data import prepare, resolve
+from leukoscan.detect.defaults import NMS_IOU
 from leukoscan.detect.train import DetectTrainConfig, train
 from leukoscan.errors import ConfigError, DataError
 from leukoscan.io import atomic_write_json, read_image
 from leukoscan.paths import CONFIGS_DIR
-from leukoscan.pipeline.infer.cascade import Pipeline, PipelineConfig
+from leukoscan.pipeline.infer.cascade import Pipeline
 from leukoscan.pipeline.infer.seam import FEATURES, Fusion, feature_matrix
+from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.pipeline.train.cells import Slide, read_index, read_slides, write_cells
 from leukoscan.pipeline.train.seam_fit import (
     SlideTruth,
@@ -72,10 +75,10 @@ class AllPipelineConfig:
     cv_folds: int = 5
     classifier: str = "handcrafted+svm"
     classifier_imgsz: int | None = None  # None: the classifier's own default input size
-    margins: list[float] = field(default_factory=lambda: [0.15, 0.3])
+    margins: list[float] = field(default_factory=lambda: [CROP_MARGIN, 0.3])
     crop_size: int = 256
     cell_conf: float = 0.05
-    iou: float = 0.6
+    iou: float = NMS_IOU
     seed: int = 0
 
 
@@ -186,8 +189,7 @@ def _cells_stage(cfg: AllPipelineConfig, run_dir: Path, slides: list[Slide], whi
 
 
 def build_cells_dataset(data_dir: str | Path, split: str, detectors: list[str], out: str | Path, *,
-                        conf: float = 0.05, iou: float = 0.6, margin: float = 0.15, size: int = 256,
-                        log=print) -> Path:
+                        conf: float, iou: float, margin: float, size: int, log=print) -> Path:
     """The cells dataset of one split (``leukoscan prepare-data all_idb1_cells``).
 
     One detector run: it cuts every slide (reported as in-fold for slides it trained on).
@@ -273,9 +275,10 @@ def _final_stage(cfg: AllPipelineConfig, run_dir: Path, state: State) -> dict:
     how = (f"grouped {cfg.cv_folds}-fold CV over {len(set(r['slide'] for r in rows))} training slides "
            f"(out-of-fold detector boxes, out-of-fold classifier scores); objective blast % MAE / 100 "
            f"+ (1 - cell blast F1); inputs {best['inputs']}, margin {best['margin']}")
-    fusion = Fusion(use=FUSION_INPUTS[best["inputs"]], conf=best["conf"], reject=best["reject"],
-                    blast=best["blast"], chosen_by=how).fit(_features(rows, np.asarray(o["clf_blast"])), labels)
+    fusion = Fusion(use=FUSION_INPUTS[best["inputs"]], chosen_by=how)
+    fusion.fit(_features(rows, np.asarray(o["clf_blast"])), labels)
     fusion.save(run_dir / "fusion.json")
+    # the one stored copy of the pipeline's chosen settings (leukoscan.pipeline.infer.settings.CHOSEN)
     spec = {"detector": state["detector"], "classifier": str(clf_dir), "fusion": str(run_dir / "fusion.json"),
             "margin": best["margin"], "conf": best["conf"], "reject": best["reject"],
             "blast_threshold": best["blast"], "inputs": best["inputs"], "chosen_by": how,

@@ -66,7 +66,7 @@ def read_slides(data_dir: str | Path, split: str) -> list[Slide]:
 
 
 def write_cells(found: Sequence[tuple[Slide, np.ndarray, Any, str]], out: str | Path, *,
-                margin: float = 0.15, size: int = 256) -> Path:
+                margin: float, size: int) -> Path:
     """Write a prepared cells folder at ``out`` from ``(slide, image, cells, fold)`` tuples.
 
     ``cells``: grouped detections (:func:`detect_cells`). Crops: square, ``margin`` per side,

@@ -3,7 +3,7 @@
 Reads a prepared ``all_idb1`` folder (``images/<split>/``, ``centroids/<split>.json``,
 ``image_labels.csv``). Per cell: a blast centroid is found when it lies inside a box the
 pipeline called a blast (``pipeline.cfg.blast_class``; one-to-one matching, :func:`leukoscan.detect.evaluate.match_centroids`).
-Per slide: ALL is called when the slide is flagged (blast % >= ``threshold_pct``).
+Per slide: ALL is called when the slide is flagged (blast % >= ``flag_pct``).
 Everything is also reported per camera (image size: the two ALL-IDB1 cameras/magnifications),
 because camera predicts the label in ALL-IDB1 (shortcut risk).
 """
@@ -21,14 +21,14 @@ from leukoscan.detect.evaluate import match_centroids
 from leukoscan.io import read_image
 from leukoscan.pipeline.infer.cascade import Pipeline
 from leukoscan.pipeline.infer.seam import cell_labels
-from leukoscan.pipeline.report.summary import summarize
+from leukoscan.pipeline.report.summary import SlideRules, summarize
 from leukoscan.pipeline.train.cells import Slide, read_slides
 from leukoscan.schema import CELL_CLASS
 
 CAMERAS = {"1712x1368": "Olympus 1712x1368", "2592x1944": "Canon 2592x1944"}
 
 
-def _slide_row(pipeline: Pipeline, slide: Slide, threshold_pct: float) -> dict[str, Any]:
+def _slide_row(pipeline: Pipeline, slide: Slide, flag_pct: float) -> dict[str, Any]:
     blast_class, file = pipeline.cfg.blast_class, slide.name
     image = read_image(slide.path)
     det = pipeline(image)
@@ -37,7 +37,7 @@ def _slide_row(pipeline: Pipeline, slide: Slide, threshold_pct: float) -> dict[s
     pts, leuk, label = slide.blasts, slide.leukocytes, slide.label
     truth = cell_labels(det.xyxy, pts, leuk) if len(det) else np.zeros(0, dtype=object)
     n_true_cells = len(pts) + len(leuk)
-    s = summarize(det, image=file, image_hw=image.shape[:2], threshold_pct=threshold_pct,
+    s = summarize(det, image=file, image_hw=image.shape[:2], flag_pct=flag_pct,
                   blast_class=blast_class, call_by=pipeline.call_by)
     true_pct = 100.0 * len(pts) / n_true_cells if n_true_cells else 0.0
     return {"file": file, "size": f"{image.shape[1]}x{image.shape[0]}", "label": label,
@@ -90,19 +90,20 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_pipeline(pipeline: Pipeline, data_dir: str | Path, split: str = "val", *,
-                      threshold_pct: float = 20.0, progress: bool = True) -> dict[str, Any]:
+                      rules: SlideRules | None = None, progress: bool = True) -> dict[str, Any]:
     """-> ``{"overall": {...}, "by_camera": {name: {...}}, "slides": [rows]}``.
 
     Per group: cell blast recall/precision (centroid in a box called blast, one-to-one),
     cell specificity (annotated normal leukocytes found and called normal), slide
-    sensitivity/specificity at ``threshold_pct``, blast % MAE and leukocyte-count relative
+    sensitivity/specificity at ``flag_pct``, blast % MAE and leukocyte-count relative
     error (mean with bootstrap 95% CI over slides), share of slides counted within 10%.
     """
+    flag_pct = (rules or SlideRules()).flag_pct
     slides = read_slides(data_dir, split)
-    rows = [_slide_row(pipeline, slide, threshold_pct)
+    rows = [_slide_row(pipeline, slide, flag_pct)
             for slide in tqdm(slides, desc=f"slides ({split})", disable=not progress)]
     sizes = sorted({r["size"] for r in rows})
-    return {"split": split, "threshold_pct": threshold_pct, "call_by": pipeline.call_by,
+    return {"split": split, "flag_pct": flag_pct, "call_by": pipeline.call_by,
             "overall": _aggregate(rows),
             "by_camera": {CAMERAS.get(s, s): _aggregate([r for r in rows if r["size"] == s]) for s in sizes},
             "slides": rows}
