@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan.errors import BadInputError, MissingModelError
-from leukoscan.io import sha256_file
+from leukoscan.io import atomic_path, atomic_write_json, sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CARD_SUFFIX = ".card.json"
@@ -98,8 +98,6 @@ def write_bundle(name: str, blob: dict[str, Any], fields: dict[str, Any], *, out
     """Write ``<out>/<name>.pt`` (``blob``: tensors and plain values only) and its card with the
     file's SHA-256; ``fields`` must name ``data`` (an open dataset, see :data:`OPEN_DATA`)."""
     import torch
-
-    from leukoscan.io import atomic_path, atomic_write_json
 
     data = open_data_name(fields["data"])
     folder = Path(out) if out is not None else WEIGHTS_DIR

@@ -186,11 +186,11 @@ def test_pretrained_pbc_changes_initial_weights_and_missing_is_one_line(tmp_path
 # ---- YOLO: LeukoScan weights files, init from blood weights -------------------------------------
 @pytest.mark.slow
 def test_yolo_weights_file_round_trip_and_blood_init(tmp_path, weights_dir):
+    from detect_fixtures import make_tiny_dataset
+
     from leukoscan import detect
     from leukoscan.detect.backends.yolo import save_weights_file
     from leukoscan.detect.train import DetectTrainConfig, train
-
-    from detect_fixtures import make_tiny_dataset
 
     data = make_tiny_dataset(tmp_path / "data")
     run = train(DetectTrainConfig(data=str(data), epochs=1, imgsz=64, batch=2, pretrained=False, name="a",
@@ -214,8 +214,8 @@ def test_infer_without_any_run_uses_the_bundled_detector_and_says_so(tmp_path, w
     blasts not assessed, and names the bundled weights in the banner and the provenance."""
     from ultralytics.nn.tasks import DetectionModel
 
-    from leukoscan.commands.infer import main
     from leukoscan.detect.backends.yolo import WEIGHTS_FORMAT
+    from leukoscan.tools.infer import main
 
     net = DetectionModel("yolov8n.yaml", nc=3, verbose=False)
     meta = {"backend": "yolov8n", "class_names": ["WBC", "RBC", "Platelets"], "imgsz": 64}

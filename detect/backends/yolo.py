@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from leukoscan.bundled import bundled_file, bundled_names, read_weights
 from leukoscan.detect.augment import AugmentConfig, ultralytics_args
 from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, with_class_names
 from leukoscan.detect.pretrained import warn_scratch
 from leukoscan.detect.registry import DETECTORS
-from leukoscan.bundled import read_weights
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.offline import offline, offline_var
@@ -382,8 +382,6 @@ WEIGHTS_FORMAT = "leukoscan-weights/1"
 
 def init_weights_path(source: str, backend: str) -> tuple[Path, str]:
     """``pretrained`` as a bundled name (``blood`` -> ``blood_<backend>``) or a weights file."""
-    from leukoscan.bundled import bundled_file, bundled_names
-
     if Path(source).suffix == ".pt":
         if not Path(source).is_file():
             raise MissingModelError(f"pretrained={source}: no such weights file")
