@@ -22,6 +22,7 @@ from leukoscan.classify.model import FitCfg
 from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import save_config
 from leukoscan.data import read_detection, resolve
+from leukoscan.data.fit_splits import check_fit_splits
 from leukoscan.device import set_cpu_threads
 from leukoscan.io import atomic_path, atomic_write_json, read_image
 from leukoscan.runs import RunDir
@@ -70,7 +71,9 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
 
     set_cpu_threads()
     CLASSIFIERS.entry(cfg.arch)  # an unknown name fails before the data are read
+    check_fit_splits((cfg.split,), "split")
     folder = resolve(cfg.data, data_root=cfg.data_root)
+    print(f"fitted on: split {cfg.split} of {cfg.data}; no other split is read")
     t0 = time.time()
     crops, labels, names = detection_crops(folder, cfg.split, cfg.per_class, cfg.imgsz, cfg.margin, cfg.seed)
     clf = build(cfg.arch, num_classes=len(names), pretrained=False, imgsz=cfg.imgsz,
@@ -85,6 +88,7 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
         torch.save({"state_dict": clf.net.state_dict(), "arch": cfg.arch, "class_names": list(names),
                     "imgsz": cfg.imgsz}, tmp)
     atomic_write_json(run / "metrics.json", {
+        "fitted_on": f"split {cfg.split} of {cfg.data}", "scored": f"training accuracy on split {cfg.split}",
         "n_crops": len(crops), "per_class": {n: int((labels == k).sum()) for k, n in enumerate(names)},
         "history": history, "train_accuracy": train_acc, "seconds": round(time.time() - t0, 1)})
     return path

@@ -47,6 +47,7 @@ from leukoscan.app.seam_fit import (
 from leukoscan.classify.model import FitCfg
 from leukoscan.config import load_config, save_config
 from leukoscan.data import prepare, resolve
+from leukoscan.data.fit_splits import HELD_OUT, check_fit_splits
 from leukoscan.detect.train import DetectTrainConfig, train
 from leukoscan.errors import ConfigError, DataError
 from leukoscan.io import atomic_write_json, read_image
@@ -288,12 +289,17 @@ def train_all_pipeline(cfg: AllPipelineConfig, run_dir: str | Path, *, log=print
     """Run (or resume) every stage in ``run_dir``; returns ``run_dir`` (holds ``pipeline.json``)."""
     if cfg.cells_detector not in ("oof", "full"):
         raise ConfigError(f"cells_detector must be 'oof' or 'full', got {cfg.cells_detector!r}")
+    check_fit_splits((cfg.split,), "split (the slides the pipeline is fitted on)")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
     state = State(run_dir)
     data_dir = resolve(cfg.data, data_root=cfg.data_root)
     slides = read_slides(data_dir, cfg.split)
+    held = data_dir / "splits" / f"{HELD_OUT}.txt"
+    n_held = len(held.read_text().split()) if held.is_file() else 0
+    log(f"fitted on: split {cfg.split} ({len(slides)} slides); every other split is not read"
+        + (f"; the data hold a {HELD_OUT!r} split ({n_held} slides): left alone" if n_held else ""))
     stages = [
         ("detector", lambda: cfg.detector or _train_detector(cfg, run_dir, "full", cfg.data)),
         ("folds", lambda: _fold_stage(cfg, run_dir, data_dir, slides) if cfg.cells_detector == "oof" else []),
