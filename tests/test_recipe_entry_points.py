@@ -61,7 +61,7 @@ def test_explicit_flags_still_win(tmp_path, tool, capsys, monkeypatch):
 
 
 def test_benchmark_entry_uses_the_recipe_size():
-    from leukoscan.classify.benchmark import BenchConfig, model_config
+    from leukoscan.experiments.classifier_benchmark import BenchConfig, model_config
 
     t = model_config(BenchConfig(imgsz=64), "rawat2017")
     assert t.imgsz is None and t.steps == () and t.pretrained is False  # None: the recipe's own 128 px

@@ -103,7 +103,7 @@ def test_train_classifier_fit_splits_flag(tmp_path, tool, capsys):
 
 
 def test_benchmark_cv_inside_dev_splits(tmp_path, reads):
-    from leukoscan.classify.benchmark import BenchConfig, run_benchmark
+    from leukoscan.experiments.classifier_benchmark import BenchConfig, run_benchmark
 
     lines: list[str] = []
     out = run_benchmark(BenchConfig(data="demo_cells", models=("handcrafted+svm",), folds=2, fold_seeds=2,
@@ -118,7 +118,7 @@ def test_benchmark_cv_inside_dev_splits(tmp_path, reads):
 
 
 def test_detector_and_pipeline_refuse_test_split():
-    from leukoscan.app.allpipe import AllPipelineConfig, train_all_pipeline
+    from leukoscan.pipeline.train.allpipe import AllPipelineConfig, train_all_pipeline
     from leukoscan.detect.train import DetectTrainConfig
 
     with pytest.raises(ConfigError, match="test"):
