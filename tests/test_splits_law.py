@@ -118,8 +118,8 @@ def test_benchmark_cv_inside_dev_splits(tmp_path, reads):
 
 
 def test_detector_and_pipeline_refuse_test_split():
-    from leukoscan.pipeline.train.allpipe import AllPipelineConfig, train_all_pipeline
     from leukoscan.detect.train import DetectTrainConfig
+    from leukoscan.pipeline.train.allpipe import AllPipelineConfig, train_all_pipeline
 
     with pytest.raises(ConfigError, match="test"):
         DetectTrainConfig(train_split="test")
