@@ -15,6 +15,7 @@ strictly coarser than grouping by slide, so no slide is ever split either.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class CellSet:
     splits: list[str]
     root: Path | None = None
     meta: dict[str, list[str]] = field(default_factory=dict)  # extra per-item columns
+    split_counts: dict[str, int] = field(default_factory=dict)  # items per split of the whole index ("" = none)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -49,11 +51,16 @@ class CellSet:
         return CellSet([self.images[i] for i in idx], self.labels[idx], self.class_names,
                        [self.groups[i] for i in idx], [self.files[i] for i in idx],
                        [self.splits[i] for i in idx], self.root,
-                       {k: [v[i] for i in idx] for k, v in self.meta.items()})
+                       {k: [v[i] for i in idx] for k, v in self.meta.items()}, dict(self.split_counts))
 
 
-def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None) -> CellSet:
-    """Read a prepared cells folder; classes sorted by name unless ``class_names`` is given."""
+def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None,
+               splits: tuple[str, ...] | None = None) -> CellSet:
+    """Read a prepared cells folder; classes sorted by name unless ``class_names`` is given.
+
+    ``splits``: read only the crops of these splits (all crops when the index has no split
+    column); the others are never decoded, only counted in ``split_counts``.
+    """
     folder = Path(folder)
     index = folder / "index.csv"
     if not index.is_file():
@@ -66,6 +73,9 @@ def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None) -
     unknown = {r["label"] for r in rows} - set(names)
     if unknown:
         raise ValueError(f"{index}: labels {sorted(unknown)} not in class_names {names}")
+    counts = dict(Counter(r.get("split", "") or "" for r in rows))
+    if splits is not None and set(counts) != {""}:
+        rows = [r for r in rows if (r.get("split", "") or "") in splits]
     return CellSet(
         images=[read_image(folder / r["file"]) for r in rows],
         labels=np.array([names.index(r["label"]) for r in rows], dtype=int),
@@ -74,13 +84,15 @@ def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None) -
         files=[r["file"] for r in rows],
         splits=[r.get("split", "") or "" for r in rows],
         root=folder,
+        split_counts=counts,
     )
 
 
-def resolve_cells(data: str | Path, data_root: str | Path | None = None) -> CellSet:
+def resolve_cells(data: str | Path, data_root: str | Path | None = None,
+                  splits: tuple[str, ...] | None = None) -> CellSet:
     """Dataset name or folder -> :class:`CellSet` (prepared under ``runs/data`` if needed)."""
     folder = resolve(data, data_root=data_root)
-    return load_cells(folder)
+    return load_cells(folder, splits=splits)
 
 
 def _slide_meta(data_root: str | Path | None) -> dict[str, dict[str, str]]:
