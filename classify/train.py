@@ -12,6 +12,12 @@
 With ``folds >= 2``: k-fold CV (``split: grouped`` by ``group_by``, or ``random``), then a
 final fit on every crop. With ``folds < 2``: train on the index's ``train`` split and
 evaluate on ``val``/``test`` when present, else train on everything without metrics.
+
+Two classes, or ``positive`` among the classes: the binary clinical report
+(:func:`~leukoscan.classify.metrics.binary_report`). More classes without ``positive``
+(a cell-type classifier, e.g. ``--data pbc_crops``): the multiclass report (accuracy,
+balanced accuracy, per-class recall with Wilson CIs, confusion). With several datasets
+(``--data pbc_crops+bccd_types``) the held-out splits are also scored per dataset.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import numpy as np
 from leukoscan.classify.cv import make_folds
 from leukoscan.classify.data import CellSet, cv_groups, resolve_cells
 from leukoscan.classify.engine import seed_all
-from leukoscan.classify.metrics import binary_report
+from leukoscan.classify.metrics import binary_report, multiclass_report
 from leukoscan.classify.model import FitCfg
 from leukoscan.classify.models import load_backbone
 from leukoscan.classify.records import RunLog, write_records
@@ -88,6 +94,25 @@ def positive_index(class_names: tuple[str, ...], positive: str) -> int:
     raise ConfigError(f"positive: class {positive!r} not in {class_names}")
 
 
+def binary_task(class_names: tuple[str, ...], positive: str) -> bool:
+    """Scored as a binary task (``positive`` is a class, or there are two classes)."""
+    return positive in class_names or len(class_names) == 2
+
+
+def score(labels: np.ndarray, proba: np.ndarray, class_names: tuple[str, ...], positive: str,
+          n_boot: int) -> Any:
+    """Binary report for a binary task, else the multiclass report of the argmax calls."""
+    if binary_task(class_names, positive):
+        return binary_report(labels, proba, class_names, positive=positive_index(class_names, positive),
+                             n_boot=n_boot)
+    return multiclass_report(labels, np.asarray(proba).argmax(1), class_names)
+
+
+def _bal_acc(report: Any) -> float:
+    ba = report.balanced_accuracy
+    return float(getattr(ba, "value", ba))
+
+
 def build_for(cfg: TrainConfig, class_names: tuple[str, ...]) -> Any:
     """Build ``cfg.model`` with a seeded RNG, so random initialisation is reproducible."""
     seed_all(cfg.fit.seed)
@@ -115,7 +140,6 @@ def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=
     """
     groups = cv_groups(cells, cfg.group_by, cfg.data_root) if cfg.split == "grouped" else None
     folds = make_folds(cells.labels, groups, cfg.folds, split=cfg.split, seed=cfg.fit.seed)
-    pos = positive_index(cells.class_names, cfg.positive)
     proba = np.zeros((len(cells), len(cells.class_names)), dtype=np.float32)
     fold_of = np.full(len(cells), -1)
     fold_ba, t0 = [], time.time()
@@ -133,16 +157,15 @@ def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=
                 log=(lambda row, k=k: log({f"fold{k}/{a}": b for a, b in row.items()})) if log else None)
         proba[te] = clf.predict_proba([cells.images[i] for i in te])
         fold_of[te] = k
-        rep = binary_report(cells.labels[te], proba[te], cells.class_names, positive=pos, n_boot=0)
-        fold_ba.append(rep.balanced_accuracy.value)
+        fold_ba.append(_bal_acc(score(cells.labels[te], proba[te], cells.class_names, cfg.positive, 0)))
         if log:
-            log({"fold": k, "fold_balanced_accuracy": rep.balanced_accuracy.value})
-    report = binary_report(cells.labels, proba, cells.class_names, positive=pos, n_boot=cfg.n_boot)
+            log({"fold": k, "fold_balanced_accuracy": fold_ba[-1]})
+    report = score(cells.labels, proba, cells.class_names, cfg.positive, cfg.n_boot)
     res = CVResult(proba, fold_of, report, fold_ba, time.time() - t0)
     for cam in sorted(set(cells.meta.get("camera", []))):
         sel = np.array([c == cam for c in cells.meta["camera"]])
-        res.subgroups[f"camera={cam}"] = binary_report(cells.labels[sel], proba[sel], cells.class_names,
-                                                       positive=pos, n_boot=cfg.n_boot)
+        res.subgroups[f"camera={cam}"] = score(cells.labels[sel], proba[sel], cells.class_names, cfg.positive,
+                                               cfg.n_boot)
     return res
 
 
@@ -205,8 +228,8 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
             metrics.update(held)
     atomic_write_json(RunDir(run_dir).metrics, metrics)
     labels, proba, crops, what = evaluated
-    write_records(run_dir, log, cells.class_names, positive_index(cells.class_names, cfg.positive), labels, proba,
-                  crops, what=what, weights=weights)
+    pos = positive_index(cells.class_names, cfg.positive) if binary_task(cells.class_names, cfg.positive) else None
+    write_records(run_dir, log, cells.class_names, pos, labels, proba, crops, what=what, weights=weights)
     if wb is not None:
         wb.summary.update(_flat(metrics))
         wb.finish()
@@ -217,14 +240,17 @@ def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any) -> tuple[dict, tuple]:
     """Metrics on val/test; also (labels, proba, crops, name) of the first of them, for plots."""
     out: dict[str, Any] = {}
     first: tuple = (None, None, [], "")
-    pos = positive_index(cells.class_names, cfg.positive)
+    sources = cells.meta.get("source")
     for split in ("val", "test"):
         idx = np.array([i for i, s in enumerate(cells.splits) if s == split])
         if len(idx):
             sub = cells.subset(idx)
             proba = clf.predict_proba(sub.images)
-            out[split] = binary_report(sub.labels, proba, cells.class_names, positive=pos,
-                                       n_boot=cfg.n_boot).to_dict()
+            out[split] = score(sub.labels, proba, cells.class_names, cfg.positive, cfg.n_boot).to_dict()
+            for src in sorted(set(sub.meta.get("source", []))) if sources else ():
+                sel = np.array([x == src for x in sub.meta["source"]])
+                out[f"{split}:{src}"] = score(sub.labels[sel], proba[sel], cells.class_names, cfg.positive,
+                                              cfg.n_boot).to_dict()
             if first[0] is None:
                 first = (sub.labels, proba, sub.images, f"{split} split")
     if not out:

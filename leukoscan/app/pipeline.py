@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leukoscan import classify, detect
+from leukoscan.app.cell_types import assign_types, check_type_classifier, type_probs
 from leukoscan.app.provenance import GIVEN, NEWEST, announce_implicit, model_source
 from leukoscan.app.seam import GROUP_IOS, Fusion, blast_share, feature_matrix, group_cells
 from leukoscan.classify.crops import crop_detections
@@ -63,6 +64,12 @@ class PipelineConfig:
     # Boxes of one cell from different detector classes merge into one cell when their
     # intersection over the smaller box is >= this (leukoscan.app.seam); 0 keeps every box.
     group_ios: float = GROUP_IOS
+    # The type stage (leukoscan.app.cell_types): run folder or file of a cell-type classifier
+    # (leukoscan train-classifier --config configs/classify_types_pbc.yaml); None: no
+    # differential. Its crops use their own margin (more context than the blast crops; the
+    # framing of its training data pbc_crops / bccd_types, see those converters).
+    type_classifier: str | None = None
+    type_margin: float = 0.3
 
 
 class Pipeline:
@@ -81,9 +88,14 @@ class Pipeline:
     """
 
     def __init__(self, detector: Detector, classifier: Classifier | None = None,
-                 cfg: PipelineConfig | None = None, fusion: Fusion | None = None) -> None:
+                 cfg: PipelineConfig | None = None, fusion: Fusion | None = None,
+                 type_classifier: Classifier | None = None) -> None:
         self.detector, self.classifier, self.fusion = detector, classifier, fusion
         self.cfg = cfg or PipelineConfig()
+        #: the type stage's classifier (None: no differential); see leukoscan.app.cell_types
+        self.type_classifier = type_classifier
+        if type_classifier is not None:
+            check_type_classifier(type_classifier, self.cfg.blast_class)
         self._blast_idx = -1
         if classifier is not None:
             names = list(classifier.class_names)
@@ -106,7 +118,7 @@ class Pipeline:
 
     def to(self, device: str) -> Pipeline:
         """Run both stages on ``device`` ("cpu", "cuda:0"); models without ``to`` stay where they are."""
-        for model in (self.detector, self.classifier):
+        for model in (self.detector, self.classifier, self.type_classifier):
             if model is not None and hasattr(model, "to"):
                 model.to(device)
         return self
@@ -159,8 +171,15 @@ class Pipeline:
         det.data[CALL_BY] = np.full(len(det), self.call_by, dtype=object)
         return det
 
+    def add_types(self, image: np.ndarray, det: sv.Detections) -> sv.Detections:
+        """Add ``CELL_TYPE`` / ``TYPE_CONF`` (the type stage) to ``det``; a no-op without a type classifier."""
+        if self.type_classifier is None:
+            return det
+        proba = type_probs(image, det, self.type_classifier, margin=self.cfg.type_margin, batch=self.cfg.batch)
+        return assign_types(det, proba, self.type_classifier.class_names, blast_class=self.cfg.blast_class)
+
     def __call__(self, image: np.ndarray) -> sv.Detections:
-        return self.classify(image, self.detect(image))
+        return self.add_types(image, self.classify(image, self.detect(image)))
 
 
 def find_run(given: str | Path | None, base: Path, train_cmd: str) -> Path:
@@ -212,6 +231,8 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         classifier = spec["classifier"] if classifier is None else classifier
         fusion = Fusion.load(spec["fusion"])
         cfg = dataclasses.replace(cfg or PipelineConfig(), margin=float(spec["margin"]))
+        if spec.get("type_classifier") and cfg.type_classifier is None:
+            cfg = dataclasses.replace(cfg, type_classifier=spec["type_classifier"])
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR)
@@ -226,9 +247,15 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
             _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
     if fusion is not None and clf is None and "clf_blast" in fusion.use:
         raise ConfigError("this pipeline's fusion needs its classifier; do not combine it with detector-only")
-    pipe = Pipeline(det, clf, cfg, fusion=fusion)
+    types = None
+    if cfg is not None and cfg.type_classifier:
+        types = classify.load(find_run(cfg.type_classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER), trust=trust)
+    pipe = Pipeline(det, clf, cfg, fusion=fusion, type_classifier=types)
     for role, given, file, model, flag in (("detector", detector, det_file, det, "--detector"),
-                                           ("classifier", classifier, clf_file, clf, "--classifier")):
+                                           ("classifier", classifier, clf_file, clf, "--classifier"),
+                                           ("type_classifier", types and cfg.type_classifier,
+                                            types and find_run(cfg.type_classifier, CLASSIFY_RUNS, ""), types,
+                                            "--type-classifier")):
         if model is None:
             continue
         src = model_source(role, file, str(getattr(model, "name", type(model).__name__)),

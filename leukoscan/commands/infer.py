@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan.app.batch import BatchResult, OutputOptions, run_batch
+from leukoscan.app.differential import Differential, text_lines
 from leukoscan.app.outputs import LOCK_FILE, locked_out_dir, reserve_run_dir
 from leukoscan.app.pipeline import Pipeline, PipelineConfig, load_pipeline
 from leukoscan.app.provenance import provenance, provenance_lines
@@ -50,6 +51,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--classifier", help="classifier run folder (runs/classify/<name>) or weights file; default: newest run")
     ap.add_argument("--pipeline", help="a train-all-pipeline run folder: detector, classifier, fusion and the "
                     "operating points chosen for them (--detector/--classifier override its entries)")
+    ap.add_argument("--type-classifier", help="cell-type classifier run folder or weights file (the differential: "
+                    "each cell not called a blast gets its type; train: leukoscan train-classifier --config "
+                    "configs/classify_types_pbc.yaml); default: none")
     ap.add_argument("--no-classifier", action="store_true",
                     help="detector only: leukocyte count, and blasts from the detector's own blast class if it has one")
     ap.add_argument("--out", help="output folder (default: runs/infer/<name>, a new one each time)")
@@ -142,7 +146,8 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     if not 1 <= args.jpeg_quality <= 100:
         raise ConfigError(f"--jpeg-quality must be in [1, 100], got {args.jpeg_quality}")
     return PipelineConfig(conf=args.conf, iou=NMS_IOU if args.iou is None else args.iou, margin=args.margin,
-                          tile=tile, blast_threshold=args.blast_threshold, max_det=args.max_det)
+                          tile=tile, blast_threshold=args.blast_threshold, max_det=args.max_det,
+                          type_classifier=str(Path(args.type_classifier).absolute()) if args.type_classifier else None)
 
 
 @user_errors
@@ -176,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         pct = "n/a" if s.blast_pct is None else f"{s.blast_pct:.1f}% [{s.blast_pct_ci95[0]:.1f}, {s.blast_pct_ci95[1]:.1f}]"
         print(f"{s.image}: {s.leukocytes} leukocytes, {s.blasts} blasts, blast {pct}"
               + ("  FLAG" if s.flagged else ""))
+        diff = next((r.get("differential") for r in res.records if r["key"] == s.image), None)
+        if diff is not None:
+            print("\n".join(text_lines(Differential.from_dict(diff))))
     if res.skipped:
         print(f"skipped {len(res.skipped)} slide(s) already done in {out} (--overwrite redoes them)")
     for path, msg in res.failures:
