@@ -239,3 +239,24 @@ def test_train_type_classifier_multiclass_and_use_it(tmp_path, monkeypatch):
     det = pipe(make_smear(120, 160, seed=0).image)
     assert CELL_TYPE in det.data and set(det.data[CELL_TYPE]) <= {"lymphocyte", "neutrophil", ""}
     assert pipe.sources["type_classifier"].run == str(run)
+
+
+def test_evaluate_types_on_typed_fields(tmp_path):
+    """Per-cell type accuracy on BCCD-like fields: mixed-type images left out and counted."""
+    from leukoscan.app.evaluate_types import evaluate_types
+
+    class Neutrophils(_TypeClf):
+        def predict_proba(self, crops):
+            out = np.zeros((len(crops), len(TYPES)), np.float32)
+            out[:, TYPES.index("neutrophil")] = 1.0
+            return out
+
+    bccd = _bccd_like(tmp_path / "data") / "BCCD"
+    (bccd / "ImageSets/Main/val.txt").write_text("img0\nimg1\nimg2\nimg3\n")
+    pipe = Pipeline(None, None, PipelineConfig(), type_classifier=Neutrophils())
+    res = evaluate_types(pipe, bccd, "val", gt_boxes=True)
+    assert res["n_cells"] == 2 and res["left_out"] == {"mixed_or_no_type_boxes": 3, "images": 2}
+    pc = res["per_cell"]
+    assert pc["accuracy"]["value"] == 0.5 and set(pc["recall"]) == {"lymphocyte", "neutrophil"}
+    assert pc["recall"]["neutrophil"]["value"] == 1.0 and pc["recall"]["lymphocyte"]["value"] == 0.0
+    assert res["per_image"]["agreement"]["k"] == 1 and res["per_image"]["diff_error_pts_mean"] == 50.0

@@ -1,6 +1,15 @@
-"""End-to-end evaluation on ALL-IDB1 slides (cells vs centroids, slide-level ALL calls).
+"""End-to-end evaluation on ALL-IDB1 slides (cells vs centroids, slide-level ALL calls), or of
+the differential on data with typed white cells (BCCD full fields + wbc_subtypes.csv).
 
     leukoscan evaluate-pipeline [--detector W] [--classifier W] [--data all_idb1] [--split val]
+    leukoscan evaluate-pipeline --data bccd --type-classifier RUN [--detector W | --gt-boxes] [--split val]
+    leukoscan evaluate-pipeline --data all_idb1 --type-classifier RUN --gt-boxes [--split val]
+
+With ``--data bccd`` (or ``bccd_types``): per-cell type accuracy and per-class recall (95%
+Wilson CIs, n), confusion, per-image differential error and agreement
+(:mod:`leukoscan.app.evaluate_types`); ``--gt-boxes`` types the annotated WBC boxes
+instead of detections (no detector, no blast stage). With ``--data all_idb1 --gt-boxes``
+(no type ground truth): the share of annotated leukocytes (and blasts) given each type.
 
 (``python tools/evaluate_pipeline.py ...`` is the same command.) Exit code 2 on a missing
 model or dataset.
@@ -11,9 +20,12 @@ from __future__ import annotations
 import argparse
 
 from leukoscan.app.evaluate import evaluate_pipeline
+from leukoscan.app.evaluate_types import evaluate_types, type_shares, type_stage_only
 from leukoscan.app.pipeline import PipelineConfig, load_pipeline
 from leukoscan.cli import user_errors
 from leukoscan.data import resolve
+from leukoscan.data.cards import locate
+from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_write_json
 
 
@@ -34,6 +46,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--group-ios", type=float, default=None,
                     help="merge a cell's boxes across detector classes at this IoS (0: keep every box, "
                          "the behaviour before one-box-per-cell)")
+    ap.add_argument("--type-classifier", help="cell-type classifier run folder or weights (the differential)")
+    ap.add_argument("--type-margin", type=float, default=None, help="crop margin of the type stage (default 0.3)")
+    ap.add_argument("--gt-boxes", action="store_true",
+                    help="typed data: type the annotated WBC boxes (no detector, no blast stage)")
     ap.add_argument("--out", help="JSON file for the results")
     ap.add_argument("--trust-model", action="store_true",
                     help="also load model files that can run code when loaded (README, Safety)")
@@ -43,6 +59,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
+    if args.data in TYPED_DATA:
+        return _types(args)
+    if args.type_classifier and args.gt_boxes:
+        return _shares(args)
     extra = {} if args.group_ios is None else {"group_ios": args.group_ios}
     clf = False if args.no_classifier else args.classifier
     pipe = load_pipeline(args.detector, clf, PipelineConfig(conf=args.conf, margin=args.margin, **extra),
@@ -57,6 +77,50 @@ def main(argv: list[str] | None = None) -> int:
               f"{v['cell_blast_precision']}  cell specificity {v['cell_specificity']}  slide sens "
               f"{v['slide_sensitivity']}  spec {v['slide_specificity']}  blast% MAE {agg['blast_pct_mae']['value']}"
               f"  count within 10% {v['count_within_10pct']}")
+    if args.out:
+        atomic_write_json(args.out, res)
+        print(f"written: {args.out}")
+    return 0
+
+
+#: Datasets whose white cells carry a type: the differential is evaluated on them.
+TYPED_DATA = ("bccd", "bccd_types")
+
+
+def _types(args: argparse.Namespace) -> int:
+    if not args.type_classifier:
+        raise ConfigError(f"--data {args.data}: evaluating the differential needs --type-classifier RUN")
+    extra = {} if args.type_margin is None else {"type_margin": args.type_margin}
+    cfg = PipelineConfig(conf=args.conf, margin=args.margin, type_classifier=args.type_classifier, **extra)
+    pipe = (type_stage_only(args.type_classifier, cfg, trust=args.trust_model) if args.gt_boxes else
+            load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
+                          device=args.device, trust=args.trust_model))
+    res = evaluate_types(pipe, locate("bccd_types", args.data_root), args.split, gt_boxes=args.gt_boxes)
+    res["type_classifier"] = pipe.sources["type_classifier"].to_dict()
+    pc, pi = res["per_cell"], res["per_image"]
+    acc = pc["accuracy"]
+    print(f"cells from {res['cells_from']}; {res['n_cells']} typed cells in {res['n_images']} images "
+          f"(left out: {res['left_out']['mixed_or_no_type_boxes']} boxes of images naming several types or none)")
+    print(f"per-cell type accuracy {acc['value']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}]  "
+          f"balanced {pc['balanced_accuracy']:.3f}")
+    for k, v in pc["recall"].items():
+        print(f"  recall {k:12s} {v['value']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]  n={v['n']}")
+    print(f"per-image agreement {pi['agreement']['value']:.3f} ({pi['agreement']['k']}/{pi['agreement']['n']}), "
+          f"mean differential error {pi['diff_error_pts_mean']} points")
+    if args.out:
+        atomic_write_json(args.out, res)
+        print(f"written: {args.out}")
+    return 0
+
+
+def _shares(args: argparse.Namespace) -> int:
+    extra = {} if args.type_margin is None else {"type_margin": args.type_margin}
+    pipe = type_stage_only(args.type_classifier, PipelineConfig(**extra), trust=args.trust_model)
+    res = type_shares(pipe, resolve(args.data, data_root=args.data_root), args.split)
+    res["type_classifier"] = pipe.sources["type_classifier"].to_dict()
+    for lab in [k for k in res if isinstance(res[k], dict) and "types" in res[k]]:
+        shares = ", ".join(f"{k} {v['count']} ({100 * v['value']:.0f}%)" for k, v in res[lab]["types"].items())
+        print(f"annotated {lab} (n={res[lab]['n']}): {shares}")
     if args.out:
         atomic_write_json(args.out, res)
         print(f"written: {args.out}")
