@@ -260,3 +260,20 @@ def test_evaluate_types_on_typed_fields(tmp_path):
     assert pc["accuracy"]["value"] == 0.5 and set(pc["recall"]) == {"lymphocyte", "neutrophil"}
     assert pc["recall"]["neutrophil"]["value"] == 1.0 and pc["recall"]["lymphocyte"]["value"] == 0.0
     assert res["per_image"]["agreement"]["k"] == 1 and res["per_image"]["diff_error_pts_mean"] == 50.0
+
+
+def test_cells_datasets_concatenate(tmp_path):
+    """``--data a+b``: two cells folders, each keeping its splits; classes are the sorted union."""
+    from leukoscan.classify.data import resolve_cells
+    from leukoscan.data.canonical import CellImage, write_cells
+
+    for name, labels in (("a", ("neutrophil", "platelet")), ("b", ("eosinophil", "neutrophil"))):
+        (tmp_path / name).mkdir()
+        write_cells(tmp_path / name, [CellImage(f"{name}{i}.png", lab, f"g{i}", ("train", "val")[i],
+                                                array=np.full((8, 8, 3), 100 * i, np.uint8))
+                                      for i, lab in enumerate(labels)], progress=False)
+    cells = resolve_cells(f"{tmp_path / 'a'}+{tmp_path / 'b'}")
+    assert cells.class_names == ("eosinophil", "neutrophil", "platelet")
+    assert [cells.class_names[i] for i in cells.labels] == ["neutrophil", "platelet", "eosinophil", "neutrophil"]
+    assert cells.splits == ["train", "val", "train", "val"]
+    assert cells.meta["source"] == [str(tmp_path / "a")] * 2 + [str(tmp_path / "b")] * 2

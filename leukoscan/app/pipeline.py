@@ -65,7 +65,7 @@ class PipelineConfig:
     # intersection over the smaller box is >= this (leukoscan.app.seam); 0 keeps every box.
     group_ios: float = GROUP_IOS
     # The type stage (leukoscan.app.cell_types): run folder or file of a cell-type classifier
-    # (leukoscan train-classifier --config configs/classify_types_pbc.yaml); None: no
+    # (leukoscan train-classifier --config configs/classify_types.yaml); None: no
     # differential. Its crops use their own margin (more context than the blast crops; the
     # framing of its training data pbc_crops / bccd_types, see those converters).
     type_classifier: str | None = None

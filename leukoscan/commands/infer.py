@@ -53,7 +53,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                     "operating points chosen for them (--detector/--classifier override its entries)")
     ap.add_argument("--type-classifier", help="cell-type classifier run folder or weights file (the differential: "
                     "each cell not called a blast gets its type; train: leukoscan train-classifier --config "
-                    "configs/classify_types_pbc.yaml); default: none")
+                    "configs/classify_types.yaml); default: none")
     ap.add_argument("--no-classifier", action="store_true",
                     help="detector only: leukocyte count, and blasts from the detector's own blast class if it has one")
     ap.add_argument("--out", help="output folder (default: runs/infer/<name>, a new one each time)")

@@ -4,7 +4,7 @@
     leukoscan train-classifier --model resnet18 --imgsz 64 --epochs 15 --folds 5 --scratch
     leukoscan train-classifier --model cnn --data demo_cells --epochs 1 --imgsz 32 fit.lr=0.003
     leukoscan train-classifier --list-models
-    leukoscan train-classifier --config configs/classify_types_pbc.yaml      # the cell-type stage
+    leukoscan train-classifier --config configs/classify_types.yaml      # the cell-type stage
 
 (``python tools/train_classifier.py ...`` is the same command.) Writes
 runs/classify/<name>/ (config.yaml, metrics.json, predictions.csv, model.pt or model.skops).
