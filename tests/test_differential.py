@@ -195,7 +195,8 @@ def _bccd_like(root: Path) -> Path:
 def test_bccd_types_mixed_rows_excluded_and_counted(tmp_path):
     from leukoscan.data import prepare, read_report
 
-    out = prepare("bccd_types", data_root=_bccd_like(tmp_path / "data"), out=tmp_path / "cells")
+    out = prepare("bccd_types", data_root=_bccd_like(tmp_path / "data"), out=tmp_path / "cells",
+                  min_per_class=1)
     with open(out / "index.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["label"], r["split"]) for r in rows] == [("neutrophil", "train"), ("lymphocyte", "val")]
@@ -277,3 +278,14 @@ def test_cells_datasets_concatenate(tmp_path):
     assert [cells.class_names[i] for i in cells.labels] == ["neutrophil", "platelet", "eosinophil", "neutrophil"]
     assert cells.splits == ["train", "val", "train", "val"]
     assert cells.meta["source"] == [str(tmp_path / "a")] * 2 + [str(tmp_path / "b")] * 2
+
+
+def test_svm_head_with_a_rare_class_is_a_clear_error():
+    from leukoscan import classify
+    from leukoscan.errors import DataError
+
+    clf = classify.build("handcrafted+svm", num_classes=3, pretrained=False, imgsz=32,
+                         class_names=("a", "b", "c"))
+    imgs = [np.full((32, 32, 3), 10 * i, np.uint8) for i in range(7)]
+    with pytest.raises(DataError, match=r"fewer than 3 training items \{'c': 1\}"):
+        clf.fit(imgs, np.array([0, 0, 0, 1, 1, 1, 2]))

@@ -8,7 +8,10 @@ train/val image). The type is given per image, not per box, so:
 - several types named (``"NEUTROPHIL, EOSINOPHIL"``: one per box, order unknown) or none:
   the image's boxes cannot be assigned and are left out, counted in the report
   (``mixed_types`` / ``no_type``) and in the notes;
-- an image with no row, or a degenerate box: left out and reported.
+- an image with no row, or a degenerate box: left out and reported;
+- a type with fewer than ``min_per_class`` cells over all splits (default 3; BCCD has one
+  basophil): left out and reported, since a classifier cannot learn or be scored on it
+  (the SVM heads' calibration needs 3 per class).
 
 Each cell is cut like the pipeline cuts it for the type stage: a square of
 ``max(w, h) * (1 + 2 * margin)`` around the box centre (``margin`` default 0.3, the
@@ -79,6 +82,7 @@ def convert_bccd_types(
     progress: bool = True,
     margin: float = 0.3,
     splits: tuple[str, ...] = ("train", "val"),
+    min_per_class: int = 3,
 ) -> None:
     """``src`` is the BCCD folder (``Annotations/``, ``JPEGImages/``, ``ImageSets/Main/``,
     ``wbc_subtypes.csv``)."""
@@ -90,7 +94,6 @@ def convert_bccd_types(
         if not lst.is_file():
             report.note(f"split {split!r} skipped: no {lst.relative_to(src)}")
             continue
-        labels = []
         for stem in read_split_list(lst):
             path, xml = find_image(src / "JPEGImages", stem), src / "Annotations" / f"{stem}.xml"
             if path is None or not xml.is_file():
@@ -111,8 +114,15 @@ def convert_bccd_types(
             for k, i in enumerate(wbc):
                 crop = square_crop(image, ann.boxes[i], margin)
                 items.append(CellImage(f"{stem}_{k}.png", named[0], stem, split, array=crop))
-                labels.append(named[0])
-        report.count(split, labels, len(labels))
+    counts = {t: sum(it.label == t for it in items) for t in {it.label for it in items}}
+    rare = sorted(t for t, n in counts.items() if n < int(min_per_class))
+    for t in rare:
+        report.add("rare_type", t, f"{counts[t]} cell(s), fewer than min_per_class={min_per_class}", "left out")
+    items = [it for it in items if it.label not in rare]
+    for split in splits:
+        labels = [it.label for it in items if it.split == split]
+        if labels:
+            report.count(split, labels, len(labels))
     if not items:
         raise DataError(f"{src}: no typed WBC boxes found (ImageSets lists, Annotations, {SUBTYPES_CSV})")
     report.note(f"WBC boxes left out: {left_out['mixed_types']} in images naming several types, "
