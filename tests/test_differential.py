@@ -13,11 +13,12 @@ import pytest
 import supervision as sv
 from PIL import Image
 
-from leukoscan.app.batch import run_batch
-from leukoscan.app.cell_types import assign_types, check_type_classifier
-from leukoscan.app.differential import MIN_COUNTED, differential, from_rows, pooled
-from leukoscan.app.pipeline import Pipeline, PipelineConfig
 from leukoscan.errors import ConfigError
+from leukoscan.pipeline.batch.runner import run_batch
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.cell_types import assign_types, check_type_classifier
+from leukoscan.pipeline.infer.settings import PipelineConfig
+from leukoscan.pipeline.report.differential import MIN_COUNTED, differential, from_rows, pooled
 from leukoscan.schema import BLAST_PROB, CELL_CLASS, CELL_TYPE, NOT_TYPED, TYPE_CONF
 from leukoscan.synthetic import make_smear
 
@@ -232,7 +233,7 @@ def test_train_type_classifier_multiclass_and_use_it(tmp_path, monkeypatch):
     m = json.loads((run / "metrics.json").read_text())
     assert set(m["val"]["recall"]) == {"lymphocyte", "neutrophil", "platelet"}
     assert len(m["test"]["confusion"]) == 3 and m["test"]["accuracy"]["ci95"][0] is not None
-    from leukoscan.app.pipeline import load_pipeline
+    from leukoscan.pipeline.infer.cascade import load_pipeline
 
     monkeypatch.setattr("leukoscan.detect.load", lambda *a, **k: GridDetector())
     (tmp_path / "det.pt").write_bytes(b"x")
@@ -244,7 +245,7 @@ def test_train_type_classifier_multiclass_and_use_it(tmp_path, monkeypatch):
 
 def test_evaluate_types_on_typed_fields(tmp_path):
     """Per-cell type accuracy on BCCD-like fields: mixed-type images left out and counted."""
-    from leukoscan.app.evaluate_types import evaluate_types
+    from leukoscan.pipeline.train.evaluate_types import evaluate_types
 
     class Neutrophils(_TypeClf):
         def predict_proba(self, crops):

@@ -34,7 +34,7 @@ from leukoscan.data._registry import converter
 from leukoscan.data.bccd import read_split_list
 from leukoscan.data.canonical import CellImage, write_cells
 from leukoscan.data.errors import DataError
-from leukoscan.data.report import QualityReport
+from leukoscan.data.quality import QualityReport
 from leukoscan.data.voc import find_image, parse_voc
 from leukoscan.io import read_image
 
