@@ -290,3 +290,31 @@ def test_svm_head_with_a_rare_class_is_a_clear_error():
     imgs = [np.full((32, 32, 3), 10 * i, np.uint8) for i in range(7)]
     with pytest.raises(DataError, match=r"fewer than 3 training items \{'c': 1\}"):
         clf.fit(imgs, np.array([0, 0, 0, 1, 1, 1, 2]))
+
+
+def test_tools_infer_and_evaluate_with_a_type_classifier(tmp_path, tool, capsys):
+    """``infer --type-classifier`` writes the differential; ``evaluate-pipeline --data bccd --gt-boxes`` scores it."""
+    from detect_fixtures import make_untrained_models
+
+    from leukoscan import classify
+
+    models = make_untrained_models(tmp_path)
+    types = classify.build("cnn", num_classes=3, class_names=("lymphocyte", "neutrophil", "platelet"), imgsz=32,
+                           pretrained=False)
+    (tmp_path / "types").mkdir()
+    types.save(tmp_path / "types")
+    Image.fromarray(make_smear(96, 128, seed=1).image).save(tmp_path / "slide.png")
+    rc = tool("infer").main([str(tmp_path / "slide.png"), "--detector", models["det"], "--classifier", models["clf"],
+                             "--type-classifier", str(tmp_path / "types"), "--out", str(tmp_path / "out"),
+                             "--conf", "0.0", "--tile", "off"])
+    assert rc == 0
+    summ = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "differential" in summ["slides"][0] and summ["provenance"]["type_classifier"]["run"]
+    assert "differential (" in capsys.readouterr().out
+    data = _bccd_like(tmp_path / "data")
+    out = tmp_path / "eval.json"
+    assert tool("evaluate_pipeline").main(["--data", "bccd", "--data-root", str(data), "--type-classifier",
+                                           str(tmp_path / "types"), "--gt-boxes", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["n_cells"] == 1 and res["cells_from"] == "ground-truth WBC boxes"  # val: img3 only
+    assert tool("evaluate_pipeline").main(["--data", "bccd", "--data-root", str(data), "--gt-boxes"]) == 2
