@@ -130,6 +130,8 @@ def test_pretrain_fits_train_only_and_bundle_card_matches_hash(tmp_path, weights
     card = bundled.card("pbc_cnn")
     assert card["sha256"] == bundled.sha256_file(path) and card["licence_of_data"] == "CC BY 4.0"
     assert "Acevedo" in card["attribution"] and card["held_out"]["val"]["n"] == 6
+    readme = (weights_dir / "README.md").read_text()  # the human-readable model card
+    assert "## pbc_cnn" in readme and card["sha256"] in readme and "no blasts" in readme
     assert bundled.bundled_file("pbc_cnn") == path
     blob = bundled.read_weights(path)  # weights-only: tensors and plain values
     assert blob["arch"] == "cnn" and blob["class_names"] == ["blast", "lymphocyte", "monocyte"]
