@@ -12,9 +12,7 @@ MODEL=${MODEL:-handcrafted+svm}
 IMGSZ=${IMGSZ:-128}
 TAG=${TAG:-hc_svm}
 export OMP_NUM_THREADS=1 LEUKOSCAN_THREADS=1 YOLO_OFFLINE=1 WANDB_MODE=offline
-leukoscan prepare-data pbc_crops --data-root "$D" --quiet
-leukoscan prepare-data bccd_types --data-root "$D" --quiet
-leukoscan prepare-data all_idb1 --data-root "$D" --quiet
+# pbc_crops, bccd_types and all_idb1 are prepared under runs/data/ on first use
 for recipe in pbc:pbc_crops pbc_bccd:pbc_crops+bccd_types bccd:bccd_types; do
   name=types_${TAG}_${recipe%%:*}
   leukoscan train-classifier --config configs/classify_types.yaml --data-root "$D" --model "$MODEL" \
