@@ -262,6 +262,9 @@ def test_evaluate_types_on_typed_fields(tmp_path):
     assert pc["accuracy"]["value"] == 0.5 and set(pc["recall"]) == {"lymphocyte", "neutrophil"}
     assert pc["recall"]["neutrophil"]["value"] == 1.0 and pc["recall"]["lymphocyte"]["value"] == 0.0
     assert res["per_image"]["agreement"]["k"] == 1 and res["per_image"]["diff_error_pts_mean"] == 50.0
+    pool = res["pooled_differential"]
+    assert pool["types"]["neutrophil"] == {"true_pct": 50.0, "pred_pct": 100.0, "abs_error_pts": 50.0}
+    assert pool["types"]["lymphocyte"]["pred_pct"] == 0.0 and pool["mean_abs_error_pts"] == 50.0
 
 
 def test_cells_datasets_concatenate(tmp_path):

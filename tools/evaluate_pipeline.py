@@ -105,6 +105,10 @@ def _types(args: argparse.Namespace, cfg: PipelineConfig, typed: dict[str, str])
         print(f"  recall {k:12s} {v['value']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]  n={v['n']}")
     print(f"per-image agreement {pi['agreement']['value']:.3f} ({pi['agreement']['k']}/{pi['agreement']['n']}), "
           f"mean differential error {pi['diff_error_pts_mean']} points")
+    pool = res["pooled_differential"]
+    print("pooled differential (true % -> predicted %): " + ", ".join(
+        f"{k} {v['true_pct']} -> {v['pred_pct']}" for k, v in pool["types"].items())
+        + f"; mean error {pool['mean_abs_error_pts']} points")
     if args.out:
         atomic_write_json(args.out, res)
         print(f"written: {args.out}")

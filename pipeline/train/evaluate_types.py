@@ -13,7 +13,9 @@ out of the scoring and counted). For each image of the split:
 - per cell: accuracy and per-class recall (95% Wilson CIs, n) over the typed ground-truth
   cells; confusion matrix (rows truth, columns prediction incl. ``missed``/``untyped``);
 - per image: the differential error in points (mean over types of |predicted % - true %|,
-  over the image's matched cells) and agreement (every typed cell of the image right).
+  over the image's matched cells) and agreement (every typed cell of the image right);
+- pooled: the differential of all the split's cells, predicted against true, per type in
+  points (a missed or untyped cell counts in the true differential only).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from leukoscan.pipeline.infer.cascade import Pipeline
 from leukoscan.pipeline.infer.cell_types import assign_types, type_probs
 from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.pipeline.infer.sources import model_source
-from leukoscan.pipeline.report.differential import UNTYPED
+from leukoscan.pipeline.report.differential import UNTYPED, differential
 from leukoscan.schema import CELL_TYPE
 
 MISSED = "missed"
@@ -121,12 +123,24 @@ def evaluate_types(pipeline: Pipeline, bccd: str | Path, split: str = "val", *, 
     rep_d = rep.to_dict()
     rep_d["recall"] = {k: v for k, v in rep_d["recall"].items() if v["n"]}  # truth classes only
     agree = sum(r["agree"] for r in images)
+    true_d, pred_d = differential(truth_all), differential([p for p in pred_all if p not in (MISSED, UNTYPED)])
+    pooled = {}
+    for r in true_d.rows:
+        pr = pred_d.row(r.type)
+        if r.count or (pr is not None and pr.count):
+            pooled[r.type] = {"true_pct": r.pct, "pred_pct": None if not pred_d.counted else pr.pct if pr else 0.0}
+    for v in pooled.values():
+        v["abs_error_pts"] = None if v["pred_pct"] is None else round(abs(v["pred_pct"] - v["true_pct"]), 2)
     return {"split": split, "cells_from": "ground-truth WBC boxes" if gt_boxes else "the detector",
             "n_cells": len(truth_all), "n_images": len(images), "left_out": left_out,
             "per_cell": rep_d,
             "per_image": {"agreement": wilson(agree, len(images)).to_dict() | {"k": agree, "n": len(images)},
                           "diff_error_pts_mean": round(float(np.mean([r["diff_error_pts"] for r in images])), 2)
                           if images else None},
+            "pooled_differential": {"types": pooled, "cells_true": true_d.counted, "cells_typed": pred_d.counted,
+                                    "mean_abs_error_pts": round(float(np.mean([v["abs_error_pts"] for v in
+                                                                               pooled.values()])), 2)
+                                    if pooled and pred_d.counted else None},
             "images": images}
 
 
