@@ -90,9 +90,28 @@ def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None,
 
 def resolve_cells(data: str | Path, data_root: str | Path | None = None,
                   splits: tuple[str, ...] | None = None) -> CellSet:
-    """Dataset name or folder -> :class:`CellSet` (prepared under ``runs/data`` if needed)."""
+    """Dataset name or folder -> :class:`CellSet` (prepared under ``runs/data`` if needed).
+
+    ``"a+b"`` (names or folders joined by ``+``, when no such folder exists) concatenates
+    the datasets, each keeping its own splits; classes are the sorted union and
+    ``meta["source"]`` names each item's dataset (held-out figures are given per source).
+    ``splits``: read only the items of these splits (None: all).
+    """
+    parts = str(data).split("+")
+    if len(parts) > 1 and not Path(data).exists():
+        return concat_cells([resolve_cells(p, data_root, splits) for p in parts], parts)
     folder = resolve(data, data_root=data_root)
     return load_cells(folder, splits=splits)
+
+
+def concat_cells(sets: list[CellSet], names: list[str]) -> CellSet:
+    """One :class:`CellSet` of ``sets`` (classes: sorted union; ``meta["source"]`` from ``names``)."""
+    classes = tuple(sorted({c for s in sets for c in s.class_names}))
+    labels = np.concatenate([[classes.index(s.class_names[int(i)]) for i in s.labels] for s in sets]).astype(int)
+    return CellSet([im for s in sets for im in s.images], labels, classes,
+                   [g for s in sets for g in s.groups], [f"{n}/{f}" for s, n in zip(sets, names, strict=True) for f in s.files],
+                   [x for s in sets for x in s.splits], None,
+                   {"source": [n for s, n in zip(sets, names, strict=True) for _ in range(len(s))]})
 
 
 def _slide_meta(data_root: str | Path | None) -> dict[str, dict[str, str]]:

@@ -16,6 +16,12 @@ over ``fold_seeds`` fold assignments (mean and range reported, see
 :mod:`leukoscan.classify.repeats`), then a final fit on the fit splits. With ``folds < 2``:
 fit on the fit splits, score ``score_split`` (default ``val``) when present. Console,
 ``metrics.json`` and ``predictions.csv`` name the splits fitted and scored.
+
+Two classes, or ``positive`` among the classes: the binary clinical report
+(:func:`~leukoscan.classify.metrics.binary_report`). More classes without ``positive``
+(a cell-type classifier, e.g. ``--data pbc_crops``): the multiclass report (accuracy,
+balanced accuracy, per-class recall with Wilson CIs, confusion). With several datasets
+(``--data pbc_crops+bccd_types``) the held-out splits are also scored per dataset.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import numpy as np
 from leukoscan.classify.cv import make_folds
 from leukoscan.classify.data import CellSet, cv_groups, resolve_cells
 from leukoscan.classify.engine import seed_all
-from leukoscan.classify.metrics import binary_report
+from leukoscan.classify.metrics import binary_report, multiclass_report
 from leukoscan.classify.model import FitCfg
 from leukoscan.classify.models import load_backbone
 from leukoscan.classify.records import RunLog, write_records
@@ -101,6 +107,31 @@ def positive_index(class_names: tuple[str, ...], positive: str) -> int:
     raise ConfigError(f"positive: class {positive!r} not in {class_names}")
 
 
+def binary_task(class_names: tuple[str, ...], positive: str) -> bool:
+    """Scored as a binary task (``positive`` is a class, or there are two classes)."""
+    return positive in class_names or len(class_names) == 2
+
+
+def score(labels: np.ndarray, proba: np.ndarray, class_names: tuple[str, ...], positive: str,
+          n_boot: int) -> Any:
+    """Binary report for a binary task, else the multiclass report of the argmax calls."""
+    if binary_task(class_names, positive):
+        return binary_report(labels, proba, class_names, positive=positive_index(class_names, positive),
+                             n_boot=n_boot)
+    return multiclass_report(labels, np.asarray(proba).argmax(1), class_names)
+
+
+def _bal_acc_dict(rep: dict) -> float | None:
+    """Balanced accuracy from a report's ``to_dict()`` (binary: ``{"value": ...}``; multiclass: a float)."""
+    ba = rep.get("balanced_accuracy")
+    return ba.get("value") if isinstance(ba, dict) else ba
+
+
+def _bal_acc(report: Any) -> float:
+    ba = report.balanced_accuracy
+    return float(getattr(ba, "value", ba))
+
+
 def build_for(cfg: TrainConfig, class_names: tuple[str, ...]) -> Any:
     """Build ``cfg.model`` with a seeded RNG, so random initialisation is reproducible."""
     seed_all(cfg.fit.seed)
@@ -133,32 +164,31 @@ def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=
     if len(plan.fit) < len(cells):  # CV runs inside the fit splits, nothing else is seen
         cells = cells.subset(plan.fit)
     groups = cv_groups(cells, cfg.group_by, cfg.data_root) if cfg.split == "grouped" else None
-    pos = positive_index(cells.class_names, cfg.positive)
     factory = model_factory or (lambda: build_for(cfg, cells.class_names))
     shared: dict[str, Any] = {}
     t0, runs = time.time(), []
     seeds = fold_seed_list(cfg.fit.seed, cfg.fold_seeds)
     for r, seed in enumerate(seeds):
         folds = make_folds(cells.labels, groups, cfg.folds, split=cfg.split, seed=seed)
-        runs.append(_cv_once(cfg, cells, folds, factory, shared, feature_store, pos, log if r == 0 else None))
+        runs.append(_cv_once(cfg, cells, folds, factory, shared, feature_store, log if r == 0 else None))
     proba, fold_of, fold_ba = runs[0]
-    report = binary_report(cells.labels, proba, cells.class_names, positive=pos, n_boot=cfg.n_boot)
-    per_seed = [binary_report(cells.labels, p, cells.class_names, positive=pos, n_boot=0).to_dict()
+    report = score(cells.labels, proba, cells.class_names, cfg.positive, cfg.n_boot)
+    per_seed = [score(cells.labels, p, cells.class_names, cfg.positive, 0).to_dict()
                 for p, _, _ in runs]
     res = CVResult(proba, fold_of, report, fold_ba, time.time() - t0, cells=cells, plan=plan,
                    repeats=summarize(per_seed, seeds))
     if log:
         for seed, rep in zip(seeds, per_seed, strict=True):
-            log({"fold": f"seed{seed}", "fold_balanced_accuracy": rep["balanced_accuracy"]["value"]})
+            log({"fold": f"seed{seed}", "fold_balanced_accuracy": _bal_acc_dict(rep)})
     for cam in sorted(set(cells.meta.get("camera", []))):
         sel = np.array([c == cam for c in cells.meta["camera"]])
-        res.subgroups[f"camera={cam}"] = binary_report(cells.labels[sel], proba[sel], cells.class_names,
-                                                       positive=pos, n_boot=cfg.n_boot)
+        res.subgroups[f"camera={cam}"] = score(cells.labels[sel], proba[sel], cells.class_names, cfg.positive,
+                                               cfg.n_boot)
     return res
 
 
 def _cv_once(cfg: TrainConfig, cells: CellSet, folds, factory, shared: dict, feature_store: dict | None,
-             pos: int, log) -> tuple[np.ndarray, np.ndarray, list[float]]:
+             log) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """One fold assignment -> (out-of-fold proba (N, C), fold of each item, per-fold bal. acc)."""
     proba = np.zeros((len(cells), len(cells.class_names)), dtype=np.float32)
     fold_of = np.full(len(cells), -1)
@@ -175,10 +205,9 @@ def _cv_once(cfg: TrainConfig, cells: CellSet, folds, factory, shared: dict, fea
                 log=(lambda row, k=k: log({f"fold{k}/{a}": b for a, b in row.items()})) if log else None)
         proba[te] = clf.predict_proba([cells.images[i] for i in te])
         fold_of[te] = k
-        rep = binary_report(cells.labels[te], proba[te], cells.class_names, positive=pos, n_boot=0)
-        fold_ba.append(rep.balanced_accuracy.value)
+        fold_ba.append(_bal_acc(score(cells.labels[te], proba[te], cells.class_names, cfg.positive, 0)))
         if log:
-            log({"fold": k, "fold_balanced_accuracy": rep.balanced_accuracy.value})
+            log({"fold": k, "fold_balanced_accuracy": fold_ba[-1]})
     return proba, fold_of, fold_ba
 
 
@@ -213,9 +242,9 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
     set_cpu_threads()
     CLASSIFIERS.entry(cfg.model)  # an unknown name fails before the data are read
     fit_splits = check_fit_splits(cfg.fit_splits, "fit_splits")
-    score = score_split_ok(cfg.score_split, fit_splits) if cfg.folds < 2 else ""
+    score_split = score_split_ok(cfg.score_split, fit_splits) if cfg.folds < 2 else ""
     cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root,
-                                                          splits=(*fit_splits, *([score] if score else [])))
+                                                          splits=(*fit_splits, *([score_split] if score_split else [])))
     plan = plan_fit(cells.splits, fit_splits, all_counts=cells.split_counts)
     fit_cells = cells.subset(plan.fit)
     check_cells([cells.class_names[int(i)] for i in fit_cells.labels], f"{cells.root or cfg.data} ({plan.describe()})")
@@ -247,33 +276,39 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
         metrics["final_fit"] = f"split {fitted} ({len(fit_cells)} items)"
         weights = clf.save(run_dir)
         if cfg.folds < 2:
-            held, evaluated = _holdout(cfg, cells, clf, score, fitted, run_dir)
+            held, evaluated = _holdout(cfg, cells, clf, score_split, fitted, run_dir)
             metrics.update(held)
             log_line(f"scored: {held.get('scored', 'nothing')}")
     atomic_write_json(RunDir(run_dir).metrics, metrics)
     labels, proba, crops, what = evaluated
-    write_records(run_dir, log, cells.class_names, positive_index(cells.class_names, cfg.positive), labels, proba,
-                  crops, what=what, weights=weights)
+    pos = positive_index(cells.class_names, cfg.positive) if binary_task(cells.class_names, cfg.positive) else None
+    write_records(run_dir, log, cells.class_names, pos, labels, proba, crops, what=what, weights=weights)
     if wb is not None:
         wb.summary.update(_flat(metrics))
         wb.finish()
     return run_dir
 
 
-def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any, score: str, fitted: str,
+def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any, score_split: str, fitted: str,
              run_dir: Path) -> tuple[dict, tuple]:
-    """Metrics on the ``score`` split and its predictions.csv; (labels, proba, crops, name) for plots."""
-    pos = positive_index(cells.class_names, cfg.positive)
-    idx = np.array([i for i, s in enumerate(cells.splits) if score and s == score], dtype=int)
+    """Metrics on the ``score_split`` split (per source dataset too, for ``a+b`` data) and its
+    predictions.csv; (labels, proba, crops, name) for plots."""
+    idx = np.array([i for i, s in enumerate(cells.splits) if score_split and s == score_split], dtype=int)
     if not len(idx):
-        note = (f"no {score!r} split to score" if score else "no score split asked") + f": fitted on {fitted}, no metrics"
+        note = (f"no {score_split!r} split to score" if score_split else "no score split asked") + \
+            f": fitted on {fitted}, no metrics"
         return {"scored": note, "note": note}, (None, None, [], "")
     sub = cells.subset(idx)
     proba = clf.predict_proba(sub.images)
     write_predictions(run_dir / "predictions.csv", sub, proba, None, fitted)
-    out = {"scored": f"split {score} ({len(sub)} items), model fitted on split {fitted}", "score_split": score,
-           score: binary_report(sub.labels, proba, cells.class_names, positive=pos, n_boot=cfg.n_boot).to_dict()}
-    return out, (sub.labels, proba, sub.images, f"{score} split")
+    out = {"scored": f"split {score_split} ({len(sub)} items), model fitted on split {fitted}",
+           "score_split": score_split,
+           score_split: score(sub.labels, proba, cells.class_names, cfg.positive, cfg.n_boot).to_dict()}
+    for src in sorted(set(sub.meta.get("source", []))):
+        sel = np.array([x == src for x in sub.meta["source"]])
+        out[f"{score_split}:{src}"] = score(sub.labels[sel], proba[sel], cells.class_names, cfg.positive,
+                                            cfg.n_boot).to_dict()
+    return out, (sub.labels, proba, sub.images, f"{score_split} split")
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

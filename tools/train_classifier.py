@@ -1,9 +1,10 @@
-"""Train (and cross-validate) a blast-vs-normal crop classifier.
+"""Train (and cross-validate) a crop classifier: blast vs normal, or the cell type.
 
     leukoscan train-classifier --model handcrafted+svm --data all_idb2 --data-root ../shared/data
     leukoscan train-classifier --model resnet18 --imgsz 64 --epochs 15 --folds 5 --scratch
     leukoscan train-classifier --model cnn --data demo_cells --epochs 1 --imgsz 32 fit.lr=0.003
     leukoscan train-classifier --list-models
+    leukoscan train-classifier --config configs/classify_types.yaml      # the cell-type stage
 
 (``python tools/train_classifier.py ...`` is the same command.) Writes
 runs/classify/<name>/ (config.yaml, metrics.json, predictions.csv, model.pt or model.skops).
@@ -87,8 +88,15 @@ def _recipe_settings(cfg: TrainConfig, file_cfg: TrainConfig, over: dict) -> Tra
 
 def _summary(run_dir: Path) -> None:
     m = json.loads((run_dir / "metrics.json").read_text())
-    res = m.get("cv") or m.get(m.get("score_split") or "")
-    if res:
+    score_split = m.get("score_split") or ""
+    res = m.get("cv") or m.get(score_split)
+    if res and "recall" in res:  # a multiclass (cell-type) report
+        for split in [k for k in ("cv", score_split) if k and k in m] + [k for k in m if ":" in k]:
+            r = m[split]
+            acc = r["accuracy"]
+            print(f"{split:22s} accuracy {acc['value']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}] "
+                  f"balanced {r['balanced_accuracy'] or float('nan'):.3f} (n={r['n']})")
+    elif res:
         for k in ("balanced_accuracy", "sensitivity", "specificity", "auc"):
             v = res[k]
             ci = v["ci95"]
