@@ -38,6 +38,7 @@ from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.runs import RunDir
+from leukoscan.verdict import classifier_verdict_from_metrics
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
         if cfg.folds < 2:
             held, evaluated = _holdout(cfg, cells, clf)
             metrics.update(held)
+    metrics["verdict"] = classifier_verdict_from_metrics(metrics).to_dict()
     atomic_write_json(RunDir(run_dir).metrics, metrics)
     labels, proba, crops, what = evaluated
     write_records(run_dir, log, cells.class_names, positive_index(cells.class_names, cfg.positive), labels, proba,

@@ -170,8 +170,8 @@ def _strip(lines: list[tuple[str, RGB]], width: int, scale: float, thick: int, b
 
 
 def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
-             footer: Sequence[str] = (), blast_class: str = "blast", blast_threshold: float = 0.5
-             ) -> np.ndarray:
+             footer: Sequence[str] = (), blast_class: str = "blast", blast_threshold: float = 0.5,
+             warnings: Sequence[str] = ()) -> np.ndarray:
     """RGB uint8 canvas: banner + legend above the slide, boxes and labels on it, ``footer`` below.
 
     The slide keeps its size and position under the banner (its width is the canvas width);
@@ -202,8 +202,9 @@ def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | N
         _empty_mark(canvas, scale, thick)
     head = _wrap([p for p, _ in _summary_parts(summary, len(det))], W - 8, scale * 1.1, thick)
     flagged = summary is not None and (summary.flagged or summary.leukocytes == 0)
-    banner = _strip([(t, FLAG_RGB if flagged and ("FLAG" in t or "NO LEUK" in t) else (0, 0, 0)) for t in head],
-                    W, scale * 1.1, thick, (245, 245, 245))
+    warn = [(t, FLAG_RGB) for w in warnings for t in _wrap([f"!! {w}"], W - 8, scale * 1.1, thick)]
+    banner = _strip(warn + [(t, FLAG_RGB if flagged and ("FLAG" in t or "NO LEUK" in t) else (0, 0, 0))
+                            for t in head], W, scale * 1.1, thick, (245, 245, 245))
     items = [(f"blast (blast probability >= {blast_threshold:g})", BLAST_RGB), ("normal", NORMAL_RGB)]
     items += [(c, OTHER_RGB) for c in sorted(set(classes) - {blast_class, NORMAL})]
     items.append(("label: call + its confidence", None))

@@ -36,7 +36,7 @@ from leukoscan.app import export_labels, report, report_html
 from leukoscan.app.inputs import expand_inputs
 from leukoscan.app.outputs import locked_out_dir, slide_outputs
 from leukoscan.app.pipeline import Pipeline
-from leukoscan.app.provenance import provenance, provenance_lines, settings_key
+from leukoscan.app.provenance import model_warnings, provenance, provenance_lines, settings_key
 from leukoscan.errors import BadInputError, ConfigError
 from leukoscan.io import (
     IMAGE_SUFFIXES,
@@ -171,7 +171,7 @@ def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, d
                        provenance=prov, source=source, notes=notes)
     footer = provenance_lines(prov)
     kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": getattr(pipeline, "blast_threshold", cfg.blast_threshold),
-          "quality": opts.jpeg_quality}
+          "quality": opts.jpeg_quality, "warnings": model_warnings(prov)}
     report.save_annotated(out_dir / outputs["annotated"], image, det, footer=footer, **kw)
     report.save_annotated(out_dir / outputs["thumb"], image, det, max_side=480, **kw)
     if opts.save_txt:

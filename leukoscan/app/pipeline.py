@@ -23,7 +23,8 @@ from leukoscan.classify.crops import crop_detections
 from leukoscan.detect.base import NMS_IOU
 from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
-from leukoscan.runs import RunDir, onnx_twin
+from leukoscan.runs import onnx_twin
+from leukoscan.verdict import newest_finished
 from leukoscan.schema import (
     BLAST_PROB,
     CALL_BY,
@@ -163,13 +164,21 @@ class Pipeline:
         return self.classify(image, self.detect(image))
 
 
-def find_run(given: str | Path | None, base: Path, train_cmd: str) -> Path:
-    """``given`` (run folder or weights file) as is, or the newest trained run under ``base``."""
+def find_run(given: str | Path | None, base: Path, train_cmd: str, skipped: list[str] | None = None) -> Path:
+    """``given`` (run folder or weights file) as is, or the newest finished run under ``base``
+    (a run still training or interrupted is never picked implicitly; such newer runs are
+    appended to ``skipped``)."""
     if given is None:
-        run = RunDir.newest(base)
+        run, passed = newest_finished(base)
+        if skipped is not None:
+            skipped += passed
         if run is None:
-            raise MissingModelError(f"no trained model in {base}/; train one first: {train_cmd}")
-        return run.path
+            flag = "--detector" if base == DETECT_RUNS else "--classifier"
+            unfinished = f" (only unfinished runs: {'; '.join(passed)}; name one with {flag} to use it anyway)" \
+                if passed else ""
+            alt = " (or count leukocytes with the detector alone: --no-classifier)" if base == CLASSIFY_RUNS else ""
+            raise MissingModelError(f"no trained model in {base}/{unfinished}; train one first: {train_cmd}{alt}")
+        return run
     path = Path(given)
     if not path.exists():
         raise MissingModelError(f"{path}: no such run folder or weights file")
@@ -214,12 +223,13 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         cfg = dataclasses.replace(cfg or PipelineConfig(), margin=float(spec["margin"]))
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
-    det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR)
+    skipped: dict[str, list[str]] = {"detector": [], "classifier": []}
+    det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR, skipped["detector"])
     det_file = _onnx_twin(det_path, "detector") if onnx else det_path
     det = detect.load(det_file, trust=trust)
     clf = clf_file = None
     if classifier is not False:
-        clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
+        clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER, skipped["classifier"])
         clf_file = onnx_twin(clf_path) if onnx and onnx_twin(clf_path).is_file() else clf_path
         clf = classify.load(clf_file) if clf_file != clf_path else classify.load(clf_file, trust=trust)
         if onnx and clf_file == clf_path and clf.kind != "sklearn":
@@ -235,7 +245,7 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
                            chosen=GIVEN if given is not None else NEWEST)
         pipe.sources[role] = src
         if given is None:
-            announce_implicit(src, flag)
+            announce_implicit(src, flag, skipped[role])
     if fusion is not None:
         pipe.sources["fusion"] = model_source("fusion", Path(spec["fusion"]), "fusion", chosen=GIVEN)
     if device is not None:

@@ -21,6 +21,7 @@ from leukoscan import __version__
 from leukoscan.io import sha256_file
 from leukoscan.runs import weights_file
 from leukoscan.schema import CALL_METHODS
+from leukoscan.verdict import RunState, Verdict, run_state
 
 if TYPE_CHECKING:
     from leukoscan.app.pipeline import Pipeline
@@ -39,6 +40,8 @@ class ModelSource:
     weights: str
     sha256: str
     chosen: str = GIVEN
+    #: :meth:`leukoscan.verdict.RunState.to_dict` of the run folder (None for a bare weights file)
+    run_state: dict[str, Any] | None = None
 
     @property
     def short(self) -> str:
@@ -54,7 +57,8 @@ def model_source(role: str, path: str | Path, name: str, *, chosen: str = GIVEN)
     p = Path(path)
     wf = weights_file(p)
     run = p if p.is_dir() else _run_of(wf)
-    return ModelSource(role, name, None if run is None else str(run), str(wf), sha256_file(wf), chosen)
+    state = None if run is None or role == "fusion" else run_state(run).to_dict()
+    return ModelSource(role, name, None if run is None else str(run), str(wf), sha256_file(wf), chosen, state)
 
 
 def _run_of(weights: Path) -> Path | None:
@@ -64,11 +68,31 @@ def _run_of(weights: Path) -> Path | None:
     return None
 
 
-def announce_implicit(src: ModelSource, flag: str) -> None:
-    """Say loudly (stderr) that a model was picked without being named."""
+def announce_implicit(src: ModelSource, flag: str, skipped: list[str] | tuple[str, ...] = ()) -> None:
+    """Say loudly (stderr) that a model was picked without being named (and which unfinished
+    newer runs were passed over)."""
     bar = "!" * 78
-    print(f"{bar}\n!! no {flag} given: using the NEWEST {src.role} run\n!!   {src.short}\n"
+    passed = "".join(f"!!   passed over, unfinished: {s}\n" for s in skipped)
+    print(f"{bar}\n!! no {flag} given: using the NEWEST finished {src.role} run\n!!   {src.short}\n{passed}"
           f"!! name it with {flag} to be sure which model makes the calls\n{bar}", file=sys.stderr)
+
+
+def _state(m: dict[str, Any] | None) -> RunState | None:
+    st = (m or {}).get("run_state")
+    if not st:
+        return None
+    return RunState(st["state"], st.get("epoch"), st.get("epochs"), Verdict.from_dict(st.get("verdict")))
+
+
+def model_warnings(prov: dict[str, Any]) -> list[str]:
+    """``"detector: MODEL NOT USABLE (finds 0% of white cells ...)"`` for every model of ``prov``
+    that is unfinished, not usable, weak or not judged; empty when all are fine."""
+    out = []
+    for role in ("detector", "classifier"):
+        st = _state(prov.get(role))
+        if st is not None and st.warning:
+            out.append(f"{role}: {st.warning}")
+    return out
 
 
 @functools.cache
@@ -151,7 +175,9 @@ def _model_line(m: dict[str, Any] | None, role: str) -> str:
         return f"{role}: none"
     sha = f", sha256 {m['sha256'][:12]}" if m.get("sha256") else ""
     implicit = "  [picked implicitly: newest run]" if m.get("chosen") == NEWEST else ""
-    return f"{role}: {m.get('run') or m.get('weights')} ({m.get('name')}{sha}){implicit}"
+    st = _state(m)
+    state = f"; {st.text}" if st is not None else ""
+    return f"{role}: {m.get('run') or m.get('weights')} ({m.get('name')}{sha}{state}){implicit}"
 
 
 def _fusion_text(f: dict[str, Any]) -> str:
@@ -183,5 +209,5 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
             f"device {device}; {code}; {prov['created']}"]
 
 
-__all__ = ["GIVEN", "NEWEST", "ModelSource", "announce_implicit", "git_commit", "model_source", "provenance",
+__all__ = ["GIVEN", "NEWEST", "ModelSource", "announce_implicit", "git_commit", "model_source", "model_warnings", "provenance",
            "provenance_lines", "settings_key"]

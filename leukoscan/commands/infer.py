@@ -34,7 +34,7 @@ from typing import Any
 from leukoscan.app.batch import BatchResult, OutputOptions, run_batch
 from leukoscan.app.outputs import LOCK_FILE, locked_out_dir, reserve_run_dir
 from leukoscan.app.pipeline import Pipeline, PipelineConfig, load_pipeline
-from leukoscan.app.provenance import provenance, provenance_lines
+from leukoscan.app.provenance import model_warnings, provenance, provenance_lines
 from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.detect.base import NMS_IOU
 from leukoscan.errors import ConfigError, DataError
@@ -158,8 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         with locked_out_dir(out):  # before the models load: a busy or unwritable --out fails at once
             pipe = load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
                                  onnx=args.onnx, pipeline=args.pipeline, device=args.device, trust=args.trust_model)
-            for line in provenance_lines(provenance(pipe, flag_pct=args.flag_pct)):
+            prov = provenance(pipe, flag_pct=args.flag_pct)
+            for line in provenance_lines(prov):
                 print(f"# {line}")
+            for line in model_warnings(prov):
+                print(f"!! {line}", file=sys.stderr)
             opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
                                  save_txt=args.save_txt, save_conf=args.save_conf)
             kw = {"threshold_pct": args.flag_pct, "root": args.root, "options": opts, "overwrite": args.overwrite,

@@ -71,6 +71,8 @@ def _summary(run_dir: Path) -> None:
             val = "n/a" if v["value"] is None else f"{v['value']:.3f}"
             ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else ""
             print(f"{k:18s} {val}{ci_s}")
+    if m.get("verdict"):
+        print(f"verdict: {m['verdict']['text']}")
     print(f"run folder: {run_dir}")
 
 
