@@ -34,7 +34,8 @@ def test_provenance_in_summary_cells_report_and_image(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert PROV_KEYS <= set(summary["provenance"])
     assert summary["provenance"]["thresholds"] == {"conf": 0.25, "iou": pipe.cfg.iou, "blast_threshold": 0.5,
-                                                   "max_det": None, "flag_pct": 25}
+                                                   "max_det": None, "flag_pct": 25, "min_cells": 12,
+                                                   "flag_rule": "lower", "uncertain_band": 0.15}
     assert summary["provenance"]["detector"]["name"] == "truth-standin"
     cells = json.loads((out / "a_cells.json").read_text())
     assert PROV_KEYS <= set(cells["provenance"]) and cells["units"]["x1_px"] == "px"

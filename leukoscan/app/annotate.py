@@ -137,23 +137,36 @@ def _wrap(parts: Sequence[str], width: int, scale: float, thick: int, sep: str =
 
 
 def _summary_parts(summary: SlideSummary | None, n: int) -> list[tuple[str, RGB]]:
+    """Banner phrases; the red ones (FLAG, review) are drawn in :data:`FLAG_RGB`."""
     if summary is None:
-        return [(f"{n} leukocytes", (0, 0, 0))]
+        return [(_plural(n, "leukocyte"), (0, 0, 0))]
     if summary.leukocytes == 0:
-        return [("NO LEUKOCYTES FOUND", FLAG_RGB)]
-    parts = [(f"{summary.leukocytes} leukocytes", (0, 0, 0))]
-    if summary.blast_pct is None:
+        return [("NO LEUKOCYTES FOUND: review the slide", FLAG_RGB)]
+    parts = [(_plural(summary.leukocytes, "leukocyte"), (0, 0, 0))]
+    if summary.blast_pct is None or summary.blasts is None:
         parts.append(("blasts not assessed", (0, 0, 0)))
         return parts
     lo, hi = summary.blast_pct_ci95
-    parts += [(f"{summary.blasts} blasts", (0, 0, 0)),
+    parts += [(_plural(summary.blasts, "blast"), (0, 0, 0)),
               (f"blast {summary.blast_pct:.1f}% (95% CI {lo:.1f}-{hi:.1f})", (0, 0, 0))]
-    if summary.flagged:
-        parts.append((f"FLAG: blast % >= {summary.threshold_pct:g}", FLAG_RGB))
+    if summary.uncertain:
+        parts.append((f"{summary.uncertain} uncertain", FLAG_RGB))
+    status = getattr(summary, "status", "") or ("FLAG" if summary.flagged else "")
+    bound = " (95% lower bound)" if getattr(summary, "flag_rule", "") == "lower" else ""
+    words = {"FLAG": f"FLAG: blast %{bound} >= {summary.threshold_pct:g}",
+             "borderline": f"BORDERLINE: blast % >= {summary.threshold_pct:g}, lower bound below: review",
+             "insufficient cells": f"INSUFFICIENT CELLS (< {summary.min_cells}): no slide call, review",
+             "clear": "clear"}
+    if status in words:
+        parts.append((words[status], (0, 0, 0) if status == "clear" else FLAG_RGB))
     call_by = getattr(summary, "call_by", None)
     if call_by:
         parts.append((f"calls by {call_by}", (0, 0, 0)))
     return parts
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _strip(lines: list[tuple[str, RGB]], width: int, scale: float, thick: int, bg: RGB) -> np.ndarray:
@@ -200,11 +213,12 @@ def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | N
             cv2.putText(canvas, t, (x1 + pad, y2 - pad - base), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
     else:
         _empty_mark(canvas, scale, thick)
-    head = _wrap([p for p, _ in _summary_parts(summary, len(det))], W - 8, scale * 1.1, thick)
-    flagged = summary is not None and (summary.flagged or summary.leukocytes == 0)
+    parts = _summary_parts(summary, len(det))
+    red = [p for p, c in parts if c == FLAG_RGB]
+    head = _wrap([p for p, _ in parts], W - 8, scale * 1.1, thick)
     warn = [(t, FLAG_RGB) for w in warnings for t in _wrap([f"!! {w}"], W - 8, scale * 1.1, thick)]
-    banner = _strip(warn + [(t, FLAG_RGB if flagged and ("FLAG" in t or "NO LEUK" in t) else (0, 0, 0))
-                            for t in head], W, scale * 1.1, thick, (245, 245, 245))
+    banner = _strip(warn + [(t, FLAG_RGB if any(r in t for r in red) else (0, 0, 0)) for t in head],
+                    W, scale * 1.1, thick, (245, 245, 245))
     items = [(f"blast (blast probability >= {blast_threshold:g})", BLAST_RGB), ("normal", NORMAL_RGB)]
     items += [(c, OTHER_RGB) for c in sorted(set(classes) - {blast_class, NORMAL})]
     items.append(("label: call + its confidence", None))

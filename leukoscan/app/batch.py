@@ -36,6 +36,7 @@ from leukoscan.app import export_labels, report, report_html
 from leukoscan.app.inputs import expand_inputs
 from leukoscan.app.outputs import locked_out_dir, slide_outputs
 from leukoscan.app.pipeline import Pipeline
+from leukoscan.app.slide_stats import SlideRule
 from leukoscan.app.provenance import model_warnings, provenance, provenance_lines, settings_key
 from leukoscan.errors import BadInputError, ConfigError
 from leukoscan.io import (
@@ -60,6 +61,7 @@ class OutputOptions:
     jpeg_quality: int = 90
     save_txt: bool = False  # YOLO-format labels/<stem>.txt (class x_c y_c w h, normalised)
     save_conf: bool = False  # ... with the detector score as a sixth column
+    slide_rule: SlideRule = field(default_factory=SlideRule)  # minimum cells, flag rule, uncertain band
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold
     Raises :class:`~leukoscan.errors.BadInputError` for an unreadable or refused input.
     """
     opts = options or OutputOptions()
-    prov = prov if prov is not None else provenance(pipeline, flag_pct=threshold_pct)
+    prov = prov if prov is not None else provenance(pipeline, flag_pct=threshold_pct, rule=opts.slide_rule)
     loaded = load_image(job.source, max_pixels=max_pixels, min_side=MIN_SIDE)
     image = loaded.array
     det = pipeline(image)
@@ -162,11 +164,14 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold
 def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, det: Any, notes: Any,
                  threshold_pct: float, opts: OutputOptions, prov: dict[str, Any]) -> dict[str, Any]:
     cfg = pipeline.cfg
+    cut = getattr(pipeline, "blast_threshold", cfg.blast_threshold)
     summary = report.summarize(det, image=job.key, image_hw=image.shape[:2], threshold_pct=threshold_pct,
-                               blast_class=cfg.blast_class, call_by=getattr(pipeline, "call_by", ""))
+                               blast_class=cfg.blast_class, call_by=getattr(pipeline, "call_by", ""),
+                               rule=opts.slide_rule, blast_threshold=cut)
     outputs = output_paths(job, job.source.suffix, opts)
     source = {"key": job.key, "path": str(_abs(job.source)), "sha256": sha256_file(job.source)}
-    rows = report.cell_rows(det, blast_class=cfg.blast_class)
+    rows = report.cell_rows(det, blast_class=cfg.blast_class, blast_threshold=cut,
+                            uncertain_band=opts.slide_rule.uncertain_band)
     report.write_cells(rows, out_dir / outputs["cells_csv"], out_dir / outputs["cells_json"], summary,
                        provenance=prov, source=source, notes=notes)
     footer = provenance_lines(prov)
@@ -255,7 +260,7 @@ def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | P
 def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, threshold_pct: float,
                root: str | Path | None, options: OutputOptions | None, overwrite: bool, recursive: bool,
                max_pixels: int | None) -> BatchResult:
-    prov = provenance(pipeline, flag_pct=threshold_pct)
+    prov = provenance(pipeline, flag_pct=threshold_pct, rule=(options or OutputOptions()).slide_rule)
     manifest = start_manifest(out_dir, prov, overwrite)
     jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
                                           recursive=recursive)

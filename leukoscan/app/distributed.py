@@ -179,7 +179,7 @@ def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path],
     inputs = list(inputs)
     with locked_out_dir(out_dir) as out:
         pipe = pipeline if pipeline is not None else factory()
-        prov = provenance(pipe, flag_pct=threshold_pct)
+        prov = provenance(pipe, flag_pct=threshold_pct, rule=(options or OutputOptions()).slide_rule)
         kw = {"threshold_pct": threshold_pct, "options": options, "prov": prov, "max_pixels": max_pixels}
         manifest = batch.start_manifest(out, prov, overwrite)
         settings = settings_key(prov)

@@ -19,6 +19,11 @@ from tqdm import tqdm
 from leukoscan.app.cells import Slide, read_slides
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.report import summarize
+from leukoscan.app.slide_stats import SlideRule
+
+#: The slide call scored here: point estimate >= threshold, any number of cells (the rule the
+#: benchmarks were measured with; ``infer``'s default rule adds a minimum and the lower bound).
+POINT_RULE = SlideRule(min_cells=1, flag_rule="point")
 from leukoscan.app.seam import cell_labels
 from leukoscan.classify.metrics import wilson
 from leukoscan.detect.evaluate import match_centroids
@@ -38,7 +43,7 @@ def _slide_row(pipeline: Pipeline, slide: Slide, threshold_pct: float) -> dict[s
     truth = cell_labels(det.xyxy, pts, leuk) if len(det) else np.zeros(0, dtype=object)
     n_true_cells = len(pts) + len(leuk)
     s = summarize(det, image=file, image_hw=image.shape[:2], threshold_pct=threshold_pct,
-                  blast_class=blast_class, call_by=pipeline.call_by)
+                  blast_class=blast_class, call_by=pipeline.call_by, rule=POINT_RULE)
     true_pct = 100.0 * len(pts) / n_true_cells if n_true_cells else 0.0
     return {"file": file, "size": f"{image.shape[1]}x{image.shape[0]}", "label": label,
             "n_blast_centroids": len(pts), "n_leukocyte_centroids": len(leuk),

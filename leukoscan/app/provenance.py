@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leukoscan import __version__
+from leukoscan.app.slide_stats import SlideRule
 from leukoscan.io import sha256_file
 from leukoscan.runs import weights_file
 from leukoscan.schema import CALL_METHODS
@@ -122,8 +123,11 @@ def _tiling(pipeline: Pipeline) -> dict[str, Any]:
     return out
 
 
-def provenance(pipeline: Pipeline, *, flag_pct: float | None = None) -> dict[str, Any]:
-    """Everything a reader needs to know which models and settings made the calls."""
+def provenance(pipeline: Pipeline, *, flag_pct: float | None = None, rule: SlideRule | None = None
+               ) -> dict[str, Any]:
+    """Everything a reader needs to know which models and settings made the calls (``rule``:
+    when a slide is called; default :class:`~leukoscan.app.slide_stats.SlideRule`)."""
+    rule = rule or SlideRule()
     cfg = pipeline.cfg
     models = getattr(pipeline, "sources", {}) or {}
     out: dict[str, Any] = {
@@ -137,7 +141,9 @@ def provenance(pipeline: Pipeline, *, flag_pct: float | None = None) -> dict[str
                    "classifier": str(getattr(pipeline.classifier, "device", "cpu"))},
         "thresholds": {"conf": cfg.conf, "iou": cfg.iou,
                        "blast_threshold": getattr(pipeline, "blast_threshold", cfg.blast_threshold),
-                       "max_det": getattr(cfg, "max_det", None), "flag_pct": flag_pct},
+                       "max_det": getattr(cfg, "max_det", None), "flag_pct": flag_pct,
+                       "min_cells": rule.min_cells, "flag_rule": rule.flag_rule,
+                       "uncertain_band": rule.uncertain_band},
         "tiling": _tiling(pipeline),
         "crop_margin": cfg.margin,
         "leukocyte_classes": list(cfg.leukocyte_classes),
@@ -199,6 +205,9 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
     settings = (f"conf {th['conf']:g}, iou {th['iou']:g}, blast threshold {th['blast_threshold']:g}"
                 + (f", max det {th['max_det']}" if th.get("max_det") else "")
                 + (f", flag >= {th['flag_pct']:g}%" if th.get("flag_pct") is not None else "")
+                + (f" ({'95% lower bound' if th.get('flag_rule') == 'lower' else 'point estimate'}), "
+                   f"min {th['min_cells']} cells, uncertain band {th['uncertain_band']:g}"
+                   if th.get("min_cells") is not None else "")
                 + (_fusion_text(prov["fusion"]) if prov.get("fusion") else ""))
     code = f"leukoscan {prov['leukoscan_version']}" + (f", git {prov['git_commit']}" if prov.get("git_commit")
                                                         else ", git commit unknown")

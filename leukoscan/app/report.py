@@ -16,9 +16,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leukoscan.app.annotate import annotate, call_confidence
+from leukoscan.app.slide_stats import (
+    CLEAR,
+    FLAG,
+    REVIEW,
+    SlideRule,
+    blast_interval,
+    slide_status,
+    uncertain_mask,
+)
 from leukoscan.classify.metrics import wilson
 from leukoscan.io import atomic_write_json, atomic_write_text, write_image
-from leukoscan.schema import BLAST_PROB, CELL_CLASS, CLASS_NAME
+from leukoscan.schema import BLAST_PROB, CALL_BY, CELL_CLASS, CLASS_NAME
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -27,30 +36,53 @@ if TYPE_CHECKING:
 #: left); scores and probabilities are in [0, 1]; ``call_conf`` is the confidence of the call
 #: (P(blast) for a blast, 1 - P(blast) for a normal cell); empty = not assessed.
 CELL_FIELDS = ("cell_id", "x1_px", "y1_px", "x2_px", "y2_px", "det_class", "det_score", "cell_class",
-               "call_conf", "blast_prob")
+               "call_conf", "blast_prob", "review")
 #: Optional per-cell keys written when the pipeline sets them (issue 12: fusion of the stages).
 EXTRA_CELL_FIELDS = ("call_by", "det_blast", "det_leukocyte", "clf_blast")
 UNITS = {"x1_px": "px", "y1_px": "px", "x2_px": "px", "y2_px": "px", "det_score": "probability [0, 1]",
          "call_conf": "probability [0, 1] of the call made", "blast_prob": "probability [0, 1] of blast",
          "det_blast": "probability [0, 1]", "det_leukocyte": "probability [0, 1]",
          "clf_blast": "probability [0, 1] (classifier alone)",
-         "blast_pct": "percent of leukocytes", "blast_pct_ci95": "percent, 95% Wilson interval"}
+         "review": "\"uncertain\" when P(blast) is within the uncertain band of the call threshold",
+         "blast_pct": "percent of leukocytes",
+         "blast_pct_ci95": "percent, 95% interval over counting and call uncertainty (app.slide_stats)"}
 
 
 @dataclass(frozen=True)
 class SlideSummary:
-    """One slide: leukocyte count, blasts, blast fraction with its 95% Wilson interval."""
+    """One slide: leukocyte count, blasts (None: not assessed), blast % with its 95% interval
+    (counting and call uncertainty, :mod:`leukoscan.app.slide_stats`), the slide call."""
 
     image: str
     width: int
     height: int
     leukocytes: int
-    blasts: int
+    blasts: int | None
     blast_pct: float | None
     blast_pct_ci95: tuple[float | None, float | None]
     flagged: bool
     threshold_pct: float
     call_by: str = ""  # how blasts were called (leukoscan.schema.CALL_METHODS key); "count": not at all
+    #: FLAG | borderline | clear | insufficient cells | no leukocytes | not assessed (slide_stats)
+    status: str = ""
+    uncertain: int | None = None  # cells whose P(blast) is near the call threshold (None: not assessed)
+    min_cells: int | None = None
+    flag_rule: str = ""
+
+    @property
+    def review(self) -> bool:
+        """A person should look at this slide before using its numbers."""
+        return self.status in REVIEW or bool(self.uncertain)
+
+    def words(self) -> str:
+        """``12 leukocytes, 3 blasts, blast 25.0% [9.1, 49.6] FLAG`` (plural forms; "not assessed")."""
+        n = plural(self.leukocytes, "leukocyte")
+        if self.blast_pct is None or self.blasts is None:
+            return f"{n}, blasts not assessed" if self.leukocytes else f"{n} found  REVIEW"
+        lo, hi = self.blast_pct_ci95
+        unc = f", {self.uncertain} uncertain" if self.uncertain else ""
+        status = {FLAG: "  FLAG", CLEAR: "  clear"}.get(self.status, f"  REVIEW: {self.status}" if self.status else "")
+        return f"{n}, {plural(self.blasts, 'blast')}{unc}, blast {self.blast_pct:.1f}% [{lo:.1f}, {hi:.1f}]{status}"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -70,10 +102,13 @@ def _num(v: object, nd: int = 4) -> float | None:
     return None if np.isnan(f) else round(f, nd)
 
 
-def cell_rows(det: sv.Detections, blast_class: str = "blast") -> list[dict[str, Any]]:
-    """Per-cell records (``CELL_FIELDS`` + any ``EXTRA_CELL_FIELDS`` present); boxes in pixels."""
+def cell_rows(det: sv.Detections, blast_class: str = "blast", blast_threshold: float = 0.5,
+              uncertain_band: float = 0.15) -> list[dict[str, Any]]:
+    """Per-cell records (``CELL_FIELDS`` + any ``EXTRA_CELL_FIELDS`` present); boxes in pixels.
+    Scores that were not assessed are ``None`` (empty in the CSV), never 0."""
     rows = []
     extras = [k for k in EXTRA_CELL_FIELDS if k in det.data]
+    unc = uncertain_mask(det.data.get(BLAST_PROB, np.full(len(det), np.nan)), blast_threshold, uncertain_band)
     for i in range(len(det)):
         x1, y1, x2, y2 = (round(float(v), 1) for v in det.xyxy[i])
         cell_class, p = str(det.data[CELL_CLASS][i]), det.data[BLAST_PROB][i]
@@ -82,31 +117,53 @@ def cell_rows(det: sv.Detections, blast_class: str = "blast") -> list[dict[str, 
             "det_class": str(det.data[CLASS_NAME][i]) if CLASS_NAME in det.data else "",
             "det_score": round(float(det.confidence[i]), 4) if det.confidence is not None else None,
             "cell_class": cell_class, "call_conf": _num(call_confidence(cell_class, p, blast_class)),
-            "blast_prob": _num(p),
+            "blast_prob": _num(p), "review": "uncertain" if unc[i] else "",
         }
+        count_only = CALL_BY in det.data and str(det.data[CALL_BY][i]) == "count"
         for k in extras:
             v = det.data[k][i]
             row[k] = str(v) if isinstance(v, str) else _num(v)
+        if count_only and "det_blast" in row:
+            row["det_blast"] = None  # the detector has no blast class: not assessed, not 0
         rows.append(row)
     return rows
 
 
+def plural(n: int, word: str) -> str:
+    """``1 leukocyte``, ``2 leukocytes``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def summarize(det: sv.Detections, *, image: str, image_hw: tuple[int, int], threshold_pct: float = 20.0,
-              blast_class: str = "blast", call_by: str = "") -> SlideSummary:
-    """Slide summary; ``blast_pct`` is ``None`` when no leukocyte was found or blasts were not
-    assessed (``call_by="count"``: a detector without a blast class, no classifier); the flag
-    then stays False."""
+              blast_class: str = "blast", call_by: str = "", rule: SlideRule | None = None,
+              blast_threshold: float = 0.5) -> SlideSummary:
+    """Slide summary and call (:mod:`leukoscan.app.slide_stats`). ``blasts``, ``blast_pct`` and
+    ``uncertain`` are ``None`` when blasts were not assessed (``call_by="count"``: a detector
+    without a blast class, no classifier); ``blast_pct`` is ``None`` when no leukocyte was found.
+    Only a ``FLAG`` status sets ``flagged``."""
+    rule = rule or SlideRule()
     n = len(det)
+    w, h = int(image_hw[1]), int(image_hw[0])
     if call_by == "count":
-        return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, 0, None, (None, None), False,
-                            threshold_pct, call_by)
+        return SlideSummary(image, w, h, n, None, None, (None, None), False, threshold_pct, call_by,
+                            slide_status(n, None, None, threshold_pct, rule, assessed=False), None,
+                            rule.min_cells, rule.flag_rule)
     k = int(np.sum(np.asarray(det.data.get(CELL_CLASS, []), dtype=object) == blast_class)) if n else 0
-    est = wilson(k, n)
-    pct = None if n == 0 else round(100.0 * est.value, 2)
-    ci = (None, None) if n == 0 else (round(100.0 * est.lo, 2), round(100.0 * est.hi, 2))
-    flagged = pct is not None and pct >= threshold_pct
-    return SlideSummary(image, int(image_hw[1]), int(image_hw[0]), n, k, pct, ci, flagged, threshold_pct,
-                        call_by)
+    probs = np.asarray(det.data.get(BLAST_PROB, np.full(n, np.nan)), float)
+    pct = ci = None
+    if n:
+        pct = 100.0 * k / n
+        if np.isnan(probs).any():  # no probabilities: counting uncertainty only
+            est = wilson(k, n)
+            lo, hi = 100.0 * est.lo, 100.0 * est.hi
+        else:
+            lo, hi = (100.0 * v for v in blast_interval(probs))
+        ci = (round(min(lo, pct), 2), round(max(hi, pct), 2))
+        pct = round(pct, 2)
+    status = slide_status(n, pct, ci[0] if ci else None, threshold_pct, rule)
+    unc = int(uncertain_mask(probs, blast_threshold, rule.uncertain_band).sum())
+    return SlideSummary(image, w, h, n, k, pct, ci or (None, None), status == FLAG, threshold_pct, call_by,
+                        status, unc, rule.min_cells, rule.flag_rule)
 
 
 def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, summary: SlideSummary,
@@ -143,5 +200,5 @@ def save_annotated(path: Path, image: np.ndarray, det: sv.Detections, *, summary
     write_image(path, out, quality=quality)
 
 
-__all__ = ["CELL_FIELDS", "SlideSummary", "annotate", "cell_rows", "save_annotated", "summarize",
+__all__ = ["CELL_FIELDS", "SlideSummary", "annotate", "cell_rows", "plural", "save_annotated", "summarize",
            "write_cells"]

@@ -35,6 +35,7 @@ from leukoscan.app.batch import BatchResult, OutputOptions, run_batch
 from leukoscan.app.outputs import LOCK_FILE, locked_out_dir, reserve_run_dir
 from leukoscan.app.pipeline import Pipeline, PipelineConfig, load_pipeline
 from leukoscan.app.provenance import model_warnings, provenance, provenance_lines
+from leukoscan.app.slide_stats import FLAG_RULES, SlideRule
 from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.detect.base import NMS_IOU
 from leukoscan.errors import ConfigError, DataError
@@ -63,7 +64,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--tile", default="auto",
                     help="sliced inference: auto (large slides only, default), off, or a tile size in pixels")
     ap.add_argument("--blast-threshold", type=float, default=0.5, help="blast probability cut-off per cell")
-    ap.add_argument("--flag-pct", type=float, default=20.0, help="flag a slide when blast %% >= this")
+    ap.add_argument("--flag-pct", type=float, default=20.0, help="flag a slide when blast %% >= this (see --flag-rule)")
+    ap.add_argument("--flag-rule", choices=FLAG_RULES, default=None,
+                    help="lower: flag when the 95%% lower bound of blast %% reaches --flag-pct (default); "
+                         "point: when the point estimate does")
+    ap.add_argument("--min-cells", type=int, default=None,
+                    help=f"fewest leukocytes for a slide call; fewer: \"insufficient cells\" (default {SlideRule.min_cells})")
+    ap.add_argument("--uncertain-band", type=float, default=None,
+                    help=f"a cell is uncertain when |P(blast) - threshold| < this (default {SlideRule.uncertain_band})")
     ap.add_argument("--image-format", default="auto", choices=("auto", "jpg", "png"),
                     help="annotated images: auto = JPEG for JPEG inputs, PNG otherwise")
     ap.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of annotated images (1-100)")
@@ -145,6 +153,12 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
                           tile=tile, blast_threshold=args.blast_threshold, max_det=args.max_det)
 
 
+def slide_rule(args: argparse.Namespace) -> SlideRule:
+    """--min-cells / --flag-rule / --uncertain-band over the defaults of SlideRule."""
+    given = {k: getattr(args, k) for k in ("min_cells", "flag_rule", "uncertain_band") if getattr(args, k) is not None}
+    return SlideRule(**given)
+
+
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     ap = get_args_parser()
@@ -158,13 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         with locked_out_dir(out):  # before the models load: a busy or unwritable --out fails at once
             pipe = load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
                                  onnx=args.onnx, pipeline=args.pipeline, device=args.device, trust=args.trust_model)
-            prov = provenance(pipe, flag_pct=args.flag_pct)
+            rule = slide_rule(args)
+            prov = provenance(pipe, flag_pct=args.flag_pct, rule=rule)
             for line in provenance_lines(prov):
                 print(f"# {line}")
             for line in model_warnings(prov):
                 print(f"!! {line}", file=sys.stderr)
             opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
-                                 save_txt=args.save_txt, save_conf=args.save_conf)
+                                 save_txt=args.save_txt, save_conf=args.save_conf, slide_rule=rule)
             kw = {"threshold_pct": args.flag_pct, "root": args.root, "options": opts, "overwrite": args.overwrite,
                   "recursive": args.recursive, "max_pixels": args.max_pixels}
             if args.engine == "ray":
@@ -176,9 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             _remove_if_empty(out)
         raise
     for s in res.summaries:
-        pct = "n/a" if s.blast_pct is None else f"{s.blast_pct:.1f}% [{s.blast_pct_ci95[0]:.1f}, {s.blast_pct_ci95[1]:.1f}]"
-        print(f"{s.image}: {s.leukocytes} leukocytes, {s.blasts} blasts, blast {pct}"
-              + ("  FLAG" if s.flagged else ""))
+        print(f"{s.image}: {s.words()}")
     if res.skipped:
         print(f"skipped {len(res.skipped)} slide(s) already done in {out} (--overwrite redoes them)")
     for path, msg in res.failures:
