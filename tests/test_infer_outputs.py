@@ -112,13 +112,14 @@ def test_folder_with_bad_file_report_and_inputs_unchanged(pipe, tmp_path):
     assert [s.image for s in res.summaries] == ["a.png", "b.jpg"]
     for stem, ext in (("a", "png"), ("b", "jpg")):  # annotated: JPEG for JPEG inputs, else PNG
         annotated = read_image(out / f"{stem}_annotated.{ext}")
-        assert annotated.shape[1] == 160 and annotated.shape[0] > 120  # banner and footer added
+        assert annotated.shape[1] > 160 and annotated.shape[0] > 120  # banner, footer, side list added
         cells = json.loads((out / f"{stem}_cells.json").read_text())
         assert cells["summary"]["leukocytes"] == len(cells["cells"])
         assert (out / f"{stem}_cells.csv").read_text().startswith("cell_id,x1_px,")
     parser = _Parser()
     parser.feed((out / "report.html").read_text())
-    assert len(parser.imgs) == 2 and all((out / s).is_file() for s in parser.imgs)
+    assert sorted(i for i in parser.imgs if i.startswith("thumbs/")) == ["thumbs/a.jpg", "thumbs/b.jpg"]
+    assert all((out / s).is_file() for s in parser.imgs)  # thumbnails, annotated images, crop sheets
     assert not list(out.rglob(".*.tmp*"))
 
 

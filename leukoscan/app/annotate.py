@@ -1,16 +1,20 @@
-"""The annotated slide image: boxes, non-overlapping labels, summary banner, legend, provenance.
+"""The annotated slide image: boxes, numbered cell markers, a side list, banner, legend, provenance.
 
-Layout (nothing is drawn over the slide except boxes and their labels)::
+Layout (nothing is drawn over the slide except boxes and their markers)::
 
-    +-------------------------------------------------+
-    | banner: leukocytes, blasts, blast % [95% CI], flag
-    | legend: colour of each call; what the label number is
-    +-------------------------------------------------+
-    | slide with boxes; label "blast 0.91" = call and |
-    | the confidence of that call                     |
-    +-------------------------------------------------+
-    | footer: provenance (models, hashes, settings)   |
-    +-------------------------------------------------+
+    +-------------------------------------------------+-------------------+
+    | banner: model warnings, leukocytes, blasts, blast % [95% CI], call  |
+    | legend: colour of each call; what the numbers are                   |
+    +-------------------------------------------------+-------------------+
+    | slide with boxes; each box carries its cell id  | side list:        |
+    | (the ``cell_id`` of the cells table), placed by | "12 blast 0.91 ?" |
+    | supervision's LabelAnnotator (smart_position)   | id, call, conf.   |
+    +-------------------------------------------------+-------------------+
+    | footer: provenance (models, hashes, settings)                       |
+    +---------------------------------------------------------------------+
+
+Short id markers stay next to their boxes in dense clusters where full labels would drift;
+the side list gives the call and its confidence per id (``?``: an uncertain cell).
 
 Input: the pipeline's ``supervision.Detections`` (``xyxy`` pixels) with ``data[CELL_CLASS]``
 and ``data[BLAST_PROB]`` (NaN where the cell was not assessed) (:mod:`leukoscan.schema`).
@@ -55,51 +59,6 @@ def cell_labels(det: sv.Detections, blast_class: str = "blast") -> list[str]:
 
 def _colour(cell_class: str, blast_class: str) -> RGB:
     return BLAST_RGB if cell_class == blast_class else NORMAL_RGB if cell_class == NORMAL else OTHER_RGB
-
-
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return max(0, w) * max(0, h)
-
-
-def place_labels(boxes: np.ndarray, sizes: Sequence[tuple[int, int]], image_hw: tuple[int, int]
-                 ) -> list[tuple[int, int, int, int]]:
-    """Greedy label placement: one ``(x1, y1, x2, y2)`` rectangle per box, inside the image.
-
-    ``boxes``: ``(N, 4)`` xyxy pixels; ``sizes``: ``(w, h)`` of each label. Each label tries
-    above, inside-top, below, then left/right of its box, and takes the first spot free of
-    earlier labels; if none is free it slides down from the least-covered spot until free
-    (or until the image ends: then it overlaps least).
-    """
-    H, W = image_hw
-    placed: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(boxes)
-    order = np.lexsort((boxes[:, 0], boxes[:, 1])) if len(boxes) else []
-    done: list[tuple[int, int, int, int]] = []
-
-    def clamp(x: float, y: float, w: int, h: int) -> tuple[int, int, int, int]:
-        x = int(min(max(0, x), max(0, W - w)))
-        y = int(min(max(0, y), max(0, H - h)))
-        return (x, y, x + w, y + h)
-
-    def cost(r: tuple[int, int, int, int]) -> int:
-        return sum(_overlap(r, d) for d in done)
-
-    for i in order:
-        x1, y1, x2, y2 = (float(v) for v in boxes[i])
-        w, h = sizes[i]
-        cands = [clamp(x1, y1 - h, w, h), clamp(x1, y1, w, h), clamp(x1, y2, w, h), clamp(x2 - w, y1 - h, w, h),
-                 clamp(x2 - w, y2, w, h), clamp(x1 - w, y1, w, h), clamp(x2, y1, w, h), clamp(x2 - w, y2 - h, w, h)]
-        best = min(cands, key=cost)
-        if cost(best) > 0:
-            for dy in range(0, H, max(1, h // 2)):  # slide down until free
-                r = clamp(best[0], best[1] + dy, w, h)
-                if cost(r) == 0:
-                    best = r
-                    break
-        placed[i] = best
-        done.append(best)
-    return placed
 
 
 def _text_size(text: str, scale: float, thick: int) -> tuple[int, int, int]:
@@ -184,51 +143,85 @@ def _strip(lines: list[tuple[str, RGB]], width: int, scale: float, thick: int, b
 
 def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
              footer: Sequence[str] = (), blast_class: str = "blast", blast_threshold: float = 0.5,
-             warnings: Sequence[str] = ()) -> np.ndarray:
-    """RGB uint8 canvas: banner + legend above the slide, boxes and labels on it, ``footer`` below.
-
-    The slide keeps its size and position under the banner (its width is the canvas width);
-    the input is not modified.
-    """
-    import cv2
-
+             warnings: Sequence[str] = (), uncertain_band: float = 0.15) -> np.ndarray:
+    """RGB uint8 canvas: banner + legend above the slide, boxes and id markers on it, the side
+    list of calls right of it, ``footer`` below. The slide keeps its size; the input is not modified.
+    Cell ids are 1-based positions in ``det`` (the ``cell_id`` of the cells table)."""
     H, W = image.shape[:2]
     scale = max(0.4, min(1.6, max(H, W) / 1800))
     thick = max(1, round(scale * 1.6))
-    box_thick = max(2, round(max(H, W) / 500))
     canvas = np.ascontiguousarray(image.copy())
     classes = [str(c) for c in det.data.get(CELL_CLASS, [])] if len(det) else []
+    side = None
     if len(det):
-        labels = cell_labels(det, blast_class)
-        pad = max(2, thick)
-        sizes = []
-        for t in labels:
-            w, h, base = _text_size(t, scale, thick)
-            sizes.append((w + 2 * pad, h + base + 2 * pad))
-        for (x1, y1, x2, y2), c in zip(det.xyxy.round().astype(int), classes, strict=True):
-            cv2.rectangle(canvas, (x1, y1), (x2, y2), _colour(c, blast_class), box_thick)
-        for t, c, (x1, y1, x2, y2) in zip(labels, classes, place_labels(det.xyxy, sizes, (H, W)), strict=True):
-            cv2.rectangle(canvas, (x1, y1), (x2, y2), _colour(c, blast_class), -1)
-            _, h, base = _text_size(t, scale, thick)
-            cv2.putText(canvas, t, (x1 + pad, y2 - pad - base), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
+        canvas = _draw_cells(canvas, det, classes, blast_class, scale, thick)
+        side = _side_list(det, classes, blast_class, blast_threshold, uncertain_band, H, scale, thick)
     else:
         _empty_mark(canvas, scale, thick)
+    slide = canvas if side is None else np.concatenate([canvas, side], axis=1)
+    width = slide.shape[1]
     parts = _summary_parts(summary, len(det))
     red = [p for p, c in parts if c == FLAG_RGB]
-    head = _wrap([p for p, _ in parts], W - 8, scale * 1.1, thick)
-    warn = [(t, FLAG_RGB) for w in warnings for t in _wrap([f"!! {w}"], W - 8, scale * 1.1, thick)]
+    head = _wrap([p for p, _ in parts], width - 8, scale * 1.1, thick)
+    warn = [(t, FLAG_RGB) for w in warnings for t in _wrap([f"!! {w}"], width - 8, scale * 1.1, thick)]
     banner = _strip(warn + [(t, FLAG_RGB if any(r in t for r in red) else (0, 0, 0)) for t in head],
-                    W, scale * 1.1, thick, (245, 245, 245))
+                    width, scale * 1.1, thick, (245, 245, 245))
     items = [(f"blast (blast probability >= {blast_threshold:g})", BLAST_RGB), ("normal", NORMAL_RGB)]
     items += [(c, OTHER_RGB) for c in sorted(set(classes) - {blast_class, NORMAL})]
-    items.append(("label: call + its confidence", None))
-    legend = _legend(items, W, scale, thick)
-    parts = [banner, legend, canvas]
+    items.append(("number: cell id (cells table); side list: call + its confidence, ? = uncertain", None))
+    legend = _legend(items, width, scale, thick)
+    out = [banner, legend, slide]
     if footer:
-        lines = _wrap(list(footer), W - 8, scale * 0.8, max(1, thick - 1), sep="; ")
-        parts.append(_strip([(t, (40, 40, 40)) for t in lines], W, scale * 0.8, max(1, thick - 1),
-                            (230, 230, 230)))
-    return np.ascontiguousarray(np.concatenate(parts, axis=0))
+        lines = _wrap(list(footer), width - 8, scale * 0.8, max(1, thick - 1), sep="; ")
+        out.append(_strip([(t, (40, 40, 40)) for t in lines], width, scale * 0.8, max(1, thick - 1),
+                          (230, 230, 230)))
+    return np.ascontiguousarray(np.concatenate(out, axis=0))
+
+
+def _draw_cells(canvas: np.ndarray, det: sv.Detections, classes: list[str], blast_class: str, scale: float,
+                thick: int) -> np.ndarray:
+    """Boxes (sv.BoxAnnotator) and id markers (sv.LabelAnnotator, smart_position) on an RGB canvas."""
+    import supervision as sv
+
+    H, W = canvas.shape[:2]
+    palette = sv.ColorPalette([sv.Color(*rgb) for rgb in (BLAST_RGB, NORMAL_RGB, OTHER_RGB)])
+    lookup = np.array([0 if c == blast_class else 1 if c == NORMAL else 2 for c in classes], dtype=np.int64)
+    boxes = sv.Detections(xyxy=np.asarray(det.xyxy, np.float32))
+    bgr = np.ascontiguousarray(canvas[..., ::-1])  # supervision draws numpy scenes as BGR
+    bgr = sv.BoxAnnotator(color=palette, thickness=max(2, round(max(H, W) / 500))).annotate(
+        bgr, boxes, custom_color_lookup=lookup)
+    labels = sv.LabelAnnotator(color=palette, text_scale=scale, text_thickness=thick, text_padding=max(2, thick + 1),
+                               smart_position=True)
+    bgr = labels.annotate(bgr, boxes, labels=[str(i + 1) for i in range(len(det))], custom_color_lookup=lookup)
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def side_list_lines(det: sv.Detections, blast_class: str = "blast", blast_threshold: float = 0.5,
+                    uncertain_band: float = 0.15) -> list[str]:
+    """``"12 blast 0.91"`` per cell (id = 1-based position), ``" ?"`` appended when uncertain."""
+    out = []
+    for i, (label, p) in enumerate(zip(cell_labels(det, blast_class), det.data[BLAST_PROB], strict=True)):
+        unsure = not np.isnan(float(p)) and abs(float(p) - blast_threshold) < uncertain_band
+        out.append(f"{i + 1} {label}" + (" ?" if unsure else ""))
+    return out
+
+
+def _side_list(det: sv.Detections, classes: list[str], blast_class: str, blast_threshold: float, band: float,
+               height: int, scale: float, thick: int) -> np.ndarray:
+    """The column(s) right of the slide: one line per cell, in the colour of its call."""
+    import cv2
+
+    lines = side_list_lines(det, blast_class, blast_threshold, band)
+    _, th, base = _text_size("Ag", scale, thick)
+    line_h, pad = th + base + max(4, th // 2), max(6, th)
+    per_col = max(1, (height - pad) // line_h)
+    col_w = max(_text_size(t, scale, thick)[0] for t in lines) + 2 * pad
+    ncol = -(-len(lines) // per_col)
+    panel = np.full((height, ncol * col_w, 3), 250, np.uint8)
+    for k, (text, c) in enumerate(zip(lines, classes, strict=True)):
+        x, y = (k // per_col) * col_w + pad, (k % per_col + 1) * line_h
+        cv2.putText(panel, text, (x, y), FONT, scale, _colour(c, blast_class), thick, cv2.LINE_AA)
+    return panel
 
 
 def _legend(items: list[tuple[str, RGB | None]], width: int, scale: float, thick: int) -> np.ndarray:
@@ -270,4 +263,4 @@ def _empty_mark(canvas: np.ndarray, scale: float, thick: int) -> None:
     cv2.putText(canvas, text, (x, y), FONT, s, FLAG_RGB, thick + 1, cv2.LINE_AA)
 
 
-__all__ = ["annotate", "call_confidence", "cell_labels", "place_labels"]
+__all__ = ["annotate", "call_confidence", "cell_labels", "side_list_lines"]

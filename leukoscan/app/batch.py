@@ -32,12 +32,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from leukoscan.app import export_labels, report, report_html
+from leukoscan.app import export_labels, gallery, report, report_html
 from leukoscan.app.inputs import expand_inputs
 from leukoscan.app.outputs import locked_out_dir, slide_outputs
 from leukoscan.app.pipeline import Pipeline
-from leukoscan.app.slide_stats import SlideRule
 from leukoscan.app.provenance import model_warnings, provenance, provenance_lines, settings_key
+from leukoscan.app.slide_stats import SlideRule
 from leukoscan.errors import BadInputError, ConfigError
 from leukoscan.io import (
     IMAGE_SUFFIXES,
@@ -46,6 +46,7 @@ from leukoscan.io import (
     atomic_write_text,
     load_image,
     sha256_file,
+    write_image,
 )
 from leukoscan.schema import NORMAL
 
@@ -176,9 +177,14 @@ def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, d
                        provenance=prov, source=source, notes=notes)
     footer = provenance_lines(prov)
     kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": getattr(pipeline, "blast_threshold", cfg.blast_threshold),
-          "quality": opts.jpeg_quality, "warnings": model_warnings(prov)}
+          "quality": opts.jpeg_quality, "warnings": model_warnings(prov),
+          "uncertain_band": opts.slide_rule.uncertain_band}
     report.save_annotated(out_dir / outputs["annotated"], image, det, footer=footer, **kw)
     report.save_annotated(out_dir / outputs["thumb"], image, det, max_side=480, **kw)
+    sheet = gallery.crop_sheet(image, det.xyxy, margin=cfg.margin) if len(det) else None
+    if sheet is not None:  # the review gallery of report.html (cells in cell_id order)
+        outputs["crops"] = f"crops/{job.stem}.jpg"
+        write_image(out_dir / outputs["crops"], sheet, quality=opts.jpeg_quality)
     if opts.save_txt:
         atomic_write_text(out_dir / outputs["labels_txt"],
                           _yolo_txt(rows, image.shape[:2], cell_classes(pipeline), opts.save_conf))

@@ -188,10 +188,10 @@ def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, sum
 def save_annotated(path: Path, image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
                    footer: list[str] | tuple[str, ...] = (), max_side: int | None = None,
                    blast_class: str = "blast", blast_threshold: float = 0.5, quality: int = 90,
-                   warnings: list[str] | tuple[str, ...] = ()) -> None:
+                   warnings: list[str] | tuple[str, ...] = (), uncertain_band: float = 0.15) -> None:
     """Annotated canvas (:func:`leukoscan.app.annotate.annotate`) to ``path``; format from the suffix."""
     out = annotate(image, det, summary=summary, footer=footer, blast_class=blast_class,
-                   blast_threshold=blast_threshold, warnings=warnings)
+                   blast_threshold=blast_threshold, warnings=warnings, uncertain_band=uncertain_band)
     if max_side and max(out.shape[:2]) > max_side:
         import cv2
 

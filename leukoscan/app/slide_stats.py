@@ -61,7 +61,7 @@ class SlideRule:
         how = "its 95% lower bound" if self.flag_rule == "lower" else "its blast % (point estimate)"
         return (f"a slide is called only with >= {self.min_cells} leukocytes (else \"insufficient cells\"); "
                 f"FLAG when {how} is >= {flag_pct:g}%"
-                + (f"; \"borderline\" when only the point estimate is" if self.flag_rule == "lower" else "")
+                + ("; \"borderline\" when only the point estimate is" if self.flag_rule == "lower" else "")
                 + f"; a cell is uncertain when |P(blast) - threshold| < {self.uncertain_band:g}")
 
 
