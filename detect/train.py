@@ -31,9 +31,9 @@ from leukoscan.detect.evaluate import (
     split_centroid_hits,
 )
 from leukoscan.detect.records import write_records
-from leukoscan.detect.sanity import training_verdict
 from leukoscan.detect.registry import DETECTORS, build, load
 from leukoscan.detect.runlog import CsvLog, WandbLog
+from leukoscan.detect.sanity import training_verdict
 from leukoscan.detect.tiling import TilePlan, plan_tiles, tile_dataset
 from leukoscan.device import cpu_threads, first_device, resolve_device, set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
@@ -241,8 +241,11 @@ def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
     info = RunDir(run_dir).read_json(RunDir(run_dir).run_info.name)
     config = {**to_dict(replace(cfg, augment=cfg.augment.resolved())),
               "run": {k: info.get(k) for k in ("device", "threads", "tile_size", "tile_overlap", "class_names")}}
-    return WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
-                    config=config, class_names=info["class_names"])
+    log = WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
+                   config=config, class_names=info["class_names"])
+    if DETECTORS.entry(cfg.model).meta.get("kind") == "yolo":
+        log.epoch_evaluator = "ultralytics"  # per-epoch mAP from ultralytics' validator, not ours
+    return log
 
 
 def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:

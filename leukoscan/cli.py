@@ -114,9 +114,35 @@ COMMANDS = {
 }
 
 
+#: One line per verb for ``leukoscan -h`` (kept here so the help imports no command).
+COMMAND_HELP = {
+    "train-detector": "train a leukocyte detector (YOLO / Faster R-CNN) -> runs/detect/<name>",
+    "train-classifier": "train a blast-vs-normal cell classifier -> runs/classify/<name>",
+    "train-all-pipeline": "train detector + classifier + fusion for ALL-IDB1 slides -> runs/allpipe/<name>",
+    "infer": "detect and classify cells on slides: annotated images, cell tables, report.html",
+    "evaluate-detector": "COCO mAP of a detector on a dataset split",
+    "evaluate-pipeline": "detector + classifier on ALL-IDB1 slides: cell and slide metrics",
+    "prepare-data": "convert a dataset to the canonical form (YOLO + COCO) with a quality report",
+    "export": "export detector and classifier to ONNX",
+    "benchmark-classifiers": "cross-validate the classifier zoo, grouped by source slide",
+    "pretrain-backbone": "self-supervised pretraining of a classifier backbone",
+}
+
+
 def _usage() -> str:
-    verbs = "\n".join(f"  {v}" for v in COMMANDS)
-    return f"usage: leukoscan <command> [options]   (leukoscan <command> -h for help)\n\ncommands:\n{verbs}"
+    verbs = "\n".join(f"  {v:<22}{COMMAND_HELP.get(v, '')}" for v in COMMANDS)
+    return (f"usage: leukoscan <command> [options]   (leukoscan <command> -h for help; leukoscan --version)"
+            f"\n\ncommands:\n{verbs}")
+
+
+def print_grouped(groups: dict[str, list[str]], width: int = 100) -> None:
+    """``--list-models``: one heading per group, its names wrapped below it."""
+    import textwrap
+
+    for title, names in groups.items():
+        if names:
+            print(f"{title} ({len(names)}):")
+            print(textwrap.fill(", ".join(names), width=width, initial_indent="  ", subsequent_indent="  "))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from leukoscan import __version__  # only for --version: the dispatcher imports nothing else
+
+        print(f"leukoscan {__version__}")
+        return 0
     verb, rest = argv[0], argv[1:]
     if verb not in COMMANDS:
         close = difflib.get_close_matches(verb, COMMANDS, n=1)

@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from leukoscan.io import atomic_write_json
+from leukoscan.runs import RunDir
+
 USABLE, WEAK, NOT_USABLE, NOT_JUDGED = "usable", "weak", "not usable", "not judged"
 COMPLETE, TRAINING, INTERRUPTED = "complete", "still training", "interrupted"
 NO_RECORD = "no training record"  # a folder holding weights but no config.yaml / metrics.json / status.json
@@ -132,8 +135,6 @@ class RunState:
 
 def write_status(run_dir: str | Path, state: str, **extra: Any) -> None:
     """``status.json`` of a training run: ``state``, this process (pid, host), anything else."""
-    from leukoscan.io import atomic_write_json
-
     atomic_write_json(Path(run_dir) / STATUS, {"state": state, "pid": os.getpid(), "host": socket.gethostname(),
                                                **extra})
 
@@ -192,8 +193,6 @@ def run_state(run_dir: str | Path) -> RunState:
 def newest_finished(base: str | Path) -> tuple[Path | None, list[str]]:
     """The newest complete run under ``base`` and the newer unfinished runs passed over
     (``"runs/detect/x (still training, epoch 4/10)"``)."""
-    from leukoscan.runs import RunDir
-
     skipped = []
     for run in RunDir.by_age(base):
         st = run_state(run.path)

@@ -25,7 +25,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,9 +157,20 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, threshold
     prov = prov if prov is not None else provenance(pipeline, flag_pct=threshold_pct, rule=opts.slide_rule)
     loaded = load_image(job.source, max_pixels=max_pixels, min_side=MIN_SIDE)
     image = loaded.array
-    det = pipeline(image)
+    t0 = time.perf_counter()
+    if hasattr(pipeline, "detect") and hasattr(pipeline, "classify"):
+        det = pipeline.detect(image)
+        t1 = time.perf_counter()
+        det = pipeline.classify(image, det)
+    else:
+        det = pipeline(image)
+        t1 = time.perf_counter()
+    t2 = time.perf_counter()
     with slide_outputs(out_dir) as stage:
-        return _write_slide(pipeline, job, stage, image, det, loaded.notes, threshold_pct, opts, prov)
+        rec = _write_slide(pipeline, job, stage, image, det, loaded.notes, threshold_pct, opts, prov)
+    rec["timing_ms"] = {"detect": round(1000 * (t1 - t0), 1), "classify": round(1000 * (t2 - t1), 1),
+                        "write": round(1000 * (time.perf_counter() - t2), 1)}
+    return rec
 
 
 def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, det: Any, notes: Any,
@@ -253,19 +264,21 @@ def plan_inputs(inputs: list[str | Path], out_dir: Path, manifest: dict[str, Any
 
 def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
               threshold_pct: float = 20.0, root: str | Path | None = None, options: OutputOptions | None = None,
-              overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None) -> BatchResult:
+              overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None,
+              on_slide: Callable[[dict[str, Any]], None] | None = None) -> BatchResult:
     """Process every input not already done in ``out_dir``; a bad file is a failure, skipped.
 
-    ``out_dir`` is locked for the run (a second run there is refused).
+    ``out_dir`` is locked for the run (a second run there is refused). ``on_slide(record)`` is
+    called as each slide finishes (its manifest record, with ``timing_ms``: detect, classify, write).
     """
     with locked_out_dir(out_dir) as out:
         return _run_batch(pipeline, list(inputs), out, threshold_pct, root, options, overwrite, recursive,
-                          max_pixels)
+                          max_pixels, on_slide)
 
 
 def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, threshold_pct: float,
                root: str | Path | None, options: OutputOptions | None, overwrite: bool, recursive: bool,
-               max_pixels: int | None) -> BatchResult:
+               max_pixels: int | None, on_slide: Callable[[dict[str, Any]], None] | None = None) -> BatchResult:
     prov = provenance(pipeline, flag_pct=threshold_pct, rule=(options or OutputOptions()).slide_rule)
     manifest = start_manifest(out_dir, prov, overwrite)
     jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
@@ -282,6 +295,8 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, thre
         manifest["slides"][job.key] = rec
         result.summaries.append(report.SlideSummary.from_dict(rec["summary"]))
         write_manifest(out_dir, manifest)
+        if on_slide is not None:
+            on_slide(rec)
     write_manifest(out_dir, manifest)
     result.records = finish_batch(out_dir, manifest, result.failures, cell_classes(pipeline))
     return result

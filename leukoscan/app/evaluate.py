@@ -19,16 +19,16 @@ from tqdm import tqdm
 from leukoscan.app.cells import Slide, read_slides
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.report import summarize
-from leukoscan.app.slide_stats import SlideRule
-
-#: The slide call scored here: point estimate >= threshold, any number of cells (the rule the
-#: benchmarks were measured with; ``infer``'s default rule adds a minimum and the lower bound).
-POINT_RULE = SlideRule(min_cells=1, flag_rule="point")
 from leukoscan.app.seam import cell_labels
+from leukoscan.app.slide_stats import SlideRule
 from leukoscan.classify.metrics import wilson
 from leukoscan.detect.evaluate import match_centroids
 from leukoscan.io import read_image
 from leukoscan.schema import CELL_CLASS
+
+#: The slide call scored here: point estimate >= threshold, any number of cells (the rule the
+#: benchmarks were measured with; ``infer``'s default rule adds a minimum and the lower bound).
+POINT_RULE = SlideRule(min_cells=1, flag_rule="point")
 
 CAMERAS = {"1712x1368": "Olympus 1712x1368", "2592x1944": "Canon 2592x1944"}
 

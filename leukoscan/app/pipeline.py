@@ -24,7 +24,6 @@ from leukoscan.detect.base import NMS_IOU
 from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.runs import onnx_twin
-from leukoscan.verdict import newest_finished
 from leukoscan.schema import (
     BLAST_PROB,
     CALL_BY,
@@ -38,6 +37,7 @@ from leukoscan.schema import (
     Classifier,
     Detector,
 )
+from leukoscan.verdict import newest_finished
 
 if TYPE_CHECKING:
     import supervision as sv

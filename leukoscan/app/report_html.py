@@ -20,7 +20,9 @@ from typing import Any
 import jinja2
 
 from leukoscan.app.gallery import CROP_PX, review_order, sheet_offset
-from leukoscan.app.slide_stats import FLAG, NOT_ASSESSED, REVIEW
+from leukoscan.app.provenance import model_warnings
+from leukoscan.app.report import SlideSummary
+from leukoscan.app.slide_stats import FLAG, NOT_ASSESSED, REVIEW, SlideRule
 from leukoscan.io import atomic_write_text
 
 #: Crops shown per slide in the gallery (the most uncertain first; all are in the cells table).
@@ -91,7 +93,7 @@ section: annotated image, cell crops (most uncertain first) and cells table.</p>
 <div class="gallery">{% for c in s.gallery %}<figure class="crop {{ c.call }}{{ ' unsure' if c.unsure }}" style="margin:0" data-cell="{{ c.id }}">
 <div class="win"><img src="{{ s.crops|href }}" alt="cell {{ c.id }}" loading="lazy" style="margin-left:-{{ c.x }}px;margin-top:-{{ c.y }}px"></div>
 <figcaption>#{{ c.id }} {{ c.call }}{% if c.conf is not none %} {{ '%.2f'|format(c.conf) }}{% endif %}{{ ' ?' if c.unsure }}</figcaption></figure>{% endfor %}</div>{% endif %}
-{% if s.cells is not none %}<details><summary>cells table ({{ s.cells|length }} rows)</summary>{% if s.cells %}
+{% if s.cells is not none %}<details><summary>cells table ({{ s.cells|length }} row{{ '' if s.cells|length == 1 else 's' }})</summary>{% if s.cells %}
 <table class="cells"><tr>{% for c in s.cell_cols %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for r in s.cells %}<tr class="{{ 'uncertain' if r.get('review') }}">{% for c in s.cell_cols %}<td>{{ '' if r.get(c) is none else r.get(c) }}</td>{% endfor %}</tr>{% endfor %}
 </table>{% else %}<p>no leukocytes found</p>{% endif %}</details>{% endif %}
@@ -142,8 +144,6 @@ def _gallery(rows: list[dict[str, Any]] | None, threshold: float, band: float) -
 
 def _slide(i: int, rec: dict[str, Any], cells: list[dict[str, Any]] | None, threshold: float,
            band: float) -> dict[str, Any]:
-    from leukoscan.app.report import SlideSummary
-
     s, o = rec["summary"], rec["outputs"]
     status = _status(s)
     pct, (lo, hi) = s.get("blast_pct"), s.get("blast_pct_ci95") or (None, None)
@@ -189,9 +189,6 @@ def write_report(path: Path, records: list[dict[str, Any]], failures: list[tuple
                  cells: dict[str, list[dict[str, Any]]] | None = None) -> None:
     """Write the batch report. ``records``: manifest slide records (``key``, ``source``,
     ``summary``, ``outputs`` with paths relative to the report); ``cells``: rows by key."""
-    from leukoscan.app.provenance import model_warnings
-    from leukoscan.app.slide_stats import SlideRule
-
     t = totals(records, len(failures))
     th = provenance.get("thresholds", {})
     threshold, band = float(th.get("blast_threshold", 0.5)), float(th.get("uncertain_band", 0.15))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from leukoscan.classify.registry import CLASSIFIERS
 from leukoscan.classify.train import TrainConfig, run_training
-from leukoscan.cli import flag_overrides, training_parser, user_errors
+from leukoscan.cli import flag_overrides, print_grouped, training_parser, user_errors
 from leukoscan.config import load_config, parse_overrides
 from leukoscan.paths import CONFIGS_DIR
 
@@ -43,7 +43,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = get_args_parser().parse_args(argv)
     if a.list_models:
-        print("\n".join(CLASSIFIERS.list_names()))
+        print_grouped(model_groups())
         return 0
     over = parse_overrides(a.overrides)
     over.update(flag_overrides(a, _FLAGS))
@@ -59,6 +59,22 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = run_training(cfg)
     _summary(run_dir)
     return 0
+
+
+def model_groups() -> dict[str, list[str]]:
+    """Registered classifiers by family: CNNs, deep features + scikit-learn, classical systems by segmentation."""
+    groups: dict[str, list[str]] = {"CNNs trained end to end (torch)": [],
+                                    "deep features + scikit-learn classifier": []}
+    for name in CLASSIFIERS.list_names():
+        family, kind = CLASSIFIERS.entry(name).meta.get("family"), CLASSIFIERS.kind_of(name)
+        if family == "classical":
+            seg = name.split("+")[0] if "+" in name else "named recipes (papers)"
+            groups.setdefault(f"classical, segmentation {seg}" if "+" in name else f"classical, {seg}",
+                              []).append(name)
+        else:
+            groups["CNNs trained end to end (torch)" if kind == "torch" else
+                   "deep features + scikit-learn classifier"].append(name)
+    return groups
 
 
 def _summary(run_dir: Path) -> None:
