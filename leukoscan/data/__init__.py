@@ -1,7 +1,7 @@
 """Datasets: converters into one canonical on-disk form, with a data-quality report.
 
 ``prepare(name, ...)`` converts a dataset (``bccd``, ``all_idb1``, ``all_idb2``,
-``txl_pbc``, ``demo``, ``demo_cells``, or a user's ``yolo``/``coco``/``voc`` folder) into
+``txl_pbc``, ``pbc``, ``demo``, ``demo_cells``, or a user's ``yolo``/``coco``/``voc`` folder) into
 the canonical form described in :mod:`leukoscan.data.canonical`. ``resolve(x)`` returns a
 prepared folder for a dataset name or a folder, preparing it under ``runs/data/`` once.
 """
@@ -20,6 +20,7 @@ from leukoscan.data import (  # noqa: F401  (register converters)
     bccd,
     coco,
     demo,
+    pbc,
     txl_pbc,
     voc,
     yolo,
