@@ -243,7 +243,7 @@ def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
               "run": {k: info.get(k) for k in ("device", "threads", "tile_size", "tile_overlap", "class_names")}}
     log = WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
                    config=config, class_names=info["class_names"])
-    if DETECTORS.entry(cfg.model).meta.get("kind") == "yolo":
+    if cfg.model.startswith("yolo"):  # the registry entry carries no backend kind
         log.epoch_evaluator = "ultralytics"  # per-epoch mAP from ultralytics' validator, not ours
     return log
 

@@ -74,7 +74,7 @@ def announce_implicit(src: ModelSource, flag: str, skipped: list[str] | tuple[st
     newer runs were passed over)."""
     bar = "!" * 78
     passed = "".join(f"!!   passed over, unfinished: {s}\n" for s in skipped)
-    print(f"{bar}\n!! no {flag} given: using the NEWEST finished {src.role} run\n!!   {src.short}\n{passed}"
+    print(f"{bar}\n!! no {flag} given: using the NEWEST {src.role} run (the newest finished one)\n!!   {src.short}\n{passed}"
           f"!! name it with {flag} to be sure which model makes the calls\n{bar}", file=sys.stderr)
 
 
