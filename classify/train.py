@@ -122,7 +122,10 @@ def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=
     fold_ba, t0 = [], time.time()
     factory = model_factory or (lambda: build_for(cfg, cells.class_names))
     shared = None
-    for k, (tr, te) in enumerate(folds):
+    from tqdm import tqdm  # progress of a command that otherwise prints nothing for minutes
+
+    for k, (tr, te) in enumerate(tqdm(folds, desc=f"{cfg.model}: {cfg.folds}-fold CV", unit="fold",
+                                      disable=len(folds) < 2)):
         clf = factory()
         if hasattr(clf, "extractor"):  # deterministic features: compute each crop once across folds
             if shared is None:
@@ -196,6 +199,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
         train_idx = np.array([i for i, s in enumerate(cells.splits) if s in ("train", "")])
     clf, weights = None, None
     if cfg.final_fit or cfg.folds < 2:
+        print(f"{cfg.model}: fitting on {len(train_idx)} crops", flush=True)
         clf = build_for(cfg, cells.class_names)
         t0 = time.time()
         clf.fit([cells.images[i] for i in train_idx], cells.labels[train_idx], cfg.fit, log=log)

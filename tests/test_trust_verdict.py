@@ -140,3 +140,14 @@ def test_no_classifier_error_names_no_classifier(models, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(MissingModelError, match="--no-classifier"):
         load_pipeline(models["det"], None)
+
+
+def test_swapped_runs_are_named_plainly(models, tmp_path, monkeypatch):
+    from leukoscan.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    det_run = _fake_run(tmp_path / "runs" / "detect", "d", Path(models["det"]), metrics={})
+    with pytest.raises(ConfigError, match="is a classifier run, not a detector: give it as --classifier"):
+        load_pipeline(models["clf"], models["clf"])
+    with pytest.raises(ConfigError, match="is a detector run, not a classifier: give it as --detector"):
+        load_pipeline(str(det_run), str(det_run))

@@ -128,17 +128,37 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _strip(lines: list[tuple[str, RGB]], width: int, scale: float, thick: int, bg: RGB) -> np.ndarray:
+def _strip(lines: list[tuple[str, RGB]] | list[list[tuple[str, RGB]]], width: int, scale: float, thick: int,
+           bg: RGB) -> np.ndarray:
+    """Lines of text; a line is ``(text, colour)`` or a list of such segments drawn side by side."""
     import cv2
 
     _, th, base = _text_size("Ag", scale, thick)
     line_h = th + base + max(4, th // 2)
     strip = np.full((line_h * len(lines) + max(4, th // 2), width, 3), bg, np.uint8)
-    for k, (text, col) in enumerate(lines):
+    for k, line in enumerate(lines):
         y = line_h * (k + 1) - base
         x = max(3, th // 3)
-        cv2.putText(strip, text, (x, y), FONT, scale, col, thick, cv2.LINE_AA)
+        for text, col in (line if isinstance(line, list) else [line]):
+            cv2.putText(strip, text, (x, y), FONT, scale, col, thick, cv2.LINE_AA)
+            x += _text_size(text, scale, thick)[0]
     return strip
+
+
+def _wrap_segments(parts: list[tuple[str, RGB]], width: int, scale: float, thick: int, sep: str = "  |  "
+                   ) -> list[list[tuple[str, RGB]]]:
+    """Banner phrases, each in its own colour, joined by ``sep`` into lines no wider than ``width``."""
+    lines: list[list[tuple[str, RGB]]] = [[]]
+    used = 0
+    for text, col in parts:
+        piece = text if not lines[-1] else sep + text
+        w = _text_size(piece, scale, thick)[0]
+        if lines[-1] and used + w > width:
+            lines.append([])
+            piece, w = text, _text_size(text, scale, thick)[0]
+        lines[-1].append((piece, col))
+        used = w if len(lines[-1]) == 1 else used + w
+    return [ln for ln in lines if ln]
 
 
 def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
@@ -160,12 +180,9 @@ def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | N
         _empty_mark(canvas, scale, thick)
     slide = canvas if side is None else np.concatenate([canvas, side], axis=1)
     width = slide.shape[1]
-    parts = _summary_parts(summary, len(det))
-    red = [p for p, c in parts if c == FLAG_RGB]
-    head = _wrap([p for p, _ in parts], width - 8, scale * 1.1, thick)
-    warn = [(t, FLAG_RGB) for w in warnings for t in _wrap([f"!! {w}"], width - 8, scale * 1.1, thick)]
-    banner = _strip(warn + [(t, FLAG_RGB if any(r in t for r in red) else (0, 0, 0)) for t in head],
-                    width, scale * 1.1, thick, (245, 245, 245))
+    head = _wrap_segments(_summary_parts(summary, len(det)), width - 8, scale * 1.1, thick)
+    warn = [[(t, FLAG_RGB)] for w in warnings for t in _wrap([f"!! {w}"], width - 8, scale * 1.1, thick)]
+    banner = _strip(warn + head, width, scale * 1.1, thick, (245, 245, 245))
     items = [(f"blast (blast probability >= {blast_threshold:g})", BLAST_RGB), ("normal", NORMAL_RGB)]
     items += [(c, OTHER_RGB) for c in sorted(set(classes) - {blast_class, NORMAL})]
     items.append(("number: cell id (cells table); side list: call + its confidence, ? = uncertain", None))

@@ -185,6 +185,25 @@ def find_run(given: str | Path | None, base: Path, train_cmd: str, skipped: list
     return path
 
 
+def check_role(path: Path, role: str) -> None:
+    """A classifier run given as ``--detector`` (or the reverse) is a one-line ConfigError
+    naming the right flag, not a loader's internals message."""
+    p = Path(path)
+    det_files, clf_files = ("weights/best.pt", "weights/last.pt"), ("model.pt", "model.skops", "model.pkl")
+    if p.is_dir():
+        is_det = any((p / f).is_file() for f in det_files)
+        is_clf = any((p / f).is_file() for f in clf_files) and not is_det
+    else:
+        is_clf = p.name in clf_files or p.suffix == ".skops"
+        is_det = p.parent.name == "weights" and p.name in ("best.pt", "last.pt")
+    if role == "detector" and is_clf:
+        raise ConfigError(f"{p} is a classifier run, not a detector: give it as --classifier, and a detector run "
+                          "(runs/detect/<name>) as --detector")
+    if role == "classifier" and is_det:
+        raise ConfigError(f"{p} is a detector run, not a classifier: give it as --detector, and a classifier run "
+                          "(runs/classify/<name>) as --classifier")
+
+
 def _onnx_twin(path: Path, kind: str) -> Path:
     twin = onnx_twin(path)
     if not twin.is_file():
@@ -225,11 +244,13 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     skipped: dict[str, list[str]] = {"detector": [], "classifier": []}
     det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR, skipped["detector"])
+    check_role(det_path, "detector")
     det_file = _onnx_twin(det_path, "detector") if onnx else det_path
     det = detect.load(det_file, trust=trust)
     clf = clf_file = None
     if classifier is not False:
         clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER, skipped["classifier"])
+        check_role(clf_path, "classifier")
         clf_file = onnx_twin(clf_path) if onnx and onnx_twin(clf_path).is_file() else clf_path
         clf = classify.load(clf_file) if clf_file != clf_path else classify.load(clf_file, trust=trust)
         if onnx and clf_file == clf_path and clf.kind != "sklearn":

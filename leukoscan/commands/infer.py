@@ -18,7 +18,7 @@ apply (see README, Scaling out).
 
 (``python tools/infer.py ...`` is the same command.) Exit code 0 when every input was
 processed, 1 when some input failed (it is reported and skipped), 2 on a bad option
-value, a missing model, or no input that exists at all.
+value, a missing model, no input that exists at all, or no image file among the inputs.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan.app.batch import BatchResult, OutputOptions, run_batch
+from leukoscan.app.inputs import expand_inputs
 from leukoscan.app.outputs import LOCK_FILE, locked_out_dir, reserve_run_dir
 from leukoscan.app.pipeline import Pipeline, PipelineConfig, load_pipeline
 from leukoscan.app.provenance import model_warnings, provenance, provenance_lines
@@ -40,7 +41,7 @@ from leukoscan.app.slide_stats import FLAG_RULES, SlideRule
 from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.detect.base import NMS_IOU
 from leukoscan.errors import ConfigError, DataError
-from leukoscan.io import max_pixels_default
+from leukoscan.io import IMAGE_SUFFIXES, max_pixels_default
 
 _OVERRIDE = re.compile(r"^[A-Za-z_][\w.-]*=")
 
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if not any(Path(p).exists() for p in args.inputs):
         raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
     max_pixels_default()  # a bad LEUKOSCAN_MAX_PIXELS fails before anything runs
+    _check_some_images(args.inputs, args.recursive)  # before the models load: they take seconds
     out = Path(args.out) if args.out else reserve_run_dir("runs/infer", args.name)
     try:
         with locked_out_dir(out):  # before the models load: a busy or unwritable --out fails at once
@@ -201,6 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     n = len(res.records)
     print(f"results saved to {out}  ({n} slide{'' if n == 1 else 's'} in the report: {out / 'report.html'})")
     return EXIT_OK if res.ok else EXIT_PARTIAL
+
+
+def _check_some_images(inputs: list[str], recursive: bool) -> None:
+    """DataError (exit 2, nothing loaded or written) when the inputs hold no image file at all."""
+    files, failures = expand_inputs(inputs, recursive=recursive)
+    if any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
+        return
+    why = failures + [(str(p), f"unsupported file type {p.suffix!r}") for p in files]
+    raise DataError(f"no image files to process (looked for {' '.join(IMAGE_SUFFIXES)}): "
+                    + "; ".join(f"{p}: {m}" for p, m in why[:5]) + (f" (+{len(why) - 5} more)" if len(why) > 5 else ""))
 
 
 def _print_slide(rec: dict[str, Any]) -> None:
