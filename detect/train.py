@@ -289,7 +289,10 @@ def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: An
            "weights": str(RunDir(run_dir).best), **m.to_dict(), "verdict": verdict.to_dict()}
     RunDir(run_dir).write_json(RunDir(run_dir).metrics.name, out)
     write_status(run_dir, COMPLETE, epochs=cfg.epochs)
-    print(f"final evaluation of weights/best.pt on {cfg.val_split} (LeukoScan's COCO evaluator, pycocotools):")
+    other = ("; ultralytics' own validator printed above scores the same weights its own way: "
+             "its figures are kept apart, as metrics/ultralytics_* in W&B") if cfg.model.startswith("yolo") else ""
+    print(f"final evaluation of weights/best.pt on {cfg.val_split}: LeukoScan's COCO evaluator (pycocotools), "
+          f"the figures of record (metrics.json, W&B final/*){other}")
     print(m.summary())
     print(f"verdict: {verdict.text}")
     if wb is not None:

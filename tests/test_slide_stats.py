@@ -79,3 +79,27 @@ def test_bad_rule_values_are_config_errors():
         SlideRule(min_cells=0)
     with pytest.raises(ConfigError, match="--flag-rule"):
         SlideRule(flag_rule="upper")
+
+
+def test_detector_only_count_writes_not_assessed_everywhere(tmp_path):
+    """--no-classifier with a WBC-only detector: blasts are empty / "not assessed", never 0."""
+    import csv
+    import json
+
+    from standins import TruthDetector, write_smear
+
+    from leukoscan.app.batch import run_batch
+    from leukoscan.app.pipeline import Pipeline, PipelineConfig
+
+    write_smear(tmp_path / "in" / "a.png")
+    res = run_batch(Pipeline(TruthDetector(), None, PipelineConfig()), [tmp_path / "in"], tmp_path / "out")
+    s = res.summaries[0]
+    assert s.leukocytes == 4 and s.blasts is None and s.status == "not assessed" and not s.flagged
+    row = next(csv.DictReader((tmp_path / "out" / "summary.csv").open()))
+    assert row["blasts"] == "" and row["blast_pct"] == "" and row["flagged"] == "0"
+    cells = list(csv.DictReader((tmp_path / "out" / "a_cells.csv").open()))
+    assert {c["blast_prob"] for c in cells} == {""} and {c["det_blast"] for c in cells} == {""}
+    totals = json.loads((tmp_path / "out" / "summary.json").read_text())["totals"]
+    assert totals["blasts"] is None and totals["blast_pct_pooled"] is None
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.count("not assessed") >= 3 and ">0 blasts<" not in html
