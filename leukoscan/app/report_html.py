@@ -45,7 +45,8 @@ h1{margin:0 0 .2em}.warn{color:#a00;font-weight:bold;margin:.2em 0 1em}
 .tot{border:1px solid #ccc;border-radius:6px;padding:.5em 1em;min-width:7em;background:#fafafa}
 .tot b{display:block;font-size:1.6em}.tot.alert b{color:#b00}
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:4px 6px;vertical-align:top}
-#slides th{background:#eee;cursor:pointer;user-select:none}#slides th.sorted{background:#dde}
+#slides th{background:#eee;cursor:pointer;user-select:none;overflow-wrap:normal}
+#slides{font-size:.92em}#slides th.sorted{background:#dde}
 tr.flagged td.pct,td.call.flag{color:#b00;font-weight:bold}
 tr.review{background:#fff4d6}td.call.review{color:#a60;font-weight:bold}
 table.cells{table-layout:fixed}table.cells td,table.cells th{font-size:.8em;padding:1px 3px}
