@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_api_imports_from_the_folder_holding_the_checkout(tmp_path):
     (tmp_path / "leukoscan").symlink_to(ROOT, target_is_directory=True)  # as after `git clone .../leukoscan`
-    code = ("from leukoscan.app.report import cell_rows, summarize\n"
+    code = ("from leukoscan.pipeline.report.summary import summarize\n"
+            "from leukoscan.pipeline.infer.cascade import load_pipeline\n"
             "from leukoscan.io import read_image\n"
             "from leukoscan.runs import weights_file\n"
             "from leukoscan.detect.registry import DETECTORS\n"

@@ -4,7 +4,7 @@ input discovery before the models load."""
 from __future__ import annotations
 
 from leukoscan import __version__
-from leukoscan.cli import COMMANDS, main
+from leukoscan.tools.cli import COMMANDS, main
 
 
 def test_version_and_one_line_per_verb(capsys):
@@ -37,8 +37,8 @@ def test_folder_without_images_stops_before_loading_models(tmp_path, monkeypatch
 
 
 def test_infer_usage_shows_the_real_iou_default(capsys):
-    from leukoscan.commands.infer import get_args_parser
     from leukoscan.detect.base import NMS_IOU
+    from leukoscan.tools.infer import get_args_parser
 
     text = get_args_parser().format_help()
-    assert f"[--iou {NMS_IOU}]" in text and "--iou 0.7" not in text
+    assert f"NMS IoU threshold (default {NMS_IOU})" in " ".join(text.split()) and "--iou 0.7" not in text

@@ -7,9 +7,10 @@ import pytest
 import supervision as sv
 from scipy.stats import beta
 
-from leukoscan.app.report import cell_rows, summarize
-from leukoscan.app.slide_stats import SlideRule, blast_interval, poisson_binomial
 from leukoscan.errors import ConfigError
+from leukoscan.pipeline.report.slide_report import cell_rows
+from leukoscan.pipeline.report.slide_stats import blast_interval, poisson_binomial
+from leukoscan.pipeline.report.summary import SlideRules, summarize
 
 
 def _cells(probs, threshold=0.5, call_by="classifier"):
@@ -48,7 +49,7 @@ def test_flag_rules_point_lower_and_borderline():
     probs = [0.95] * 4 + [0.05] * 12  # 25% blasts in 16 cells: lower bound below 20%
     s = summarize(_cells(probs), image="a", image_hw=(9, 9))
     assert s.blast_pct == 25.0 and s.blast_pct_ci95[0] < 20 and (s.status, s.flagged) == ("borderline", False)
-    s = summarize(_cells(probs), image="a", image_hw=(9, 9), rule=SlideRule(flag_rule="point"))
+    s = summarize(_cells(probs), image="a", image_hw=(9, 9), rules=SlideRules(flag_rule="point"))
     assert (s.status, s.flagged) == ("FLAG", True)
     s = summarize(_cells([0.95] * 10 + [0.05] * 10), image="a", image_hw=(9, 9))
     assert (s.status, s.flagged) == ("FLAG", True) and s.blast_pct_ci95[0] >= 20
@@ -75,10 +76,10 @@ def test_not_assessed_is_empty_not_zero():
 
 
 def test_bad_rule_values_are_config_errors():
-    with pytest.raises(ConfigError, match="--min-cells"):
-        SlideRule(min_cells=0)
-    with pytest.raises(ConfigError, match="--flag-rule"):
-        SlideRule(flag_rule="upper")
+    with pytest.raises(ConfigError, match="min_cells"):
+        SlideRules(min_cells=0)
+    with pytest.raises(ConfigError, match="flag_rule"):
+        SlideRules(flag_rule="upper")
 
 
 def test_detector_only_count_writes_not_assessed_everywhere(tmp_path):
@@ -88,8 +89,9 @@ def test_detector_only_count_writes_not_assessed_everywhere(tmp_path):
 
     from standins import TruthDetector, write_smear
 
-    from leukoscan.app.batch import run_batch
-    from leukoscan.app.pipeline import Pipeline, PipelineConfig
+    from leukoscan.pipeline.batch.runner import run_batch
+    from leukoscan.pipeline.infer.cascade import Pipeline
+    from leukoscan.pipeline.infer.settings import PipelineConfig
 
     write_smear(tmp_path / "in" / "a.png")
     res = run_batch(Pipeline(TruthDetector(), None, PipelineConfig()), [tmp_path / "in"], tmp_path / "out")

@@ -13,10 +13,10 @@ import pytest
 import supervision as sv
 from detect_fixtures import make_untrained_models
 
-from leukoscan.app.pipeline import load_pipeline
-from leukoscan.app.provenance import model_warnings, provenance, provenance_lines
 from leukoscan.detect.sanity import found_cells
 from leukoscan.errors import MissingModelError
+from leukoscan.pipeline.infer.cascade import load_pipeline
+from leukoscan.pipeline.infer.provenance import model_warnings, provenance, provenance_lines
 from leukoscan.verdict import (
     COMPLETE,
     INTERRUPTED,
