@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.out:
             _remove_if_empty(out)
         raise
-    _print_speed([r for r in res.records if r["key"] in {s.image for s in res.summaries}])
+    _print_speed(list(res.timings.values()))
     if res.skipped:
         print(f"skipped {len(res.skipped)} slide(s) already done in {out} (--overwrite redoes them)")
     for path, msg in res.failures:
@@ -185,18 +185,16 @@ def _check_some_images(inputs: list[str], recursive: bool) -> None:
                     + "; ".join(f"{p}: {m}" for p, m in why[:5]) + (f" (+{len(why) - 5} more)" if len(why) > 5 else ""))
 
 
-def _print_slide(rec: dict[str, Any]) -> None:
+def _print_slide(rec: dict[str, Any], t: dict[str, float]) -> None:
     """One line per slide as it finishes (above the progress bar)."""
     from tqdm import tqdm
 
-    t = rec.get("timing_ms") or {}
     ms = f"  ({t['detect']:.0f} ms detect, {t['classify']:.0f} ms classify, {t['write']:.0f} ms write)" if t else ""
     tqdm.write(f"{rec['key']}: {SlideSummary.from_dict(rec['summary']).words()}{ms}")
 
 
-def _print_speed(records: list[dict[str, Any]]) -> None:
+def _print_speed(times: list[dict[str, float]]) -> None:
     """``Speed: 812 ms detect, 95 ms classify, 140 ms write per slide (mean of 4 slides)``."""
-    times = [r["timing_ms"] for r in records if r.get("timing_ms")]
     if times:
         mean = {k: sum(t[k] for t in times) / len(times) for k in ("detect", "classify", "write")}
         print(f"Speed: {mean['detect']:.0f} ms detect, {mean['classify']:.0f} ms classify, {mean['write']:.0f} ms "

@@ -84,6 +84,7 @@ class BatchResult:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (input path, reason)
     records: list[dict[str, Any]] = field(default_factory=list)  # every slide the report covers
     provenance: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)  # key -> ms detect/classify/write
 
     @property
     def ok(self) -> bool:
@@ -151,8 +152,9 @@ def cell_classes(pipeline: Pipeline) -> list[str]:
 
 def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, rules: SlideRules | None = None,
                   options: OutputOptions | None = None, prov: dict[str, Any] | None = None,
-                  max_pixels: int | None = None) -> dict[str, Any]:
+                  max_pixels: int | None = None, timing: dict[str, float] | None = None) -> dict[str, Any]:
     """Run the pipeline on one slide and write all its outputs; return its manifest record.
+    ``timing``, when given, receives the milliseconds spent: detect, classify, write.
 
     All files are staged and moved into ``out_dir`` together at the end (none on failure).
     Raises :class:`~leukoscan.errors.BadInputError` for an unreadable or refused input.
@@ -173,8 +175,9 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, rules: Sl
     t2 = time.perf_counter()
     with slide_outputs(out_dir) as stage:
         rec = _write_slide(pipeline, job, stage, image, det, loaded.notes, rules, opts, prov)
-    rec["timing_ms"] = {"detect": round(1000 * (t1 - t0), 1), "classify": round(1000 * (t2 - t1), 1),
-                        "write": round(1000 * (time.perf_counter() - t2), 1)}
+    if timing is not None:  # not in the record: the manifest holds results, not how long they took
+        timing.update(detect=round(1000 * (t1 - t0), 1), classify=round(1000 * (t2 - t1), 1),
+                      write=round(1000 * (time.perf_counter() - t2), 1))
     return rec
 
 
@@ -269,11 +272,12 @@ def plan_inputs(inputs: list[str | Path], out_dir: Path, manifest: dict[str, Any
 def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
               rules: SlideRules | None = None, root: str | Path | None = None, options: OutputOptions | None = None,
               overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None,
-              on_slide: Callable[[dict[str, Any]], None] | None = None) -> BatchResult:
+              on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None) -> BatchResult:
     """Process every input not already done in ``out_dir``; a bad file is a failure, skipped.
 
-    ``out_dir`` is locked for the run (a second run there is refused). ``on_slide(record)`` is
-    called as each slide finishes (its manifest record, with ``timing_ms``: detect, classify, write).
+    ``out_dir`` is locked for the run (a second run there is refused). ``on_slide(record, ms)`` is
+    called as each slide finishes (its manifest record; milliseconds for detect, classify, write);
+    the times of every slide processed are also in ``BatchResult.timings``.
     """
     with locked_out_dir(out_dir) as out:
         return _run_batch(pipeline, list(inputs), out, rules or SlideRules(), root, options, overwrite, recursive,
@@ -282,7 +286,8 @@ def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | P
 
 def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rules: SlideRules,
                root: str | Path | None, options: OutputOptions | None, overwrite: bool, recursive: bool,
-               max_pixels: int | None, on_slide: Callable[[dict[str, Any]], None] | None = None) -> BatchResult:
+               max_pixels: int | None, on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None
+               ) -> BatchResult:
     prov = provenance(pipeline, rules=rules)
     manifest = start_manifest(out_dir, prov, overwrite)
     jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
@@ -291,16 +296,18 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rule
     out_dir.mkdir(parents=True, exist_ok=True)
     for job in tqdm(jobs, desc="slides", unit="img", disable=len(jobs) < 2):
         try:
+            ms: dict[str, float] = {}
             rec = process_slide(pipeline, job, out_dir, rules=rules, options=options, prov=prov,
-                                max_pixels=max_pixels)
+                                max_pixels=max_pixels, timing=ms)
         except BadInputError as e:
             result.failures.append((str(job.source), str(e)))
             continue
         manifest["slides"][job.key] = rec
         result.summaries.append(SlideSummary.from_dict(rec["summary"]))
         write_manifest(out_dir, manifest)
+        result.timings[job.key] = ms
         if on_slide is not None:
-            on_slide(rec)
+            on_slide(rec, ms)
     write_manifest(out_dir, manifest)
     result.records = finish_batch(out_dir, manifest, result.failures, cell_classes(pipeline))
     return result

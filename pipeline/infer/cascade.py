@@ -186,9 +186,11 @@ def check_role(path: Path, role: str) -> None:
     if p.is_dir():
         is_det = any((p / f).is_file() for f in det_files)
         is_clf = any((p / f).is_file() for f in clf_files) and not is_det
-    else:
-        is_clf = p.name in clf_files or p.suffix == ".skops"
-        is_det = p.parent.name == "weights" and p.name in ("best.pt", "last.pt")
+    else:  # a file: only by where it lies (a random file named model.pt is the loader's to refuse)
+        in_clf_run = (p.parent / "config.yaml").is_file() and not (p.parent / "weights").is_dir()
+        is_clf = p.suffix == ".skops" or (p.name in clf_files and in_clf_run)
+        is_det = p.parent.name == "weights" and p.name in ("best.pt", "last.pt") and \
+            (p.parent.parent / "config.yaml").is_file()
     if role == "detector" and is_clf:
         raise ConfigError(f"{p} is a classifier run, not a detector: give it as --classifier, and a detector run "
                           "(runs/detect/<name>) as --detector")
