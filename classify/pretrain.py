@@ -96,7 +96,7 @@ def cell_crops(folder: Path, imgsz: int, center: float, class_names: tuple[str, 
 
     cells = load_cells(folder, class_names)
     out: dict[str, tuple[list[np.ndarray], list[int]]] = {}
-    for img, lab, split in zip(cells.images, cells.labels, cells.splits):
+    for img, lab, split in zip(cells.images, cells.labels, cells.splits, strict=True):
         h, w = img.shape[:2]
         side = max(8, int(round(min(h, w) * center)))
         y0, x0 = (h - side) // 2, (w - side) // 2

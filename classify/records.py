@@ -105,7 +105,7 @@ def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positi
             pick = (wrong[: n_samples // 2] + [i for i in range(len(labels)) if pred[i] == labels[i]])[:n_samples]
             files["val_predictions"] = plots.image_grid(
                 [images[i] for i in pick],
-                [f"true {names[labels[i]]} / pred {names[pred[i]]} {proba[i, pred[i]]:.2f}" for i in pick],
+                [f"true {names[labels[i]]}\npred {names[pred[i]]} {proba[i, pred[i]]:.2f}" for i in pick],
                 pdir / "val_predictions.jpg", cols=4, tile_px=160)
     if log.wb is not None:
         _log_wandb(log.wb, files, names, labels, proba, weights)

@@ -50,6 +50,7 @@ from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.runs import RunDir
+from leukoscan.verdict import classifier_verdict_from_metrics
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,10 @@ def _cv_once(cfg: TrainConfig, cells: CellSet, folds, factory, shared: dict, fea
     proba = np.zeros((len(cells), len(cells.class_names)), dtype=np.float32)
     fold_of = np.full(len(cells), -1)
     fold_ba = []
-    for k, (tr, te) in enumerate(folds):
+    from tqdm import tqdm  # progress of a command that otherwise prints nothing for minutes
+
+    for k, (tr, te) in enumerate(tqdm(folds, desc=f"{cfg.model}: {cfg.folds}-fold CV", unit="fold",
+                                      disable=len(folds) < 2)):
         clf = factory()
         if hasattr(clf, "extractor"):  # deterministic features: compute each crop once across folds and seeds
             if "ext" not in shared:
@@ -269,6 +273,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
         log_line(f"scored: out-of-fold {what}")
     clf, weights = None, None
     if cfg.final_fit or cfg.folds < 2:
+        print(f"{cfg.model}: fitting on {len(fit_cells)} crops (split {fitted})", flush=True)
         clf = build_for(cfg, cells.class_names)
         t0 = time.time()
         clf.fit(fit_cells.images, fit_cells.labels, cfg.fit, log=log)
@@ -279,6 +284,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
             held, evaluated = _holdout(cfg, cells, clf, score_split, fitted, run_dir)
             metrics.update(held)
             log_line(f"scored: {held.get('scored', 'nothing')}")
+    metrics["verdict"] = classifier_verdict_from_metrics(metrics).to_dict()
     atomic_write_json(RunDir(run_dir).metrics, metrics)
     labels, proba, crops, what = evaluated
     pos = positive_index(cells.class_names, cfg.positive) if binary_task(cells.class_names, cfg.positive) else None

@@ -34,10 +34,12 @@ from leukoscan.detect.evaluate import (
 from leukoscan.detect.records import write_records
 from leukoscan.detect.registry import DETECTORS, build, load
 from leukoscan.detect.runlog import CsvLog, WandbLog
+from leukoscan.detect.sanity import training_verdict
 from leukoscan.detect.tiling import TilePlan, plan_tiles, tile_dataset
 from leukoscan.device import cpu_threads, first_device, resolve_device, set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.runs import LAST, RunDir
+from leukoscan.verdict import COMPLETE, INTERRUPTED, LEUKOCYTE_CLASSES, TRAINING, write_status
 
 
 @dataclass(frozen=True)
@@ -193,9 +195,13 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
                    val=cfg.val, train_split=cfg.train_split, val_split=cfg.val_split, augment=cfg.augment,
                    resume=bool(resume), amp=cfg.amp, callbacks=cbs, verbose=progress)
     t0 = time.time()
+    if main:  # read back by leukoscan.verdict.run_state: a run still training is never picked implicitly
+        write_status(run_dir, TRAINING, epochs=cfg.epochs)
     try:
         fit_info = det.fit(args)
     except KeyboardInterrupt:
+        if main:
+            write_status(run_dir, INTERRUPTED, epochs=cfg.epochs)
         if RunDir(run_dir).last.is_file():
             print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
                   f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
@@ -251,8 +257,11 @@ def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
     info = RunDir(run_dir).read_json(RunDir(run_dir).run_info.name)
     config = {**to_dict(replace(cfg, augment=cfg.augment.resolved())),
               "run": {k: info.get(k) for k in ("device", "threads", "tile_size", "tile_overlap", "class_names")}}
-    return WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
-                    config=config, class_names=info["class_names"])
+    log = WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
+                   config=config, class_names=info["class_names"])
+    if cfg.model.startswith("yolo"):  # the registry entry carries no backend kind
+        log.epoch_evaluator = "ultralytics"  # per-epoch mAP from ultralytics' validator, not ours
+    return log
 
 
 def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
@@ -271,6 +280,12 @@ def _record_optimizer(run_dir: Path, info: dict[str, Any], fit_info: dict[str, A
             wb.config_update({"optimizer_used": used.get("optimizer"), "lr_used": used.get("lr0")})
 
 
+def _leukocyte_ap50(m: Any) -> float | None:
+    """Mean AP50 over the leukocyte classes present (None when the data have none)."""
+    aps = [pc["ap50"] for n, pc in m.per_class.items() if n in LEUKOCYTE_CLASSES and pc["ap50"] is not None]
+    return sum(aps) / len(aps) if aps else None
+
+
 def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
             train_seconds: float, wb: WandbLog | None, progress: bool) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
@@ -281,15 +296,23 @@ def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: An
     rec = write_records(run_dir, data_dir, cfg.val_split, gt, preds, det.class_names,
                         n_samples=cfg.wandb.n_samples)
     times = csv_log.epoch_times()
+    verdict = training_verdict(gt, preds, _leukocyte_ap50(m))
     out = {"model": cfg.model, "data": cfg.data, "data_dir": str(data_dir), "split": cfg.val_split,
            "fitted_on": cfg.train_split, "scored": f"split {cfg.val_split} (also chose best.pt: not an independent "
            f"test)", "epochs": len(csv_log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
            "threads": info["threads"], "pretrained": det.meta.pretrained, "tile_size": info["tile_size"],
            "train_seconds_this_session": round(train_seconds, 1),
            "seconds_per_epoch": round(sum(times) / len(times), 2) if times else None,
-           "weights": str(RunDir(run_dir).best), **m.to_dict()}
+           "weights": str(RunDir(run_dir).best), **m.to_dict(), "verdict": verdict.to_dict()}
     RunDir(run_dir).write_json(RunDir(run_dir).metrics.name, out)
+    write_status(run_dir, COMPLETE, epochs=cfg.epochs)
+    other = ("; ultralytics' own validator printed above scores the same weights its own way: "
+             "its figures are kept apart, as metrics/ultralytics_* in W&B") if cfg.model.startswith("yolo") else ""
+    print(f"final evaluation of weights/best.pt on {cfg.val_split}: LeukoScan's COCO evaluator (pycocotools), "
+          f"the figures of record (metrics.json, W&B final/*){other}")
     print(m.summary())
+    print(f"verdict: {verdict.text}")
     if wb is not None:
+        wb.run.summary["verdict"] = verdict.text
         wb.final(out["epochs"] + 1, m.to_dict(), rec, weights=RunDir(run_dir).best)
         wb.finish()

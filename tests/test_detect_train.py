@@ -17,6 +17,7 @@ from detect_fixtures import make_tiny_dataset
 from leukoscan import detect
 from leukoscan.detect.augment import AugmentConfig
 from leukoscan.detect.train import DetectTrainConfig, train
+from leukoscan.verdict import COMPLETE, INTERRUPTED, NOT_USABLE, run_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,8 @@ def test_interrupt_then_resume_completes(model, tiny, tmp_path, monkeypatch):
     run = tmp_path / "runs" / "r"
     assert (run / "weights" / "last.pt").is_file() and not (run / "metrics.json").exists()
     assert _epochs(run) == [1]
+    st = run_state(run)  # issue 21: an interrupted run says so (and is never picked implicitly)
+    assert (st.state, st.epoch, st.epochs, st.finished) == (INTERRUPTED, 1, 2, False)
     saved = yaml.safe_load((run / "config.yaml").read_text())["augment"]
     assert (saved["preset"], saved["flipud"], saved["rot90"]) == ("microscopy", 0.5, 0.5)  # effective values
 
@@ -63,6 +66,9 @@ def test_interrupt_then_resume_completes(model, tiny, tmp_path, monkeypatch):
     assert _epochs(run) == [1, 2]
     m = json.loads((run / "metrics.json").read_text())
     assert m["epochs"] == 2 and m["pretrained"] == "false" and "per_class" in m
+    # a 2-epoch model on 64 px smears finds no white cell: the run says it is not usable
+    assert m["verdict"]["level"] == NOT_USABLE and m["verdict"]["text"].startswith("not usable: finds 0% of white")
+    assert run_state(run).state == COMPLETE and "MODEL NOT USABLE" in run_state(run).warning
     for f in ("config.yaml", "run_info.json", "weights/best.pt"):
         assert (run / f).is_file()
     assert detect.load(run).name == model

@@ -30,7 +30,7 @@ from leukoscan.classify.registry import CLASSIFIERS
 from leukoscan.classify.train import TrainConfig, run_training
 from leukoscan.config import load_config, parse_overrides
 from leukoscan.paths import CONFIGS_DIR
-from leukoscan.tools.common import flag_overrides, training_parser, user_errors
+from leukoscan.tools.common import flag_overrides, print_grouped, training_parser, user_errors
 
 DEFAULT_CONFIG = CONFIGS_DIR / "classify_allidb2_handcrafted_svm.yaml"
 _FLAGS = ("model", "data", "data_root", "imgsz", "folds", "name")
@@ -52,7 +52,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = get_args_parser().parse_args(argv)
     if a.list_models:
-        print("\n".join(CLASSIFIERS.list_names()))
+        print_grouped(model_groups())
         return 0
     over = parse_overrides(a.overrides)
     over.update(flag_overrides(a, _FLAGS))
@@ -84,6 +84,20 @@ def _recipe_settings(cfg: TrainConfig, file_cfg: TrainConfig, over: dict) -> Tra
           f"{'pretrained' if cfg.pretrained else 'random-init'} features (the recipe's own unless given on the "
           f"command line; the config file's are for {file_cfg.model})")
     return cfg
+def model_groups() -> dict[str, list[str]]:
+    """Registered classifiers by family: CNNs, deep features + scikit-learn, classical systems by segmentation."""
+    groups: dict[str, list[str]] = {"CNNs trained end to end (torch)": [],
+                                    "deep features + scikit-learn classifier": []}
+    for name in CLASSIFIERS.list_names():
+        family, kind = CLASSIFIERS.entry(name).meta.get("family"), CLASSIFIERS.kind_of(name)
+        if family == "classical":
+            seg = name.split("+")[0] if "+" in name else "named recipes (papers)"
+            groups.setdefault(f"classical, segmentation {seg}" if "+" in name else f"classical, {seg}",
+                              []).append(name)
+        else:
+            groups["CNNs trained end to end (torch)" if kind == "torch" else
+                   "deep features + scikit-learn classifier"].append(name)
+    return groups
 
 
 def _summary(run_dir: Path) -> None:
@@ -106,6 +120,8 @@ def _summary(run_dir: Path) -> None:
             sp = f"  mean {spread['mean']:.3f} (range {spread['min']:.3f}-{spread['max']:.3f}) over " \
                  f"{len(res['repeats']['fold_seeds'])} fold seeds" if spread and spread["mean"] is not None else ""
             print(f"{k:18s} {val}{ci_s}{sp}")
+    if m.get("verdict"):
+        print(f"verdict: {m['verdict']['text']}")
     print(f"run folder: {run_dir}")
 
 
