@@ -76,20 +76,24 @@ def detector_verdict(found: int, total: int, *, what: str = "white cells", ap50:
     return Verdict(level, f"{level}: {text}", measure)
 
 
-def classifier_verdict(balanced_accuracy: float | None, *, what: str = "val") -> Verdict:
-    """Verdict from the balanced accuracy of the classifier's own evaluation (``what``: which)."""
+def classifier_verdict(balanced_accuracy: float | None, *, what: str = "val", chance: float = 0.5) -> Verdict:
+    """Verdict from the balanced accuracy of the classifier's own evaluation (``what``: which;
+    ``chance``: 1 / number of classes)."""
     measure = {"balanced_accuracy": balanced_accuracy, "evaluation": what}
     if balanced_accuracy is None:
         return Verdict(NOT_JUDGED, "not judged: no evaluation to judge it by (no val split, no CV)", measure)
     level = _level(balanced_accuracy, CLF_USABLE, CLF_WEAK)
-    return Verdict(level, f"{level}: balanced accuracy {balanced_accuracy:.2f} ({what}; chance 0.50)", measure)
+    return Verdict(level, f"{level}: balanced accuracy {balanced_accuracy:.2f} ({what}; chance {chance:.2f})", measure)
 
 
 def classifier_verdict_from_metrics(m: dict[str, Any]) -> Verdict:
     """The verdict of a classifier run's ``metrics.json`` (``cv``, else ``val``, else ``test``)."""
-    for key, what in (("cv", "out-of-fold CV"), ("val", "val split"), ("test", "test split")):
+    score = m.get("score_split") or "val"
+    for key, what in (("cv", "out-of-fold CV"), (score, f"{score} split")):
         if isinstance(m.get(key), dict):
-            return classifier_verdict((m[key].get("balanced_accuracy") or {}).get("value"), what=what)
+            ba = m[key].get("balanced_accuracy")  # binary report: {"value": ...}; multiclass: a float
+            chance = 1 / max(2, len(m.get("class_names") or ()))
+            return classifier_verdict(ba.get("value") if isinstance(ba, dict) else ba, what=what, chance=chance)
     return classifier_verdict(None)
 
 

@@ -175,6 +175,8 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, rules: Sl
         det = pipeline.detect(image)
         t1 = time.perf_counter()
         det = pipeline.classify(image, det)
+        if hasattr(pipeline, "add_types"):  # the type stage (differential), timed with classification
+            det = pipeline.add_types(image, det)
     else:
         det = pipeline(image)
         t1 = time.perf_counter()
