@@ -32,7 +32,8 @@ from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.offline import offline, offline_var
-from leukoscan.trust import torch_load
+from leukoscan.detect.backends.yolo_arch import check_architecture
+from leukoscan.trust import TRUST_HINT, LayerRecord, UntrustedModelError, torch_load
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -99,9 +100,11 @@ def write_data_yaml(data_dir: Path, out: Path, train_split: str, val_split: str,
 class YoloDetector(Detector):
     """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.Detector` interface."""
 
-    def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool = False) -> None:
+    def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool = False,
+                 net: Any = None) -> None:
         self.meta = meta
         self._weights = Path(weights) if weights else None
+        self._net = net  # a network LeukoScan rebuilt from the checkpoint (rebuild_ultralytics)
         self._want_pretrained = pretrained
         self._model: Any = None
         self.device = "cpu"
@@ -135,6 +138,9 @@ class YoloDetector(Detector):
 
             if self._weights is None:
                 raise RuntimeError(f"{self.meta.backend}: no weights yet; train it or load a weights file")
+            if self._net is not None:  # never hand the file to ultralytics' (pickle) loader
+                self._model = wrap_network(self._net, self._weights)
+                return self._model
             task = {"task": "detect"} if self._weights.suffix == ".onnx" else {}
             self._model = YOLO(str(self._weights), **task)
         return self._model
@@ -151,6 +157,9 @@ class YoloDetector(Detector):
         shutil.move(str(out), path)
         atomic_write_json(path.with_suffix(".json"), json.loads(json.dumps(self.meta.to_dict())))
         self._model = None  # export fuses layers in place; reload lazily for further use
+        if self._net is not None:
+            self._net = rebuild_ultralytics(self._weights, torch_load(self._weights, layers=True,
+                                                                        what="detector checkpoint"))
         return path
 
     # ---- training ---------------------------------------------------------------------
@@ -216,6 +225,8 @@ class YoloDetector(Detector):
         if args.resume:
             if not last.is_file():
                 raise MissingModelError(f"cannot resume: {last} does not exist")
+            # ultralytics' trainer unpickles last.pt itself: check it is plain data + a valid network first
+            rebuild_ultralytics(last, torch_load(last, layers=True, what="detector checkpoint"))
             model = YOLO(str(last))
             kw: dict[str, Any] = {"resume": True, "device": _ul_device(args.device), "workers": args.workers}
         else:
@@ -343,10 +354,14 @@ def stamp_meta(path: Path, meta: DetectorMeta) -> None:
         torch.save(ckpt, tmp)
 
 
+def _names_of(model: Any) -> Any:
+    return model.state.get("names") if isinstance(model, LayerRecord) else getattr(model, "names", None)
+
+
 def meta_from_ultralytics(ckpt: dict[str, Any], path: Path) -> DetectorMeta:
     """Meta for a plain ultralytics checkpoint (trained outside LeukoScan)."""
     model = ckpt.get("ema") or ckpt.get("model")
-    names = getattr(model, "names", None) or {}
+    names = _names_of(model) or {}
     names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
     args = ckpt.get("train_args") or {}
     stem = Path(str(args.get("model", "yolov8n"))).stem
@@ -366,7 +381,53 @@ def load_yolo(path: Path, ckpt: dict[str, Any]) -> YoloDetector:
     """A saved YOLO detector: our checkpoint, a plain ultralytics one, or an ONNX export
     (``ckpt`` is then its ``.json`` sidecar, see :func:`leukoscan.detect.registry.load`)."""
     meta = DetectorMeta.from_dict(ckpt["leukoscan"]) if "leukoscan" in ckpt else meta_from_ultralytics(ckpt, path)
-    return YoloDetector(meta, weights=path)
+    record = ckpt.get("ema") or ckpt.get("model")
+    net = rebuild_ultralytics(path, ckpt) if isinstance(record, LayerRecord) else None
+    return YoloDetector(meta, weights=path, net=net)
+
+
+def rebuild_ultralytics(path: Path, ckpt: dict[str, Any]) -> Any:
+    """The network of an ultralytics checkpoint read as :class:`~leukoscan.trust.LayerRecord`
+    (``torch_load(layers=True)``), rebuilt by us: the architecture description is validated
+    (:func:`~leukoscan.detect.backends.yolo_arch.check_architecture`), a ``DetectionModel`` is
+    built from it and the file's tensors are loaded into it (every key must fit)."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+    from ultralytics.nn.tasks import DetectionModel
+
+    record = ckpt.get("ema") or ckpt.get("model")
+    if not isinstance(record, LayerRecord) or record.qualname != "ultralytics.nn.tasks.DetectionModel":
+        raise UntrustedModelError(f"{path}: holds {record!r}, not an ultralytics detection network; not loaded "
+                                  f"({TRUST_HINT})")
+    cfg = check_architecture(record.state.get("yaml"), path)
+    names = _names_of(record)
+    if isinstance(names, dict):
+        names = [names[k] for k in sorted(names)] if all(isinstance(k, int) for k in names) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) != cfg["nc"]:
+        raise BadInputError(f"{path}: class names {str(names)[:80]} do not fit the network ({cfg['nc']} classes)")
+    try:
+        net = DetectionModel(cfg, ch=int(cfg.get("channels", 3)), nc=cfg["nc"], verbose=False)
+        net.load_state_dict(record.state_dict(), strict=True)
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:  # tensors do not fit the network
+        raise BadInputError(f"{path}: weights do not fit the network they describe "
+                            f"({str(e).strip().splitlines()[0][:160]})") from e
+    train_args = ckpt.get("train_args") if isinstance(ckpt.get("train_args"), dict) else {}
+    net.names = dict(enumerate(names))
+    net.args = {**DEFAULT_CFG_DICT, **{k: v for k, v in train_args.items() if k in DEFAULT_CFG_DICT}}
+    net.pt_path, net.task = str(path), "detect"
+    return net.float().eval()
+
+
+def wrap_network(net: Any, path: Path) -> Any:
+    """An ultralytics ``YOLO`` object around a network we built (its predictor and exporter take
+    the module; nothing reads ``path`` again)."""
+    from ultralytics import YOLO
+
+    model = YOLO("yolov8n.yaml", task="detect")  # ultralytics' own packaged description, replaced below
+    model.model, model.ckpt, model.task = net, {}, "detect"
+    model.overrides = {"imgsz": net.args.get("imgsz", 640), "data": net.args.get("data"), "task": "detect",
+                       "single_cls": net.args.get("single_cls", False), "model": str(path)}
+    model.ckpt_path = model.model_name = str(path)
+    return model
 
 
 def is_ultralytics_checkpoint(ckpt: dict[str, Any]) -> bool:
