@@ -35,6 +35,7 @@ from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import save_config, to_dict
 from leukoscan.data.checks import check_cells
 from leukoscan.device import set_cpu_threads
+from leukoscan.encode import csv_row
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.runs import RunDir
@@ -151,8 +152,8 @@ def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.nd
         w = csv.writer(f)
         w.writerow(["file", "label", "group", "fold", *[f"p_{c}" for c in cells.class_names]])
         for i in range(len(cells)):
-            w.writerow([cells.files[i], cells.class_names[cells.labels[i]], cells.groups[i],
-                        "" if fold is None else int(fold[i]), *[f"{p:.5f}" for p in proba[i]]])
+            w.writerow(csv_row([cells.files[i], cells.class_names[cells.labels[i]], cells.groups[i],
+                                "" if fold is None else int(fold[i]), *[f"{p:.5f}" for p in proba[i]]]))
 
 
 def _wandb_run(cfg: TrainConfig, run_dir: Path) -> Any:

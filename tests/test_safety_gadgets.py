@@ -145,8 +145,9 @@ ENTRY_POINTS = {
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
 @pytest.mark.parametrize("trap", list(TRAPS))
 def test_no_payload_runs(trap, entry, models, tool, tmp_path, capsys, monkeypatch):
-    from leukoscan.synthetic import make_smear
     from PIL import Image
+
+    from leukoscan.synthetic import make_smear
 
     monkeypatch.chdir(tmp_path)
     img = tmp_path / "slide.png"

@@ -26,13 +26,13 @@ import numpy as np
 import yaml
 
 from leukoscan.detect.augment import AugmentConfig, ultralytics_args
+from leukoscan.detect.backends.yolo_arch import check_architecture
 from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, with_class_names
 from leukoscan.detect.pretrained import warn_scratch
 from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.offline import offline, offline_var
-from leukoscan.detect.backends.yolo_arch import check_architecture
 from leukoscan.trust import TRUST_HINT, LayerRecord, UntrustedModelError, torch_load
 
 if TYPE_CHECKING:

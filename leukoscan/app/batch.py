@@ -37,6 +37,7 @@ from leukoscan.app.inputs import expand_inputs
 from leukoscan.app.outputs import locked_out_dir, slide_outputs
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.provenance import provenance, provenance_lines, settings_key
+from leukoscan.encode import csv_row, short_path
 from leukoscan.errors import BadInputError, ConfigError
 from leukoscan.io import (
     IMAGE_SUFFIXES,
@@ -225,7 +226,7 @@ def plan(files: list[Path], root: Path, manifest: dict[str, Any], out_dir: Path,
         key = slide_key(path, root)
         while key in slides:  # same relative path from another root: keep both
             key = f"{key}~{len(slides)}"
-        jobs.append(SlideJob(path, key, _unique(str(Path(key).with_suffix("")), used)))
+        jobs.append(SlideJob(path, key, _unique(short_path(str(Path(key).with_suffix(""))), used)))
     return jobs, skipped
 
 
@@ -268,12 +269,20 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, thre
         except BadInputError as e:
             result.failures.append((str(job.source), str(e)))
             continue
+        except OSError as e:  # disk full, a name the file system refuses: this slide fails, the batch goes on
+            result.failures.append((str(job.source), f"cannot write its outputs ({slide_os_error(e)})"))
+            continue
         manifest["slides"][job.key] = rec
         result.summaries.append(report.SlideSummary.from_dict(rec["summary"]))
         write_manifest(out_dir, manifest)
     write_manifest(out_dir, manifest)
     result.records = finish_batch(out_dir, manifest, result.failures, cell_classes(pipeline))
     return result
+
+
+def slide_os_error(e: OSError) -> str:
+    """An OSError while writing a slide's outputs, as the one-line reason of its failure."""
+    return f"{e.strerror or type(e).__name__}" + (f": {Path(e.filename).name[:60]}" if e.filename else "")
 
 
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
@@ -287,9 +296,9 @@ def _summary_csv(records: list[dict[str, Any]]) -> str:
     for r in records:
         s = r["summary"]
         lo, hi = s["blast_pct_ci95"]
-        w.writerow([r["key"], r["source"], s["width"], s["height"], s["leukocytes"], s["blasts"], s["blast_pct"],
-                    lo, hi, int(s["flagged"]), s.get("call_by") or "", r["outputs"]["annotated"],
-                    r["outputs"]["cells_csv"]])
+        w.writerow(csv_row([r["key"], r["source"], s["width"], s["height"], s["leukocytes"], s["blasts"],
+                            s["blast_pct"], lo, hi, int(s["flagged"]), s.get("call_by") or "",
+                            r["outputs"]["annotated"], r["outputs"]["cells_csv"]]))
     return buf.getvalue()
 
 

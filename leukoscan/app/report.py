@@ -17,6 +17,7 @@ import numpy as np
 
 from leukoscan.app.annotate import annotate, call_confidence
 from leukoscan.classify.metrics import wilson
+from leukoscan.encode import csv_rows
 from leukoscan.io import atomic_write_json, atomic_write_text, write_image
 from leukoscan.schema import BLAST_PROB, CELL_CLASS, CLASS_NAME
 
@@ -122,7 +123,7 @@ def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, sum
     note = "; ".join(notes)
     writer = csv.DictWriter(buf, fieldnames=fields + (["note"] if note else []))
     writer.writeheader()
-    writer.writerows([{**r, "note": note} for r in rows] if note else rows)
+    writer.writerows(csv_rows([{**r, "note": note} for r in rows] if note else rows))
     atomic_write_text(csv_path, buf.getvalue())
     atomic_write_json(json_path, {"source": source, "summary": summary.to_dict(), "units": UNITS,
                                   "provenance": provenance, "cells": rows, "notes": list(notes)})

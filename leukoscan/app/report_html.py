@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from leukoscan.encode import href
 from leukoscan.io import atomic_write_text
 
 _CSS = """
@@ -65,14 +66,14 @@ def _row(rec: dict[str, Any], cells: list[dict[str, Any]] | None, with_call_by: 
     pct = s.get("blast_pct")
     lo, hi = s.get("blast_pct_ci95") or (None, None)
     flag = f"&ge; {s['threshold_pct']:g}% blasts" if s.get("flagged") else ""
-    links = f"<a href=\"{_e(o['cells_csv'])}\">CSV</a> &middot; <a href=\"{_e(o['cells_json'])}\">JSON</a>"
+    links = f"<a href=\"{href(o['cells_csv'])}\">CSV</a> &middot; <a href=\"{href(o['cells_json'])}\">JSON</a>"
     table = "" if cells is None else \
         f"<details><summary>{len(cells)} cells</summary>{_cells_table(cells)}</details>"
     call_by = f"<td>{_e(s.get('call_by') or '')}</td>" if with_call_by else ""
     return (f"<tr class=\"{'flagged' if s.get('flagged') else ''}\">"
             f"<td data-sort=\"{_e(rec['key'])}\"><b>{_e(rec['key'])}</b><br><small>{_e(rec['source'])}</small></td>"
-            f"<td><a href=\"{_e(o['annotated'])}\"><img src=\"{_e(o['thumb'])}\" width=\"240\" "
-            f"alt=\"annotated {_e(rec['key'])}\"></a><br><a href=\"{_e(o['annotated'])}\">full image</a></td>"
+            f"<td><a href=\"{href(o['annotated'])}\"><img src=\"{href(o['thumb'])}\" width=\"240\" "
+            f"alt=\"annotated {_e(rec['key'])}\"></a><br><a href=\"{href(o['annotated'])}\">full image</a></td>"
             f"<td class=\"num\" data-sort=\"{s['leukocytes']}\">{s['leukocytes']}</td>"
             f"<td class=\"num\" data-sort=\"{s['blasts']}\">{s['blasts']}</td>"
             f"<td class=\"num pct\" data-sort=\"{'' if pct is None else pct}\">"
