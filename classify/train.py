@@ -176,6 +176,9 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
     CLASSIFIERS.entry(cfg.model)  # an unknown name fails before the data are read
     cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root)
     check_cells([cells.class_names[int(i)] for i in cells.labels], str(cells.root or cfg.data))
+    if cfg.folds >= 2:  # folds the data cannot fill fail before the run folder exists
+        groups = cv_groups(cells, cfg.group_by, cfg.data_root) if cfg.split == "grouped" else None
+        make_folds(cells.labels, groups, cfg.folds, split=cfg.split, seed=cfg.fit.seed)
     run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model.replace("+", "_")).path
     run_dir.mkdir(parents=True)
     cfg = replace(cfg, name=run_dir.name)

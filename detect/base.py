@@ -166,6 +166,8 @@ def check_image(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         desc = f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', type(image).__name__)}"
         raise BadInputError(f"expected an RGB uint8 image of shape (H, W, 3), got {desc}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise BadInputError(f"empty image: shape {image.shape} has no pixels")
 
 
 def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,

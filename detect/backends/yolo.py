@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -33,6 +34,7 @@ from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.offline import offline, offline_var
+from leukoscan.runs import twin_source
 from leukoscan.trust import TRUST_HINT, LayerRecord, UntrustedModelError, torch_load
 
 if TYPE_CHECKING:
@@ -151,11 +153,21 @@ class YoloDetector(Detector):
         path = Path(path)
         if self._weights is not None and self._weights.suffix == ".onnx":
             raise BadInputError(f"{self._weights} is already an ONNX model")
-        out = Path(self.model.export(format="onnx", imgsz=self.meta.imgsz, dynamic=True, simplify=False,
-                                     device="cpu", verbose=False))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(out), path)
-        atomic_write_json(path.with_suffix(".json"), json.loads(json.dumps(self.meta.to_dict())))
+        net = self.model.model
+        with tempfile.TemporaryDirectory(dir=path.parent if path.parent.is_dir() else None) as tmp:
+            # ultralytics writes <pt_path>.onnx: point it into a private folder, so nothing at the
+            # destination (a symlink to the user's file) is written through
+            before, net.pt_path = getattr(net, "pt_path", None), str(Path(tmp) / "model.pt")
+            try:
+                out = Path(self.model.export(format="onnx", imgsz=self.meta.imgsz, dynamic=True, simplify=False,
+                                             device="cpu", verbose=False))
+            finally:
+                net.pt_path = before
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as dst:  # os.replace: a symlink at ``path`` is replaced, not followed
+                shutil.copyfile(out, dst)
+        meta = {**json.loads(json.dumps(self.meta.to_dict())), **twin_source(self._weights)}
+        atomic_write_json(path.with_suffix(".json"), meta)
         self._model = None  # export fuses layers in place; reload lazily for further use
         if self._net is not None:
             self._net = rebuild_ultralytics(self._weights, torch_load(self._weights, layers=True,
@@ -226,7 +238,11 @@ class YoloDetector(Detector):
             if not last.is_file():
                 raise MissingModelError(f"cannot resume: {last} does not exist")
             # ultralytics' trainer unpickles last.pt itself: check it is plain data + a valid network first
-            rebuild_ultralytics(last, torch_load(last, layers=True, what="detector checkpoint"))
+            ckpt = torch_load(last, layers=True, what="detector checkpoint")
+            rebuild_ultralytics(last, ckpt)
+            if ckpt.get("epoch") == -1:  # ultralytics strips last.pt after its last epoch: the loop is done
+                print(f"{last}: all epochs done (interrupted in the final validation); finishing the run")
+                return self._after_training(args, t0, {})
             model = YOLO(str(last))
             kw: dict[str, Any] = {"resume": True, "device": _ul_device(args.device), "workers": args.workers}
         else:
@@ -243,8 +259,12 @@ class YoloDetector(Detector):
             model.train(**kw)
         if "," in _ul_device(args.device):  # ultralytics' DDP workers run without our callbacks
             replay_results(args.run_dir / "results.csv", args.callbacks)
+        return self._after_training(args, t0, used)
+
+    def _after_training(self, args: FitArgs, t0: float, used: dict[str, Any]) -> dict[str, Any]:
+        """Our meta into best/last.pt; the detector now runs best.pt."""
         (args.run_dir / "results.csv").unlink(missing_ok=True)  # metrics.csv is the run's one table
-        best = args.run_dir / "weights" / "best.pt"
+        best, last = args.run_dir / "weights" / "best.pt", args.run_dir / "weights" / "last.pt"
         for path in (best, last):
             if path.is_file():
                 stamp_meta(path, self.meta)

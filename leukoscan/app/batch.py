@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from leukoscan.app import export_labels, report, report_html
 from leukoscan.app.inputs import expand_inputs
-from leukoscan.app.outputs import locked_out_dir, slide_outputs
+from leukoscan.app.outputs import MANIFEST, locked_out_dir, slide_outputs
 from leukoscan.app.pipeline import Pipeline
 from leukoscan.app.provenance import provenance, provenance_lines, settings_key
 from leukoscan.encode import csv_row, short_path
@@ -49,7 +49,6 @@ from leukoscan.io import (
 )
 from leukoscan.schema import NORMAL
 
-MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "leukoscan-batch-manifest/1"
 SUMMARY_FIELDS = ["image", "source", "width", "height", "leukocytes", "blasts", "blast_pct", "ci95_lo",
                   "ci95_hi", "flagged", "call_by", "annotated", "cells_csv"]
@@ -258,6 +257,7 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, thre
                max_pixels: int | None) -> BatchResult:
     prov = provenance(pipeline, flag_pct=threshold_pct)
     manifest = start_manifest(out_dir, prov, overwrite)
+    write_manifest(out_dir, manifest)  # marks the folder as LeukoScan's before any slide lands in it
     jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
                                           recursive=recursive)
     result = BatchResult(out_dir, skipped=skipped, failures=failures, provenance=prov)

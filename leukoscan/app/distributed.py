@@ -182,6 +182,7 @@ def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path],
         prov = provenance(pipe, flag_pct=threshold_pct)
         kw = {"threshold_pct": threshold_pct, "options": options, "prov": prov, "max_pixels": max_pixels}
         manifest = batch.start_manifest(out, prov, overwrite)
+        batch.write_manifest(out, manifest)  # marks the folder as LeukoScan's before any slide lands in it
         settings = settings_key(prov)
         if overwrite:
             shutil.rmtree(out / STATE_DIR, ignore_errors=True)

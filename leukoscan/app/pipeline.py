@@ -23,7 +23,7 @@ from leukoscan.classify.crops import crop_detections
 from leukoscan.detect.base import NMS_IOU
 from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
-from leukoscan.runs import RunDir, onnx_twin
+from leukoscan.runs import RunDir, check_twin_fresh, onnx_twin, weights_file
 from leukoscan.schema import (
     BLAST_PROB,
     CALL_BY,
@@ -47,6 +47,10 @@ TRAIN_DETECTOR = "leukoscan train-detector"
 TRAIN_CLASSIFIER = "leukoscan train-classifier --model handcrafted+svm --data all_idb2"
 
 
+MAX_MARGIN = 2.0  # crop margin per side, fraction of the box side
+MIN_TILE, MAX_TILE = 32, 16384  # sliced-inference tile side, pixels
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     conf: float = 0.25  # detector score threshold (a fusion model brings its own)
@@ -63,6 +67,18 @@ class PipelineConfig:
     # Boxes of one cell from different detector classes merge into one cell when their
     # intersection over the smaller box is >= this (leukoscan.app.seam); 0 keeps every box.
     group_ios: float = GROUP_IOS
+
+    def __post_init__(self) -> None:
+        """Ranges (a NaN fails every one): thresholds in [0, 1], margin in [0, 2], tile off/auto/>= 32 px."""
+        for name in ("conf", "iou", "blast_threshold", "group_ios"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.margin <= MAX_MARGIN:
+            raise ConfigError(f"margin must be in [0, {MAX_MARGIN:g}] (fraction of the box side), got {self.margin}")
+        if self.tile is not None and self.tile != 0 and not MIN_TILE <= self.tile <= MAX_TILE:
+            raise ConfigError(f"tile must be auto, off (0) or {MIN_TILE}-{MAX_TILE} pixels, got {self.tile}")
+        if self.max_det is not None and self.max_det < 1 or self.batch < 1:
+            raise ConfigError(f"max_det and batch must be >= 1, got {self.max_det}, {self.batch}")
 
 
 class Pipeline:
@@ -176,10 +192,47 @@ def find_run(given: str | Path | None, base: Path, train_cmd: str) -> Path:
     return path
 
 
+def _no_nan(token: str) -> float:
+    raise ValueError(f"{token} is not a number")
+
+
+def read_json_strict(path: Path, what: str) -> Any:
+    """A JSON file LeukoScan wrote; unreadable, binary or holding NaN/Infinity -> ConfigError naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_nan)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"{path}: not a readable {what} ({str(e).splitlines()[0][:120]})") from None
+
+
+def read_pipeline_spec(spec_file: Path) -> dict[str, Any]:
+    """``pipeline.json`` checked: detector, classifier, fusion (paths) and a finite margin."""
+    spec = read_json_strict(spec_file, "pipeline.json")
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{spec_file}: not a pipeline.json (a {type(spec).__name__})")
+    missing = [k for k in ("detector", "classifier", "fusion", "margin") if k not in spec]
+    if missing:
+        raise ConfigError(f"{spec_file}: pipeline.json lacks {', '.join(missing)} (train one: leukoscan "
+                          "train-all-pipeline)")
+    if not all(isinstance(spec[k], str) for k in ("detector", "fusion")) or not isinstance(spec["margin"], int | float):
+        raise ConfigError(f"{spec_file}: detector/fusion must be paths and margin a number")
+    return spec
+
+
+def load_fusion(path: str | Path) -> Fusion:
+    """The fusion model file; missing, unreadable or with values out of range -> ConfigError naming it."""
+    doc = read_json_strict(Path(path), "fusion model")
+    try:
+        return Fusion.from_dict(doc)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{path}: not a usable fusion model ({str(e).splitlines()[0][:120]})") from None
+
+
 def _onnx_twin(path: Path, kind: str) -> Path:
     twin = onnx_twin(path)
     if not twin.is_file():
         raise MissingModelError(f"{twin}: no ONNX model; export first: leukoscan export --{kind} {path}")
+    if path.suffix != ".onnx":
+        check_twin_fresh(twin, weights_file(path))
     return twin
 
 
@@ -207,10 +260,10 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         spec_file = Path(pipeline) / "pipeline.json"
         if not spec_file.is_file():
             raise MissingModelError(f"{pipeline}: no pipeline.json (train one: leukoscan train-all-pipeline)")
-        spec = json.loads(spec_file.read_text())
+        spec = read_pipeline_spec(spec_file)
         detector = detector or spec["detector"]
         classifier = spec["classifier"] if classifier is None else classifier
-        fusion = Fusion.load(spec["fusion"])
+        fusion = load_fusion(spec["fusion"])
         cfg = dataclasses.replace(cfg or PipelineConfig(), margin=float(spec["margin"]))
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
@@ -221,6 +274,8 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     if classifier is not False:
         clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
         clf_file = onnx_twin(clf_path) if onnx and onnx_twin(clf_path).is_file() else clf_path
+        if clf_file != clf_path and clf_path.suffix != ".onnx":
+            check_twin_fresh(clf_file, weights_file(clf_path))
         clf = classify.load(clf_file) if clf_file != clf_path else classify.load(clf_file, trust=trust)
         if onnx and clf_file == clf_path and clf.kind != "sklearn":
             _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first

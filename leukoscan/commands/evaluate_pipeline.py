@@ -14,6 +14,7 @@ from leukoscan.app.evaluate import evaluate_pipeline
 from leukoscan.app.pipeline import PipelineConfig, load_pipeline
 from leukoscan.cli import user_errors
 from leukoscan.data import resolve
+from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_write_json
 
 
@@ -43,6 +44,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
+    if not 0 <= args.flag_pct <= 100:
+        raise ConfigError(f"--flag-pct must be in [0, 100], got {args.flag_pct}")
     extra = {} if args.group_ios is None else {"group_ios": args.group_ios}
     clf = False if args.no_classifier else args.classifier
     pipe = load_pipeline(args.detector, clf, PipelineConfig(conf=args.conf, margin=args.margin, **extra),

@@ -33,7 +33,14 @@ from typing import Any
 
 from leukoscan.app.batch import BatchResult, OutputOptions, run_batch
 from leukoscan.app.outputs import LOCK_FILE, locked_out_dir, reserve_run_dir
-from leukoscan.app.pipeline import Pipeline, PipelineConfig, load_pipeline
+from leukoscan.app.pipeline import (
+    MAX_MARGIN,
+    MAX_TILE,
+    MIN_TILE,
+    Pipeline,
+    PipelineConfig,
+    load_pipeline,
+)
 from leukoscan.app.provenance import provenance, provenance_lines
 from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.detect.base import NMS_IOU
@@ -133,8 +140,12 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
                     ("--iou", 0.5 if args.iou is None else args.iou)):
         if not 0.0 <= v <= 1.0:
             raise ConfigError(f"{flag} must be in [0, 1], got {v}")
-    if args.margin < 0:
-        raise ConfigError(f"--margin must be >= 0, got {args.margin}")
+    if not 0 <= args.margin <= MAX_MARGIN:
+        raise ConfigError(f"--margin must be in [0, {MAX_MARGIN:g}] (fraction of the box side), got {args.margin}")
+    if not 0 <= args.flag_pct <= 100:
+        raise ConfigError(f"--flag-pct must be in [0, 100], got {args.flag_pct}")
+    if tile and not MIN_TILE <= tile <= MAX_TILE:
+        raise ConfigError(f"--tile must be auto, off or {MIN_TILE}-{MAX_TILE} pixels, got {tile}")
     if args.max_pixels is not None and args.max_pixels <= 0:
         raise ConfigError(f"--max-pixels must be a positive number of pixels, got {args.max_pixels}")
     if args.max_det is not None and args.max_det < 1:
