@@ -223,3 +223,37 @@ def binary_report(
         positive_name=str(class_names[positive]) if positive < len(class_names) else str(positive),
         n=len(t),
     )
+
+
+@dataclass(frozen=True)
+class MulticlassReport:
+    """Accuracy, balanced accuracy and per-class recall (Wilson CIs, n) of a C-class prediction."""
+
+    accuracy: Estimate
+    balanced_accuracy: float
+    recall: dict[str, Estimate]
+    support: dict[str, int]
+    confusion: np.ndarray  # (C, C): rows true class, columns predicted
+    class_names: tuple[str, ...]
+    n: int
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "accuracy": self.accuracy.to_dict(),
+                "balanced_accuracy": _nan_none(self.balanced_accuracy),
+                "recall": {k: {**v.to_dict(), "n": self.support[k]} for k, v in self.recall.items()},
+                "confusion": self.confusion.tolist(), "class_names": list(self.class_names)}
+
+
+def multiclass_report(y_true: np.ndarray, y_pred: np.ndarray,
+                      class_names: tuple[str, ...] | list[str]) -> MulticlassReport:
+    """``y_true``, ``y_pred``: int class ids ``(N,)``; recall per class over that class's items."""
+    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    names = tuple(class_names)
+    cm = confusion_matrix(y_true, y_pred, len(names))
+    recall = {n: wilson(int(cm[k, k]), int(cm[k].sum())) for k, n in enumerate(names)}
+    present = [r.value for r in recall.values() if not math.isnan(r.value)]
+    return MulticlassReport(
+        accuracy=wilson(int(np.trace(cm)), int(cm.sum())),
+        balanced_accuracy=float(np.mean(present)) if present else math.nan,
+        recall=recall, support={n: int(cm[k].sum()) for k, n in enumerate(names)},
+        confusion=cm, class_names=names, n=int(len(y_true)))

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 #: How a model was chosen: named by the user, or the newest run (implicit).
 GIVEN, NEWEST = "given", "newest run (implicit)"
+BUNDLED = "bundled with LeukoScan (no trained run)"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,11 @@ def _run_of(weights: Path) -> Path | None:
 def announce_implicit(src: ModelSource, flag: str) -> None:
     """Say loudly (stderr) that a model was picked without being named."""
     bar = "!" * 78
+    if src.chosen == BUNDLED:
+        print(f"{bar}\n!! no {flag} given and no trained {src.role} run: using the BUNDLED {src.role}\n"
+              f"!!   {src.short}\n!! (trained on open data; its model card: {Path(src.weights).name[:-3]}.card.json "
+              f"beside it)\n{bar}", file=sys.stderr)
+        return
     print(f"{bar}\n!! no {flag} given: using the NEWEST {src.role} run\n!!   {src.short}\n"
           f"!! name it with {flag} to be sure which model makes the calls\n{bar}", file=sys.stderr)
 
@@ -150,7 +156,8 @@ def _model_line(m: dict[str, Any] | None, role: str) -> str:
     if m is None:
         return f"{role}: none"
     sha = f", sha256 {m['sha256'][:12]}" if m.get("sha256") else ""
-    implicit = "  [picked implicitly: newest run]" if m.get("chosen") == NEWEST else ""
+    implicit = {NEWEST: "  [picked implicitly: newest run]",
+                BUNDLED: "  [bundled with LeukoScan: no trained run]"}.get(m.get("chosen"), "")
     return f"{role}: {m.get('run') or m.get('weights')} ({m.get('name')}{sha}){implicit}"
 
 
@@ -183,5 +190,5 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
             f"device {device}; {code}; {prov['created']}"]
 
 
-__all__ = ["GIVEN", "NEWEST", "ModelSource", "announce_implicit", "git_commit", "model_source", "provenance",
+__all__ = ["BUNDLED", "GIVEN", "NEWEST", "ModelSource", "announce_implicit", "git_commit", "model_source", "provenance",
            "provenance_lines", "settings_key"]

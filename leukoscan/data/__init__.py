@@ -1,7 +1,7 @@
 """Datasets: converters into one canonical on-disk form, with a data-quality report.
 
 ``prepare(name, ...)`` converts a dataset (``bccd``, ``all_idb1``, ``all_idb2``,
-``txl_pbc``, ``demo``, ``demo_cells``, or a user's ``yolo``/``coco``/``voc`` folder) into
+``txl_pbc``, ``pbc``, ``demo``, ``demo_cells``, or a user's ``yolo``/``coco``/``voc`` folder) into
 the canonical form described in :mod:`leukoscan.data.canonical`. ``resolve(x)`` returns a
 prepared folder for a dataset name or a folder, preparing it under ``runs/data/`` once.
 """
@@ -18,8 +18,10 @@ from leukoscan.data import (  # noqa: F401  (register converters)
     all_idb1,
     all_idb2,
     bccd,
+    blood_fields,
     coco,
     demo,
+    pbc,
     txl_pbc,
     voc,
     yolo,
