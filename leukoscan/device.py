@@ -15,7 +15,7 @@ def check_device(device: str | None) -> str:
     """``device`` if it has one of the :data:`DEVICE_RE` shapes, else ConfigError (checked before torch sees it)."""
     text = "auto" if device in (None, "") else str(device).strip().replace(" ", "")
     if not DEVICE_RE.match(text):
-        raise ConfigError(f"device {str(device)[:40]!r}: expected auto, cpu, mps, cuda, cuda:N, N or a GPU list "
+        raise ConfigError(f"device {str(device)[:40]!r}: expected auto, cpu, mps, cuda, cuda:N, N or GPU indices "
                           "like 0,1")
     return text
 

@@ -44,6 +44,7 @@ from leukoscan.app.pipeline import (
 from leukoscan.app.provenance import provenance, provenance_lines
 from leukoscan.cli import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.detect.base import NMS_IOU
+from leukoscan.device import check_device
 from leukoscan.errors import ConfigError, DataError
 from leukoscan.io import max_pixels_default
 
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = get_args_parser()
     args = apply_overrides(ap, ap.parse_intermixed_args(argv))
     cfg = pipeline_config(args)
+    check_device(args.device)  # a device string torch would choke on fails before any model loads
     if not any(Path(p).exists() for p in args.inputs):
         raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
     max_pixels_default()  # a bad LEUKOSCAN_MAX_PIXELS fails before anything runs
