@@ -93,8 +93,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
-    from leukoscan.app.pipeline import load_pipeline
     from leukoscan.device import resolve_device
+    from leukoscan.pipeline.infer.cascade import load_pipeline
 
     device = resolve_device(a.device)
     pipe = load_pipeline(a.detector, a.classifier).to(device)

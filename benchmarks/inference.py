@@ -82,9 +82,9 @@ def main() -> int:
     import torch
 
     from leukoscan import detect
-    from leukoscan.app.batch import run_batch
-    from leukoscan.app.pipeline import load_pipeline
     from leukoscan.io import read_image
+    from leukoscan.pipeline.batch.runner import run_batch
+    from leukoscan.pipeline.infer.cascade import load_pipeline
 
     torch.set_num_threads(args.threads)
     def setup(det_path):

@@ -70,8 +70,8 @@ def stage_images(src: Path, dst: Path, n: int) -> Path:
 
 
 def bench_single(factory, folder: Path, out: Path, threads: int) -> dict:
-    from leukoscan.app.batch import run_batch
     from leukoscan.device import set_cpu_threads
+    from leukoscan.pipeline.batch.runner import run_batch
 
     set_cpu_threads(threads)
     t0 = time.perf_counter()
@@ -89,7 +89,7 @@ def bench_single(factory, folder: Path, out: Path, threads: int) -> dict:
 def bench_ray(factory, folder: Path, out: Path, workers: int) -> dict:
     import ray
 
-    from leukoscan.app.distributed import STATE_DIR, RayOptions, run_batch_ray
+    from leukoscan.pipeline.batch.distributed import STATE_DIR, RayOptions, run_batch_ray
 
     t0 = time.perf_counter()
     ray.init(num_cpus=workers, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
@@ -126,7 +126,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/ray_infer_cpu.json")
     a = ap.parse_args()
 
-    from leukoscan.app.pipeline import load_pipeline
+    from leukoscan.pipeline.infer.cascade import load_pipeline
 
     cores = os.cpu_count() or 1
     tmp = Path(tempfile.mkdtemp(prefix="ray-bench-"))

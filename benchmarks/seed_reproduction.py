@@ -6,7 +6,7 @@
 
 Writes ``<out>.json`` (after every row) and ``<out>.md``; default out:
 ``benchmarks/results/seed_reproduction``. One torch thread unless ``LEUKOSCAN_THREADS`` says
-otherwise. See ``classify/classical/seed_table.py`` for what runs.
+otherwise. See ``experiments/seed_table.py`` for what runs.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from leukoscan.cli import user_errors
 from leukoscan.errors import ConfigError, MissingDatasetError
+from leukoscan.tools.common import user_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     from leukoscan.classify.classical.recipes import RECIPES, SEED_ORDER
-    from leukoscan.classify.classical.seed_table import SeedCfg, run_seed_table
+    from leukoscan.experiments.seed_table import SeedCfg, run_seed_table
 
     a = get_args_parser().parse_args(argv)
     recipes = tuple(r.strip() for r in a.recipes.split(",")) if a.recipes else SEED_ORDER

@@ -1,7 +1,7 @@
 """Classification stage: the blast-vs-normal classifier zoo on leukocyte crops.
 
 Installed as ``leukoscan.classify``; never imports ``leukoscan.detect`` (the application
-layer, :mod:`leukoscan.app`, joins the two stages).
+layer, :mod:`leukoscan.pipeline`, joins the two stages).
 
 Public API::
 

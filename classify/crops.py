@@ -13,8 +13,14 @@ import numpy as np
 if TYPE_CHECKING:
     import supervision as sv
 
+#: Crop margin, the fraction of the box side added on each side of a cell crop: the one
+#: default of the pipeline (``PipelineConfig.margin``, ``--margin``) and of backbone
+#: pretraining. Measured on ALL-IDB1 dev-val (benchmarks/README.md): 0.15 beat 0.5
+#: (ALL-IDB2-like framing) at slide and cell level.
+CROP_MARGIN = 0.15
 
-def square_box(xyxy: np.ndarray, margin: float = 0.15) -> np.ndarray:
+
+def square_box(xyxy: np.ndarray, margin: float) -> np.ndarray:
     """``(N, 4)`` xyxy pixels -> ``(N, 4)`` square xyxy boxes (float) around the same centres.
 
     The side is ``max(w, h) * (1 + 2 * margin)``: ``margin`` is a fraction of the box side
@@ -61,7 +67,7 @@ def crop_square(image: np.ndarray, box: np.ndarray, *, size: int | None = None,
     return np.ascontiguousarray(crop)
 
 
-def crop_detections(image: np.ndarray, detections: sv.Detections | np.ndarray, *, margin: float = 0.15,
+def crop_detections(image: np.ndarray, detections: sv.Detections | np.ndarray, *, margin: float,
                     size: int | None = None, pad_value: int | tuple[int, int, int] | str = "edge"
                     ) -> list[np.ndarray]:
     """Square RGB crops ``(S, S, 3)`` for every detection (``supervision.Detections`` or ``(N, 4)`` xyxy).

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from leukoscan.classify.crops import crop_detections
+from leukoscan.bundled import open_data_name, write_bundle
+from leukoscan.classify.crops import CROP_MARGIN, crop_detections
 from leukoscan.classify.data import load_cells
 from leukoscan.classify.metrics import multiclass_report
 from leukoscan.classify.model import FitCfg
@@ -34,10 +35,9 @@ from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import check_min, save_config
 from leukoscan.data import canonical_kind, read_detection, resolve
 from leukoscan.device import set_cpu_threads
-from leukoscan.errors import ConfigError
+from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json, read_image
 from leukoscan.runs import RunDir
-
 
 #: Geometric + strong colour ("stain") augmentation: hue/saturation shifts of the size seen
 #: between labs' May-Grunwald-Giemsa / Wright stains, rotations (cells have no orientation).
@@ -53,7 +53,7 @@ class PretrainConfig:
     split: str = "train"
     per_class: int = 600
     imgsz: int = 96
-    margin: float = 0.15
+    margin: float = CROP_MARGIN
     center: float = 0.6  # cells datasets: centre crop, fraction of the image side
     name: str | None = None
     project: str = "runs/classify"
@@ -177,9 +177,11 @@ def bundle_backbone(run: str | Path, *, name: str | None = None, out: str | Path
     import torch
     import yaml
 
-    from leukoscan.bundled import open_data_name, write_bundle
 
     run = Path(run)
+    for f in ("backbone.pt", "metrics.json", "config.yaml"):
+        if not (run / f).is_file():
+            raise MissingModelError(f"{run}: no {f} (not a finished pretrain-backbone run)")
     blob = torch.load(run / "backbone.pt", map_location="cpu", weights_only=True)
     metrics = json.loads((run / "metrics.json").read_text())
     cfg = yaml.safe_load((run / "config.yaml").read_text())

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from leukoscan.detect.defaults import NMS_IOU
+from leukoscan.detect.defaults import DETECT_CONF, NMS_IOU
 from leukoscan.detect.tiling import sliced_predict
 from leukoscan.errors import BadInputError
 from leukoscan.schema import CLASS_NAME
@@ -29,7 +29,7 @@ from leukoscan.schema import CLASS_NAME
 if TYPE_CHECKING:
     import supervision as sv
 
-__all__ = ["NMS_IOU", "Detector", "DetectorMeta", "FitArgs", "check_image", "empty_detections",
+__all__ = ["DETECT_CONF", "NMS_IOU", "Detector", "DetectorMeta", "FitArgs", "check_image", "empty_detections",
            "make_detections", "with_class_names"]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -136,7 +136,7 @@ class Detector(ABC):
         """Alias of :meth:`fit` (the documented interface name)."""
         return self.fit(args)
 
-    def predict(self, image: np.ndarray, *, conf: float = 0.25, iou: float = NMS_IOU,
+    def predict(self, image: np.ndarray, *, conf: float = DETECT_CONF, iou: float = NMS_IOU,
                 tile: int | None = None) -> sv.Detections:
         """RGB uint8 ``(H, W, 3)`` -> ``sv.Detections`` in original-image pixels.
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leukoscan.data.canonical import read_coco
-from leukoscan.detect.base import NMS_IOU
+from leukoscan.detect.base import DETECT_CONF, NMS_IOU
 from leukoscan.io import read_image
 from leukoscan.schema import CLASS_NAME, Detector
 
@@ -222,7 +222,7 @@ def split_centroid_hits(data_dir: str | Path, split: str, gt: dict[str, Any], pr
 
 
 def evaluate_detector(detector: Detector, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
-                      iou: float = NMS_IOU, tile: int | None = None, centroid_conf: float = 0.25,
+                      iou: float = NMS_IOU, tile: int | None = None, centroid_conf: float = DETECT_CONF,
                       progress: bool = True, max_images: int | None = None) -> DetectionMetrics:
     """Predict every image of ``split`` of a prepared dataset and evaluate (COCO + centroids)."""
     gt, preds = predict_split(detector, data_dir, split, conf=conf, iou=iou, tile=tile, progress=progress,

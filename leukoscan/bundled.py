@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan.errors import BadInputError, MissingModelError
-from leukoscan.io import sha256_file
+from leukoscan.io import atomic_path, atomic_write_json, sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CARD_SUFFIX = ".card.json"
@@ -99,8 +99,6 @@ def write_bundle(name: str, blob: dict[str, Any], fields: dict[str, Any], *, out
     file's SHA-256; ``fields`` must name ``data`` (an open dataset, see :data:`OPEN_DATA`)."""
     import torch
 
-    from leukoscan.io import atomic_path, atomic_write_json
-
     data = open_data_name(fields["data"])
     folder = Path(out) if out is not None else WEIGHTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -112,4 +110,39 @@ def write_bundle(name: str, blob: dict[str, Any], fields: dict[str, Any], *, out
                 "size_bytes": path.stat().st_size, "data": data, "licence_of_data": licence,
                 "attribution": attribution}
     atomic_write_json(folder / f"{name}{CARD_SUFFIX}", card_doc)
+    render_cards(folder)
     return path
+
+
+def _fmt_metric(v: Any) -> str:
+    if isinstance(v, dict) and "value" in v:
+        ci = v.get("ci95") or [None, None]
+        return f"{v['value']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else "")
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def render_cards(folder: str | Path | None = None) -> Path:
+    """``README.md`` of the weights folder: every card as a human-readable model card."""
+    folder = Path(folder) if folder is not None else WEIGHTS_DIR
+    lines = ["# Bundled weights (model cards)", "",
+             "Generated from the `*.card.json` files beside each weights file (`leukoscan bundle-weights`).",
+             "Weights files hold tensors and plain values only (read with `torch.load(weights_only=True)`);",
+             "LeukoScan checks each file's SHA-256 against its card before use.", ""]
+    for p in sorted(folder.glob(f"*{CARD_SUFFIX}")):
+        c = json.loads(p.read_text())
+        lines += [f"## {c['name']}", "", f"- **What**: {c.get('kind')} `{c.get('arch')}`, classes "
+                  f"{', '.join(c.get('class_names', []))}",
+                  f"- **Data**: `{c['data']}` (licence {c['licence_of_data']}). Attribution: {c['attribution']}",
+                  f"- **Recipe**: `{c.get('recipe')}` (commit {c.get('commit')})",
+                  f"- **File**: `{c['file']}`, {c['size_bytes'] / 1e6:.1f} MB, sha256 `{c['sha256']}`"]
+        for split, m in (c.get("held_out") or {}).items():
+            rec = ", ".join(f"{k} {_fmt_metric(v)}" for k, v in m.get("recall", {}).items())
+            lines.append(f"- **Held-out {split}** (n={m.get('n')}): accuracy {_fmt_metric(m.get('accuracy'))}, "
+                         f"balanced accuracy {_fmt_metric(m.get('balanced_accuracy'))}; recall per class: {rec}")
+        for key in ("val_metrics", "other_metrics"):
+            if c.get(key):
+                lines.append(f"- **{key.replace('_', ' ')}**: `{json.dumps(c[key])[:600]}`")
+        lines += [f"- **Limits**: {'; '.join(c.get('limits', []))}", f"- **Use**: {c.get('use', '')}", ""]
+    out = folder / "README.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out

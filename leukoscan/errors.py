@@ -1,6 +1,6 @@
 """The error contract: every error a user can fix is a :class:`LeukoScanError`.
 
-The command-line wrapper (:func:`leukoscan.cli.user_errors`) prints such an error as one
+The command-line wrapper (:func:`leukoscan.tools.common.user_errors`) prints such an error as one
 line and exits 2; anything else is a bug and ends in a traceback. The subclasses also
 derive from the matching built-in (``ValueError``, ``FileNotFoundError``) so callers that
 caught those keep working.

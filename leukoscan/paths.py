@@ -14,7 +14,7 @@ def _installed_or_source(installed: Path, source: Path) -> Path:
     return installed if installed.is_dir() else source
 
 
-CARDS_DIR = _installed_or_source(_PACKAGE / "cards", REPO_ROOT / "datasets")
+CARDS_DIR = _installed_or_source(_PACKAGE / "datasets", REPO_ROOT / "datasets")
 CONFIGS_DIR = _installed_or_source(_PACKAGE / "configs", REPO_ROOT / "configs")
 
 

@@ -27,7 +27,7 @@ NORMAL = "normal"
 
 #: The cell class when nothing could call blasts (a detector without a blast class, no classifier).
 LEUKOCYTE = "leukocyte"
-#: Detector evidence per cell after one-box-per-cell grouping (leukoscan.app.seam), float32:
+#: Detector evidence per cell after one-box-per-cell grouping (leukoscan.pipeline.infer.seam), float32:
 #: best blast-class score and best other-leukocyte-class score among the cell's boxes (0: none).
 DET_BLAST = "det_blast"
 DET_LEUK = "det_leukocyte"

@@ -48,7 +48,7 @@ def shared_data() -> Path:
 
 
 def _load_script(folder: str, name: str):
-    """``<repo>/<folder>/<name>.py`` imported as a module (tools and benchmarks are scripts, not packages)."""
+    """``<repo>/<folder>/<name>.py`` imported as a module (benchmarks are scripts, not a package)."""
     import importlib.util
 
     path = Path(__file__).resolve().parent.parent / folder / f"{name}.py"
@@ -60,8 +60,10 @@ def _load_script(folder: str, name: str):
 
 @pytest.fixture(scope="session")
 def tool():
-    """``tool("infer").main([...])``: a ``tools/*.py`` script imported as a module."""
-    return lambda name: _load_script("tools", name)
+    """``tool("infer").main([...])``: the command ``tools/<name>.py`` (``leukoscan.tools.<name>``)."""
+    import importlib
+
+    return lambda name: importlib.import_module(f"leukoscan.tools.{name}")
 
 
 @pytest.fixture(scope="session")

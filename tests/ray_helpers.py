@@ -18,7 +18,8 @@ import zlib
 import numpy as np
 import supervision as sv
 
-from leukoscan.app.pipeline import Pipeline, PipelineConfig
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.synthetic import make_smear
 
 DIE_HEIGHT = 77  # a slide this many pixels high kills the worker that reads it
@@ -70,12 +71,12 @@ def factory(sleep: float = 0.0):
 if __name__ == "__main__":
     import ray
 
-    from leukoscan.app.distributed import RayOptions, run_batch_ray
+    from leukoscan.pipeline.batch.distributed import RayOptions, run_batch_ray
 
     args = sys.argv[1:]
     sleep = float(args[args.index("--sleep") + 1]) if "--sleep" in args else 0.0
     paths = [a for i, a in enumerate(args) if a != "--sleep" and (i == 0 or args[i - 1] != "--sleep")]
-    import leukoscan.app.provenance as prov
+    import leukoscan.pipeline.infer.provenance as prov
 
     prov.time.strftime = lambda fmt, *a: "2026-01-01T00:00:00+0000"  # as the tests' fixed clock
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")

@@ -15,9 +15,9 @@ import sys
 
 
 def main(data: str, project: str, sig: str, where: str) -> int:
-    from leukoscan.commands import train_detector
     from leukoscan.detect import train as train_mod
     from leukoscan.detect.backends import yolo
+    from leukoscan.tools import train_detector
 
     def hit() -> None:
         os.kill(os.getpid(), getattr(signal, sig))

@@ -9,7 +9,8 @@ import numpy as np
 import supervision as sv
 from PIL import Image
 
-from leukoscan.app.pipeline import Pipeline, PipelineConfig
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.synthetic import make_smear
 
 N_CELLS = 4  # leukocytes per synthetic slide

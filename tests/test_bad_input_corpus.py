@@ -320,7 +320,7 @@ MODELS: dict = {}
 
 
 def hold_lock(d: Path, m: dict) -> list[str]:
-    from leukoscan.app.outputs import locked_out_dir
+    from leukoscan.pipeline.batch.outputs import locked_out_dir
 
     smear(d / "in" / "good.png", 7)
     ready = threading.Event()
@@ -568,7 +568,7 @@ def _tree(folder: Path) -> dict[str, str]:
 
 
 def _files(folder: Path) -> list[str]:
-    from leukoscan.app.outputs import LOCK_FILE
+    from leukoscan.pipeline.batch.outputs import LOCK_FILE
 
     if not folder.exists():
         return []

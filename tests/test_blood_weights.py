@@ -130,6 +130,8 @@ def test_pretrain_fits_train_only_and_bundle_card_matches_hash(tmp_path, weights
     card = bundled.card("pbc_cnn")
     assert card["sha256"] == bundled.sha256_file(path) and card["licence_of_data"] == "CC BY 4.0"
     assert "Acevedo" in card["attribution"] and card["held_out"]["val"]["n"] == 6
+    readme = (weights_dir / "README.md").read_text()  # the human-readable model card
+    assert "## pbc_cnn" in readme and card["sha256"] in readme and "no blasts" in readme
     assert bundled.bundled_file("pbc_cnn") == path
     blob = bundled.read_weights(path)  # weights-only: tensors and plain values
     assert blob["arch"] == "cnn" and blob["class_names"] == ["blast", "lymphocyte", "monocyte"]
@@ -186,11 +188,11 @@ def test_pretrained_pbc_changes_initial_weights_and_missing_is_one_line(tmp_path
 # ---- YOLO: LeukoScan weights files, init from blood weights -------------------------------------
 @pytest.mark.slow
 def test_yolo_weights_file_round_trip_and_blood_init(tmp_path, weights_dir):
+    from detect_fixtures import make_tiny_dataset
+
     from leukoscan import detect
     from leukoscan.detect.backends.yolo import save_weights_file
     from leukoscan.detect.train import DetectTrainConfig, train
-
-    from detect_fixtures import make_tiny_dataset
 
     data = make_tiny_dataset(tmp_path / "data")
     run = train(DetectTrainConfig(data=str(data), epochs=1, imgsz=64, batch=2, pretrained=False, name="a",
@@ -214,8 +216,8 @@ def test_infer_without_any_run_uses_the_bundled_detector_and_says_so(tmp_path, w
     blasts not assessed, and names the bundled weights in the banner and the provenance."""
     from ultralytics.nn.tasks import DetectionModel
 
-    from leukoscan.commands.infer import main
     from leukoscan.detect.backends.yolo import WEIGHTS_FORMAT
+    from leukoscan.tools.infer import main
 
     net = DetectionModel("yolov8n.yaml", nc=3, verbose=False)
     meta = {"backend": "yolov8n", "class_names": ["WBC", "RBC", "Platelets"], "imgsz": 64}
@@ -231,3 +233,8 @@ def test_infer_without_any_run_uses_the_bundled_detector_and_says_so(tmp_path, w
     det = summary["provenance"]["detector"]
     assert det["chosen"].startswith("bundled") and det["sha256"] == bundled.card("blood_fields_yolov8n")["sha256"]
     assert summary["provenance"].get("classifier") is None  # bundled models know no blasts
+    from leukoscan.detect.backends.yolo import init_weights_path  # pretrained=blood names this file
+
+    assert init_weights_path("blood", "yolov8n")[0] == bundled.bundled_file("blood_fields_yolov8n")
+    with pytest.raises(MissingModelError, match="bundled: blood_fields_yolov8n"):
+        init_weights_path("blood", "yolov8s")

@@ -102,7 +102,7 @@ def test_every_recipe_fits_and_predicts(name, crops):
 
 
 def test_extractor_counts_segmentation_fallback():
-    from leukoscan.classify.classical.pipeline import ClassicalExtractor
+    from leukoscan.classify.classical.extractor import ClassicalExtractor
     from leukoscan.classify.preprocess import PreprocessCfg
 
     ext = ClassicalExtractor("otsu", ("shape",), PreprocessCfg(input_size=32))

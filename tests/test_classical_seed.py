@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from leukoscan.classify.classical import whole_image as wi
-from leukoscan.classify.classical.reproduce import (
+from leukoscan.experiments import whole_image as wi
+from leukoscan.experiments.reproduce import (
     Items,
     load_cells,
     metrics,
@@ -17,7 +17,7 @@ from leukoscan.classify.classical.reproduce import (
     schemes,
     sklearn_fit_predict,
 )
-from leukoscan.classify.classical.seed_table import SeedCfg, run_seed_table, smoke_items
+from leukoscan.experiments.seed_table import SeedCfg, run_seed_table, smoke_items
 from leukoscan.synthetic import make_cell_crop, make_smear
 
 N_SLIDES, N_CROPS = 20, 20  # enough Canon slides of each class for the SVM's inner 3-fold CV

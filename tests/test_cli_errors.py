@@ -71,6 +71,11 @@ CASES = {
         "bad config value": ["per_class=lots", "project={tmp}"],
         "missing model": ["--arch", "resnet19", "project={tmp}"],
     },
+    "bundle_weights": {
+        "missing data": ["--classifier", "{tmp}/no_such_run"],
+        "bad config value": ["--detector", "{det}"],  # a Faster R-CNN weights file: not a YOLO run on open data
+        "missing model": ["--detector", "{tmp}/no_such_run"],
+    },
 }
 PARAMS = [(t, c) for t, cases in CASES.items() for c in cases]
 
@@ -85,13 +90,13 @@ def test_user_error_is_one_line_exit_2(name, case, models, tool, tmp_path, monke
 
 
 def test_every_tool_has_cases():
-    from leukoscan.cli import COMMANDS
+    from leukoscan.tools.cli import COMMANDS
 
     assert set(CASES) == set(COMMANDS.values())
 
 
 def test_console_script_dispatches_to_the_same_command(models, tmp_path, capsys):
-    from leukoscan.cli import main
+    from leukoscan.tools.cli import main
 
     assert main(["infer", str(tmp_path / "nothing.png"), "--detector", models["det"]]) == 2
     assert capsys.readouterr().err.startswith("error: no such file")
@@ -105,7 +110,7 @@ def test_a_bug_is_a_traceback_not_an_exit_code(models, tool, monkeypatch):
     def broken(*a, **k):
         raise ValueError("a bug, not a user error")
 
-    monkeypatch.setattr("leukoscan.commands.infer.load_pipeline", broken)
+    monkeypatch.setattr("leukoscan.tools.infer.load_pipeline", broken)
     with pytest.raises(ValueError, match="a bug"):
         mod.main([models["slide"], "--detector", models["det"], "--classifier", models["clf"]])
 

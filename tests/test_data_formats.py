@@ -19,7 +19,7 @@ from leukoscan.data import (
     read_report,
     resolve,
 )
-from leukoscan.data.report import QualityReport, clean_boxes
+from leukoscan.data.quality import QualityReport, clean_boxes
 
 
 def _by_file(folder, split):
@@ -134,12 +134,8 @@ def test_data_root_from_env(tmp_path, monkeypatch):
 
 
 def test_cli_smoke(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
+    from leukoscan.tools import prepare_data as mod
 
-    spec = importlib.util.spec_from_file_location("prepare_data", Path(__file__).parents[1] / "tools" / "prepare_data.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     make_voc(tmp_path / "voc", n=2)
     assert mod.main(["voc", "--source", str(tmp_path / "voc"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     assert "train: 1 images" in capsys.readouterr().out

@@ -150,16 +150,12 @@ def test_sliced_predict_merges_a_cell_cut_by_a_slice_border():
 
 def test_evaluate_detector_tool(tmp_path, capsys):
     import json
-    import sys
-    from pathlib import Path
 
     from detect_fixtures import NAMES as TINY_NAMES
     from detect_fixtures import make_tiny_dataset
 
     from leukoscan import detect
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-    import evaluate_detector
+    from leukoscan.tools import evaluate_detector
 
     data = make_tiny_dataset(tmp_path / "data")
     det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=TINY_NAMES,

@@ -19,7 +19,6 @@ from leukoscan.detect.augment import AugmentConfig
 from leukoscan.detect.train import DetectTrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +71,7 @@ def test_interrupt_then_resume_completes(model, tiny, tmp_path, monkeypatch):
 
 def test_cli_wandb_offline_tiled_run_folder(tiny, tmp_path, monkeypatch):
     """One CLI run covers: run folder files, W&B offline logging, tiled training, val only at the end."""
-    import train_detector
+    from leukoscan.tools import train_detector
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
@@ -120,7 +119,7 @@ def test_cli_real_signal_then_resume(tiny, tmp_path, sig):
 
 
 def test_cli_bad_model_lists_valid_names(capsys):
-    import train_detector
+    from leukoscan.tools import train_detector
 
     assert train_detector.main(["--model", "yolov99", "--data", "demo"]) == 2
     err = capsys.readouterr().err
@@ -128,7 +127,7 @@ def test_cli_bad_model_lists_valid_names(capsys):
 
 
 def test_cli_bad_config_key(capsys):
-    import train_detector
+    from leukoscan.tools import train_detector
 
     assert train_detector.main(["augment.flipup=0"]) == 2
     assert "flipud" in capsys.readouterr().err  # did-you-mean

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from leukoscan import classify, detect
-from leukoscan.app.pipeline import Pipeline
 from leukoscan.device import first_device, resolve_device
 from leukoscan.errors import ConfigError
+from leukoscan.pipeline.infer.cascade import Pipeline
 
 
 def _devices(module: torch.nn.Module) -> set[str]:
@@ -72,8 +72,8 @@ def test_resolve_device_lists_and_missing_gpus(monkeypatch):
 def test_infer_device_flag_reaches_the_pipeline(tmp_path, monkeypatch):
     from PIL import Image
 
-    from leukoscan.commands import infer
     from leukoscan.synthetic import make_smear
+    from leukoscan.tools import infer
 
     Image.fromarray(make_smear(48, 64, seed=0).image).save(tmp_path / "a.png")
     asked = []
@@ -94,5 +94,5 @@ def test_infer_device_flag_reaches_the_pipeline(tmp_path, monkeypatch):
 def test_every_model_tool_has_a_device_flag(tool):
     import importlib
 
-    parser = importlib.import_module(f"leukoscan.commands.{tool}").get_args_parser()
+    parser = importlib.import_module(f"leukoscan.tools.{tool}").get_args_parser()
     assert "--device" in parser.format_help()

@@ -1,7 +1,7 @@
 """``infer --engine ray``: a local Ray (2 CPUs) started here; outputs equal the single-process run's.
 
 Ray Data runs the stand-in pipeline of :mod:`ray_helpers` (deterministic per image) in two
-actors; every test compares against :func:`leukoscan.app.batch.run_batch` on the same inputs.
+actors; every test compares against :func:`leukoscan.pipeline.batch.runner.run_batch` on the same inputs.
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ import pytest
 import ray_helpers
 from PIL import Image
 
-from leukoscan.app.batch import run_batch
-from leukoscan.app.distributed import DIED, MAX_TRIES, STATE_DIR, RayOptions, run_batch_ray
+from leukoscan.pipeline.batch.distributed import (
+    DIED,
+    MAX_TRIES,
+    STATE_DIR,
+    RayOptions,
+    run_batch_ray,
+)
+from leukoscan.pipeline.batch.runner import run_batch
 from leukoscan.synthetic import make_smear
 
 ray = pytest.importorskip("ray")
@@ -37,7 +43,7 @@ def local_ray():
 @pytest.fixture(autouse=True)
 def fixed_clock(monkeypatch):
     """One provenance time stamp for both engines (it is printed on every output)."""
-    import leukoscan.app.provenance as prov
+    import leukoscan.pipeline.infer.provenance as prov
 
     monkeypatch.setattr(prov.time, "strftime", lambda fmt, *a: "2026-01-01T00:00:00+0000")
 

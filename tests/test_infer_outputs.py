@@ -11,10 +11,11 @@ import pytest
 import supervision as sv
 from PIL import Image
 
-from leukoscan.app.batch import run_batch
-from leukoscan.app.pipeline import Pipeline, PipelineConfig
-from leukoscan.app.report import summarize
 from leukoscan.io import ImageReadError, read_image, sha256_file
+from leukoscan.pipeline.batch.runner import run_batch
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.settings import PipelineConfig
+from leukoscan.pipeline.report.summary import summarize
 from leukoscan.synthetic import make_smear
 
 
@@ -62,7 +63,7 @@ def _write_smear(path: Path, seed: int = 0, size=(120, 160)) -> None:
 def test_summary_counts_and_ci(pipe):
     image = make_smear(120, 160, seed=0).image
     det = pipe(image)
-    s = summarize(det, image="x.png", image_hw=image.shape[:2], threshold_pct=20)
+    s = summarize(det, image="x.png", image_hw=image.shape[:2], flag_pct=20)
     n = len(det)
     assert s.leukocytes == n and s.blasts == (n + 1) // 2
     if n:
@@ -72,7 +73,7 @@ def test_summary_counts_and_ci(pipe):
 
 def test_empty_slide_summary():
     det = sv.Detections.empty()
-    s = summarize(det, image="e.png", image_hw=(10, 10))
+    s = summarize(det, image="e.png", image_hw=(10, 10), flag_pct=20)
     assert (s.leukocytes, s.blasts, s.blast_pct, s.flagged) == (0, 0, None, False)
 
 
@@ -184,7 +185,7 @@ def test_unreadable_image_after_ultralytics_import(tmp_path):
 
 
 def test_annotation_colours_blast_red_normal_blue():
-    from leukoscan.app.report import annotate
+    from leukoscan.pipeline.report.slide_report import annotate
 
     image = np.full((60, 120, 3), 255, np.uint8)
     det = sv.Detections(xyxy=np.array([[5, 20, 50, 55], [65, 20, 110, 55]], np.float32))

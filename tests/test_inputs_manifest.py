@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leukoscan.app.inputs import expand_inputs
+from leukoscan.pipeline.batch.inputs import expand_inputs
 
 
 def test_csv_manifest_lists_files_relative_to_itself(tmp_path):

@@ -15,11 +15,13 @@ import pytest
 import supervision as sv
 from standins import AlternatingClassifier, TruthDetector, standin_pipeline, write_smear
 
-from leukoscan.app.annotate import annotate, cell_labels, place_labels
-from leukoscan.app.batch import OutputOptions, run_batch
-from leukoscan.app.provenance import model_source, provenance, provenance_lines
 from leukoscan.errors import ConfigError
 from leukoscan.io import read_image
+from leukoscan.pipeline.batch.runner import OutputOptions, run_batch
+from leukoscan.pipeline.infer.provenance import provenance, provenance_lines
+from leukoscan.pipeline.infer.sources import model_source
+from leukoscan.pipeline.report.annotate import annotate, cell_labels, place_labels
+from leukoscan.pipeline.report.summary import SlideRules
 
 # ---- 1. provenance --------------------------------------------------------------------------
 
@@ -29,7 +31,7 @@ PROV_KEYS = {"leukoscan_version", "git_commit", "detector", "classifier", "devic
 def test_provenance_in_summary_cells_report_and_image(tmp_path):
     pipe = standin_pipeline()
     write_smear(tmp_path / "in" / "a.png")
-    res = run_batch(pipe, [tmp_path / "in"], tmp_path / "out", threshold_pct=25)
+    res = run_batch(pipe, [tmp_path / "in"], tmp_path / "out", rules=SlideRules(flag_pct=25))
     out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
     assert PROV_KEYS <= set(summary["provenance"])
@@ -274,8 +276,8 @@ def test_infer_overrides_are_checked(tool, tmp_path, capsys, item, msg):
 
 
 def test_infer_overrides_and_flags_reach_the_pipeline(tool, tmp_path, monkeypatch, capsys):
-    import leukoscan.app.pipeline as pl
-    import leukoscan.commands.infer as infer_cmd
+    import leukoscan.pipeline.infer.cascade as pl
+    import leukoscan.tools.infer as infer_cmd
 
     seen = {}
 
@@ -303,7 +305,7 @@ def test_pipeline_to_reaches_both_models():
 
 
 def test_inputs_named_like_overrides_are_files(tmp_path):
-    from leukoscan.commands.infer import apply_overrides, get_args_parser
+    from leukoscan.tools.infer import apply_overrides, get_args_parser
 
     odd = write_smear(tmp_path / "a=b.png")
     ap = get_args_parser()

@@ -63,7 +63,7 @@ def test_infer_folder_with_bad_file_uses_newest_runs(workdir, tool, capsys):
 
 
 def test_large_slide_is_tiled(workdir):
-    from leukoscan.app.pipeline import load_pipeline
+    from leukoscan.pipeline.infer.cascade import load_pipeline
 
     pipe = load_pipeline("runs/detect/det", "runs/classify/clf")
     calls = []
@@ -74,7 +74,8 @@ def test_large_slide_is_tiled(workdir):
 
 
 def test_onnx_export_and_parity(workdir, tool):
-    from leukoscan.app.pipeline import PipelineConfig, load_pipeline
+    from leukoscan.pipeline.infer.cascade import load_pipeline
+    from leukoscan.pipeline.infer.settings import PipelineConfig
 
     assert tool("export").main(["--detector", "runs/detect/det", "--classifier", "runs/classify/clf"]) == 0
     assert (workdir / "runs/detect/det/weights/best.onnx").is_file()
@@ -118,8 +119,8 @@ def test_device_reaches_both_models(workdir, monkeypatch):
     """``device`` goes to the detector and into the classifier's network (no GPU needed)."""
     import torch
 
-    import leukoscan.app.pipeline as pl
-    from leukoscan.app.pipeline import load_pipeline
+    import leukoscan.pipeline.infer.cascade as pl
+    from leukoscan.pipeline.infer.cascade import load_pipeline
 
     moved = []
     orig = torch.nn.Module.to
@@ -212,7 +213,7 @@ def test_readme_python_api_snippet_runs(workdir, monkeypatch):
 def test_infer_engine_ray_matches_local(workdir, tool, capsys, monkeypatch):
     """The CLI with trained models: Ray workers load them from the run folders, outputs equal one process."""
     ray = pytest.importorskip("ray")
-    import leukoscan.app.provenance as prov
+    import leukoscan.pipeline.infer.provenance as prov
 
     monkeypatch.setattr(prov.time, "strftime", lambda fmt, *a: "2026-01-01T00:00:00+0000")  # one time stamp
     src = _slides(workdir / "in_ray", 3)

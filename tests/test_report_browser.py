@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from standins import TruthDetector, write_smear
 
-from leukoscan.app.batch import run_batch
-from leukoscan.app.pipeline import Pipeline, PipelineConfig
+from leukoscan.pipeline.batch.runner import run_batch
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.settings import PipelineConfig
 
 pytestmark = pytest.mark.browser
 

@@ -34,7 +34,7 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def batch(models, tmp_path_factory):
-    from leukoscan.commands import infer
+    from leukoscan.tools import infer
 
     root = tmp_path_factory.mktemp("enc")
     (root / "in").mkdir()
@@ -89,7 +89,7 @@ def test_encoders():
 
 def test_manifest_saved_by_excel_is_read(tmp_path, models):
     """BOM + CRLF: the header is a header, not a file name."""
-    from leukoscan.app.inputs import read_manifest
+    from leukoscan.pipeline.batch.inputs import read_manifest
 
     Image.fromarray(make_smear(64, 80, seed=1).image).save(tmp_path / "s.png")
     (tmp_path / "m.csv").write_bytes("\ufeffpath,note\r\ns.png,x\r\n".encode())
@@ -100,8 +100,8 @@ def test_manifest_saved_by_excel_is_read(tmp_path, models):
 
 
 def test_disk_full_fails_one_slide_and_the_batch_goes_on(tmp_path, models, monkeypatch, capsys):
-    from leukoscan.app import report
-    from leukoscan.commands import infer
+    from leukoscan.pipeline.report import slide_report as report
+    from leukoscan.tools import infer
 
     (tmp_path / "in").mkdir()
     for name in ("a.png", "b.png", "c.png"):

@@ -25,8 +25,8 @@ import torch
 from detect_fixtures import make_untrained_models
 
 from leukoscan import classify, detect
-from leukoscan.app.pipeline import load_pipeline
 from leukoscan.errors import BadInputError
+from leukoscan.pipeline.infer.cascade import load_pipeline
 from leukoscan.trust import SKOPS_TYPES, UntrustedModelError, torch_load
 
 MARK = "PWNED"

@@ -32,7 +32,7 @@ def tiny(tmp_path_factory):
     pytest.param("SIGINT", "leukoscan", marks=pytest.mark.slow),
 ])
 def test_interrupt_in_final_validation_then_resume_finishes(sig, where, tiny, tmp_path, monkeypatch, capsys):
-    from leukoscan.commands import train_detector
+    from leukoscan.tools import train_detector
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "YOLO_OFFLINE": "1", "WANDB_MODE": "offline"}
     p = subprocess.run([sys.executable, str(WORKER), str(tiny), str(tmp_path / "runs"), sig, where],

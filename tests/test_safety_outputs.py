@@ -15,11 +15,12 @@ import tifffile
 from PIL import Image
 from test_infer_outputs import GroundTruthDetector, HalfBlastClassifier
 
-from leukoscan.app.batch import run_batch
-from leukoscan.app.inputs import expand_inputs
-from leukoscan.app.outputs import OutputBusyError, locked_out_dir, reserve_run_dir
-from leukoscan.app.pipeline import Pipeline, PipelineConfig
 from leukoscan.io import ImageReadError, atomic_write_text, load_image, read_image
+from leukoscan.pipeline.batch.inputs import expand_inputs
+from leukoscan.pipeline.batch.outputs import OutputBusyError, locked_out_dir, reserve_run_dir
+from leukoscan.pipeline.batch.runner import run_batch
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.synthetic import make_smear
 
 
@@ -157,7 +158,7 @@ def test_run_folders_are_reserved_atomically(tmp_path):
 
 
 def test_a_slide_has_all_its_outputs_or_none(tmp_path, monkeypatch):
-    from leukoscan.app import report
+    from leukoscan.pipeline.report import slide_report as report
 
     src = tmp_path / "in"
     _smear(src / "a.png", 0)
@@ -192,7 +193,7 @@ def test_two_batches_at_once_both_complete(tool, tmp_path, monkeypatch, capsys):
     for i in range(6):
         _smear(src / f"s{i}.png", i)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("leukoscan.commands.infer.load_pipeline",
+    monkeypatch.setattr("leukoscan.tools.infer.load_pipeline",
                         lambda *a, **k: Pipeline(SlowDetector(), HalfBlastClassifier(), PipelineConfig()))
     infer = tool("infer")
 

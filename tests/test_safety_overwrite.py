@@ -35,7 +35,7 @@ def _slide(folder):
 
 
 def test_out_holding_the_users_files_is_refused(tmp_path, models, capsys):
-    from leukoscan.commands import infer
+    from leukoscan.tools import infer
 
     _slide(tmp_path / "in")
     out = tmp_path / "mine"
@@ -51,7 +51,7 @@ def test_out_holding_the_users_files_is_refused(tmp_path, models, capsys):
 
 
 def test_out_of_an_earlier_run_is_reused(tmp_path, models, capsys):
-    from leukoscan.commands import infer
+    from leukoscan.tools import infer
 
     _slide(tmp_path / "in")
     argv = [str(tmp_path / "in"), "--detector", models["det"], "--classifier", models["clf"], "--tile", "off",
@@ -62,7 +62,7 @@ def test_out_of_an_earlier_run_is_reused(tmp_path, models, capsys):
 
 
 def test_export_replaces_a_symlink_never_writes_through_it(tmp_path, yolo_run):
-    from leukoscan.app.export import export_pair
+    from leukoscan.pipeline.infer.export_onnx import export_pair
 
     victim = tmp_path / "precious.bin"
     victim.write_bytes(b"the user's data")
@@ -77,8 +77,8 @@ def test_export_replaces_a_symlink_never_writes_through_it(tmp_path, yolo_run):
 
 
 def test_stale_onnx_twin_is_refused(tmp_path, yolo_run, models):
-    from leukoscan.app.export import export_pair
-    from leukoscan.app.pipeline import load_pipeline
+    from leukoscan.pipeline.infer.cascade import load_pipeline
+    from leukoscan.pipeline.infer.export_onnx import export_pair
 
     export_pair(yolo_run, None)
     load_pipeline(yolo_run, False, onnx=True)  # fresh: loads

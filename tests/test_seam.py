@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from leukoscan.app import allpipe, seam, seam_fit
 from leukoscan.io import write_image
+from leukoscan.pipeline.infer import seam
+from leukoscan.pipeline.train import allpipe, seam_fit
 from leukoscan.synthetic import make_smear
 
 
@@ -57,13 +58,14 @@ def test_fusion_fits_round_trips_and_decides(tmp_path):
     dl = np.r_[rng.uniform(0, .3, 60), rng.uniform(.5, .9, 60), rng.uniform(0, .2, 60)]
     cb = np.r_[rng.uniform(.6, 1, 60), rng.uniform(0, .4, 60), rng.uniform(0, 1, 60)]
     x = seam.feature_matrix(db, dl, cb)
-    f = seam.Fusion(conf=0.1, reject=0.5, blast=0.5).fit(x, y)
+    f = seam.Fusion().fit(x, y)
     p = f.proba(x)
     np.testing.assert_allclose(p.sum(1), 1, rtol=1e-9)
     g = seam.Fusion.load(f.save(tmp_path / "fusion.json"))
     np.testing.assert_allclose(g.proba(x), p)
-    assert json.loads((tmp_path / "fusion.json").read_text())["reject"] == 0.5  # plain JSON, no pickle
-    kept, blast = g.decide(p, np.maximum(db, dl))
+    assert json.loads((tmp_path / "fusion.json").read_text())["use"] == list(seam.FEATURES)  # plain JSON, no pickle
+    assert seam.Fusion.from_dict({**f.to_dict(), "conf": 0.1, "reject": 0.5, "blast": 0.5}).coef == f.coef  # old files
+    kept, blast = seam.decide(p, np.maximum(db, dl), conf=0.1, reject=0.5, blast=0.5)
     assert (blast[:60].mean() > 0.9) and (blast[60:120].mean() < 0.1) and kept[120:].mean() < 0.5
     with pytest.raises(ValueError, match="unknown keys"):
         seam.Fusion.from_dict({**f.to_dict(), "evil": 1})
@@ -225,7 +227,7 @@ def test_allpipe_trains_on_training_slides_only_out_of_fold(trained_allpipe):
     sel = json.loads((run / "state.json").read_text())["select"]
     assert {t["inputs"] for t in sel["trials"]} == set(allpipe.FUSION_INPUTS)
     fusion = seam.Fusion.load(spec["fusion"])
-    assert fusion.conf == spec["conf"] and fusion.chosen_by == spec["chosen_by"]
+    assert fusion.chosen_by == spec["chosen_by"] and "conf" not in fusion.to_dict()  # the operating point: pipeline.json
 
 
 def test_allpipe_resumes_without_redoing_stages(trained_allpipe, tmp_path):
@@ -239,9 +241,10 @@ def test_allpipe_resumes_without_redoing_stages(trained_allpipe, tmp_path):
 
 
 def test_pipeline_fused_and_detector_only_calls(trained_allpipe):
-    from leukoscan.app.pipeline import Pipeline, PipelineConfig
-    from leukoscan.app.report import summarize
     from leukoscan.classify import load as load_classifier
+    from leukoscan.pipeline.infer.cascade import Pipeline
+    from leukoscan.pipeline.infer.settings import PipelineConfig
+    from leukoscan.pipeline.report.summary import summarize
 
     run, boxes, train, val, _ = trained_allpipe
     spec = json.loads((run / "pipeline.json").read_text())
@@ -249,8 +252,9 @@ def test_pipeline_fused_and_detector_only_calls(trained_allpipe):
 
     image = read_image(next((run.parent / "all_idb1" / "images" / "val").iterdir()))
     det = _OracleDetector(boxes)
-    fused = Pipeline(det, load_classifier(spec["classifier"]), PipelineConfig(margin=spec["margin"]),
-                     fusion=seam.Fusion.load(spec["fusion"]))(image)
+    chosen = PipelineConfig(margin=spec["margin"], conf=spec["conf"], reject=spec["reject"],
+                            blast_threshold=spec["blast_threshold"])
+    fused = Pipeline(det, load_classifier(spec["classifier"]), chosen, fusion=seam.Fusion.load(spec["fusion"]))(image)
     assert set(fused.data["call_by"]) <= {"fusion"} and set(fused.data["cell_class"]) <= {"blast", "normal"}
     only = Pipeline(det, None)(image)
     assert only.data["call_by"][0] == "detector"
@@ -265,14 +269,14 @@ def test_pipeline_fused_and_detector_only_calls(trained_allpipe):
             return _det(d.xyxy, d.confidence, ["WBC"] * len(d))
 
     counted = Pipeline(_WBCOnly(boxes), None)(image)
-    s = summarize(counted, image="x", image_hw=image.shape[:2], call_by="count")
+    s = summarize(counted, image="x", image_hw=image.shape[:2], flag_pct=20, call_by="count")
     assert s.leukocytes == len(counted) > 0 and s.blast_pct is None and not s.flagged
     assert set(counted.data["cell_class"]) == {"leukocyte"}
 
 
 def test_evaluate_pipeline_reports_counts_specificity_and_cameras(tmp_path):
-    from leukoscan.app.evaluate import evaluate_pipeline
-    from leukoscan.app.pipeline import Pipeline
+    from leukoscan.pipeline.infer.cascade import Pipeline
+    from leukoscan.pipeline.train.end_to_end import evaluate_pipeline
 
     data = tmp_path / "all_idb1"
     boxes, train, val = _fake_allidb1(data, n_train=0, n_val=6)
@@ -294,17 +298,18 @@ def test_build_cells_dataset_in_fold_note_and_out_of_fold(tmp_path, monkeypatch)
     folds = _fake_fold_runs(tmp_path, train)
     monkeypatch.setattr(allpipe, "load_detector", lambda run: _OracleDetector(boxes))
     notes = []
-    out = allpipe.build_cells_dataset(data, "train", folds[:1], tmp_path / "in", size=32, log=notes.append)
+    kw = {"conf": 0.05, "iou": 0.6, "margin": 0.15, "size": 32}
+    out = allpipe.build_cells_dataset(data, "train", folds[:1], tmp_path / "in", log=notes.append, **kw)
     assert notes and "in-fold" in notes[0] and "3 of these 6" in notes[0]
     rows = allpipe.read_index(out)
     assert {r["fold"] for r in rows} == {"fold0"}
-    out = allpipe.build_cells_dataset(data, "train", folds, tmp_path / "oof", size=32, log=notes.append)
+    out = allpipe.build_cells_dataset(data, "train", folds, tmp_path / "oof", log=notes.append, **kw)
     for r in allpipe.read_index(out):
         fold_train = tmp_path / f"{r['fold']}_data" / "splits" / "train.txt"
         assert r["slide"] not in fold_train.read_text().split()
     one = folds[:1] * 2  # two runs that both trained on some slide: refused, not silently in-fold
     with pytest.raises(Exception, match="no out-of-fold detector"):
-        allpipe.build_cells_dataset(data, "train", one, tmp_path / "bad", size=32)
+        allpipe.build_cells_dataset(data, "train", one, tmp_path / "bad", **kw)
 
 
 def test_allpipe_in_fold_cells_use_the_full_detector(tmp_path, monkeypatch):

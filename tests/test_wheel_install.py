@@ -46,8 +46,12 @@ def test_wheel_in_fresh_venv(tmp_path):
     import zipfile
 
     names = zipfile.ZipFile(wheel).namelist()
-    assert not [n for n in names if n.split("/")[0] in ("detect", "classify", "tools", "tests")], names[:20]
-    assert "leukoscan/detect/backends/yolo.py" in names and "leukoscan/configs/detect_bccd_yolov8n.yaml" in names
+    top = ("detect", "classify", "pipeline", "tools", "experiments", "tests", "benchmarks")
+    assert not [n for n in names if n.split("/")[0] in top], names[:20]
+    for f in ("leukoscan/detect/backends/yolo.py", "leukoscan/pipeline/infer/cascade.py", "leukoscan/tools/infer.py",
+              "leukoscan/tools/cli.py", "leukoscan/experiments/seed_table.py",
+              "leukoscan/configs/detect_bccd_yolov8n.yaml", "leukoscan/datasets/README.md"):
+        assert f in names, f
 
     venv = tmp_path / "venv"
     assert _run([sys.executable, "-m", "venv", str(venv)], tmp_path).returncode == 0
@@ -60,7 +64,7 @@ def test_wheel_in_fresh_venv(tmp_path):
 
     work = tmp_path / "work"
     work.mkdir()
-    for name in ("detect", "classify"):
+    for name in ("detect", "classify", "pipeline", "tools"):
         r = _run([str(py), "-c", f"import {name}"], work)
         assert r.returncode != 0 and "No module named" in r.stderr, name
     r = _run([str(py), "-c", "import leukoscan.detect, leukoscan.paths as p; print(leukoscan.detect.__file__);"
@@ -86,6 +90,8 @@ def test_wheel_in_fresh_venv(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     summary = json.loads((work / "out" / "summary.json").read_text())
     assert [s["image"] for s in summary["slides"]] == ["smear.png"] and (work / "out" / "report.html").is_file()
+    r = _run([str(py), "-c", "import leukoscan.paths as p; print(p.CARDS_DIR)"], work)
+    assert r.returncode == 0 and str(site) in r.stdout, r.stdout + r.stderr
     r = _run([str(exe), "train-detector", "--list-models"], work, env=env)
     assert r.returncode == 0 and "yolov8n" in r.stdout
     r = _run([str(exe), "train-detector", "--data", "all_idb1", "--data-root", str(tmp_path / "none")], work, env=env)

@@ -24,8 +24,8 @@ from typing import Any
 
 from ..registry import CLASSIFIERS, load_sklearn_state, load_torch_state
 from .classifiers import ESTIMATORS
+from .extractor import build_classical
 from .features import FEATURES
-from .pipeline import build_classical
 from .recipes import RECIPES, build_recipe
 from .segmentation import METHODS
 

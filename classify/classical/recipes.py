@@ -28,7 +28,7 @@ from ..model import DeepExtractor, SklearnClassifier
 from ..models import _torch_builder
 from ..preprocess import PreprocessCfg
 from .classifiers import build_estimator
-from .pipeline import ClassicalExtractor
+from .extractor import ClassicalExtractor
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from leukoscan.bundled import bundled_file
 from leukoscan.classify.model import (
     DeepExtractor,
     SklearnClassifier,
@@ -66,8 +67,6 @@ def blood_backbone(pretrained: bool | str, net_name: str) -> Path | None:
         if not Path(pretrained).is_file():
             raise MissingModelError(f"pretrained={pretrained}: no such backbone file")
         return Path(pretrained)
-    from leukoscan.bundled import bundled_file
-
     return bundled_file(f"{pretrained}_{net_name}")
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from leukoscan.bundled import read_weights
+from leukoscan.bundled import bundled_file, bundled_names, read_weights
 from leukoscan.detect.augment import AugmentConfig, ultralytics_args
 from leukoscan.detect.backends.yolo_arch import check_architecture
 from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, with_class_names
@@ -419,13 +419,13 @@ WEIGHTS_FORMAT = "leukoscan-weights/1"
 
 def init_weights_path(source: str, backend: str) -> tuple[Path, str]:
     """``pretrained`` as a bundled name (``blood`` -> ``blood_<backend>``) or a weights file."""
-    from leukoscan.bundled import bundled_file, bundled_names
-
     if Path(source).suffix == ".pt":
         if not Path(source).is_file():
             raise MissingModelError(f"pretrained={source}: no such weights file")
         return Path(source), f"blood (file {Path(source).name})"
-    name = f"{source}_{backend}" if f"{source}_{backend}" in bundled_names() else source
+    have = bundled_names("detector")
+    alias = {"blood": f"blood_fields_{backend}"}  # the open-data detector of this architecture
+    name = next((n for n in (alias.get(source), f"{source}_{backend}", source) if n in have), source)
     return bundled_file(name), f"blood (bundled {name})"
 
 

@@ -38,7 +38,7 @@ from leukoscan.data.cards import load_card, locate
 from leukoscan.data.checks import source_fingerprint
 from leukoscan.data.coco import detect_format
 from leukoscan.data.errors import DataError, DatasetMissingError
-from leukoscan.data.report import QualityReport, format_summary
+from leukoscan.data.quality import QualityReport, format_summary
 from leukoscan.errors import ConfigError
 
 __all__ = [

@@ -3,7 +3,7 @@
 Splits come from ``ImageSets/Main/{train,val,test}.txt``. A split whose list is absent,
 or whose listed images are all absent, is skipped with a note; single listed images that
 are absent are reported (``missing_image``) and skipped. Boxes follow the VOC convention
-and the cleaning rules of :mod:`leukoscan.data.report`.
+and the cleaning rules of :mod:`leukoscan.data.quality`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import DetImage, write_detection
 from leukoscan.data.errors import DataError
-from leukoscan.data.report import QualityReport
+from leukoscan.data.quality import QualityReport
 from leukoscan.data.voc import find_image, parse_voc, voc_image
 
 BCCD_NAMES = ["WBC", "RBC", "Platelets"]

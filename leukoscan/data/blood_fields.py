@@ -30,7 +30,7 @@ from leukoscan.data.bccd import BCCD_NAMES, read_split_list
 from leukoscan.data.canonical import DetImage, write_detection
 from leukoscan.data.dedup import COPY_THRESHOLD, find_copies
 from leukoscan.data.errors import DataError
-from leukoscan.data.report import QualityReport
+from leukoscan.data.quality import QualityReport
 from leukoscan.data.voc import find_image, parse_voc, voc_image
 from leukoscan.data.yolo import yolo_labels_as_det
 

@@ -15,7 +15,7 @@ import numpy as np
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import DetImage, write_detection
 from leukoscan.data.errors import DataError
-from leukoscan.data.report import QualityReport, clean_boxes
+from leukoscan.data.quality import QualityReport, clean_boxes
 from leukoscan.data.voc import image_size
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import CellImage, DetImage, write_cells, write_detection
-from leukoscan.data.report import QualityReport
+from leukoscan.data.quality import QualityReport
 from leukoscan.synthetic import make_cell_crop, make_smear
 
 DEMO_NAMES = ["WBC", "RBC", "Platelets"]

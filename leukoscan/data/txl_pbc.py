@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from leukoscan.data._registry import converter
-from leukoscan.data.report import QualityReport
+from leukoscan.data.quality import QualityReport
 from leukoscan.data.yolo import convert_yolo_folder, read_exclude, yolo_names
 
 TXL_NAMES = ["WBC", "RBC", "Platelets"]

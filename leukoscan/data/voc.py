@@ -3,7 +3,7 @@
 VOC pixel boxes are 1-based and inclusive (``xmin = 1`` is the first column, ``xmax = W``
 the last), so a box covers the continuous pixel range ``[xmin - 1, xmax]``: we convert to
 ``xyxy = (xmin - 1, ymin - 1, xmax, ymax)`` and back with the inverse. A box with
-``xmax <= xmin`` or ``ymax <= ymin`` is degenerate (see :mod:`leukoscan.data.report`).
+``xmax <= xmin`` or ``ymax <= ymin`` is degenerate (see :mod:`leukoscan.data.quality`).
 
 Layouts accepted by the ``voc`` converter: ``Annotations/*.xml`` + ``JPEGImages/*`` (+
 optional ``ImageSets/Main/{train,val,test}.txt``), or images and XML files side by side.
@@ -22,7 +22,7 @@ import numpy as np
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import DetImage, write_detection
 from leukoscan.data.errors import DataError
-from leukoscan.data.report import QualityReport, clean_boxes
+from leukoscan.data.quality import QualityReport, clean_boxes
 from leukoscan.io import IMAGE_SUFFIXES, ImageReadError, read_image
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import SPLIT_ORDER, DetImage, write_detection
 from leukoscan.data.errors import DataError
-from leukoscan.data.report import QualityReport, clean_boxes
+from leukoscan.data.quality import QualityReport, clean_boxes
 from leukoscan.data.voc import image_size
 from leukoscan.io import IMAGE_SUFFIXES
 

@@ -1,0 +1,174 @@
+"""Run the seed-reproduction table (cells + whole slides) and write JSON + markdown.
+
+Entry point: :func:`run_seed_table` (used by ``benchmarks/seed_reproduction.py`` and
+``tools/benchmark_classifiers.py --recipes seed``). See :mod:`.reproduce` for the schemes.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from leukoscan.classify.classical.classifiers import build_estimator
+from leukoscan.classify.classical.recipes import RECIPES, SEED_ORDER
+from leukoscan.experiments import whole_image as wi
+from leukoscan.experiments.reproduce import (
+    Items,
+    cached,
+    load_cells,
+    run_row,
+    sklearn_fit_predict,
+    torch_fit_predict,
+)
+from leukoscan.experiments.seed_report import write_markdown
+from leukoscan.io import atomic_write_json
+from leukoscan.synthetic import make_cell_crop
+
+# Whole-slide models besides the recipes: name -> (features, classifier, note)
+SLIDE_MODELS = {
+    "camera_only": ("camera", "dt", "decision tree on (width, height, EXIF make is Canon); sees no pixel"),
+    "global+svm": ("global", "svm", "Tables 5-6 'SVM': GLCM + LBP + first-order + colour of the whole slide"),
+    "global+rf": ("global", "rf", "Tables 5-6 'RF': the same features, random forest"),
+    "mobilenet_v2+svm": ("deep:mobilenet_v2", "svm", "MobileNetV2 random-init pooled features, 112 px"),
+    "mobilenet_v2": ("torch:mobilenet_v2", "", "Tables 5-6 MobileNetV2: trained from scratch, 112 px, 8 epochs"),
+}
+
+
+@dataclass(frozen=True)
+class SeedCfg:
+    data_root: str
+    out: str = "benchmarks/results/seed_reproduction"
+    recipes: tuple[str, ...] = SEED_ORDER
+    slides: bool = True
+    seed: int = 0
+    n_boot: int = 1000
+    cell_epochs: int | None = None  # override the deep recipe's epochs
+    slide_epochs: int = 8
+    slide_size: int = 112
+    slide_models: tuple[str, ...] = tuple(SLIDE_MODELS)  # besides the recipes' slide rows
+    cache: str | None = None
+
+
+def _machine() -> dict:
+    import torch
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            check=False).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                text=True, check=False).stdout.strip())
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version(), "commit": commit + ("+dirty" if dirty else "")}
+
+
+def _cell_row(name: str, cells: Items, cfg: SeedCfg, cache: Path | None, log) -> dict:
+    r = RECIPES[name]
+    t0 = time.time()
+    if r.kind == "deep":
+        epochs = cfg.cell_epochs or r.epochs
+        res = run_row(cells, torch_fit_predict(cells, r.backbone, r.size, epochs, cfg.seed), cfg.n_boot, cfg.seed)
+        feat_s = 0.0
+    else:
+        X, feat_s = cached(cache, f"cells_{name}", lambda: r.extractor(seed=cfg.seed)(cells.images))
+        res = run_row(cells, sklearn_fit_predict(X, cells.labels, lambda: r.estimator(cfg.seed)),
+                      cfg.n_boot, cfg.seed)
+    log(f"cells {name:14s} " + "  ".join(f"{k} acc {v['accuracy']['value']:.3f}" for k, v in res.items())
+        + f"  {time.time() - t0:.0f}s")
+    return {"recipe": r.to_dict(), "schemes": res, "feature_seconds": round(feat_s, 1),
+            "seconds": round(time.time() - t0, 1)}
+
+
+def _slide_features(kind: str, slides, cfg: SeedCfg) -> np.ndarray:
+    if kind == "camera":
+        return wi.camera_features(slides)
+    if kind == "global":
+        return wi.global_features(slides)
+    if kind.startswith("deep:"):
+        return wi.deep_features(slides, kind[5:], cfg.slide_size, cfg.seed)
+    r = RECIPES[kind]
+    if r.kind == "deep_features":
+        return wi.deep_features(slides, r.backbone, cfg.slide_size, cfg.seed)
+    return wi.nucleus_patch_features(slides, r, seed=cfg.seed)
+
+
+def _slide_row(name: str, kind: str, clf: str, slides, items: Items, cfg: SeedCfg, cache, log) -> dict:
+    t0 = time.time()
+    if kind.startswith("torch:"):
+        fp = torch_fit_predict(items, kind[6:], cfg.slide_size, cfg.slide_epochs, cfg.seed)
+        feat_s = 0.0
+    else:
+        X, feat_s = cached(cache, f"slides_{kind}", lambda: _slide_features(kind, slides, cfg))
+        fp = sklearn_fit_predict(X, items.labels, lambda: build_estimator(clf, cfg.seed))
+    res = run_row(items, fp, cfg.n_boot, cfg.seed)
+    log(f"slides {name:16s} " + "  ".join(f"{k} acc {v['accuracy']['value']:.3f}" for k, v in res.items())
+        + f"  {time.time() - t0:.0f}s")
+    return {"features": kind, "classifier": clf, "schemes": res, "feature_seconds": round(feat_s, 1),
+            "seconds": round(time.time() - t0, 1)}
+
+
+def _pipeline_reference(results_dir: Path) -> dict:
+    """Slide calls of the two-stage pipeline on dev-val, from its existing result file (if any)."""
+    import json
+
+    path = results_dir / "pipeline_allidb1_devval.json"
+    if not path.is_file():
+        return {}
+    d = json.loads(path.read_text())
+    keys = ("slides", "all_slides", "healthy_slides", "slide_sensitivity", "slide_specificity")
+    return {"file": path.name, "split": d.get("split"),
+            "overall": {k: d["overall"][k] for k in keys if k in d.get("overall", {})},
+            "by_image_size": {size: {k: v[k] for k in keys if k in v}
+                              for size, v in d.get("by_image_size", {}).items()}}
+
+
+def run_seed_table(cfg: SeedCfg, log=print) -> dict:
+    """Run every row; writes ``<cfg.out>.json`` after each row and ``.md`` at the end."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("LEUKOSCAN_THREADS", "1")))
+    t_start = time.time()
+    root = Path(cfg.data_root) / "ALL_IDB" if (Path(cfg.data_root) / "ALL_IDB").is_dir() else Path(cfg.data_root)
+    cache = Path(cfg.cache) if cfg.cache else None
+    out: dict[str, Any] = {"config": cfg.__dict__ | {"recipes": list(cfg.recipes),
+                                                     "slide_models": list(cfg.slide_models)}, "machine": _machine(),
+                           "started": time.strftime("%F %T %Z"), "cells": {}, "slides": {}}
+    json_path = Path(f"{cfg.out}.json")
+    cells = load_cells(root)
+    out["cells_n"] = {"n": len(cells), "positive": int(cells.labels.sum()),
+                      "canon": int(sum(c.lower() == "canon" for c in cells.cameras)),
+                      "groups": len(set(cells.groups))}
+    for name in cfg.recipes:
+        out["cells"][name] = _cell_row(name, cells, cfg, cache, log)
+        atomic_write_json(json_path, out)
+    if cfg.slides:
+        slides = wi.load_slides(root)
+        items = Items(slides.images, slides.labels, slides.groups, slides.cameras, slides.dev_split)
+        out["slides_n"] = {"n": len(items), "positive": int(items.labels.sum()),
+                           "canon": int(sum(c.lower() == "canon" for c in items.cameras)),
+                           "groups": len(set(items.groups))}
+        rows = [(m, k, c) for m, (k, c, _) in SLIDE_MODELS.items() if m in cfg.slide_models]
+        rows += [(f"{n} (slides)", n, RECIPES[n].classifier) for n in cfg.recipes if RECIPES[n].slides]
+        for name, kind, clf in rows:
+            out["slides"][name] = _slide_row(name, kind, clf, slides, items, cfg, cache, log)
+            atomic_write_json(json_path, out)
+        out["pipeline_reference"] = _pipeline_reference(json_path.parent)
+    out["finished"] = time.strftime("%F %T %Z")
+    out["wall_seconds"] = round(time.time() - t_start, 1)
+    atomic_write_json(json_path, out)
+    write_markdown(out, Path(f"{cfg.out}.md"))
+    return out
+
+
+def smoke_items(n: int = 24, seed: int = 0) -> Items:
+    """Synthetic cells with groups and two cameras (for tests of the runner)."""
+    rng = np.random.default_rng(seed)
+    labels = np.array([i % 2 for i in range(n)])
+    imgs = [make_cell_crop(48, blast=bool(y), seed=int(rng.integers(1 << 30))) for y in labels]
+    return Items(imgs, labels, [f"g{i // 2}" for i in range(n)], ["Canon" if i % 3 else "OLYMPUS" for i in range(n)])

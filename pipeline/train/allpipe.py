@@ -1,0 +1,316 @@
+"""One command for the whole ALL pipeline: detector, cells, out-of-fold classifier scores,
+fusion, operating points. Resumable: every finished stage is recorded in ``state.json`` and skipped.
+
+Stages (all on the *training* split of a prepared ``all_idb1`` folder; the validation split
+is never read here):
+
+1. ``detector``: the full detector (``detector_config``), or ``detector=RUN`` to reuse one.
+2. ``folds`` (only with ``cells_detector="oof"``): ``folds`` detectors, fold f trained without
+   the slides of fold f (slide groups whole, stratified by label x camera), or
+   ``fold_detectors=[RUN, ...]`` to reuse them. A slide's out-of-fold detector is read from
+   each run's own training list, not assumed.
+3. ``cells``: every training slide through the full detector (``cells_detector="full"``, the
+   default, measured better) or its out-of-fold detector, at ``cell_conf``; boxes merged per
+   cell and labelled by centroid matching; crops per candidate ``margins``.
+4. ``oof``: per margin, out-of-fold classifier ``P(blast)`` (``cv_folds`` slide-group folds).
+5. ``select``: per margin and per fusion input set (detector + classifier, detector only,
+   classifier only) out-of-fold fused probabilities and the operating point
+   (:func:`leukoscan.pipeline.train.seam_fit.choose_operating_point`); the best is kept.
+6. ``final``: the classifier refitted on all training cells at the chosen margin, the fusion
+   refitted on all out-of-fold features; ``pipeline.json`` names detector, classifier,
+   fusion, margin and thresholds and how they were chosen.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+from leukoscan import classify, detect
+from leukoscan.classify.crops import CROP_MARGIN
+from leukoscan.classify.model import FitCfg
+from leukoscan.config import load_config, save_config
+from leukoscan.data import prepare, resolve
+from leukoscan.detect.defaults import NMS_IOU
+from leukoscan.detect.train import DetectTrainConfig, train
+from leukoscan.errors import ConfigError, DataError
+from leukoscan.io import atomic_write_json, read_image
+from leukoscan.paths import CONFIGS_DIR
+from leukoscan.pipeline.infer.cascade import Pipeline
+from leukoscan.pipeline.infer.seam import FEATURES, Fusion, feature_matrix
+from leukoscan.pipeline.infer.settings import PipelineConfig
+from leukoscan.pipeline.train.cells import Slide, read_index, read_slides, write_cells
+from leukoscan.pipeline.train.seam_fit import (
+    SlideTruth,
+    choose_operating_point,
+    oof_classifier,
+    oof_fusion,
+    slide_folds,
+)
+
+FUSION_INPUTS = {"detector+classifier": FEATURES, "detector": ("det_blast", "det_leukocyte"),
+                 "classifier": ("clf_blast",)}
+
+
+@dataclass(frozen=True)
+class AllPipelineConfig:
+    data: str = "all_idb1"
+    data_root: str | None = None
+    split: str = "train"
+    detector_config: str = "detect_allidb1_yolov8n.yaml"  # a path, or a name in the packaged configs/
+    detector: str | None = None
+    fold_detectors: list[str] = field(default_factory=list)
+    folds: int = 2
+    # "full": cells cut by the full detector, which trained on every training slide (in-fold;
+    # the default, chosen by measurement: benchmarks/README.md "The slide answer");
+    # "oof": a slide's cells come from a fold detector that never trained on it
+    cells_detector: str = "full"
+    cv_folds: int = 5
+    classifier: str = "handcrafted+svm"
+    classifier_imgsz: int | None = None  # None: the classifier's own default input size
+    margins: list[float] = field(default_factory=lambda: [CROP_MARGIN, 0.3])
+    crop_size: int = 256
+    cell_conf: float = 0.05
+    iou: float = NMS_IOU
+    seed: int = 0
+
+
+class State:
+    """``state.json`` in the run folder: finished stages and their outputs."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "state.json"
+        self.data: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def done(self, stage: str) -> bool:
+        return stage in self.data
+
+    def __getitem__(self, stage: str) -> Any:
+        return self.data[stage]
+
+    def set(self, stage: str, value: Any) -> None:
+        self.data[stage] = value
+        atomic_write_json(self.path, self.data)
+
+
+def _train_detector(cfg: AllPipelineConfig, run_dir: Path, name: str, data: str) -> str:
+    over = {"data": data, "name": name, "project": str(run_dir / "detectors"), "seed": cfg.seed}
+    if cfg.data_root:
+        over["data_root"] = cfg.data_root
+    path = Path(cfg.detector_config)
+    dcfg = load_config(DetectTrainConfig, path if path.is_file() else CONFIGS_DIR / path.name, over)
+    prev = run_dir / "detectors" / name
+    return str(train(dcfg, resume=prev if (prev / "weights" / "last.pt").is_file() else False))
+
+
+def _training_slides(run: str | Path) -> set[str]:
+    """File names a detector run (folder or weights file) trained on (its data folder's
+    ``splits/<train_split>.txt``)."""
+    run = Path(run)
+    if run.is_file():  # a weights file: <run>/weights/<name>.pt
+        run = run.parent.parent
+    info = json.loads((run / "run_info.json").read_text())
+    split = yaml.safe_load((run / "config.yaml").read_text()).get("train_split", "train")
+    return set((Path(info["data_dir"]) / "splits" / f"{split}.txt").read_text().split())
+
+
+def _fold_stage(cfg: AllPipelineConfig, run_dir: Path, data_dir: Path, slides: list[Slide]) -> list[str]:
+    if cfg.fold_detectors:
+        return [str(r) for r in cfg.fold_detectors]
+    fold = slide_folds([s.name for s in slides], [s.group for s in slides],
+                       [f"{s.label}_{s.camera}" for s in slides], cfg.folds, seed=cfg.seed)
+    runs = []
+    for f in range(cfg.folds):
+        split_csv = run_dir / "folds" / f"fold{f}.csv"
+        split_csv.parent.mkdir(parents=True, exist_ok=True)
+        split_csv.write_text("image,split\n" + "".join(
+            f"{Path(s).stem},{'val' if k == f else 'train'}\n" for s, k in fold.items()))
+        fdata = run_dir / "folds" / f"data{f}"
+        if not (fdata / "splits").is_dir():
+            prepare("all_idb1", data_root=cfg.data_root, out=fdata, overwrite=True, split_file=split_csv)
+        runs.append(_train_detector(cfg, run_dir, f"fold{f}", str(fdata)))
+    return runs
+
+
+def _oof_detectors(fold_runs: list[str], slides: list[Slide]) -> dict[str, str]:
+    """``{slide: fold run that did not train on it}``; every slide must have one."""
+    seen = {r: _training_slides(r) for r in fold_runs}
+    out = {}
+    for s in slides:
+        free = [r for r in fold_runs if s.name not in seen[r]]
+        if not free:
+            raise DataError(f"{s.name}: every fold detector trained on it; no out-of-fold detector")
+        out[s.name] = free[0]
+    return out
+
+
+def _cells_detectors(cfg: AllPipelineConfig, state: State, slides: list[Slide]) -> dict[str, str]:
+    if cfg.cells_detector == "full":
+        return {s.name: state["detector"] for s in slides}
+    return _oof_detectors(state["folds"], slides)
+
+
+def load_detector(run: str | Path) -> Any:
+    """The detector of a run folder (a seam for tests)."""
+    return detect.load(run)
+
+
+def cut_cells(slides: list[Slide], which: dict[str, str], *, conf: float, iou: float
+              ) -> list[tuple[Slide, np.ndarray, Any, str]]:
+    """Every slide through its detector (``which[slide] = run``) with the pipeline's own
+    :meth:`~leukoscan.pipeline.infer.cascade.Pipeline.detect` (leukocyte classes, one box per cell)
+    -> ``(slide, image, cells, run name)`` for :func:`leukoscan.pipeline.train.cells.write_cells`."""
+    pipes: dict[str, Pipeline] = {}
+    found = []
+    for s in tqdm(slides, desc="cells", unit="slide"):
+        run = which[s.name]
+        if run not in pipes:
+            pipes[run] = Pipeline(load_detector(run), None, PipelineConfig(conf=conf, iou=iou))
+        image = read_image(s.path)
+        found.append((s, image, pipes[run].detect(image), Path(run).name))
+    return found
+
+
+def _cells_stage(cfg: AllPipelineConfig, run_dir: Path, slides: list[Slide], which: dict[str, str]) -> dict:
+    found = cut_cells(slides, which, conf=cfg.cell_conf, iou=cfg.iou)
+    out = {}
+    for m in cfg.margins:
+        folder = run_dir / f"cells_m{m:g}"
+        write_cells(found, folder, margin=m, size=cfg.crop_size)
+        out[f"{m:g}"] = str(folder)
+    return out
+
+
+def build_cells_dataset(data_dir: str | Path, split: str, detectors: list[str], out: str | Path, *,
+                        conf: float, iou: float, margin: float, size: int, log=print) -> Path:
+    """The cells dataset of one split (``leukoscan prepare-data all_idb1_cells``).
+
+    One detector run: it cuts every slide (reported as in-fold for slides it trained on).
+    Several: each slide is cut by a run whose training list does not hold it (out-of-fold).
+    """
+    slides = read_slides(data_dir, split)
+    if len(detectors) == 1:
+        seen = _training_slides(detectors[0])
+        n_in = sum(s.name in seen for s in slides)
+        if n_in:
+            log(f"note: {detectors[0]} trained on {n_in} of these {len(slides)} slides: their cells are "
+                f"in-fold (give one detector per fold for out-of-fold cells)")
+        which = {s.name: detectors[0] for s in slides}
+    else:
+        which = _oof_detectors(detectors, slides)
+    return write_cells(cut_cells(slides, which, conf=conf, iou=iou), out, margin=margin, size=size)
+
+
+def _load_cells(folder: str) -> tuple[list[np.ndarray], list[dict[str, str]]]:
+    rows = read_index(folder)
+    return [read_image(Path(folder) / r["file"]) for r in rows], rows
+
+
+def _factory(cfg: AllPipelineConfig):
+    def make() -> Any:
+        kw = {"imgsz": cfg.classifier_imgsz} if cfg.classifier_imgsz else {}
+        return classify.build(cfg.classifier, num_classes=2, pretrained=False, class_names=("blast", "normal"),
+                              **kw)
+    return make
+
+
+def _oof_stage(cfg: AllPipelineConfig, run_dir: Path, cells: dict[str, str], slides: list[Slide]) -> dict:
+    fold = slide_folds([s.name for s in slides], [s.group for s in slides],
+                       [f"{s.label}_{s.camera}" for s in slides], cfg.cv_folds, seed=cfg.seed)
+    out = {}
+    for m, folder in cells.items():
+        images, rows = _load_cells(folder)
+        f = np.array([fold[r["slide"]] for r in rows])
+        p = oof_classifier(images, np.array([r["label"] for r in rows], dtype=object), f, _factory(cfg),
+                           fit_cfg=FitCfg(seed=cfg.seed))
+        path = run_dir / f"oof_m{m}.json"
+        atomic_write_json(path, {"fold": f.tolist(), "clf_blast": p.tolist()})
+        out[m] = str(path)
+    return out
+
+
+def _select_stage(cfg: AllPipelineConfig, cells: dict[str, str], oof: dict[str, str],
+                  slides: list[Slide]) -> dict:
+    truth = {s.name: SlideTruth(len(s.blasts), len(s.leukocytes)) for s in slides}
+    trials = []
+    for m, folder in cells.items():
+        rows = read_index(folder)
+        o = json.loads(Path(oof[m]).read_text())
+        x = _features(rows, np.asarray(o["clf_blast"]))
+        y = np.array([r["label"] for r in rows], dtype=object)
+        slide = np.array([r["slide"] for r in rows], dtype=object)
+        det_conf = np.array([max(float(r["det_blast"]), float(r["det_leukocyte"])) for r in rows])
+        for name, use in FUSION_INPUTS.items():
+            p = oof_fusion(x, y, np.asarray(o["fold"]), use=use)
+            best = choose_operating_point(p, det_conf, y, slide, truth)
+            trials.append({"margin": float(m), "inputs": name, **best})
+    trials.sort(key=lambda t: t["objective"])
+    return {"best": trials[0], "trials": trials}
+
+
+def _features(rows: list[dict[str, str]], clf_blast: np.ndarray) -> np.ndarray:
+    return feature_matrix(np.array([float(r["det_blast"]) for r in rows]),
+                          np.array([float(r["det_leukocyte"]) for r in rows]), clf_blast)
+
+
+def _final_stage(cfg: AllPipelineConfig, run_dir: Path, state: State) -> dict:
+    best = state["select"]["best"]
+    m = f"{best['margin']:g}"
+    images, rows = _load_cells(state["cells"][m])
+    labels = np.array([r["label"] for r in rows], dtype=object)
+    keep = labels != "none"
+    clf = _factory(cfg)()
+    clf.fit([im for im, k in zip(images, keep, strict=True) if k], (labels[keep] != "blast").astype(int),
+            FitCfg(seed=cfg.seed))
+    clf_dir = run_dir / "classifier"
+    clf.save(clf_dir)
+    o = json.loads(Path(state["oof"][m]).read_text())
+    how = (f"grouped {cfg.cv_folds}-fold CV over {len(set(r['slide'] for r in rows))} training slides "
+           f"(out-of-fold detector boxes, out-of-fold classifier scores); objective blast % MAE / 100 "
+           f"+ (1 - cell blast F1); inputs {best['inputs']}, margin {best['margin']}")
+    fusion = Fusion(use=FUSION_INPUTS[best["inputs"]], chosen_by=how)
+    fusion.fit(_features(rows, np.asarray(o["clf_blast"])), labels)
+    fusion.save(run_dir / "fusion.json")
+    # the one stored copy of the pipeline's chosen settings (leukoscan.pipeline.infer.settings.CHOSEN)
+    spec = {"detector": state["detector"], "classifier": str(clf_dir), "fusion": str(run_dir / "fusion.json"),
+            "margin": best["margin"], "conf": best["conf"], "reject": best["reject"],
+            "blast_threshold": best["blast"], "inputs": best["inputs"], "chosen_by": how,
+            "oof_scores": {k: best[k] for k in ("recall", "precision", "f1", "blast_pct_mae")}}
+    atomic_write_json(run_dir / "pipeline.json", spec)
+    return spec
+
+
+def train_all_pipeline(cfg: AllPipelineConfig, run_dir: str | Path, *, log=print) -> Path:
+    """Run (or resume) every stage in ``run_dir``; returns ``run_dir`` (holds ``pipeline.json``)."""
+    if cfg.cells_detector not in ("oof", "full"):
+        raise ConfigError(f"cells_detector must be 'oof' or 'full', got {cfg.cells_detector!r}")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+    state = State(run_dir)
+    data_dir = resolve(cfg.data, data_root=cfg.data_root)
+    slides = read_slides(data_dir, cfg.split)
+    stages = [
+        ("detector", lambda: cfg.detector or _train_detector(cfg, run_dir, "full", cfg.data)),
+        ("folds", lambda: _fold_stage(cfg, run_dir, data_dir, slides) if cfg.cells_detector == "oof" else []),
+        ("cells", lambda: _cells_stage(cfg, run_dir, slides, _cells_detectors(cfg, state, slides))),
+        ("oof", lambda: _oof_stage(cfg, run_dir, state["cells"], slides)),
+        ("select", lambda: _select_stage(cfg, state["cells"], state["oof"], slides)),
+        ("final", lambda: _final_stage(cfg, run_dir, state)),
+    ]
+    for name, fn in stages:
+        if state.done(name):
+            log(f"[{name}] done earlier, skipped")
+            continue
+        t0 = time.time()
+        log(f"[{name}] ...")
+        state.set(name, fn())
+        log(f"[{name}] finished in {time.time() - t0:.0f} s")
+    return run_dir
