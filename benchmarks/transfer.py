@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in range(seeds):
             cfg = TrainConfig(model=model, data="all_idb2", data_root=a.data_root, imgsz=a.imgsz,
                               pretrained=pretrained, folds=5, group_by="overlap", n_boot=0, final_fit=False,
+                              fit_splits=("train", "val"), fold_seeds=1,  # the dev crops; seeds repeat here
                               fit=FitCfg(epochs=epochs, batch=16, lr=1e-3, seed=s, device="cpu"))
             res.append(cross_validate(cfg, cells))
         return res

@@ -31,6 +31,7 @@ from leukoscan.classify.preprocess import (
 )
 from leukoscan.config import check_min
 from leukoscan.device import autocast
+from leukoscan.errors import DataError
 from leukoscan.io import atomic_path
 
 TORCH_FILE, SKLEARN_FILE, PICKLE_FILE = "model.pt", "model.skops", "model.pkl"
@@ -121,7 +122,13 @@ class SklearnClassifier:
 
     def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg | None = None,
             log: Callable[[dict], None] | None = None) -> list[dict]:
-        self.estimator.fit(self.extractor(images), np.asarray(labels))
+        labels = np.asarray(labels)
+        few = {self.class_names[int(c)]: int(n) for c, n in zip(*np.unique(labels, return_counts=True), strict=True)
+               if n < 3}
+        if few and "svm" in self.name:  # the SVM head calibrates with 3-fold CV inside the fit
+            raise DataError(f"{self.name}: classes with fewer than 3 training items {few}; the SVM head needs "
+                            "3 per class (drop the class from the data, or use a +rf head)")
+        self.estimator.fit(self.extractor(images), labels)
         return []
 
     def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -177,13 +184,27 @@ class CachedExtractor:
         return hashlib.blake2b(np.ascontiguousarray(crop).tobytes(), digest_size=16).digest() + \
             bytes(str(crop.shape), "ascii")
 
+    #: Feature computations over at least this many crops show a progress bar (stderr).
+    PROGRESS_MIN = 64
+
+    def _compute_with_progress(self, crops: list[np.ndarray]) -> np.ndarray:
+        if len(crops) < self.PROGRESS_MIN:
+            return self._compute(crops)
+        from tqdm import tqdm
+
+        step = 32
+        parts = [self._compute(crops[i:i + step])
+                 for i in tqdm(range(0, len(crops), step), desc=f"features ({len(crops)} crops)", unit="batch",
+                               leave=False)]
+        return np.concatenate(parts)
+
     def __call__(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         if self._cache is None:
-            return self._compute(list(crops)).astype(np.float32)
+            return self._compute_with_progress(list(crops)).astype(np.float32)
         keys = [self._key(c) for c in crops]
         todo = [i for i, k in enumerate(keys) if k not in self._cache]
         if todo:
-            feats = self._compute([crops[i] for i in todo])
+            feats = self._compute_with_progress([crops[i] for i in todo])
             for i, f in zip(todo, feats, strict=True):
                 self._cache[keys[i]] = f
         return np.stack([self._cache[k] for k in keys]).astype(np.float32)

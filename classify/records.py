@@ -78,7 +78,7 @@ def _curves(rows: list[dict[str, Any]], out: Path) -> Path | None:
     return plots._save(fig, out)
 
 
-def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positive: int,
+def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positive: int | None,
                   labels: np.ndarray | None, proba: np.ndarray | None, images: Sequence[np.ndarray] = (),
                   *, what: str = "", weights: Path | None = None, n_samples: int = 8) -> dict[str, Path]:
     """Plots of the run (see module docstring); W&B logging when ``log.wb`` is set."""
@@ -91,10 +91,11 @@ def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positi
         files["curves"] = c
     names = list(class_names)
     if labels is not None and proba is not None and len(labels):
-        y = (np.asarray(labels) == positive).astype(int)
-        prec, rec, _ = precision_recall_curve(y, proba[:, positive])
-        files["pr_curve"] = plots.plot_pr({names[positive]: (rec, prec)}, pdir / "pr_curve.png",
-                                          title=f"PR curve ({what})")
+        if positive is not None:  # a binary task (a multiclass one has no single PR curve)
+            y = (np.asarray(labels) == positive).astype(int)
+            prec, rec, _ = precision_recall_curve(y, proba[:, positive])
+            files["pr_curve"] = plots.plot_pr({names[positive]: (rec, prec)}, pdir / "pr_curve.png",
+                                              title=f"PR curve ({what})")
         pred = proba.argmax(1)
         cm = confusion_matrix(labels, pred, labels=list(range(len(names))))
         files["confusion_matrix"] = plots.plot_confusion(cm, names, pdir / "confusion_matrix.png",
@@ -104,7 +105,7 @@ def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positi
             pick = (wrong[: n_samples // 2] + [i for i in range(len(labels)) if pred[i] == labels[i]])[:n_samples]
             files["val_predictions"] = plots.image_grid(
                 [images[i] for i in pick],
-                [f"true {names[labels[i]]} / pred {names[pred[i]]} {proba[i, pred[i]]:.2f}" for i in pick],
+                [f"true {names[labels[i]]}\npred {names[pred[i]]} {proba[i, pred[i]]:.2f}" for i in pick],
                 pdir / "val_predictions.jpg", cols=4, tile_px=160)
     if log.wb is not None:
         _log_wandb(log.wb, files, names, labels, proba, weights)

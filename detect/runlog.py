@@ -94,8 +94,15 @@ class WandbLog:
     def config_update(self, values: dict[str, Any]) -> None:
         self.run.config.update(values, allow_val_change=True)
 
+    #: Who computed the per-epoch val metrics ("ultralytics" for YOLO: its own validator). The
+    #: final metrics (``final/mAP50``) are always LeukoScan's COCO evaluator (pycocotools) on best.pt.
+    epoch_evaluator: str = ""
+
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        self.run.log({**{wandb_key(k): v for k, v in metrics.items()}, "epoch": epoch}, step=epoch)
+        prefix = f"{self.epoch_evaluator}_" if self.epoch_evaluator else ""
+        keys = {k: (f"metrics/{prefix}{k}" if prefix and k in ("map50", "map50_95", "precision", "recall")
+                    else wandb_key(k)) for k in metrics}
+        self.run.log({**{keys[k]: v for k, v in metrics.items()}, "epoch": epoch}, step=epoch)
 
     def final(self, step: int, metrics: dict[str, Any], rec: Any, weights: Path | None = None) -> None:
         """``metrics``: DetectionMetrics.to_dict(); ``rec``: :class:`leukoscan.detect.records.Records`."""
@@ -120,7 +127,7 @@ class WandbLog:
             log["final/confusion_matrix"] = wandb.plot.confusion_matrix(
                 y_true=y_true, preds=y_pred, class_names=rec.names, title="confusion (IoU 0.5, score >= 0.25)")
         self.run.log(log, step=step)
-        self.run.summary.update({"mAP50": metrics["map50"], "mAP50-95": metrics["map50_95"]})
+        self.run.summary.update({"evaluator": "LeukoScan COCO evaluator (pycocotools), weights/best.pt, val split"})
         if weights is not None and Path(weights).is_file():
             art = wandb.Artifact(f"{self.run.name}-weights", type="model",
                                  metadata={"mAP50": metrics["map50"], "file": Path(weights).name})

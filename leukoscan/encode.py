@@ -4,9 +4,9 @@ Slide names come from the user's file system and may hold anything a file name c
 ``javascript:...``, ``#``, ``?``, ``%``, a leading ``=``, 300 bytes. Every output that
 carries such a string goes through one of these:
 
-- :func:`href`: a link or image source in ``report.html``: a relative path, percent-encoded
-  with ``urllib.parse.quote`` (so ``javascript:x`` becomes the relative file ``javascript%3Ax``,
-  ``#``/``?``/``%`` stay part of the file name), then HTML-escaped for the attribute.
+- :func:`url_path` / :func:`href`: a link or image source in ``report.html``: a relative path,
+  percent-encoded with ``urllib.parse.quote`` (so ``javascript:x`` becomes the relative file
+  ``javascript%3Ax``, ``#``/``?``/``%`` stay part of the file name); ``href`` also HTML-escapes.
 - :func:`csv_cell` / :func:`csv_row` / :func:`csv_rows`: a cell a spreadsheet would read as a
   formula (text starting with ``= + - @``, tab or carriage return) gets a leading ``'`` (OWASP
   "CSV injection"); numbers are left alone.
@@ -30,15 +30,20 @@ MAX_NAME_BYTES = 180
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def href(rel_path: str) -> str:
-    """A relative output path as an HTML attribute value for ``href``/``src``.
-
-    Percent-encoded (every character outside ``A-Za-z0-9_.-~/``), so no scheme, query or
-    fragment can start inside it; a leading ``/`` (absolute or ``//host``) is refused."""
+def url_path(rel_path: str) -> str:
+    """A relative output path as a URL path: percent-encoded (every character outside
+    ``A-Za-z0-9_.-~/``), so no scheme, query or fragment can start inside it; a leading ``/``
+    (absolute or ``//host``) is refused. Safe in an HTML attribute as it is (autoescaping
+    templates leave it unchanged)."""
     path = str(rel_path).replace("\\", "/")
     if path.startswith("/") or PurePosixPath(path).is_absolute():
         raise ValueError(f"not a relative output path: {path[:80]!r}")
-    return html.escape(quote(path, safe="/"), quote=True)
+    return quote(path, safe="/")
+
+
+def href(rel_path: str) -> str:
+    """:func:`url_path`, HTML-escaped for an attribute built by hand (a no-op on its characters)."""
+    return html.escape(url_path(rel_path), quote=True)
 
 
 def csv_cell(value: Any) -> Any:
@@ -89,4 +94,5 @@ def short_path(rel: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     return "/".join(short_name(p, max_bytes) for p in rel.split("/"))
 
 
-__all__ = ["FORMULA_START", "MAX_NAME_BYTES", "csv_cell", "csv_row", "csv_rows", "csv_uncell", "read_csv_dicts", "href", "short_name", "short_path"]
+__all__ = ["FORMULA_START", "MAX_NAME_BYTES", "csv_cell", "csv_row", "csv_rows", "csv_uncell", "href", "read_csv_dicts",
+           "short_name", "short_path", "url_path"]

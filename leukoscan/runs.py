@@ -66,16 +66,22 @@ class RunDir:
     @classmethod
     def newest(cls, base: str | Path, marker: str | tuple[str, ...] | None = None) -> RunDir | None:
         """The run under ``base`` whose weights (or ``marker`` file) were written last."""
+        runs = cls.by_age(base, marker)
+        return runs[0] if runs else None
+
+    @classmethod
+    def by_age(cls, base: str | Path, marker: str | tuple[str, ...] | None = None) -> list[RunDir]:
+        """Runs under ``base`` with weights (or ``marker``), newest weights first."""
         base = Path(base)
         if not base.is_dir():
-            return None
+            return []
         markers = (marker,) if isinstance(marker, str) else marker or DETECTOR_WEIGHTS + CLASSIFIER_WEIGHTS
         stamps = {}
         for p in base.iterdir():
             files = [p / m for m in markers if (p / m).is_file()]
             if files:
                 stamps[p] = max(f.stat().st_mtime for f in files)
-        return cls(max(stamps, key=stamps.__getitem__)) if stamps else None
+        return [cls(p) for p in sorted(stamps, key=stamps.__getitem__, reverse=True)]
 
     # ---- files ----------------------------------------------------------------------------
     @property

@@ -385,6 +385,8 @@ def check_links(out: Path) -> None:
 
     links = [html.unescape(x) for x in re.findall(r'(?:href|src)="([^"]*)"', (out / "report.html").read_text())]
     for link in links:
+        if re.fullmatch(r"#slide-\d+", link):  # in-page anchor of a slide's review section
+            continue
         parts = urlsplit(link)
         assert not (parts.scheme or parts.netloc or parts.query or parts.fragment), f"link {link!r}"
         assert (out / unquote(parts.path)).is_file(), f"link {link!r} leads nowhere"
@@ -442,7 +444,7 @@ CASES: dict[str, Case] = {
     "1x1 image": Case("infer", with_inputs(png_of("dot.png", (1, 1)), infer()), 1, "dot.png: image too small", 1),
     "3x500 strip": Case("infer", with_inputs(png_of("strip.png", (3, 500)), infer()), 1, "strip.png: image too small", 1),
     "dangling symlink": Case("infer", with_inputs(dangling, infer()), 1, "gone.png: dangling symbolic link", 1),
-    "empty folder": Case("infer", infer(), 1, "folder has no files", 0),
+    "empty folder": Case("infer", infer(), 2, "folder has no files", 0),  # found before any model loads
     # infer: inputs that must be processed, and processed right
     "nested folders": Case("infer", with_inputs(nested, infer()), 0, "", 5, check=check_nested),
     "symlink loop": Case("infer", with_inputs(loop, infer()), 0, "", 2),
@@ -671,8 +673,6 @@ def test_corpus_figure(capsys):
            "data_loss_events": sum(v.startswith("data-loss") for v in tried),
            "code_executions": sum(v.startswith("code-execution") for v in tried),
            "skipped": [k for k, v in RESULTS.items() if v.startswith("skipped")]}
-    with capsys.disabled():
-        print(f"\nbad-input corpus: {fig}")
     if os.environ.get("LEUKOSCAN_CORPUS_FIGURE"):
         Path(os.environ["LEUKOSCAN_CORPUS_FIGURE"]).write_text(json.dumps({"figure": fig, "cases": RESULTS}, indent=1))
-    assert fig["handled_cleanly"] == fig["cases_tried"]
+    assert fig["handled_cleanly"] == fig["cases_tried"], fig  # the figure: LEUKOSCAN_CORPUS_FIGURE=file

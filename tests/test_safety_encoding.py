@@ -59,6 +59,8 @@ def test_report_links_are_relative_encoded_and_resolve(batch):
     links = [html.unescape(x) for x in re.findall(r'(?:href|src)="([^"]*)"', page)]
     assert len(links) >= 4 * len(NAMES)
     for link in links:
+        if re.fullmatch(r"#slide-\d+", link):  # in-page anchor of a slide's review section
+            continue
         parts = urlsplit(link)
         assert not parts.scheme and not parts.netloc and not parts.query and not parts.fragment, link
         assert (out / unquote(parts.path)).is_file(), link

@@ -238,6 +238,7 @@ class YoloDetector(Detector):
             "device": _ul_device(args.device),
             "workers": args.workers,
             "seed": args.seed,
+            "deterministic": True,  # ultralytics' default today; explicit so a changed default cannot drop it
             "patience": args.patience,
             "val": args.val,
             "project": str(args.run_dir.resolve().parent),

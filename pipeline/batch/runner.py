@@ -25,7 +25,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,12 +41,24 @@ from leukoscan.io import (
     atomic_write_text,
     load_image,
     sha256_file,
+    write_image,
 )
 from leukoscan.pipeline.batch.inputs import expand_inputs
 from leukoscan.pipeline.batch.outputs import MANIFEST, locked_out_dir, slide_outputs
 from leukoscan.pipeline.infer.cascade import Pipeline
-from leukoscan.pipeline.infer.provenance import provenance, provenance_lines, settings_key
-from leukoscan.pipeline.report import export_labels, report_html, slide_report
+from leukoscan.pipeline.infer.provenance import (
+    model_warnings,
+    provenance,
+    provenance_lines,
+    settings_key,
+)
+from leukoscan.pipeline.report import (
+    differential,
+    export_labels,
+    gallery,
+    report_html,
+    slide_report,
+)
 from leukoscan.pipeline.report.summary import SlideRules, SlideSummary, summarize
 from leukoscan.schema import NORMAL
 
@@ -78,6 +90,7 @@ class BatchResult:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (input path, reason)
     records: list[dict[str, Any]] = field(default_factory=list)  # every slide the report covers
     provenance: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)  # key -> ms detect/classify/write
 
     @property
     def ok(self) -> bool:
@@ -145,42 +158,66 @@ def cell_classes(pipeline: Pipeline) -> list[str]:
 
 def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, rules: SlideRules | None = None,
                   options: OutputOptions | None = None, prov: dict[str, Any] | None = None,
-                  max_pixels: int | None = None) -> dict[str, Any]:
+                  max_pixels: int | None = None, timing: dict[str, float] | None = None) -> dict[str, Any]:
     """Run the pipeline on one slide and write all its outputs; return its manifest record.
+    ``timing``, when given, receives the milliseconds spent: detect, classify, write.
 
     All files are staged and moved into ``out_dir`` together at the end (none on failure).
     Raises :class:`~leukoscan.errors.BadInputError` for an unreadable or refused input.
     """
     opts = options or OutputOptions()
-    flag_pct = (rules or SlideRules()).flag_pct
-    prov = prov if prov is not None else provenance(pipeline, flag_pct=flag_pct)
+    rules = rules or SlideRules()
+    prov = prov if prov is not None else provenance(pipeline, rules=rules)
     loaded = load_image(job.source, max_pixels=max_pixels, min_side=MIN_SIDE)
     image = loaded.array
-    det = pipeline(image)
+    t0 = time.perf_counter()
+    if hasattr(pipeline, "detect") and hasattr(pipeline, "classify"):
+        det = pipeline.detect(image)
+        t1 = time.perf_counter()
+        det = pipeline.classify(image, det)
+    else:
+        det = pipeline(image)
+        t1 = time.perf_counter()
+    t2 = time.perf_counter()
     with slide_outputs(out_dir) as stage:
-        return _write_slide(pipeline, job, stage, image, det, loaded.notes, flag_pct, opts, prov)
+        rec = _write_slide(pipeline, job, stage, image, det, loaded.notes, rules, opts, prov)
+    if timing is not None:  # not in the record: the manifest holds results, not how long they took
+        timing.update(detect=round(1000 * (t1 - t0), 1), classify=round(1000 * (t2 - t1), 1),
+                      write=round(1000 * (time.perf_counter() - t2), 1))
+    return rec
 
 
 def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, det: Any, notes: Any,
-                 flag_pct: float, opts: OutputOptions, prov: dict[str, Any]) -> dict[str, Any]:
+                 rules: SlideRules, opts: OutputOptions, prov: dict[str, Any]) -> dict[str, Any]:
     cfg = pipeline.cfg
-    summary = summarize(det, image=job.key, image_hw=image.shape[:2], flag_pct=flag_pct,
-                        blast_class=cfg.blast_class, call_by=pipeline.call_by)
+    summary = summarize(det, image=job.key, image_hw=image.shape[:2], rules=rules,
+                        blast_class=cfg.blast_class, call_by=pipeline.call_by, blast_threshold=cfg.blast_threshold)
     outputs = output_paths(job, job.source.suffix, opts)
     source = {"key": job.key, "path": str(_abs(job.source)), "sha256": sha256_file(job.source)}
-    rows = slide_report.cell_rows(det, blast_class=cfg.blast_class)
+    rows = slide_report.cell_rows(det, blast_class=cfg.blast_class, blast_threshold=cfg.blast_threshold,
+                                  uncertain_band=rules.uncertain_band)
+    diff = differential.from_detections(det)  # None unless the type stage ran
+    diff_d = None if diff is None else diff.to_dict()
     slide_report.write_cells(rows, out_dir / outputs["cells_csv"], out_dir / outputs["cells_json"], summary,
-                       provenance=prov, source=source, notes=notes)
+                       provenance=prov, source=source, notes=notes, differential=diff_d)
     footer = provenance_lines(prov)
     kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": cfg.blast_threshold,
-          "quality": opts.jpeg_quality}
+          "quality": opts.jpeg_quality, "warnings": model_warnings(prov), "uncertain_band": rules.uncertain_band,
+          "differential": diff}
     slide_report.save_annotated(out_dir / outputs["annotated"], image, det, footer=footer, **kw)
     slide_report.save_annotated(out_dir / outputs["thumb"], image, det, max_side=480, **kw)
+    sheet = gallery.crop_sheet(image, det.xyxy, margin=cfg.margin) if len(det) else None
+    if sheet is not None:  # the review gallery of report.html (cells in cell_id order)
+        outputs["crops"] = f"crops/{job.stem}.jpg"
+        write_image(out_dir / outputs["crops"], sheet, quality=opts.jpeg_quality)
     if opts.save_txt:
         atomic_write_text(out_dir / outputs["labels_txt"],
                           _yolo_txt(rows, image.shape[:2], cell_classes(pipeline), opts.save_conf))
-    return {"key": job.key, "source": source["path"], "sha256": source["sha256"], "stem": job.stem,
-            "outputs": outputs, "summary": summary.to_dict(), "processed": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    rec = {"key": job.key, "source": source["path"], "sha256": source["sha256"], "stem": job.stem,
+           "outputs": outputs, "summary": summary.to_dict(), "processed": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if diff_d is not None:
+        rec["differential"] = diff_d
+    return rec
 
 
 def load_manifest(out_dir: Path) -> dict[str, Any] | None:
@@ -246,20 +283,24 @@ def plan_inputs(inputs: list[str | Path], out_dir: Path, manifest: dict[str, Any
 
 def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
               rules: SlideRules | None = None, root: str | Path | None = None, options: OutputOptions | None = None,
-              overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None) -> BatchResult:
+              overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None,
+              on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None) -> BatchResult:
     """Process every input not already done in ``out_dir``; a bad file is a failure, skipped.
 
-    ``out_dir`` is locked for the run (a second run there is refused).
+    ``out_dir`` is locked for the run (a second run there is refused). ``on_slide(record, ms)`` is
+    called as each slide finishes (its manifest record; milliseconds for detect, classify, write);
+    the times of every slide processed are also in ``BatchResult.timings``.
     """
     with locked_out_dir(out_dir) as out:
         return _run_batch(pipeline, list(inputs), out, rules or SlideRules(), root, options, overwrite, recursive,
-                          max_pixels)
+                          max_pixels, on_slide)
 
 
 def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rules: SlideRules,
                root: str | Path | None, options: OutputOptions | None, overwrite: bool, recursive: bool,
-               max_pixels: int | None) -> BatchResult:
-    prov = provenance(pipeline, flag_pct=rules.flag_pct)
+               max_pixels: int | None, on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None
+               ) -> BatchResult:
+    prov = provenance(pipeline, rules=rules)
     manifest = start_manifest(out_dir, prov, overwrite)
     write_manifest(out_dir, manifest)  # marks the folder as LeukoScan's before any slide lands in it
     jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
@@ -268,8 +309,9 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rule
     out_dir.mkdir(parents=True, exist_ok=True)
     for job in tqdm(jobs, desc="slides", unit="img", disable=len(jobs) < 2):
         try:
+            ms: dict[str, float] = {}
             rec = process_slide(pipeline, job, out_dir, rules=rules, options=options, prov=prov,
-                                max_pixels=max_pixels)
+                                max_pixels=max_pixels, timing=ms)
         except BadInputError as e:
             result.failures.append((str(job.source), str(e)))
             continue
@@ -279,6 +321,9 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rule
         manifest["slides"][job.key] = rec
         result.summaries.append(SlideSummary.from_dict(rec["summary"]))
         write_manifest(out_dir, manifest)
+        result.timings[job.key] = ms
+        if on_slide is not None:
+            on_slide(rec, ms)
     write_manifest(out_dir, manifest)
     result.records = finish_batch(out_dir, manifest, result.failures, cell_classes(pipeline))
     return result
@@ -296,13 +341,16 @@ def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
 def _summary_csv(records: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(SUMMARY_FIELDS)
+    diffs = [r.get("differential") for r in records]
+    types = differential.csv_types(diffs) if any(d is not None for d in diffs) else None
+    w.writerow(SUMMARY_FIELDS + ([] if types is None else differential.csv_fields(types)))
     for r in records:
         s = r["summary"]
         lo, hi = s["blast_pct_ci95"]
         w.writerow(csv_row([r["key"], r["source"], s["width"], s["height"], s["leukocytes"], s["blasts"],
                             s["blast_pct"], lo, hi, int(s["flagged"]), s.get("call_by") or "",
-                            r["outputs"]["annotated"], r["outputs"]["cells_csv"]]))
+                            r["outputs"]["annotated"], r["outputs"]["cells_csv"]]
+                           + ([] if types is None else differential.csv_values(r.get("differential"), types))))
     return buf.getvalue()
 
 
@@ -314,9 +362,14 @@ def finish_batch(out_dir: Path, manifest: dict[str, Any], failures: list[tuple[s
     prov = manifest["provenance"]
     cells = {r["key"]: json.loads((out_dir / r["outputs"]["cells_json"]).read_text())["cells"] for r in records}
     atomic_write_text(out_dir / "summary.csv", _summary_csv(records))
+    totals = report_html.totals(records, len(failures))
+    pool = differential.pooled(r.get("differential") for r in records)
+    if pool is not None:  # the type stage ran: every slide's cells counted together
+        totals["differential"] = pool.to_dict()
     atomic_write_json(out_dir / "summary.json", {
-        "provenance": prov, "totals": report_html.totals(records, len(failures)),
-        "slides": [{**r["summary"], "source": r["source"], "sha256": r["sha256"], "outputs": r["outputs"]}
+        "provenance": prov, "totals": totals,
+        "slides": [{**r["summary"], "source": r["source"], "sha256": r["sha256"], "outputs": r["outputs"],
+                    **({"differential": r["differential"]} if "differential" in r else {})}
                    for r in records],
         "failures": [{"input": p, "error": m} for p, m in failures]})
     report_html.write_report(out_dir / "report.html", records, failures, prov, provenance_lines(prov), cells)

@@ -7,6 +7,7 @@ Works with any :class:`~leukoscan.schema.Detector` and any
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from collections.abc import Mapping
@@ -16,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leukoscan import classify, detect
+from leukoscan.bundled import bundled_file, bundled_names
 from leukoscan.classify.crops import crop_detections
 from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
+from leukoscan.pipeline.infer.cell_types import assign_types, check_type_classifier, type_probs
 from leukoscan.pipeline.infer.seam import Fusion, blast_share, decide, feature_matrix, group_cells
 from leukoscan.pipeline.infer.settings import CHOSEN, Override, PipelineConfig, resolve_settings
-from leukoscan.bundled import bundled_file, bundled_names
 from leukoscan.pipeline.infer.sources import BUNDLED, GIVEN, NEWEST, announce_implicit, model_source
 from leukoscan.runs import RunDir, check_twin_fresh, onnx_twin, weights_file
 from leukoscan.schema import (
@@ -37,6 +39,7 @@ from leukoscan.schema import (
     Classifier,
     Detector,
 )
+from leukoscan.verdict import newest_finished
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -67,9 +70,14 @@ class Pipeline:
     """
 
     def __init__(self, detector: Detector, classifier: Classifier | None = None,
-                 cfg: PipelineConfig | None = None, fusion: Fusion | None = None) -> None:
+                 cfg: PipelineConfig | None = None, fusion: Fusion | None = None,
+                 type_classifier: Classifier | None = None) -> None:
         self.detector, self.classifier, self.fusion = detector, classifier, fusion
         self.cfg = cfg or PipelineConfig()
+        #: the type stage's classifier (None: no differential); see leukoscan.pipeline.infer.cell_types
+        self.type_classifier = type_classifier
+        if type_classifier is not None:
+            check_type_classifier(type_classifier, self.cfg.blast_class)
         self._blast_idx = -1
         if classifier is not None:
             names = list(classifier.class_names)
@@ -91,7 +99,7 @@ class Pipeline:
 
     def to(self, device: str) -> Pipeline:
         """Run both stages on ``device`` ("cpu", "cuda:0"); models without ``to`` stay where they are."""
-        for model in (self.detector, self.classifier):
+        for model in (self.detector, self.classifier, self.type_classifier):
             if model is not None and hasattr(model, "to"):
                 model.to(device)
         return self
@@ -144,8 +152,15 @@ class Pipeline:
         det.data[CALL_BY] = np.full(len(det), self.call_by, dtype=object)
         return det
 
+    def add_types(self, image: np.ndarray, det: sv.Detections) -> sv.Detections:
+        """Add ``CELL_TYPE`` / ``TYPE_CONF`` (the type stage) to ``det``; a no-op without a type classifier."""
+        if self.type_classifier is None:
+            return det
+        proba = type_probs(image, det, self.type_classifier, margin=self.cfg.type_margin, batch=self.cfg.batch)
+        return assign_types(det, proba, self.type_classifier.class_names, blast_class=self.cfg.blast_class)
+
     def __call__(self, image: np.ndarray) -> sv.Detections:
-        return self.classify(image, self.detect(image))
+        return self.add_types(image, self.classify(image, self.detect(image)))
 
 
 def bundled_detector() -> str | None:
@@ -153,16 +168,24 @@ def bundled_detector() -> str | None:
     return next(iter(bundled_names("detector")), None)
 
 
-def find_run(given: str | Path | None, base: Path, train_cmd: str, *, bundled: str | None = None) -> Path:
-    """``given`` (run folder or weights file) as is, or the newest trained run under ``base``,
-    or (no run at all) the bundled weights ``bundled`` when the package ships them."""
+def find_run(given: str | Path | None, base: Path, train_cmd: str, *, bundled: str | None = None,
+             skipped: list[str] | None = None) -> Path:
+    """``given`` (run folder or weights file) as is, or the newest finished run under ``base``,
+    or (no run at all) the bundled weights ``bundled`` when the package ships them. A run still
+    training or interrupted is never picked implicitly; newer such runs are appended to ``skipped``."""
     if given is None:
-        run = RunDir.newest(base)
-        if run is None and bundled is not None:
+        run, passed = newest_finished(base)
+        if skipped is not None:
+            skipped += passed
+        if run is None and bundled is not None and not passed:
             return bundled_file(bundled)
         if run is None:
-            raise MissingModelError(f"no trained model in {base}/; train one first: {train_cmd}")
-        return run.path
+            flag = "--detector" if base == DETECT_RUNS else "--classifier"
+            unfinished = f" (only unfinished runs: {'; '.join(passed)}; name one with {flag} to use it anyway)" \
+                if passed else ""
+            alt = " (or count leukocytes with the detector alone: --no-classifier)" if base == CLASSIFY_RUNS else ""
+            raise MissingModelError(f"no trained model in {base}/{unfinished}; train one first: {train_cmd}{alt}")
+        return run
     path = Path(given)
     if not path.exists():
         raise MissingModelError(f"{path}: no such run folder or weights file")
@@ -203,6 +226,27 @@ def load_fusion(path: str | Path) -> Fusion:
         return Fusion.from_dict(doc)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{path}: not a usable fusion model ({str(e).splitlines()[0][:120]})") from None
+
+
+def check_role(path: Path, role: str) -> None:
+    """A classifier run given as ``--detector`` (or the reverse) is a one-line ConfigError
+    naming the right flag, not a loader's internals message."""
+    p = Path(path)
+    det_files, clf_files = ("weights/best.pt", "weights/last.pt"), ("model.pt", "model.skops", "model.pkl")
+    if p.is_dir():
+        is_det = any((p / f).is_file() for f in det_files)
+        is_clf = any((p / f).is_file() for f in clf_files) and not is_det
+    else:  # a file: only by where it lies (a random file named model.pt is the loader's to refuse)
+        in_clf_run = (p.parent / "config.yaml").is_file() and not (p.parent / "weights").is_dir()
+        is_clf = p.suffix == ".skops" or (p.name in clf_files and in_clf_run)
+        is_det = p.parent.name == "weights" and p.name in ("best.pt", "last.pt") and \
+            (p.parent.parent / "config.yaml").is_file()
+    if role == "detector" and is_clf:
+        raise ConfigError(f"{p} is a classifier run, not a detector: give it as --classifier, and a detector run "
+                          "(runs/detect/<name>) as --detector")
+    if role == "classifier" and is_det:
+        raise ConfigError(f"{p} is a detector run, not a classifier: give it as --detector, and a classifier run "
+                          "(runs/classify/<name>) as --classifier")
 
 
 def _onnx_twin(path: Path, kind: str) -> Path:
@@ -251,10 +295,14 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
             raise ConfigError(f"{spec_file}: no {', '.join(missing)} (retrain with leukoscan train-all-pipeline)")
         chosen = {k: float(spec[k]) for k in CHOSEN}
     cfg, overrides = resolve_settings(cfg or PipelineConfig(), chosen, typed or {})
+    if pipeline is not None and spec.get("type_classifier") and not cfg.type_classifier:
+        cfg = dataclasses.replace(cfg, type_classifier=spec["type_classifier"])
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     ship = bundled_detector()
-    det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR, bundled=ship)
+    skipped: dict[str, list[str]] = {"detector": [], "classifier": []}
+    det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR, bundled=ship, skipped=skipped["detector"])
+    check_role(det_path, "detector")
     det_bundled = detector is None and ship is not None and det_path == bundled_file(ship)
     if det_bundled and classifier is None and RunDir.newest(CLASSIFY_RUNS) is None:
         classifier = False  # the bundled models know no blasts: count leukocytes, blasts not assessed
@@ -262,7 +310,8 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     det = detect.load(det_file, trust=trust)
     clf = clf_file = None
     if classifier is not False:
-        clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
+        clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER, skipped=skipped["classifier"])
+        check_role(clf_path, "classifier")
         clf_file = onnx_twin(clf_path) if onnx and onnx_twin(clf_path).is_file() else clf_path
         if clf_file != clf_path and clf_path.suffix != ".onnx":
             check_twin_fresh(clf_file, weights_file(clf_path))
@@ -271,17 +320,23 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
             _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
     if fusion is not None and clf is None and "clf_blast" in fusion.use:
         raise ConfigError("this pipeline's fusion needs its classifier; do not combine it with detector-only")
-    pipe = Pipeline(det, clf, cfg, fusion=fusion)
+    types = None
+    if cfg.type_classifier:
+        types = classify.load(find_run(cfg.type_classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER), trust=trust)
+    pipe = Pipeline(det, clf, cfg, fusion=fusion, type_classifier=types)
     pipe.overrides = overrides
     for role, given, file, model, flag in (("detector", detector, det_file, det, "--detector"),
-                                           ("classifier", classifier, clf_file, clf, "--classifier")):
+                                           ("classifier", classifier, clf_file, clf, "--classifier"),
+                                           ("type_classifier", types and cfg.type_classifier,
+                                            types and find_run(cfg.type_classifier, CLASSIFY_RUNS, ""), types,
+                                            "--type-classifier")):
         if model is None:
             continue
         chosen = GIVEN if given is not None else BUNDLED if role == "detector" and det_bundled else NEWEST
         src = model_source(role, file, str(getattr(model, "name", type(model).__name__)), chosen=chosen)
         pipe.sources[role] = src
         if given is None:
-            announce_implicit(src, flag)
+            announce_implicit(src, flag, skipped[role])
     if fusion is not None:
         pipe.sources["fusion"] = model_source("fusion", Path(spec["fusion"]), "fusion", chosen=GIVEN)
     if device is not None:
