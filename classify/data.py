@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from leukoscan.data import resolve
+from leukoscan.encode import read_csv_dicts
 from leukoscan.io import read_image
 from leukoscan.paths import data_root as _root
 from leukoscan.paths import shared_data
@@ -65,8 +66,7 @@ def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None,
     index = folder / "index.csv"
     if not index.is_file():
         raise FileNotFoundError(f"{folder}: no index.csv (not a prepared cells dataset)")
-    with open(index, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv_dicts(index)
     if not rows:
         raise ValueError(f"{index}: no rows")
     names = tuple(class_names or sorted({r["label"] for r in rows}))

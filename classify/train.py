@@ -47,6 +47,7 @@ from leukoscan.config import save_config, to_dict
 from leukoscan.data.checks import check_cells
 from leukoscan.data.fit_splits import FitPlan, check_fit_splits, plan_fit, score_split_ok
 from leukoscan.device import set_cpu_threads
+from leukoscan.encode import csv_row
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.runs import RunDir
@@ -223,8 +224,8 @@ def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.nd
         w = csv.writer(f)
         w.writerow(["file", "label", "group", "split", "fitted_on", "fold", *[f"p_{c}" for c in cells.class_names]])
         for i in range(len(cells)):
-            w.writerow([cells.files[i], cells.class_names[cells.labels[i]], cells.groups[i], cells.splits[i],
-                        fitted, "" if fold is None else int(fold[i]), *[f"{p:.5f}" for p in proba[i]]])
+            w.writerow(csv_row([cells.files[i], cells.class_names[cells.labels[i]], cells.groups[i], cells.splits[i],
+                                fitted, "" if fold is None else int(fold[i]), *[f"{p:.5f}" for p in proba[i]]]))
 
 
 def _wandb_run(cfg: TrainConfig, run_dir: Path) -> Any:
@@ -252,6 +253,9 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
     plan = plan_fit(cells.splits, fit_splits, all_counts=cells.split_counts)
     fit_cells = cells.subset(plan.fit)
     check_cells([cells.class_names[int(i)] for i in fit_cells.labels], f"{cells.root or cfg.data} ({plan.describe()})")
+    if cfg.folds >= 2:  # folds the data cannot fill fail before the run folder exists
+        groups = cv_groups(fit_cells, cfg.group_by, cfg.data_root) if cfg.split == "grouped" else None
+        make_folds(fit_cells.labels, groups, cfg.folds, split=cfg.split, seed=cfg.fit.seed)
     run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model.replace("+", "_")).path
     run_dir.mkdir(parents=True)
     cfg = replace(cfg, name=run_dir.name)

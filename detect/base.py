@@ -53,8 +53,25 @@ class DetectorMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DetectorMeta:
+        """From a checkpoint's ``"leukoscan"`` dict (file data: each value type-checked)."""
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for key, ok in _META_TYPES.items():
+            if key in known and not ok(known[key]):
+                raise ValueError(f"detector meta {key}={str(known[key])[:60]!r} has the wrong type or range")
         return cls(**known)
+
+
+def _int_in(lo: int, hi: int) -> Any:
+    return lambda v: type(v) is int and lo <= v <= hi
+
+
+_META_TYPES = {
+    "backend": lambda v: isinstance(v, str), "pretrained": lambda v: isinstance(v, str),
+    "class_names": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "imgsz": _int_in(16, 8192), "tile_size": _int_in(0, 16384), "tile_overlap": _int_in(0, 16384),
+    "auto_tile_factor": lambda v: type(v) in (int, float) and 0 < v < 1000,
+    "extra": lambda v: isinstance(v, dict) and all(type(x) in (int, float, str, bool) or x is None for x in v.values()),
+}
 
 
 @dataclass(frozen=True)
@@ -149,6 +166,8 @@ def check_image(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         desc = f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', type(image).__name__)}"
         raise BadInputError(f"expected an RGB uint8 image of shape (H, W, 3), got {desc}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise BadInputError(f"empty image: shape {image.shape} has no pixels")
 
 
 def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,

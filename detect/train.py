@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan import ddp
-from leukoscan.config import check_min, load_config, save_config, to_dict
+from leukoscan.config import check_max, check_min, load_config, save_config, to_dict
 from leukoscan.data import read_names, resolve
 from leukoscan.data.checks import check_detection_splits
 from leukoscan.data.fit_splits import HELD_OUT, check_fit_splits
@@ -36,10 +36,19 @@ from leukoscan.detect.registry import DETECTORS, build, load
 from leukoscan.detect.runlog import CsvLog, WandbLog
 from leukoscan.detect.sanity import training_verdict
 from leukoscan.detect.tiling import TilePlan, plan_tiles, tile_dataset
-from leukoscan.device import cpu_threads, first_device, resolve_device, set_cpu_threads
+from leukoscan.device import (
+    check_device,
+    cpu_threads,
+    first_device,
+    resolve_device,
+    set_cpu_threads,
+)
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.runs import LAST, RunDir
 from leukoscan.verdict import COMPLETE, INTERRUPTED, LEUKOCYTE_CLASSES, TRAINING, write_status
+
+#: Largest training image size (pixels); 4096 px is 41x the pixels of 640 px (imgsz 100000 grew until killed).
+MAX_IMGSZ = 4096
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,8 @@ class DetectTrainConfig:
         check_min(self, epochs=1, imgsz=32, batch=1, patience=0, workers=0, threads=0)
         check_fit_splits((self.train_split,), "train_split")
         check_fit_splits((self.val_split,), "val_split (it picks best.pt, so it is part of the fit)")
+        check_max(self, imgsz=MAX_IMGSZ)
+        check_device(self.device)
 
 
 def _tile_plan(cfg: DetectTrainConfig, data_dir: Path) -> TilePlan:
@@ -202,25 +213,34 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     except KeyboardInterrupt:
         if main:
             write_status(run_dir, INTERRUPTED, epochs=cfg.epochs)
-        if RunDir(run_dir).last.is_file():
-            print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
-                  f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
-        else:
-            print(f"\ninterrupted before the first epoch finished: nothing to resume in {run_dir}; "
-                  "run the same command again to start over", flush=True)
+        _resume_hint(run_dir)
         raise
     finally:
         ddp.cleanup()
     if not main:
         return run_dir
     train_seconds = time.time() - t0
-    _record_pretrained(run_dir, info, det.meta.pretrained)
-    _record_optimizer(run_dir, info, fit_info, wb)
-    best = load(run_dir)
-    best.threads = threads
-    best.to(first_device(info["device"]))
-    _finish(cfg, run_dir, info, best, csv_log, train_seconds, wb, progress)
+    try:  # an interrupt in the final evaluation: --resume evaluates again (all epochs are done)
+        _record_pretrained(run_dir, info, det.meta.pretrained)
+        _record_optimizer(run_dir, info, fit_info, wb)
+        best = load(run_dir)
+        best.threads = threads
+        best.to(first_device(info["device"]))
+        _finish(cfg, run_dir, info, best, csv_log, train_seconds, wb, progress)
+    except KeyboardInterrupt:
+        write_status(run_dir, INTERRUPTED, epochs=cfg.epochs)
+        _resume_hint(run_dir)
+        raise
     return run_dir
+
+
+def _resume_hint(run_dir: Path) -> None:
+    if RunDir(run_dir).last.is_file():
+        print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
+              f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
+    else:
+        print(f"\ninterrupted before the first epoch finished: nothing to resume in {run_dir}; "
+              "run the same command again to start over", flush=True)
 
 
 def _check_multi_device(cfg: DetectTrainConfig) -> None:

@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from leukoscan.device import check_device
 from leukoscan.errors import ConfigError, DataError
 from leukoscan.io import IMAGE_SUFFIXES, max_pixels_default
 from leukoscan.pipeline.batch.inputs import expand_inputs
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = apply_overrides(ap, ap.parse_intermixed_args(argv))
     cfg, rules, typed = typed_settings(args)
     _check_output_options(args)
+    check_device(args.device)  # a device string torch would choke on fails before any model loads
     if not any(Path(p).exists() for p in args.inputs):
         raise DataError(f"no such file or folder: {', '.join(args.inputs)}")
     max_pixels_default()  # a bad LEUKOSCAN_MAX_PIXELS fails before anything runs

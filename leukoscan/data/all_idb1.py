@@ -29,6 +29,7 @@ from leukoscan.data.canonical import DetImage, write_detection
 from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport, clean_boxes
 from leukoscan.data.splits import grouped_stratified_split, read_split_file
+from leukoscan.encode import csv_row
 from leukoscan.io import ImageReadError, list_images, read_image, sha256_file
 
 NAMES = ["blast", "leukocyte"]
@@ -252,7 +253,7 @@ def convert_all_idb1(
         wr = csv.writer(f)
         wr.writerow(["file", "label", "group", "split", "camera"])
         for s, d in data.items():
-            wr.writerow([d["path"].name, labels[s], groups[s], split_of[s], f"{d['w']}x{d['h']}"])
+            wr.writerow(csv_row([d["path"].name, labels[s], groups[s], split_of[s], f"{d['w']}x{d['h']}"]))
     report.extra["cell_box_rule"] = {
         "expand": ce.EXPAND,
         "min_contrast": ce.MIN_CONTRAST,

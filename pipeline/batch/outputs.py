@@ -4,7 +4,8 @@
   created atomically (``mkdir`` without ``exist_ok``), so two runs started at once never
   share a folder.
 - :func:`check_out_dir`: a named ``--out`` must be a folder we can write (checked before
-  any model runs).
+  any model runs), and either empty or one LeukoScan wrote (its ``manifest.json`` is the
+  marker): a folder of the user's own files is refused, so none of them is overwritten.
 - :func:`locked_out_dir`: an exclusive ``flock`` on ``<out>/.leukoscan.lock`` for the
   whole run; a second run on the same folder is refused with a message naming the run
   holding it. The kernel drops the lock when the process ends, also on ``kill -9``.
@@ -29,6 +30,7 @@ from leukoscan.errors import ConfigError, LeukoScanError
 from leukoscan.runs import RunDir
 
 LOCK_FILE = ".leukoscan.lock"
+MANIFEST = "manifest.json"  # a batch output folder's record; its presence marks a folder LeukoScan wrote
 _STAGE_PREFIX = ".slide-"
 _held: dict[tuple[str, int], int] = {}  # (folder, thread) -> depth: re-entrant within one thread
 _held_guard = threading.Lock()
@@ -55,6 +57,10 @@ def check_out_dir(out: str | Path) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is a file, not a folder")
+    foreign = foreign_files(out)
+    if foreign:
+        raise ConfigError(f"--out {out}: holds files LeukoScan did not write ({', '.join(foreign[:3])}"
+                          f"{', ...' if len(foreign) > 3 else ''}; no {MANIFEST}); choose an empty or new folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -69,6 +75,16 @@ def check_out_dir(out: str | Path) -> Path:
         if probe:
             os.unlink(probe)
     return out
+
+
+def foreign_files(out: Path) -> list[str]:
+    """Names in ``out`` that a LeukoScan batch did not put there (empty when ``out`` holds our
+    manifest, is missing or empty, or holds only our lock file and staging folders)."""
+    if not out.is_dir() or (out / MANIFEST).is_file():
+        return []
+    ours = (LOCK_FILE,)
+    return sorted(p.name for p in out.iterdir()
+                  if p.name not in ours and not p.name.startswith((_STAGE_PREFIX, ".write-test-")))
 
 
 @contextmanager
@@ -139,5 +155,5 @@ def slide_outputs(out: str | Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-__all__ = ["LOCK_FILE", "OutputBusyError", "check_out_dir", "locked_out_dir", "reserve_run_dir",
+__all__ = ["LOCK_FILE", "MANIFEST", "OutputBusyError", "check_out_dir", "foreign_files", "locked_out_dir", "reserve_run_dir",
            "slide_outputs"]

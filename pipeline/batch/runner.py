@@ -32,6 +32,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from leukoscan.encode import csv_row, short_path
 from leukoscan.errors import BadInputError, ConfigError
 from leukoscan.io import (
     IMAGE_SUFFIXES,
@@ -43,7 +44,7 @@ from leukoscan.io import (
     write_image,
 )
 from leukoscan.pipeline.batch.inputs import expand_inputs
-from leukoscan.pipeline.batch.outputs import locked_out_dir, slide_outputs
+from leukoscan.pipeline.batch.outputs import MANIFEST, locked_out_dir, slide_outputs
 from leukoscan.pipeline.infer.cascade import Pipeline
 from leukoscan.pipeline.infer.provenance import (
     model_warnings,
@@ -61,7 +62,6 @@ from leukoscan.pipeline.report import (
 from leukoscan.pipeline.report.summary import SlideRules, SlideSummary, summarize
 from leukoscan.schema import NORMAL
 
-MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "leukoscan-batch-manifest/1"
 SUMMARY_FIELDS = ["image", "source", "width", "height", "leukocytes", "blasts", "blast_pct", "ci95_lo",
                   "ci95_hi", "flagged", "call_by", "annotated", "cells_csv"]
@@ -268,7 +268,7 @@ def plan(files: list[Path], root: Path, manifest: dict[str, Any], out_dir: Path,
         key = slide_key(path, root)
         while key in slides:  # same relative path from another root: keep both
             key = f"{key}~{len(slides)}"
-        jobs.append(SlideJob(path, key, _unique(str(Path(key).with_suffix("")), used)))
+        jobs.append(SlideJob(path, key, _unique(short_path(str(Path(key).with_suffix(""))), used)))
     return jobs, skipped
 
 
@@ -304,6 +304,7 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rule
                ) -> BatchResult:
     prov = provenance(pipeline, rules=rules)
     manifest = start_manifest(out_dir, prov, overwrite)
+    write_manifest(out_dir, manifest)  # marks the folder as LeukoScan's before any slide lands in it
     jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
                                           recursive=recursive)
     result = BatchResult(out_dir, skipped=skipped, failures=failures, provenance=prov)
@@ -316,6 +317,9 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rule
         except BadInputError as e:
             result.failures.append((str(job.source), str(e)))
             continue
+        except OSError as e:  # disk full, a name the file system refuses: this slide fails, the batch goes on
+            result.failures.append((str(job.source), f"cannot write its outputs ({slide_os_error(e)})"))
+            continue
         manifest["slides"][job.key] = rec
         result.summaries.append(SlideSummary.from_dict(rec["summary"]))
         write_manifest(out_dir, manifest)
@@ -325,6 +329,11 @@ def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rule
     write_manifest(out_dir, manifest)
     result.records = finish_batch(out_dir, manifest, result.failures, cell_classes(pipeline))
     return result
+
+
+def slide_os_error(e: OSError) -> str:
+    """An OSError while writing a slide's outputs, as the one-line reason of its failure."""
+    return f"{e.strerror or type(e).__name__}" + (f": {Path(e.filename).name[:60]}" if e.filename else "")
 
 
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
@@ -340,10 +349,10 @@ def _summary_csv(records: list[dict[str, Any]]) -> str:
     for r in records:
         s = r["summary"]
         lo, hi = s["blast_pct_ci95"]
-        w.writerow([r["key"], r["source"], s["width"], s["height"], s["leukocytes"], s["blasts"], s["blast_pct"],
-                    lo, hi, int(s["flagged"]), s.get("call_by") or "", r["outputs"]["annotated"],
-                    r["outputs"]["cells_csv"]]
-                   + ([] if types is None else differential.csv_values(r.get("differential"), types)))
+        w.writerow(csv_row([r["key"], r["source"], s["width"], s["height"], s["leukocytes"], s["blasts"],
+                            s["blast_pct"], lo, hi, int(s["flagged"]), s.get("call_by") or "",
+                            r["outputs"]["annotated"], r["outputs"]["cells_csv"]]
+                           + ([] if types is None else differential.csv_values(r.get("differential"), types))))
     return buf.getvalue()
 
 

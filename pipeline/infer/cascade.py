@@ -25,7 +25,7 @@ from leukoscan.pipeline.infer.cell_types import assign_types, check_type_classif
 from leukoscan.pipeline.infer.seam import Fusion, blast_share, decide, feature_matrix, group_cells
 from leukoscan.pipeline.infer.settings import CHOSEN, Override, PipelineConfig, resolve_settings
 from leukoscan.pipeline.infer.sources import BUNDLED, GIVEN, NEWEST, announce_implicit, model_source
-from leukoscan.runs import RunDir, onnx_twin
+from leukoscan.runs import RunDir, check_twin_fresh, onnx_twin, weights_file
 from leukoscan.schema import (
     BLAST_PROB,
     CALL_BY,
@@ -192,6 +192,42 @@ def find_run(given: str | Path | None, base: Path, train_cmd: str, *, bundled: s
     return path
 
 
+def _no_nan(token: str) -> float:
+    raise ValueError(f"{token} is not a number")
+
+
+def read_json_strict(path: Path, what: str) -> Any:
+    """A JSON file LeukoScan wrote; unreadable, binary or holding NaN/Infinity -> ConfigError naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_nan)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"{path}: not a readable {what} ({str(e).splitlines()[0][:120]})") from None
+
+
+def read_pipeline_spec(spec_file: Path) -> dict[str, Any]:
+    """``pipeline.json`` checked: detector, classifier, fusion (paths) and a finite margin."""
+    spec = read_json_strict(spec_file, "pipeline.json")
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{spec_file}: not a pipeline.json (a {type(spec).__name__})")
+    missing = [k for k in ("detector", "classifier", "fusion") if k not in spec]
+    if missing:
+        raise ConfigError(f"{spec_file}: pipeline.json lacks {', '.join(missing)} (train one: leukoscan "
+                          "train-all-pipeline)")
+    numbers = all(isinstance(spec[k], int | float) and not isinstance(spec[k], bool) for k in CHOSEN if k in spec)
+    if not all(isinstance(spec[k], str) for k in ("detector", "fusion")) or not numbers:
+        raise ConfigError(f"{spec_file}: detector/fusion must be paths and {', '.join(CHOSEN)} numbers")
+    return spec
+
+
+def load_fusion(path: str | Path) -> Fusion:
+    """The fusion model file; missing, unreadable or with values out of range -> ConfigError naming it."""
+    doc = read_json_strict(Path(path), "fusion model")
+    try:
+        return Fusion.from_dict(doc)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{path}: not a usable fusion model ({str(e).splitlines()[0][:120]})") from None
+
+
 def check_role(path: Path, role: str) -> None:
     """A classifier run given as ``--detector`` (or the reverse) is a one-line ConfigError
     naming the right flag, not a loader's internals message."""
@@ -217,6 +253,8 @@ def _onnx_twin(path: Path, kind: str) -> Path:
     twin = onnx_twin(path)
     if not twin.is_file():
         raise MissingModelError(f"{twin}: no ONNX model; export first: leukoscan export --{kind} {path}")
+    if path.suffix != ".onnx":
+        check_twin_fresh(twin, weights_file(path))
     return twin
 
 
@@ -248,10 +286,10 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         spec_file = Path(pipeline) / "pipeline.json"
         if not spec_file.is_file():
             raise MissingModelError(f"{pipeline}: no pipeline.json (train one: leukoscan train-all-pipeline)")
-        spec = json.loads(spec_file.read_text())
+        spec = read_pipeline_spec(spec_file)
         detector = detector or spec["detector"]
         classifier = spec["classifier"] if classifier is None else classifier
-        fusion = Fusion.load(spec["fusion"])
+        fusion = load_fusion(spec["fusion"])
         missing = [k for k in CHOSEN if k not in spec]
         if missing:
             raise ConfigError(f"{spec_file}: no {', '.join(missing)} (retrain with leukoscan train-all-pipeline)")
@@ -275,6 +313,8 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER, skipped=skipped["classifier"])
         check_role(clf_path, "classifier")
         clf_file = onnx_twin(clf_path) if onnx and onnx_twin(clf_path).is_file() else clf_path
+        if clf_file != clf_path and clf_path.suffix != ".onnx":
+            check_twin_fresh(clf_file, weights_file(clf_path))
         clf = classify.load(clf_file) if clf_file != clf_path else classify.load(clf_file, trust=trust)
         if onnx and clf_file == clf_path and clf.kind != "sklearn":
             _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
+from leukoscan.encode import url_path
 from leukoscan.io import atomic_write_text
 from leukoscan.pipeline.infer.provenance import model_warnings
 from leukoscan.pipeline.report.differential import html_section
@@ -32,8 +33,9 @@ GALLERY_MAX = 120
 
 
 def href(path: str) -> str:
-    """The one place a link or image path of the report is built (relative to the report)."""
-    return str(path)
+    """The one place a link or image path of the report is built (relative to the report):
+    percent-encoded, never a scheme (:func:`leukoscan.encode.url_path`)."""
+    return url_path(path)
 
 
 _TEMPLATE = """<!DOCTYPE html>

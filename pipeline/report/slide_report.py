@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from leukoscan.encode import csv_rows
 from leukoscan.io import atomic_write_json, atomic_write_text, write_image
 from leukoscan.pipeline.report.annotate import annotate, call_confidence
 from leukoscan.pipeline.report.slide_stats import uncertain_mask
@@ -87,7 +88,7 @@ def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, sum
     note = "; ".join(notes)
     writer = csv.DictWriter(buf, fieldnames=fields + (["note"] if note else []))
     writer.writeheader()
-    writer.writerows([{**r, "note": note} for r in rows] if note else rows)
+    writer.writerows(csv_rows([{**r, "note": note} for r in rows] if note else rows))
     atomic_write_text(csv_path, buf.getvalue())
     doc = {"source": source, "summary": summary.to_dict(), "units": UNITS,
            "provenance": provenance, "cells": rows, "notes": list(notes)}
