@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from leukoscan.detect.augment import AugmentConfig, ultralytics_args
-from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, with_class_names
+from leukoscan.detect.base import BaseDetector, DetectorMeta, FitArgs, with_class_names
 from leukoscan.detect.pretrained import warn_scratch
 from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
@@ -96,8 +96,8 @@ def write_data_yaml(data_dir: Path, out: Path, train_split: str, val_split: str,
     return out
 
 
-class YoloDetector(Detector):
-    """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.Detector` interface."""
+class YoloDetector(BaseDetector):
+    """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.BaseDetector` interface."""
 
     def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool = False) -> None:
         self.meta = meta

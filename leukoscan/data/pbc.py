@@ -21,9 +21,8 @@ import numpy as np
 
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import CellImage, write_cells
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport
-from leukoscan.errors import ConfigError
+from leukoscan.errors import ConfigError, DataError
 from leukoscan.io import IMAGE_SUFFIXES, ImageReadError, read_image
 
 PBC_CLASSES = ("basophil", "eosinophil", "erythroblast", "ig", "lymphocyte", "monocyte",
