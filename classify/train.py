@@ -30,13 +30,14 @@ from leukoscan.classify.engine import seed_all
 from leukoscan.classify.metrics import binary_report
 from leukoscan.classify.model import FitCfg
 from leukoscan.classify.models import load_backbone
-from leukoscan.classify.records import RunLog, write_records
+from leukoscan.classify.records import COLUMNS, training_logger, write_records
 from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import save_config, to_dict
 from leukoscan.data.checks import check_cells
 from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
+from leukoscan.runlog import RunLog, start_wandb
 from leukoscan.runs import RunDir
 
 
@@ -158,15 +159,8 @@ def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.nd
 def _wandb_run(cfg: TrainConfig, run_dir: Path) -> Any:
     if not cfg.wandb:
         return None
-    import os
-
-    import wandb  # optional logger: imported only when asked for
-
-    run_dir = Path(run_dir).absolute()  # wandb's core process has its own cwd
-    os.environ.setdefault("WANDB_DIR", str(run_dir))
-    os.environ.setdefault("WANDB_CACHE_DIR", str(run_dir / "wandb_cache"))
-    return wandb.init(project=cfg.wandb_project, name=run_dir.name, dir=str(run_dir), job_type="classify-train",
-                      config=to_dict(cfg))
+    return start_wandb(run_dir, project=cfg.wandb_project, name=run_dir.name, config=to_dict(cfg),
+                       job_type="classify-train")
 
 
 def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
@@ -180,13 +174,14 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
     cfg = replace(cfg, name=run_dir.name)
     save_config(cfg, RunDir(run_dir).config)
     wb = _wandb_run(cfg, run_dir)
-    log = RunLog(run_dir, wb)
+    log = RunLog(run_dir, wb, columns=COLUMNS)
+    on_row = training_logger(log)
     evaluated: tuple[Any, Any, Any, str] = (None, None, [], "")  # labels, proba, crops, what
     metrics: dict[str, Any] = {"model": cfg.model, "data": cfg.data, "n": len(cells),
                                "class_names": list(cells.class_names)}
     train_idx = np.arange(len(cells))
     if cfg.folds >= 2:
-        res = cross_validate(cfg, cells, log=log)
+        res = cross_validate(cfg, cells, log=on_row)
         metrics.update(evaluation=f"{cfg.folds}-fold CV, split={cfg.split}, group_by={cfg.group_by}",
                        cv=res.to_dict())
         write_predictions(run_dir / "predictions.csv", cells, res.proba, res.fold)
@@ -197,7 +192,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
     if cfg.final_fit or cfg.folds < 2:
         clf = build_for(cfg, cells.class_names)
         t0 = time.time()
-        clf.fit([cells.images[i] for i in train_idx], cells.labels[train_idx], cfg.fit, log=log)
+        clf.fit([cells.images[i] for i in train_idx], cells.labels[train_idx], cfg.fit, log=on_row)
         metrics["final_fit_seconds"] = round(time.time() - t0, 1)
         weights = clf.save(run_dir)
         if cfg.folds < 2:
