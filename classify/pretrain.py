@@ -18,12 +18,14 @@ No ALL-IDB image is used, so ALL-IDB2 cross-validation stays clean.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from leukoscan.bundled import open_data_name, write_bundle
 from leukoscan.classify.crops import CROP_MARGIN, crop_detections
 from leukoscan.classify.data import load_cells
 from leukoscan.classify.metrics import multiclass_report
@@ -33,7 +35,7 @@ from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import check_min, save_config
 from leukoscan.data import canonical_kind, read_detection, resolve
 from leukoscan.device import set_cpu_threads
-from leukoscan.errors import ConfigError
+from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json, read_image
 from leukoscan.runs import RunDir
 
@@ -161,3 +163,52 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
         print(f"  {split}: accuracy {r['accuracy']['value']:.3f} (n={r['n']}), "
               f"balanced {r['balanced_accuracy']:.3f}", flush=True)
     return path
+
+
+def bundle_backbone(run: str | Path, *, name: str | None = None, out: str | Path | None = None,
+                    commit: str | None = None) -> Path:
+    """Turn a pretraining run (``backbone.pt`` + metrics) into bundled weights with a model card.
+
+    The file keeps the whole 8-class network in float16 (it is both a backbone for
+    ``pretrained: pbc`` and a cell-type classifier) plus arch, class names, input size and
+    normalisation; the card holds data, licence, recipe command, commit and the held-out
+    metrics the run wrote. Refused for data that may not be redistributed (ALL-IDB).
+    """
+    import torch
+    import yaml
+
+
+    run = Path(run)
+    for f in ("backbone.pt", "metrics.json", "config.yaml"):
+        if not (run / f).is_file():
+            raise MissingModelError(f"{run}: no {f} (not a finished pretrain-backbone run)")
+    blob = torch.load(run / "backbone.pt", map_location="cpu", weights_only=True)
+    metrics = json.loads((run / "metrics.json").read_text())
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    arch = blob["arch"]
+    data = open_data_name(cfg["data"])  # refuses ALL-IDB-derived or unknown data before writing anything
+    name = name or f"{data}_{arch}"
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
+    payload = {"format": "leukoscan-weights/1", "kind": "classifier", "arch": arch, "state_dict": state,
+               **{k: blob[k] for k in ("class_names", "imgsz", "center", "preprocess") if k in blob}}
+    held = {s: {"n": metrics[s]["n"], "accuracy": metrics[s]["accuracy"],
+                "balanced_accuracy": metrics[s]["balanced_accuracy"],
+                "recall": {c: {"value": r["value"], "ci95": r["ci95"], "n": r["n"]}
+                           for c, r in metrics[s]["recall"].items()}}
+            for s in metrics.get("scored_splits", []) if s in metrics}
+    fields = {
+        "kind": "classifier", "arch": arch, "data": data, "class_names": blob["class_names"],
+        "input": {"imgsz": blob["imgsz"], "center_crop_of_training_images": blob.get("center"),
+                  "mean": blob.get("preprocess", {}).get("mean"), "std": blob.get("preprocess", {}).get("std")},
+        "recipe": (f"leukoscan pretrain-backbone --arch {arch} --data {data} "
+                   f"--imgsz {cfg['imgsz']} --epochs {cfg['fit']['epochs']} --bundle"),
+        "fit": {"split": metrics.get("fit_split"), "n_crops": metrics.get("n_crops"),
+                "epochs": cfg["fit"]["epochs"], "seconds": metrics.get("seconds")},
+        "commit": commit, "held_out": held,
+        "limits": ["8 normal peripheral-blood cell types only: no blasts (PBC has none)",
+                   "one hospital, one analyser (CellaVision DM96), one stain (May Grunwald-Giemsa)",
+                   "PBC publishes no patient ids: the held-out split is by image, not by patient",
+                   f"trained on centre crops at {blob['imgsz']} px; other scales and stains need checking"],
+        "use": "pretrained=pbc in a classifier config (backbone); the full network types PBC-like cells",
+    }
+    return write_bundle(name, payload, fields, out=out)

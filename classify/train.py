@@ -48,7 +48,7 @@ class TrainConfig:
     data_root: str | None = None
     imgsz: int | None = None  # None: the model's declared input size
     steps: tuple[str, ...] = ()  # enhancement steps, see leukoscan.classify.preprocess.STEPS
-    pretrained: bool = True
+    pretrained: bool | str = True  # True ImageNet (download), False scratch, "pbc" bundled blood backbone, or a file
     backbone_weights: str | None = None  # deep-feature / fine-tune init checkpoint
     folds: int = 5
     split: str = "grouped"  # grouped | random

@@ -18,3 +18,4 @@ def warn_scratch(model: str, reason: str) -> None:
         file=sys.stderr,
         flush=True,
     )
+

@@ -72,7 +72,7 @@ class DetectTrainConfig:
     imgsz: int = 416
     batch: int = 16
     device: str = "auto"
-    pretrained: bool = True
+    pretrained: bool | str = True  # True: COCO (download); False: scratch; "blood" or a .pt: LeukoScan weights
     threads: int = 0  # torch CPU threads; 0 = leukoscan.device.cpu_threads() (env LEUKOSCAN_THREADS)
     workers: int = 0
     seed: int = 0

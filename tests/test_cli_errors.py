@@ -71,6 +71,11 @@ CASES = {
         "bad config value": ["per_class=lots", "project={tmp}"],
         "missing model": ["--arch", "resnet19", "project={tmp}"],
     },
+    "bundle_weights": {
+        "missing data": ["--classifier", "{tmp}/no_such_run"],
+        "bad config value": ["--detector", "{det}"],  # a Faster R-CNN weights file: not a YOLO run on open data
+        "missing model": ["--detector", "{tmp}/no_such_run"],
+    },
 }
 PARAMS = [(t, c) for t, cases in CASES.items() for c in cases]
 

@@ -23,6 +23,7 @@ COMMANDS = {
     "export": "export",
     "benchmark-classifiers": "benchmark_classifiers",
     "pretrain-backbone": "pretrain_backbone",
+    "bundle-weights": "bundle_weights",
 }
 
 

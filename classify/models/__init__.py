@@ -6,6 +6,11 @@
   removed (``num_classes=0``) -> StandardScaler -> SVC (RBF, C chosen by inner 3-fold CV,
   Platt-sigmoid probabilities via CalibratedClassifierCV) / RandomForest (500 trees). ``backbone_weights=PATH`` loads a
   backbone checkpoint (e.g. from in-domain pretraining) instead of ImageNet / random init.
+
+``pretrained``: ``True`` = ImageNet weights when they can be had (download), ``False`` =
+random init, ``"pbc"`` = LeukoScan's blood backbone of the same network, bundled with the
+package (trained on the 8 PBC cell types, see :mod:`leukoscan.bundled`), or a path to a
+``backbone.pt`` / weights file (``leukoscan pretrain-backbone``). The head is always new.
 - ``handcrafted+svm`` / ``handcrafted+rf``: scikit-image features (``handcrafted.py``).
 
 Each builder takes keyword-only ``num_classes``, ``pretrained``, optional
@@ -21,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from leukoscan.bundled import bundled_file
 from leukoscan.classify.model import (
     DeepExtractor,
     SklearnClassifier,
@@ -50,14 +56,31 @@ def _names(num_classes: int, class_names: Sequence[str] | None) -> tuple[str, ..
     return tuple(class_names)
 
 
+def blood_backbone(pretrained: bool | str, net_name: str) -> Path | None:
+    """The blood-backbone file named by ``pretrained`` (``"pbc"`` -> bundled ``pbc_<net>``, or a
+    path); None for ``True``/``False`` (ImageNet / random init)."""
+    if not isinstance(pretrained, str):
+        return None
+    if pretrained.lower() in ("true", "false", "imagenet", "scratch", ""):
+        raise ConfigError(f"pretrained={pretrained!r}: use true, false, 'pbc' or a backbone file path")
+    if Path(pretrained).suffix in (".pt", ".pth"):
+        if not Path(pretrained).is_file():
+            raise MissingModelError(f"pretrained={pretrained}: no such backbone file")
+        return Path(pretrained)
+    return bundled_file(f"{pretrained}_{net_name}")
+
+
 def _torch_builder(net_name: str):
-    def build(*, num_classes: int = 2, pretrained: bool = True, class_names: Sequence[str] | None = None,
+    def build(*, num_classes: int = 2, pretrained: bool | str = True, class_names: Sequence[str] | None = None,
               imgsz: int | None = None, preprocess: PreprocessCfg | None = None,
               steps: Sequence[str] = (), **kw: Any) -> TorchClassifier:
         from leukoscan.classify.models.torch_zoo import build_net  # heavy: imports torch
 
         pre = preprocess or default_preprocess(net_name, imgsz, steps)
-        net = build_net(net_name, num_classes=num_classes, pretrained=pretrained, **kw)
+        blood = blood_backbone(pretrained, net_name)
+        net = build_net(net_name, num_classes=num_classes, pretrained=pretrained is True, **kw)
+        if blood is not None:
+            load_backbone(net, str(blood))
         return TorchClassifier(net_name, net, _names(num_classes, class_names), pre, build_kwargs=kw)
 
     build.__doc__ = f"Torch classifier {net_name!r} (trunk + pooled linear head)."
@@ -98,7 +121,7 @@ def load_backbone(net: Any, path: str) -> None:
 
 
 def _sklearn_builder(feat: str, head: str):
-    def build(*, num_classes: int = 2, pretrained: bool = True, class_names: Sequence[str] | None = None,
+    def build(*, num_classes: int = 2, pretrained: bool | str = True, class_names: Sequence[str] | None = None,
               imgsz: int | None = None, preprocess: PreprocessCfg | None = None,
               steps: Sequence[str] = (), backbone_weights: str | None = None, seed: int = 0,
               **kw: Any) -> SklearnClassifier:
@@ -111,7 +134,9 @@ def _sklearn_builder(feat: str, head: str):
             from leukoscan.classify.models.torch_zoo import build_net  # heavy: imports torch
 
             torch.manual_seed(seed)  # random-init backbones must be reproducible
-            net = build_net(feat, num_classes=0, pretrained=pretrained and not backbone_weights, **kw)
+            blood = blood_backbone(pretrained, feat) if feat != "handcrafted" else None
+            backbone_weights = backbone_weights or (str(blood) if blood else None)
+            net = build_net(feat, num_classes=0, pretrained=pretrained is True and not backbone_weights, **kw)
             if backbone_weights:
                 load_backbone(net, backbone_weights)
             extractor = DeepExtractor(net, pre)

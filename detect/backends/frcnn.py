@@ -278,8 +278,11 @@ class FrcnnDetector(BaseDetector):
         return path
 
 
-def build_frcnn(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool = True,
+def build_frcnn(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool | str = True,
                 imgsz: int = 640, rois_per_image: int = 128, **_: Any) -> FrcnnDetector:
+    if isinstance(pretrained, str):
+        raise ConfigError(f"pretrained={pretrained}: LeukoScan's blood weights exist for YOLO detectors only; "
+                          "use pretrained=true (COCO, online) or --scratch for Faster R-CNN")
     names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]
     if len(names) != num_classes:
         raise ConfigError(f"num_classes={num_classes} but {len(names)} class names given")

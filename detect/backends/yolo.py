@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from leukoscan.bundled import bundled_file, bundled_names, read_weights
 from leukoscan.detect.augment import AugmentConfig, ultralytics_args
 from leukoscan.detect.base import BaseDetector, DetectorMeta, FitArgs, with_class_names
 from leukoscan.detect.pretrained import warn_scratch
@@ -99,11 +100,12 @@ def write_data_yaml(data_dir: Path, out: Path, train_split: str, val_split: str,
 class YoloDetector(BaseDetector):
     """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.BaseDetector` interface."""
 
-    def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool = False) -> None:
+    def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool | str = False,
+                 model: Any = None) -> None:
         self.meta = meta
         self._weights = Path(weights) if weights else None
         self._want_pretrained = pretrained
-        self._model: Any = None
+        self._model: Any = model
         self.device = "cpu"
         self.threads = 0
 
@@ -112,6 +114,8 @@ class YoloDetector(BaseDetector):
         from ultralytics import YOLO
 
         name = self.meta.backend
+        if isinstance(self._want_pretrained, str):  # "blood" (bundled) or a LeukoScan weights file
+            return self._blood_init(self._want_pretrained)
         if self._want_pretrained:
             var = offline_var()
             if var:
@@ -127,6 +131,25 @@ class YoloDetector(BaseDetector):
         else:
             self.meta.pretrained = "false"
         return YOLO(f"{name}.yaml")
+
+    def _blood_init(self, source: str) -> Any:
+        """A fresh model whose layers start from a LeukoScan weights file (shapes that match;
+        the class head is new when the class count differs). ultralytics' trainer copies
+        them into the model it builds because ``ckpt`` is set and ``pretrained=True``."""
+        from ultralytics.utils.torch_utils import intersect_dicts
+
+        path, label = init_weights_path(source, self.meta.backend)
+        blob = read_weights(path)
+        if blob["leukoscan"]["backend"] != self.meta.backend:
+            raise ConfigError(f"pretrained={source}: weights of {blob['leukoscan']['backend']}, not "
+                              f"{self.meta.backend}; use --model {blob['leukoscan']['backend']}")
+        model = yolo_from_state(DetectorMeta.from_dict(blob["leukoscan"]), blob["state_dict"])
+        own = model.model.state_dict()
+        matched = intersect_dicts({k: v.float() for k, v in blob["state_dict"].items()}, own)
+        print(f"init {self.meta.backend} from {label}: {len(matched)}/{len(own)} tensors", flush=True)
+        model.ckpt = {"leukoscan_init": str(path)}
+        self.meta.pretrained = label
+        return model
 
     @property
     def model(self) -> Any:
@@ -199,7 +222,7 @@ class YoloDetector(BaseDetector):
             "exist_ok": True,
             "plots": False,
             "verbose": args.verbose,
-            "pretrained": self.meta.pretrained == "true",
+            "pretrained": self.meta.pretrained == "true" or self.meta.pretrained.startswith("blood"),
         }
         if args.lr is not None:
             kw.update(lr0=args.lr, optimizer="SGD")
@@ -354,7 +377,50 @@ def meta_from_ultralytics(ckpt: dict[str, Any], path: Path) -> DetectorMeta:
     return DetectorMeta(backend=backend, class_names=names, imgsz=int(args.get("imgsz", 640)))
 
 
-def build_yolo(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool = True,
+WEIGHTS_FORMAT = "leukoscan-weights/1"
+
+
+def init_weights_path(source: str, backend: str) -> tuple[Path, str]:
+    """``pretrained`` as a bundled name (``blood`` -> ``blood_<backend>``) or a weights file."""
+    if Path(source).suffix == ".pt":
+        if not Path(source).is_file():
+            raise MissingModelError(f"pretrained={source}: no such weights file")
+        return Path(source), f"blood (file {Path(source).name})"
+    name = f"{source}_{backend}" if f"{source}_{backend}" in bundled_names() else source
+    return bundled_file(name), f"blood (bundled {name})"
+
+
+def yolo_from_state(meta: DetectorMeta, state: dict[str, Any]) -> Any:
+    """An ultralytics ``YOLO`` built from the architecture's own YAML + a state dict (no pickle)."""
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = YOLO(f"{meta.backend}.yaml", task="detect")
+    net = DetectionModel(f"{meta.backend}.yaml", nc=len(meta.class_names), verbose=False)
+    missing, unexpected = net.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+    if missing or unexpected:
+        raise BadInputError(f"{meta.backend} weights do not fit the architecture: missing {missing[:3]}, "
+                            f"unexpected {unexpected[:3]}")
+    net.names = dict(enumerate(meta.class_names))
+    net.args = model.model.args
+    model.model = net
+    return model
+
+
+def save_weights_file(det: YoloDetector, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``det`` as a LeukoScan weights file: float16 state dict + meta, loadable weights-only."""
+    import torch
+
+    net = det.model.model
+    state = {k: (v.half() if v.is_floating_point() else v).cpu() for k, v in net.state_dict().items()}
+    meta = {**det.meta.to_dict(), "extra": {**det.meta.extra, **(extra or {})}}
+    blob = {"format": WEIGHTS_FORMAT, "leukoscan": meta, "state_dict": state}
+    with atomic_path(Path(path)) as tmp:
+        torch.save(blob, tmp)
+    return Path(path)
+
+
+def build_yolo(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool | str = True,
                imgsz: int = 640, **_: Any) -> YoloDetector:
     names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]
     if len(names) != num_classes:
@@ -366,6 +432,8 @@ def load_yolo(path: Path, ckpt: dict[str, Any]) -> YoloDetector:
     """A saved YOLO detector: our checkpoint, a plain ultralytics one, or an ONNX export
     (``ckpt`` is then its ``.json`` sidecar, see :func:`leukoscan.detect.registry.load`)."""
     meta = DetectorMeta.from_dict(ckpt["leukoscan"]) if "leukoscan" in ckpt else meta_from_ultralytics(ckpt, path)
+    if ckpt.get("format") == WEIGHTS_FORMAT:  # a LeukoScan weights file: rebuilt from YAML + tensors
+        return YoloDetector(meta, weights=path, model=yolo_from_state(meta, ckpt["state_dict"]))
     return YoloDetector(meta, weights=path)
 
 

@@ -18,6 +18,7 @@ from leukoscan.data import (  # noqa: F401  (register converters)
     all_idb1,
     all_idb2,
     bccd,
+    blood_fields,
     coco,
     demo,
     pbc,

@@ -169,3 +169,19 @@ def convert_yolo(
         exclude=read_exclude(exclude) if exclude else set(),
         progress=progress,
     )
+
+
+def yolo_labels_as_det(img_dir: Path, lab_dir: Path, names: list[str], report: QualityReport) -> list[DetImage]:
+    """Every image of one YOLO split folder with its cleaned boxes (``names``: the class map)."""
+    items = []
+    for img in sorted(p for p in img_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+        w, h = image_size(img)
+        lab = lab_dir / f"{img.stem}.txt"
+        if lab.is_file():
+            ids, boxes, deg = read_yolo_labels(lab, w, h)
+        else:
+            ids, boxes, deg = np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, bool)
+        labels = [names[i] if i < len(names) else f"class {i}" for i in ids]
+        b, lab_names = clean_boxes(img.name, boxes, labels, (w, h), names, report, degenerate=deg)
+        items.append(DetImage(img.name, w, h, b, lab_names, src=img))
+    return items

@@ -21,7 +21,8 @@ from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.pipeline.infer.seam import Fusion, blast_share, decide, feature_matrix, group_cells
 from leukoscan.pipeline.infer.settings import CHOSEN, Override, PipelineConfig, resolve_settings
-from leukoscan.pipeline.infer.sources import GIVEN, NEWEST, announce_implicit, model_source
+from leukoscan.bundled import bundled_file, bundled_names
+from leukoscan.pipeline.infer.sources import BUNDLED, GIVEN, NEWEST, announce_implicit, model_source
 from leukoscan.runs import RunDir, onnx_twin
 from leukoscan.schema import (
     BLAST_PROB,
@@ -147,10 +148,18 @@ class Pipeline:
         return self.classify(image, self.detect(image))
 
 
-def find_run(given: str | Path | None, base: Path, train_cmd: str) -> Path:
-    """``given`` (run folder or weights file) as is, or the newest trained run under ``base``."""
+def bundled_detector() -> str | None:
+    """The detector ``infer`` uses when none is named and none has been trained (None: none ships)."""
+    return next(iter(bundled_names("detector")), None)
+
+
+def find_run(given: str | Path | None, base: Path, train_cmd: str, *, bundled: str | None = None) -> Path:
+    """``given`` (run folder or weights file) as is, or the newest trained run under ``base``,
+    or (no run at all) the bundled weights ``bundled`` when the package ships them."""
     if given is None:
         run = RunDir.newest(base)
+        if run is None and bundled is not None:
+            return bundled_file(bundled)
         if run is None:
             raise MissingModelError(f"no trained model in {base}/; train one first: {train_cmd}")
         return run.path
@@ -206,7 +215,11 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     cfg, overrides = resolve_settings(cfg or PipelineConfig(), chosen, typed or {})
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
-    det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR)
+    ship = bundled_detector()
+    det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR, bundled=ship)
+    det_bundled = detector is None and ship is not None and det_path == bundled_file(ship)
+    if det_bundled and classifier is None and RunDir.newest(CLASSIFY_RUNS) is None:
+        classifier = False  # the bundled models know no blasts: count leukocytes, blasts not assessed
     det_file = _onnx_twin(det_path, "detector") if onnx else det_path
     det = detect.load(det_file, trust=trust)
     clf = clf_file = None
@@ -224,8 +237,8 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
                                            ("classifier", classifier, clf_file, clf, "--classifier")):
         if model is None:
             continue
-        src = model_source(role, file, str(getattr(model, "name", type(model).__name__)),
-                           chosen=GIVEN if given is not None else NEWEST)
+        chosen = GIVEN if given is not None else BUNDLED if role == "detector" and det_bundled else NEWEST
+        src = model_source(role, file, str(getattr(model, "name", type(model).__name__)), chosen=chosen)
         pipe.sources[role] = src
         if given is None:
             announce_implicit(src, flag)

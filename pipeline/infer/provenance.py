@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leukoscan import __version__
-from leukoscan.pipeline.infer.sources import GIVEN, NEWEST
+from leukoscan.pipeline.infer.sources import BUNDLED, GIVEN, NEWEST
 from leukoscan.schema import CALL_METHODS
 
 if TYPE_CHECKING:
@@ -104,7 +104,8 @@ def _model_line(m: dict[str, Any] | None, role: str) -> str:
     if m is None:
         return f"{role}: none"
     sha = f", sha256 {m['sha256'][:12]}" if m.get("sha256") else ""
-    implicit = "  [picked implicitly: newest run]" if m.get("chosen") == NEWEST else ""
+    implicit = {NEWEST: "  [picked implicitly: newest run]",
+                BUNDLED: "  [bundled with LeukoScan: no trained run]"}.get(m.get("chosen"), "")
     return f"{role}: {m.get('run') or m.get('weights')} ({m.get('name')}{sha}){implicit}"
 
 

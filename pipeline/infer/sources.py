@@ -16,6 +16,7 @@ from leukoscan.runs import weights_file
 
 #: How a model was chosen: named by the user, or the newest run (implicit).
 GIVEN, NEWEST = "given", "newest run (implicit)"
+BUNDLED = "bundled with LeukoScan (no trained run)"
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,13 @@ def _run_of(weights: Path) -> Path | None:
 def announce_implicit(src: ModelSource, flag: str) -> None:
     """Say loudly (stderr) that a model was picked without being named."""
     bar = "!" * 78
+    if src.chosen == BUNDLED:
+        print(f"{bar}\n!! no {flag} given and no trained {src.role} run: using the BUNDLED {src.role}\n"
+              f"!!   {src.short}\n!! (trained on open data; model card: {Path(src.weights).name[:-3]}.card.json "
+              f"beside it)\n{bar}", file=sys.stderr)
+        return
     print(f"{bar}\n!! no {flag} given: using the NEWEST {src.role} run\n!!   {src.short}\n"
           f"!! name it with {flag} to be sure which model makes the calls\n{bar}", file=sys.stderr)
 
 
-__all__ = ["GIVEN", "NEWEST", "ModelSource", "announce_implicit", "model_source"]
+__all__ = ["BUNDLED", "GIVEN", "NEWEST", "ModelSource", "announce_implicit", "model_source"]
