@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leukoscan import classify, detect
+from leukoscan.bundled import bundled_file, bundled_names
 from leukoscan.classify.crops import crop_detections
 from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.pipeline.infer.seam import Fusion, blast_share, decide, feature_matrix, group_cells
 from leukoscan.pipeline.infer.settings import CHOSEN, Override, PipelineConfig, resolve_settings
-from leukoscan.bundled import bundled_file, bundled_names
 from leukoscan.pipeline.infer.sources import BUNDLED, GIVEN, NEWEST, announce_implicit, model_source
 from leukoscan.runs import RunDir, onnx_twin
 from leukoscan.schema import (
