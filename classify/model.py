@@ -31,6 +31,7 @@ from leukoscan.classify.preprocess import (
 )
 from leukoscan.config import check_min
 from leukoscan.device import autocast
+from leukoscan.errors import DataError
 from leukoscan.io import atomic_path
 
 TORCH_FILE, SKLEARN_FILE, PICKLE_FILE = "model.pt", "model.skops", "model.pkl"
@@ -121,7 +122,13 @@ class SklearnClassifier:
 
     def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg | None = None,
             log: Callable[[dict], None] | None = None) -> list[dict]:
-        self.estimator.fit(self.extractor(images), np.asarray(labels))
+        labels = np.asarray(labels)
+        few = {self.class_names[int(c)]: int(n) for c, n in zip(*np.unique(labels, return_counts=True), strict=True)
+               if n < 3}
+        if few and "svm" in self.name:  # the SVM head calibrates with 3-fold CV inside the fit
+            raise DataError(f"{self.name}: classes with fewer than 3 training items {few}; the SVM head needs "
+                            "3 per class (drop the class from the data, or use a +rf head)")
+        self.estimator.fit(self.extractor(images), labels)
         return []
 
     def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray:

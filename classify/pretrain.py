@@ -34,6 +34,7 @@ from leukoscan.classify.preprocess import AugmentCfg
 from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import check_min, save_config
 from leukoscan.data import canonical_kind, read_detection, resolve
+from leukoscan.data.fit_splits import check_fit_splits
 from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json, read_image
@@ -127,6 +128,7 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
 
     set_cpu_threads()
     CLASSIFIERS.entry(cfg.arch)  # an unknown name fails before the data are read
+    check_fit_splits((cfg.split,), "split")
     folder = resolve(cfg.data, data_root=cfg.data_root)
     t0 = time.time()
     held: dict = {}

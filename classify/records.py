@@ -67,7 +67,7 @@ def _curves(rows: list[dict[str, str]], out: Path) -> Path | None:
     return plots._save(fig, out)
 
 
-def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positive: int,
+def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positive: int | None,
                   labels: np.ndarray | None, proba: np.ndarray | None, images: Sequence[np.ndarray] = (),
                   *, what: str = "", weights: Path | None = None, n_samples: int = 8) -> dict[str, Path]:
     """Plots of the run (see module docstring); W&B logging when ``log.wb`` is set."""
@@ -80,10 +80,11 @@ def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positi
         files["curves"] = c
     names = list(class_names)
     if labels is not None and proba is not None and len(labels):
-        y = (np.asarray(labels) == positive).astype(int)
-        prec, rec, _ = precision_recall_curve(y, proba[:, positive])
-        files["pr_curve"] = plots.plot_pr({names[positive]: (rec, prec)}, pdir / "pr_curve.png",
-                                          title=f"PR curve ({what})")
+        if positive is not None:  # a binary task (a multiclass one has no single PR curve)
+            y = (np.asarray(labels) == positive).astype(int)
+            prec, rec, _ = precision_recall_curve(y, proba[:, positive])
+            files["pr_curve"] = plots.plot_pr({names[positive]: (rec, prec)}, pdir / "pr_curve.png",
+                                              title=f"PR curve ({what})")
         pred = proba.argmax(1)
         cm = confusion_matrix(labels, pred, labels=list(range(len(names))))
         files["confusion_matrix"] = plots.plot_confusion(cm, names, pdir / "confusion_matrix.png",

@@ -22,6 +22,7 @@ from leukoscan import ddp
 from leukoscan.config import check_min, load_config, save_config, to_dict
 from leukoscan.data import read_names, resolve
 from leukoscan.data.checks import check_detection_splits
+from leukoscan.data.fit_splits import HELD_OUT, check_fit_splits
 from leukoscan.detect.augment import AugmentConfig
 from leukoscan.detect.base import DETECT_CONF, EpochCallback, FitArgs
 from leukoscan.detect.evaluate import (
@@ -90,6 +91,8 @@ class DetectTrainConfig:
 
     def __post_init__(self) -> None:
         check_min(self, epochs=1, imgsz=32, batch=1, patience=0, workers=0, threads=0)
+        check_fit_splits((self.train_split,), "train_split")
+        check_fit_splits((self.val_split,), "val_split (it picks best.pt, so it is part of the fit)")
 
 
 def _tile_plan(cfg: DetectTrainConfig, data_dir: Path) -> TilePlan:
@@ -124,6 +127,7 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
         return info, Path(info["train_dir"])
     data_dir = resolve(cfg.data, data_root=cfg.data_root).absolute()
     check_detection_splits(data_dir, cfg.train_split, cfg.val_split)  # refuse data with nothing to learn
+    splits = _split_note(data_dir, cfg)
     plan = _tile_plan(cfg, data_dir)  # refuse an exploding tiling before anything is written
     run_dir.mkdir(parents=True)  # only once the data is there: a failed start leaves no empty run
     tile = plan.tile
@@ -135,10 +139,22 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
                                  overlap=plan.overlap, min_visibility=cfg.tile.min_visibility).absolute()
     info = {"data_dir": str(data_dir), "train_dir": str(train_dir), "class_names": read_names(data_dir),
             "device": resolve_device(cfg.device), "threads": cfg.threads or cpu_threads(), "tile_size": tile,
-            "tile_overlap": plan.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "tile_overlap": plan.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "splits": splits}
     save_config(replace(cfg, augment=cfg.augment.resolved()), run.config)  # effective values
     run.write_json(run.run_info.name, info)
     return info, train_dir
+
+
+def _split_note(data_dir: Path, cfg: DetectTrainConfig) -> dict[str, Any]:
+    """Which splits the run fits (train, and val to pick best.pt); a held-out split is named, never read."""
+    held = data_dir / "splits" / f"{HELD_OUT}.txt"
+    n_held = len(held.read_text().split()) if held.is_file() else 0
+    note = {"fitted": cfg.train_split, "selects_best": cfg.val_split,
+            "held_out": {HELD_OUT: n_held} if n_held else {}}
+    print(f"fitted on: split {cfg.train_split}; best.pt chosen on split {cfg.val_split}"
+          + (f"; the data hold a {HELD_OUT!r} split ({n_held} images): left alone, never read" if n_held else ""))
+    return note
 
 
 def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
@@ -267,7 +283,8 @@ def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: An
                         n_samples=cfg.wandb.n_samples)
     times = log.column("epoch_time_s")
     out = {"model": cfg.model, "data": cfg.data, "data_dir": str(data_dir), "split": cfg.val_split,
-           "epochs": len(log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
+           "fitted_on": cfg.train_split, "scored": f"split {cfg.val_split} (also chose best.pt: not an independent "
+           f"test)", "epochs": len(log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
            "threads": info["threads"], "pretrained": det.meta.pretrained, "tile_size": info["tile_size"],
            "train_seconds_this_session": round(train_seconds, 1),
            "seconds_per_epoch": round(sum(times) / len(times), 2) if times else None,

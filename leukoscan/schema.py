@@ -40,7 +40,24 @@ CALL_METHODS = {"fusion": "fusion model over the stage scores", "classifier": "c
                 "detector": "the detector's own blast class (no classifier)",
                 "count": "none (detector has no blast class, no classifier): leukocyte count only"}
 
-DATA_KEYS = (CLASS_NAME, CELL_CLASS, BLAST_PROB, DET_BLAST, DET_LEUK, CLF_BLAST, CALL_BY)
+#: Cell type of each cell (the differential), object array of str: the blast class for a cell
+#: called a blast, else the type classifier's class (``neutrophil``, ``lymphocyte``, ...,
+#: ``erythroblast``), or :data:`NOT_TYPED` for a non-cell or when no type classifier ran.
+CELL_TYPE = "cell_type"
+#: Confidence of the type, float32 in [0, 1] (the type classifier's probability of that type;
+#: for a blast, P(blast)); NaN when not typed.
+TYPE_CONF = "type_conf"
+#: The cell type of a detection not typed (a non-cell, or no type classifier).
+NOT_TYPED = ""
+#: Type-classifier classes that mean "not a white cell": such detections are not typed and
+#: not counted in the differential.
+NON_CELL_TYPES = ("platelet", "none", "artifact")
+#: Nucleated red cells: typed and listed, but not counted among the leukocytes (reported per
+#: 100 leukocytes, as in a manual differential).
+NRBC_TYPES = ("erythroblast",)
+
+DATA_KEYS = (CLASS_NAME, CELL_CLASS, BLAST_PROB, DET_BLAST, DET_LEUK, CLF_BLAST, CALL_BY, CELL_TYPE,
+             TYPE_CONF)
 
 
 class Preprocess(Protocol):

@@ -233,3 +233,8 @@ def test_infer_without_any_run_uses_the_bundled_detector_and_says_so(tmp_path, w
     det = summary["provenance"]["detector"]
     assert det["chosen"].startswith("bundled") and det["sha256"] == bundled.card("blood_fields_yolov8n")["sha256"]
     assert summary["provenance"].get("classifier") is None  # bundled models know no blasts
+    from leukoscan.detect.backends.yolo import init_weights_path  # pretrained=blood names this file
+
+    assert init_weights_path("blood", "yolov8n")[0] == bundled.bundled_file("blood_fields_yolov8n")
+    with pytest.raises(MissingModelError, match="bundled: blood_fields_yolov8n"):
+        init_weights_path("blood", "yolov8s")

@@ -176,3 +176,19 @@ def test_yolo_training_keeps_ultralytics_raytune_callback_out(tiny, tmp_path, mo
     train(_cfg(tiny, tmp_path, "yolov8n", epochs=1, val=False), progress=False)
     assert calls == []
     assert SETTINGS["raytune"] is True  # the user's setting is restored
+
+
+@pytest.mark.parametrize("model", ["yolov8n", "fasterrcnn_mobilenet_v3_large_fpn"])
+def test_training_is_deterministic_at_fixed_seed_and_threads(model, tiny, tmp_path):
+    """Two runs of the same config (seed 0, one thread) give the same losses and weights."""
+    import torch
+
+    runs = [train(_cfg(tiny, tmp_path, model, epochs=2, project=str(tmp_path / f"p{i}")), progress=False)
+            for i in range(2)]
+    rows = [list(csv.DictReader(open(r / "metrics.csv", newline=""))) for r in runs]
+    keys = [k for k in rows[0][0] if "loss" in k]
+    assert keys and [[r[k] for k in keys] for r in rows[0]] == [[r[k] for k in keys] for r in rows[1]]
+    a, b = (torch.load(r / "weights" / "last.pt", map_location="cpu", weights_only=False) for r in runs)
+    sa = (a["model"].state_dict() if hasattr(a["model"], "state_dict") else a["model"])
+    sb = (b["model"].state_dict() if hasattr(b["model"], "state_dict") else b["model"])
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -1,6 +1,16 @@
-"""End-to-end evaluation on ALL-IDB1 slides (cells vs centroids, slide-level ALL calls).
+"""End-to-end evaluation on ALL-IDB1 slides (cells vs centroids, slide-level ALL calls), or of
+the differential on data with typed white cells (BCCD full fields + wbc_subtypes.csv).
 
     leukoscan evaluate-pipeline [--detector W] [--classifier W] [--data all_idb1] [--split val]
+    leukoscan evaluate-pipeline --data bccd --type-classifier RUN [--detector W | --gt-boxes] [--split val]
+    leukoscan evaluate-pipeline --data all_idb1 --type-classifier RUN --gt-boxes [--split val]
+
+With ``--data bccd`` (or ``bccd_types``): per-cell type accuracy and per-class recall (95%
+Wilson CIs, n), confusion, per-image differential error and agreement
+(:mod:`leukoscan.pipeline.train.evaluate_types`); ``--gt-boxes`` types the annotated WBC
+boxes instead of detections (no detector, no blast stage). With ``--data all_idb1
+--gt-boxes`` (no type ground truth): the share of annotated leukocytes (and blasts) given
+each type, reported, not scored.
 
 (``python tools/evaluate_pipeline.py ...`` is the same command.) Exit code 2 on a missing
 model or dataset.
@@ -11,10 +21,14 @@ from __future__ import annotations
 import argparse
 
 from leukoscan.data import resolve
+from leukoscan.data.cards import locate
+from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_write_json
 from leukoscan.pipeline.infer.cascade import load_pipeline
 from leukoscan.pipeline.infer.provenance import provenance, provenance_lines
+from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.pipeline.train.end_to_end import evaluate_pipeline
+from leukoscan.pipeline.train.evaluate_types import evaluate_types, type_shares, type_stage_only
 from leukoscan.tools.common import user_errors
 from leukoscan.tools.pipeline_args import add_pipeline_args, typed_settings
 
@@ -31,6 +45,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--split", default="val")
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:0 or 0: both stages")
     add_pipeline_args(ap)
+    ap.add_argument("--gt-boxes", action="store_true",
+                    help="with --type-classifier: type the annotated boxes (no detector, no blast stage)")
     ap.add_argument("--out", help="JSON file for the results")
     ap.add_argument("--trust-model", action="store_true",
                     help="also load model files that can run code when loaded (README, Safety)")
@@ -41,6 +57,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
     cfg, rules, typed = typed_settings(args)
+    if args.data in TYPED_DATA:
+        return _types(args, cfg, typed)
+    if cfg.type_classifier and args.gt_boxes:
+        return _shares(args, cfg)
     clf = False if args.no_classifier else args.classifier
     pipe = load_pipeline(args.detector, clf, cfg, pipeline=args.pipeline, device=args.device,
                          trust=args.trust_model, typed=typed)
@@ -57,6 +77,51 @@ def main(argv: list[str] | None = None) -> int:
               f"{v['cell_blast_precision']}  cell specificity {v['cell_specificity']}  slide sens "
               f"{v['slide_sensitivity']}  spec {v['slide_specificity']}  blast% MAE {agg['blast_pct_mae']['value']}"
               f"  count within 10% {v['count_within_10pct']}")
+    if args.out:
+        atomic_write_json(args.out, res)
+        print(f"written: {args.out}")
+    return 0
+
+
+#: Datasets whose white cells carry a type: the differential is evaluated on them.
+TYPED_DATA = ("bccd", "bccd_types")
+
+
+def _types(args: argparse.Namespace, cfg: PipelineConfig, typed: dict[str, str]) -> int:
+    if not cfg.type_classifier:
+        raise ConfigError(f"--data {args.data}: evaluating the differential needs --type-classifier RUN")
+    pipe = (type_stage_only(cfg.type_classifier, cfg, trust=args.trust_model) if args.gt_boxes else
+            load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
+                          device=args.device, trust=args.trust_model, typed=typed))
+    res = evaluate_types(pipe, locate("bccd_types", args.data_root), args.split, gt_boxes=args.gt_boxes)
+    res["type_classifier"] = pipe.sources["type_classifier"].to_dict()
+    pc, pi = res["per_cell"], res["per_image"]
+    acc = pc["accuracy"]
+    print(f"cells from {res['cells_from']}; {res['n_cells']} typed cells in {res['n_images']} images "
+          f"(left out: {res['left_out']['mixed_or_no_type_boxes']} boxes of images naming several types or none)")
+    print(f"per-cell type accuracy {acc['value']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}]  "
+          f"balanced {pc['balanced_accuracy']:.3f}")
+    for k, v in pc["recall"].items():
+        print(f"  recall {k:12s} {v['value']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]  n={v['n']}")
+    print(f"per-image agreement {pi['agreement']['value']:.3f} ({pi['agreement']['k']}/{pi['agreement']['n']}), "
+          f"mean differential error {pi['diff_error_pts_mean']} points")
+    pool = res["pooled_differential"]
+    print("pooled differential (true % -> predicted %): " + ", ".join(
+        f"{k} {v['true_pct']} -> {v['pred_pct']}" for k, v in pool["types"].items())
+        + f"; mean error {pool['mean_abs_error_pts']} points")
+    if args.out:
+        atomic_write_json(args.out, res)
+        print(f"written: {args.out}")
+    return 0
+
+
+def _shares(args: argparse.Namespace, cfg: PipelineConfig) -> int:
+    pipe = type_stage_only(cfg.type_classifier, cfg, trust=args.trust_model)
+    res = type_shares(pipe, resolve(args.data, data_root=args.data_root), args.split)
+    res["type_classifier"] = pipe.sources["type_classifier"].to_dict()
+    for lab in [k for k in res if isinstance(res[k], dict) and "types" in res[k]]:
+        shares = ", ".join(f"{k} {v['count']} ({100 * v['value']:.0f}%)" for k, v in res[lab]["types"].items())
+        print(f"annotated {lab} (n={res[lab]['n']}): {shares}")
     if args.out:
         atomic_write_json(args.out, res)
         print(f"written: {args.out}")

@@ -43,6 +43,7 @@ from leukoscan.pipeline.batch.runner import BatchResult, OutputOptions, run_batc
 from leukoscan.pipeline.infer.cascade import Pipeline, load_pipeline
 from leukoscan.pipeline.infer.provenance import provenance, provenance_lines
 from leukoscan.pipeline.infer.settings import PipelineConfig
+from leukoscan.pipeline.report.differential import Differential, text_lines
 from leukoscan.tools.common import EXIT_OK, EXIT_PARTIAL, user_errors
 from leukoscan.tools.pipeline_args import add_pipeline_args, typed_settings
 
@@ -161,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         pct = "n/a" if s.blast_pct is None else f"{s.blast_pct:.1f}% [{s.blast_pct_ci95[0]:.1f}, {s.blast_pct_ci95[1]:.1f}]"
         print(f"{s.image}: {s.leukocytes} leukocytes, {s.blasts} blasts, blast {pct}"
               + ("  FLAG" if s.flagged else ""))
+        diff = next((r.get("differential") for r in res.records if r["key"] == s.image), None)
+        if diff is not None:
+            print("\n".join(text_lines(Differential.from_dict(diff))))
     if res.skipped:
         print(f"skipped {len(res.skipped)} slide(s) already done in {out} (--overwrite redoes them)")
     for path, msg in res.failures:

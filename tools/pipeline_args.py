@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from leukoscan.errors import ConfigError
@@ -47,6 +48,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "group_ios": (float, "merge a cell's boxes across detector classes at this intersection over the smaller "
                          "box (default {}; 0: keep every box)"),
     "flag_pct": (float, "flag a slide (call ALL) when its blast %% >= this (default {})"),
+    "type_classifier": (str, "cell-type classifier run folder or weights file: the differential (each cell not "
+                             "called a blast gets its type; train one: leukoscan train-classifier --config "
+                             "configs/classify_types.yaml); default: none"),
+    "type_margin": (float, "crop margin per side of the type stage, as a fraction of the box side (default {})"),
 }
 ALL = tuple(SETTINGS)
 
@@ -73,6 +78,8 @@ def typed_settings(args: argparse.Namespace, names: tuple[str, ...] = ALL
     given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if "tile" in given:
         given["tile"] = _tile(str(given["tile"]))
+    if "type_classifier" in given:  # absolute: Ray workers load it from their own working folder
+        given["type_classifier"] = str(Path(given["type_classifier"]).absolute())
     fields = {f.name for f in dataclasses.fields(PipelineConfig)}
     for name, value in given.items():  # each alone first, so that the error names its flag
         try:

@@ -195,7 +195,8 @@ class FrcnnDetector(BaseDetector):
             self.meta = DetectorMeta.from_dict(ckpt["leukoscan"])
         self._ensure_model()
         self.model.to(device)
-        ds = BoxDataset(args.data_dir, args.train_split, albumentations_pipeline(args.augment or AugmentConfig()))
+        ds = BoxDataset(args.data_dir, args.train_split,
+                        albumentations_pipeline(args.augment or AugmentConfig(), seed=args.seed))
         per_rank = max(1, args.batch // ddp.world_size())  # --batch is the global batch, as in ultralytics
         sampler = ddp.sampler(ds, shuffle=True, seed=args.seed)
         loader = torch.utils.data.DataLoader(ds, batch_size=per_rank, sampler=sampler, num_workers=args.workers,

@@ -215,6 +215,7 @@ class YoloDetector(BaseDetector):
             "device": _ul_device(args.device),
             "workers": args.workers,
             "seed": args.seed,
+            "deterministic": True,  # ultralytics' default today; explicit so a changed default cannot drop it
             "patience": args.patience,
             "val": args.val,
             "project": str(args.run_dir.resolve().parent),
@@ -386,7 +387,9 @@ def init_weights_path(source: str, backend: str) -> tuple[Path, str]:
         if not Path(source).is_file():
             raise MissingModelError(f"pretrained={source}: no such weights file")
         return Path(source), f"blood (file {Path(source).name})"
-    name = f"{source}_{backend}" if f"{source}_{backend}" in bundled_names() else source
+    have = bundled_names("detector")
+    alias = {"blood": f"blood_fields_{backend}"}  # the open-data detector of this architecture
+    name = next((n for n in (alias.get(source), f"{source}_{backend}", source) if n in have), source)
     return bundled_file(name), f"blood (bundled {name})"
 
 

@@ -192,7 +192,7 @@ def _boxes_for(stem: str, d: dict, default_side: float, report: QualityReport):
     return np.asarray(boxes, np.float64).reshape(-1, 4), labels, [[b.x, b.y] for b in keep_o]
 
 
-@converter("all_idb1")
+@converter("all_idb1", side_files=("allidb1_dev_split.csv", "allidb1_image_meta.csv"))
 def convert_all_idb1(
     src: Path,
     stage: Path,

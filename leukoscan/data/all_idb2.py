@@ -28,7 +28,7 @@ def read_provenance(path: Path) -> dict[str, str]:
     return {Path(r["crop"]).stem: Path(r["source_image"]).stem for r in rows}
 
 
-@converter("all_idb2", kind="cells")
+@converter("all_idb2", kind="cells", side_files=("allidb2_provenance.csv", "allidb1_dev_split.csv"))
 def convert_all_idb2(
     src: Path,
     stage: Path,

@@ -10,7 +10,12 @@ macOS ``.DS_Store`` folder file, not a picture) is left out and listed in the re
 Split: no patient or smear ids are published, so the split cannot be grouped by patient.
 Each class is split on its own (stratified) by a seeded permutation of its sorted file
 names into ``train`` / ``val`` / ``test`` (default 70 / 15 / 15 %). The ``group`` column
-holds the file stem (each image is its own group). Crops are copied as they are.
+holds the file stem (each image is its own group). Crops are copied as they are, or, with
+``center < 1``, cut to the centre ``center`` of their side and written as PNG.
+
+``pbc_crops`` is the same data framed like the pipeline's type crops: the centre 0.6 of
+each image (the cell, about a third of the image side, then fills about half of the crop,
+as a detected cell does in the pipeline's type crop with margin 0.3).
 """
 
 from __future__ import annotations
@@ -61,6 +66,14 @@ def _readable(files: list[Path], report: QualityReport, progress: bool) -> list[
     return ok
 
 
+def center_crop(image: np.ndarray, center: float) -> np.ndarray:
+    """The centre square of ``image``, ``center`` of its shorter side."""
+    h, w = image.shape[:2]
+    side = max(8, int(round(min(h, w) * center)))
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    return np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side])
+
+
 @converter("pbc", kind="cells")
 def convert_pbc(
     src: Path,
@@ -72,8 +85,12 @@ def convert_pbc(
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 0,
+    center: float = 1.0,
 ) -> None:
     """``src`` = the PBC folder (one sub-folder per class)."""
+    center = float(center)
+    if not 0.1 <= center <= 1.0:
+        raise ConfigError(f"pbc: center {center} must be in [0.1, 1]")
     val_fraction, test_fraction = float(val_fraction), float(test_fraction)
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ConfigError(f"pbc: val_fraction {val_fraction} + test_fraction {test_fraction} must be in [0, 1)")
@@ -90,8 +107,23 @@ def convert_pbc(
     for label, files in by_class.items():
         for p, split in zip(files, stratified_split(len(files), (1 - val_fraction - test_fraction,
                                                                    val_fraction, test_fraction), rng)):
-            items.append(CellImage(p.name, label, p.stem, split, src=p))
+            if center < 1.0:
+                items.append(CellImage(f"{p.name}.png", label, p.stem, split, array=center_crop(read_image(p), center)))
+            else:
+                items.append(CellImage(p.name, label, p.stem, split, src=p))
     write_cells(stage, items, progress=progress)
     for split in ("train", "val", "test"):
         sel = [it.label for it in items if it.split == split]
         report.count(split, sel, len(sel))
+
+
+#: Centre fraction of ``pbc_crops`` (the framing of :func:`convert_pbc_crops`).
+PBC_CROPS_CENTER = 0.6
+
+
+@converter("pbc_crops", kind="cells")
+def convert_pbc_crops(src: Path, stage: Path, final: Path, report: QualityReport, *, progress: bool = True,
+                      seed: int = 0) -> None:
+    """PBC with the same seeded split, each image cut to its centre ``PBC_CROPS_CENTER``."""
+    report.note(f"each image cut to its centre {PBC_CROPS_CENTER} (written as PNG)")
+    convert_pbc(src, stage, final, report, progress=progress, seed=seed, center=PBC_CROPS_CENTER)

@@ -45,7 +45,7 @@ from leukoscan.pipeline.batch.inputs import expand_inputs
 from leukoscan.pipeline.batch.outputs import locked_out_dir, slide_outputs
 from leukoscan.pipeline.infer.cascade import Pipeline
 from leukoscan.pipeline.infer.provenance import provenance, provenance_lines, settings_key
-from leukoscan.pipeline.report import export_labels, report_html, slide_report
+from leukoscan.pipeline.report import differential, export_labels, report_html, slide_report
 from leukoscan.pipeline.report.summary import SlideRules, SlideSummary, summarize
 from leukoscan.schema import NORMAL
 
@@ -169,18 +169,23 @@ def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, d
     outputs = output_paths(job, job.source.suffix, opts)
     source = {"key": job.key, "path": str(_abs(job.source)), "sha256": sha256_file(job.source)}
     rows = slide_report.cell_rows(det, blast_class=cfg.blast_class)
+    diff = differential.from_detections(det)  # None unless the type stage ran
+    diff_d = None if diff is None else diff.to_dict()
     slide_report.write_cells(rows, out_dir / outputs["cells_csv"], out_dir / outputs["cells_json"], summary,
-                       provenance=prov, source=source, notes=notes)
+                       provenance=prov, source=source, notes=notes, differential=diff_d)
     footer = provenance_lines(prov)
     kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": cfg.blast_threshold,
-          "quality": opts.jpeg_quality}
+          "quality": opts.jpeg_quality, "differential": diff}
     slide_report.save_annotated(out_dir / outputs["annotated"], image, det, footer=footer, **kw)
     slide_report.save_annotated(out_dir / outputs["thumb"], image, det, max_side=480, **kw)
     if opts.save_txt:
         atomic_write_text(out_dir / outputs["labels_txt"],
                           _yolo_txt(rows, image.shape[:2], cell_classes(pipeline), opts.save_conf))
-    return {"key": job.key, "source": source["path"], "sha256": source["sha256"], "stem": job.stem,
-            "outputs": outputs, "summary": summary.to_dict(), "processed": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    rec = {"key": job.key, "source": source["path"], "sha256": source["sha256"], "stem": job.stem,
+           "outputs": outputs, "summary": summary.to_dict(), "processed": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if diff_d is not None:
+        rec["differential"] = diff_d
+    return rec
 
 
 def load_manifest(out_dir: Path) -> dict[str, Any] | None:
@@ -287,13 +292,16 @@ def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
 def _summary_csv(records: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(SUMMARY_FIELDS)
+    diffs = [r.get("differential") for r in records]
+    types = differential.csv_types(diffs) if any(d is not None for d in diffs) else None
+    w.writerow(SUMMARY_FIELDS + ([] if types is None else differential.csv_fields(types)))
     for r in records:
         s = r["summary"]
         lo, hi = s["blast_pct_ci95"]
         w.writerow([r["key"], r["source"], s["width"], s["height"], s["leukocytes"], s["blasts"], s["blast_pct"],
                     lo, hi, int(s["flagged"]), s.get("call_by") or "", r["outputs"]["annotated"],
-                    r["outputs"]["cells_csv"]])
+                    r["outputs"]["cells_csv"]]
+                   + ([] if types is None else differential.csv_values(r.get("differential"), types)))
     return buf.getvalue()
 
 
@@ -305,9 +313,14 @@ def finish_batch(out_dir: Path, manifest: dict[str, Any], failures: list[tuple[s
     prov = manifest["provenance"]
     cells = {r["key"]: json.loads((out_dir / r["outputs"]["cells_json"]).read_text())["cells"] for r in records}
     atomic_write_text(out_dir / "summary.csv", _summary_csv(records))
+    totals = report_html.totals(records, len(failures))
+    pool = differential.pooled(r.get("differential") for r in records)
+    if pool is not None:  # the type stage ran: every slide's cells counted together
+        totals["differential"] = pool.to_dict()
     atomic_write_json(out_dir / "summary.json", {
-        "provenance": prov, "totals": report_html.totals(records, len(failures)),
-        "slides": [{**r["summary"], "source": r["source"], "sha256": r["sha256"], "outputs": r["outputs"]}
+        "provenance": prov, "totals": totals,
+        "slides": [{**r["summary"], "source": r["source"], "sha256": r["sha256"], "outputs": r["outputs"],
+                    **({"differential": r["differential"]} if "differential" in r else {})}
                    for r in records],
         "failures": [{"input": p, "error": m} for p, m in failures]})
     report_html.write_report(out_dir / "report.html", records, failures, prov, provenance_lines(prov), cells)

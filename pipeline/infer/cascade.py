@@ -7,6 +7,7 @@ Works with any :class:`~leukoscan.schema.Detector` and any
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from leukoscan.bundled import bundled_file, bundled_names
 from leukoscan.classify.crops import crop_detections
 from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
+from leukoscan.pipeline.infer.cell_types import assign_types, check_type_classifier, type_probs
 from leukoscan.pipeline.infer.seam import Fusion, blast_share, decide, feature_matrix, group_cells
 from leukoscan.pipeline.infer.settings import CHOSEN, Override, PipelineConfig, resolve_settings
 from leukoscan.pipeline.infer.sources import BUNDLED, GIVEN, NEWEST, announce_implicit, model_source
@@ -67,9 +69,14 @@ class Pipeline:
     """
 
     def __init__(self, detector: Detector, classifier: Classifier | None = None,
-                 cfg: PipelineConfig | None = None, fusion: Fusion | None = None) -> None:
+                 cfg: PipelineConfig | None = None, fusion: Fusion | None = None,
+                 type_classifier: Classifier | None = None) -> None:
         self.detector, self.classifier, self.fusion = detector, classifier, fusion
         self.cfg = cfg or PipelineConfig()
+        #: the type stage's classifier (None: no differential); see leukoscan.pipeline.infer.cell_types
+        self.type_classifier = type_classifier
+        if type_classifier is not None:
+            check_type_classifier(type_classifier, self.cfg.blast_class)
         self._blast_idx = -1
         if classifier is not None:
             names = list(classifier.class_names)
@@ -91,7 +98,7 @@ class Pipeline:
 
     def to(self, device: str) -> Pipeline:
         """Run both stages on ``device`` ("cpu", "cuda:0"); models without ``to`` stay where they are."""
-        for model in (self.detector, self.classifier):
+        for model in (self.detector, self.classifier, self.type_classifier):
             if model is not None and hasattr(model, "to"):
                 model.to(device)
         return self
@@ -144,8 +151,15 @@ class Pipeline:
         det.data[CALL_BY] = np.full(len(det), self.call_by, dtype=object)
         return det
 
+    def add_types(self, image: np.ndarray, det: sv.Detections) -> sv.Detections:
+        """Add ``CELL_TYPE`` / ``TYPE_CONF`` (the type stage) to ``det``; a no-op without a type classifier."""
+        if self.type_classifier is None:
+            return det
+        proba = type_probs(image, det, self.type_classifier, margin=self.cfg.type_margin, batch=self.cfg.batch)
+        return assign_types(det, proba, self.type_classifier.class_names, blast_class=self.cfg.blast_class)
+
     def __call__(self, image: np.ndarray) -> sv.Detections:
-        return self.classify(image, self.detect(image))
+        return self.add_types(image, self.classify(image, self.detect(image)))
 
 
 def bundled_detector() -> str | None:
@@ -213,6 +227,8 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
             raise ConfigError(f"{spec_file}: no {', '.join(missing)} (retrain with leukoscan train-all-pipeline)")
         chosen = {k: float(spec[k]) for k in CHOSEN}
     cfg, overrides = resolve_settings(cfg or PipelineConfig(), chosen, typed or {})
+    if pipeline is not None and spec.get("type_classifier") and not cfg.type_classifier:
+        cfg = dataclasses.replace(cfg, type_classifier=spec["type_classifier"])
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     ship = bundled_detector()
@@ -231,10 +247,16 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
             _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
     if fusion is not None and clf is None and "clf_blast" in fusion.use:
         raise ConfigError("this pipeline's fusion needs its classifier; do not combine it with detector-only")
-    pipe = Pipeline(det, clf, cfg, fusion=fusion)
+    types = None
+    if cfg.type_classifier:
+        types = classify.load(find_run(cfg.type_classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER), trust=trust)
+    pipe = Pipeline(det, clf, cfg, fusion=fusion, type_classifier=types)
     pipe.overrides = overrides
     for role, given, file, model, flag in (("detector", detector, det_file, det, "--detector"),
-                                           ("classifier", classifier, clf_file, clf, "--classifier")):
+                                           ("classifier", classifier, clf_file, clf, "--classifier"),
+                                           ("type_classifier", types and cfg.type_classifier,
+                                            types and find_run(cfg.type_classifier, CLASSIFY_RUNS, ""), types,
+                                            "--type-classifier")):
         if model is None:
             continue
         chosen = GIVEN if given is not None else BUNDLED if role == "detector" and det_bundled else NEWEST

@@ -74,6 +74,11 @@ def provenance(pipeline: Pipeline, *, flag_pct: float | None = None) -> dict[str
         "leukocyte_classes": list(cfg.leukocyte_classes),
     }
     out["call_by"] = pipeline.call_by
+    types = getattr(pipeline, "type_classifier", None)
+    if types is not None:  # the type stage (the differential)
+        out["type_classifier"] = (models["type_classifier"].to_dict() if "type_classifier" in models
+                                  else _in_memory(types))
+        out["type_margin"] = cfg.type_margin
     fusion = pipeline.fusion
     if fusion is not None:  # how detector and classifier are combined (its thresholds: cfg, above)
         src = models.get("fusion")
@@ -95,7 +100,9 @@ def settings_key(prov: dict[str, Any]) -> dict[str, Any]:
     def model(m: dict[str, Any] | None) -> Any:
         return None if m is None else m.get("sha256") or m.get("name")
 
-    keep = {k: prov.get(k) for k in ("thresholds", "crop_margin", "leukocyte_classes", "fusion")}
+    keep = {k: prov.get(k) for k in ("thresholds", "crop_margin", "leukocyte_classes", "fusion", "type_margin")}
+    if prov.get("type_classifier"):
+        keep["type_classifier"] = model(prov["type_classifier"])
     keep["tiling"] = {k: v for k, v in (prov.get("tiling") or {}).items()}
     return {"detector": model(prov.get("detector")), "classifier": model(prov.get("classifier")), **keep}
 
@@ -139,7 +146,9 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
     code = f"leukoscan {prov['leukoscan_version']}" + (f", git {prov['git_commit']}" if prov.get("git_commit")
                                                         else ", git commit unknown")
     calls = f"blast calls: {CALL_METHODS.get(prov['call_by'], prov['call_by'])}; " if prov.get("call_by") else ""
-    return [_model_line(prov["detector"], "detector"), _model_line(prov["classifier"], "classifier"),
+    types = [_model_line(prov["type_classifier"], "type classifier") + f", crop margin {prov['type_margin']:g}"
+             ] if prov.get("type_classifier") else []
+    return [_model_line(prov["detector"], "detector"), _model_line(prov["classifier"], "classifier"), *types,
             calls +
             f"{settings}; tiling {tiling}; crop margin {prov['crop_margin']:g}",
             f"device {device}; {code}; {prov['created']}"]

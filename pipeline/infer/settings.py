@@ -54,10 +54,18 @@ class PipelineConfig:
     # Boxes of one cell from different detector classes merge into one cell when their
     # intersection over the smaller box is >= this (leukoscan.pipeline.infer.seam); 0 keeps every box.
     group_ios: float = GROUP_IOS
+    # The type stage (leukoscan.pipeline.infer.cell_types): run folder or file of a cell-type
+    # classifier (leukoscan train-classifier --config configs/classify_types.yaml); None: no
+    # differential. Its crops use their own margin (more context than the blast crops: the
+    # framing of its training data, pbc_crops / bccd_types, see those converters).
+    type_classifier: str | None = None
+    type_margin: float = 0.3
 
     def __post_init__(self) -> None:
         for name in ("conf", "iou", "blast_threshold", "reject", "group_ios"):
             _in_unit(name, getattr(self, name))
+        if not self.type_margin >= 0:
+            raise ConfigError(f"type_margin must be >= 0 (a fraction of the box side), got {self.type_margin}")
         if not self.margin >= 0:
             raise ConfigError(f"margin must be >= 0 (a fraction of the box side), got {self.margin}")
         if self.tile is not None and self.tile < 0:

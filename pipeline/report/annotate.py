@@ -23,11 +23,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from leukoscan.schema import BLAST_PROB, CELL_CLASS, NORMAL
+from leukoscan.pipeline.report.differential import (
+    TYPE_RGB,
+    UNTYPED,
+    banner_parts,
+    legend_items,
+    type_colour,
+    type_labels,
+)
+from leukoscan.schema import BLAST_PROB, CELL_CLASS, CELL_TYPE, NORMAL
 
 if TYPE_CHECKING:
     import supervision as sv
 
+    from leukoscan.pipeline.report.differential import Differential
     from leukoscan.pipeline.report.summary import SlideSummary
 
 RGB = tuple[int, int, int]
@@ -170,12 +179,13 @@ def _strip(lines: list[tuple[str, RGB]], width: int, scale: float, thick: int, b
 
 
 def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
-             footer: Sequence[str] = (), blast_class: str = "blast", blast_threshold: float = 0.5
-             ) -> np.ndarray:
+             footer: Sequence[str] = (), blast_class: str = "blast", blast_threshold: float = 0.5,
+             differential: Differential | None = None) -> np.ndarray:
     """RGB uint8 canvas: banner + legend above the slide, boxes and labels on it, ``footer`` below.
 
     The slide keeps its size and position under the banner (its width is the canvas width);
-    the input is not modified.
+    the input is not modified. With a ``differential`` (the type stage ran), boxes and labels
+    show each cell's type ("neutrophil 0.93"), the legend each type's count and %.
     """
     import cv2
 
@@ -185,28 +195,37 @@ def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | N
     box_thick = max(2, round(max(H, W) / 500))
     canvas = np.ascontiguousarray(image.copy())
     classes = [str(c) for c in det.data.get(CELL_CLASS, [])] if len(det) else []
+    typed = differential is not None and CELL_TYPE in det.data
+    colour = (lambda c, b: type_colour(c) if c in TYPE_RGB else _colour(c, b)) if typed else _colour
     if len(det):
         labels = cell_labels(det, blast_class)
+        if typed:
+            labels = type_labels(det, [UNTYPED] * len(det))
+            classes = [str(t) or UNTYPED for t in det.data[CELL_TYPE]]
         pad = max(2, thick)
         sizes = []
         for t in labels:
             w, h, base = _text_size(t, scale, thick)
             sizes.append((w + 2 * pad, h + base + 2 * pad))
         for (x1, y1, x2, y2), c in zip(det.xyxy.round().astype(int), classes, strict=True):
-            cv2.rectangle(canvas, (x1, y1), (x2, y2), _colour(c, blast_class), box_thick)
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), colour(c, blast_class), box_thick)
         for t, c, (x1, y1, x2, y2) in zip(labels, classes, place_labels(det.xyxy, sizes, (H, W)), strict=True):
-            cv2.rectangle(canvas, (x1, y1), (x2, y2), _colour(c, blast_class), -1)
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), colour(c, blast_class), -1)
             _, h, base = _text_size(t, scale, thick)
             cv2.putText(canvas, t, (x1 + pad, y2 - pad - base), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
     else:
         _empty_mark(canvas, scale, thick)
-    head = _wrap([p for p, _ in _summary_parts(summary, len(det))], W - 8, scale * 1.1, thick)
+    head = _wrap([p for p, _ in _summary_parts(summary, len(det))]
+                 + (banner_parts(differential) if differential is not None else []), W - 8, scale * 1.1, thick)
     flagged = summary is not None and (summary.flagged or summary.leukocytes == 0)
-    banner = _strip([(t, FLAG_RGB if flagged and ("FLAG" in t or "NO LEUK" in t) else (0, 0, 0)) for t in head],
+    banner = _strip([(t, FLAG_RGB if (flagged and ("FLAG" in t or "NO LEUK" in t)) or "WARNING" in t
+                      else (0, 0, 0)) for t in head],
                     W, scale * 1.1, thick, (245, 245, 245))
     items = [(f"blast (blast probability >= {blast_threshold:g})", BLAST_RGB), ("normal", NORMAL_RGB)]
     items += [(c, OTHER_RGB) for c in sorted(set(classes) - {blast_class, NORMAL})]
     items.append(("label: call + its confidence", None))
+    if differential is not None:
+        items = legend_items(differential)
     legend = _legend(items, W, scale, thick)
     parts = [banner, legend, canvas]
     if footer:

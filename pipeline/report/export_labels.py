@@ -3,7 +3,8 @@
 ``exports/`` of a batch folder holds
 
 - ``coco_dataset.json``: a COCO detection file (images named by slide key, categories =
-  the cell calls, one annotation per cell with its ``score`` and ``attributes``). It is the
+  the cell calls, or the cell types when the pipeline's type stage ran (``untyped``: a
+  detection it found not to be a white cell), one annotation per cell with its ``score`` and ``attributes``). It is the
   ground-truth side for ``pycocotools.coco.COCO`` and a dataset ``prepare-data coco`` reads.
 - ``coco_predictions.json``: the COCO results list (``image_id``, ``category_id``, ``bbox``
   ``[x, y, w, h]`` px, ``score`` = detector score x confidence of the call) for
@@ -20,14 +21,25 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan.io import atomic_write_json, atomic_write_text
+from leukoscan.pipeline.report.differential import UNTYPED
 
 COCO_DATASET, COCO_PREDICTIONS, CVAT_XML = "coco_dataset.json", "coco_predictions.json", "cvat_annotations.xml"
+
+
+
+
+def category(row: dict[str, Any]) -> str:
+    """A cell's export category: its type when the type stage ran (``untyped`` for a non-cell),
+    else its call (``blast`` / ``normal``)."""
+    if "cell_type" in row:
+        return row["cell_type"] or UNTYPED
+    return row["cell_class"]
 
 
 def _categories(cells: dict[str, list[dict[str, Any]]], classes: list[str]) -> list[str]:
     names = list(classes)
     for rows in cells.values():
-        names += [r["cell_class"] for r in rows if r["cell_class"] not in names]
+        names += [category(r) for r in rows if category(r) not in names]
     return names
 
 
@@ -43,13 +55,15 @@ def coco_dataset(records: list[dict[str, Any]], cells: dict[str, list[dict[str, 
         for r in cells.get(rec["key"], []):
             w, h = r["x2_px"] - r["x1_px"], r["y2_px"] - r["y1_px"]
             conf = r["det_score"] if r.get("det_score") is not None else 1.0
-            if r.get("call_conf") is not None:
-                conf *= r["call_conf"]
-            anns.append({"id": len(anns) + 1, "image_id": img_id, "category_id": cat_id[r["cell_class"]],
+            typed = "cell_type" in r
+            call = r.get("type_conf") if typed else r.get("call_conf")
+            if call is not None:
+                conf *= call
+            anns.append({"id": len(anns) + 1, "image_id": img_id, "category_id": cat_id[category(r)],
                          "bbox": [r["x1_px"], r["y1_px"], round(w, 1), round(h, 1)], "area": round(w * h, 1),
                          "iscrowd": 0, "score": round(conf, 4),
                          "attributes": {k: r.get(k) for k in ("det_score", "blast_prob", "call_conf", "call_by")
-                                        if k in r}})
+                                        + (("cell_class", "type_conf") if typed else ()) if k in r}})
     return {"info": {"description": "LeukoScan predictions", "date_created": time.strftime("%Y-%m-%d")},
             "images": images, "annotations": anns,
             "categories": [{"id": i, "name": n, "supercategory": "leukocyte"} for n, i in cat_id.items()]}

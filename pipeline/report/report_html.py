@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan.io import atomic_write_text
+from leukoscan.pipeline.report.differential import html_section
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:1.2em;color:#222}
@@ -128,6 +129,7 @@ def write_report(path: Path, records: list[dict[str, Any]], failures: list[tuple
         "<h2>Slides</h2><p>Click a column header to sort (blast % sorts highest first). A label on an "
         "annotated image reads \"blast 0.91\": the call and the confidence of that call.</p>"
         f"<table id=\"slides\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        + html_section(records)
         + (f"<h2>Failed inputs</h2><ul id=\"failures\">{fails}</ul>" if failures else "")
         + f"<script>{_JS}</script></body></html>\n")
     atomic_write_text(path, doc)

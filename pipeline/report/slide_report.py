@@ -28,11 +28,14 @@ if TYPE_CHECKING:
 CELL_FIELDS = ("cell_id", "x1_px", "y1_px", "x2_px", "y2_px", "det_class", "det_score", "cell_class",
                "call_conf", "blast_prob")
 #: Optional per-cell keys written when the pipeline sets them (issue 12: fusion of the stages).
-EXTRA_CELL_FIELDS = ("call_by", "det_blast", "det_leukocyte", "clf_blast")
+EXTRA_CELL_FIELDS = ("call_by", "det_blast", "det_leukocyte", "clf_blast",
+                     # issue 24, the type stage: the cell's type ("" = not typed) and its confidence
+                     "cell_type", "type_conf")
 UNITS = {"x1_px": "px", "y1_px": "px", "x2_px": "px", "y2_px": "px", "det_score": "probability [0, 1]",
          "call_conf": "probability [0, 1] of the call made", "blast_prob": "probability [0, 1] of blast",
          "det_blast": "probability [0, 1]", "det_leukocyte": "probability [0, 1]",
          "clf_blast": "probability [0, 1] (classifier alone)",
+         "type_conf": "probability [0, 1] of the cell type given",
          "blast_pct": "percent of leukocytes", "blast_pct_ci95": "percent, 95% Wilson interval"}
 
 
@@ -64,7 +67,7 @@ def cell_rows(det: sv.Detections, blast_class: str = "blast") -> list[dict[str, 
 
 def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, summary: SlideSummary,
                 provenance: dict[str, Any] | None = None, source: dict[str, Any] | None = None,
-                notes: list[str] | tuple[str, ...] = ()) -> None:
+                notes: list[str] | tuple[str, ...] = (), differential: dict[str, Any] | None = None) -> None:
     """Cell table as CSV and JSON (JSON also carries summary, units, source, provenance, notes); atomic.
 
     ``notes`` (how the image was read, e.g. its bit depth) go into the JSON and, when
@@ -77,16 +80,20 @@ def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, sum
     writer.writeheader()
     writer.writerows([{**r, "note": note} for r in rows] if note else rows)
     atomic_write_text(csv_path, buf.getvalue())
-    atomic_write_json(json_path, {"source": source, "summary": summary.to_dict(), "units": UNITS,
-                                  "provenance": provenance, "cells": rows, "notes": list(notes)})
+    doc = {"source": source, "summary": summary.to_dict(), "units": UNITS,
+           "provenance": provenance, "cells": rows, "notes": list(notes)}
+    if differential is not None:  # the type stage ran (leukoscan.pipeline.report.differential)
+        doc["differential"] = differential
+    atomic_write_json(json_path, doc)
 
 
 def save_annotated(path: Path, image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
                    footer: list[str] | tuple[str, ...] = (), max_side: int | None = None,
-                   blast_class: str = "blast", blast_threshold: float, quality: int = 90) -> None:
+                   blast_class: str = "blast", blast_threshold: float, quality: int = 90,
+                   differential: Any = None) -> None:
     """Annotated canvas (:func:`leukoscan.pipeline.report.annotate.annotate`) to ``path``; format from the suffix."""
     out = annotate(image, det, summary=summary, footer=footer, blast_class=blast_class,
-                   blast_threshold=blast_threshold)
+                   blast_threshold=blast_threshold, differential=differential)
     if max_side and max(out.shape[:2]) > max_side:
         import cv2
 
