@@ -40,7 +40,7 @@ from leukoscan.classify.engine import seed_all
 from leukoscan.classify.metrics import binary_report, multiclass_report
 from leukoscan.classify.model import FitCfg
 from leukoscan.classify.models import load_backbone
-from leukoscan.classify.records import RunLog, write_records
+from leukoscan.classify.records import COLUMNS, training_logger, write_records
 from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.classify.repeats import fold_seed_list, summarize
 from leukoscan.config import save_config, to_dict
@@ -50,6 +50,7 @@ from leukoscan.device import set_cpu_threads
 from leukoscan.encode import csv_row
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
+from leukoscan.runlog import RunLog, start_wandb
 from leukoscan.runs import RunDir
 from leukoscan.verdict import classifier_verdict_from_metrics
 
@@ -231,15 +232,8 @@ def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.nd
 def _wandb_run(cfg: TrainConfig, run_dir: Path) -> Any:
     if not cfg.wandb:
         return None
-    import os
-
-    import wandb  # optional logger: imported only when asked for
-
-    run_dir = Path(run_dir).absolute()  # wandb's core process has its own cwd
-    os.environ.setdefault("WANDB_DIR", str(run_dir))
-    os.environ.setdefault("WANDB_CACHE_DIR", str(run_dir / "wandb_cache"))
-    return wandb.init(project=cfg.wandb_project, name=run_dir.name, dir=str(run_dir), job_type="classify-train",
-                      config=to_dict(cfg))
+    return start_wandb(run_dir, project=cfg.wandb_project, name=run_dir.name, config=to_dict(cfg),
+                       job_type="classify-train")
 
 
 def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=print) -> Path:
@@ -261,14 +255,15 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
     cfg = replace(cfg, name=run_dir.name)
     save_config(cfg, RunDir(run_dir).config)
     wb = _wandb_run(cfg, run_dir)
-    log = RunLog(run_dir, wb)
+    log = RunLog(run_dir, wb, columns=COLUMNS)
+    on_row = training_logger(log)
     log_line(plan.describe())
     fitted = "+".join(fit_splits) if not plan.unsplit_whole else "all"
     evaluated: tuple[Any, Any, Any, str] = (None, None, [], "")  # labels, proba, crops, what
     metrics: dict[str, Any] = {"model": cfg.model, "data": cfg.data, "n": len(fit_cells),
                                "class_names": list(cells.class_names), "splits": plan.to_dict()}
     if cfg.folds >= 2:
-        res = cross_validate(cfg, fit_cells, log=log)
+        res = cross_validate(cfg, fit_cells, log=on_row)
         what = (f"{cfg.folds}-fold CV inside split {fitted}, split={cfg.split}, group_by={cfg.group_by}, "
                 f"{len(res.repeats['fold_seeds'])} fold seeds {res.repeats['fold_seeds']}")
         metrics.update(evaluation=what, scored=f"out-of-fold, split {fitted}", cv=res.to_dict())
@@ -280,7 +275,7 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
         print(f"{cfg.model}: fitting on {len(fit_cells)} crops (split {fitted})", flush=True)
         clf = build_for(cfg, cells.class_names)
         t0 = time.time()
-        clf.fit(fit_cells.images, fit_cells.labels, cfg.fit, log=log)
+        clf.fit(fit_cells.images, fit_cells.labels, cfg.fit, log=on_row)
         metrics["final_fit_seconds"] = round(time.time() - t0, 1)
         metrics["final_fit"] = f"split {fitted} ({len(fit_cells)} items)"
         weights = clf.save(run_dir)

@@ -1,6 +1,6 @@
 """The one detector interface every backend implements.
 
-A :class:`Detector` trains on a canonical prepared dataset folder (``data.yaml`` +
+A :class:`BaseDetector` trains on a canonical prepared dataset folder (``data.yaml`` +
 ``images/`` + ``labels/`` + ``annotations/``), predicts ``supervision.Detections`` in
 original-image pixels (``xyxy`` float32, ``class_id``, ``confidence``,
 ``data[CLASS_NAME]`` (:mod:`leukoscan.schema`)), and saves/loads one weights file.
@@ -29,7 +29,7 @@ from leukoscan.schema import CLASS_NAME
 if TYPE_CHECKING:
     import supervision as sv
 
-__all__ = ["DETECT_CONF", "NMS_IOU", "Detector", "DetectorMeta", "FitArgs", "check_image", "empty_detections",
+__all__ = ["DETECT_CONF", "NMS_IOU", "BaseDetector", "DetectorMeta", "FitArgs", "check_image", "empty_detections",
            "make_detections", "with_class_names"]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -98,8 +98,9 @@ class FitArgs:
     verbose: bool = True
 
 
-class Detector(ABC):
-    """Common interface. Subclasses set ``self.meta`` and implement the abstract methods."""
+class BaseDetector(ABC):
+    """What every backend shares (it implements :class:`leukoscan.schema.Detector`, the
+    stage's contract). Subclasses set ``self.meta`` and implement the abstract methods."""
 
     meta: DetectorMeta
 
@@ -127,14 +128,10 @@ class Detector(ABC):
         """Write an ONNX model (+ ``.json`` meta) that :func:`leukoscan.detect.load` runs with onnxruntime."""
         raise BadInputError(f"ONNX export is implemented for the YOLO backends, not {self.name!r}")
 
-    def to(self, device: str) -> Detector:
+    def to(self, device: str) -> BaseDetector:
         """Run inference on ``device`` ("cpu", "cuda:0")."""
         self.device = device
         return self
-
-    def train(self, args: FitArgs) -> dict[str, Any]:
-        """Alias of :meth:`fit` (the documented interface name)."""
-        return self.fit(args)
 
     def predict(self, image: np.ndarray, *, conf: float = DETECT_CONF, iou: float = NMS_IOU,
                 tile: int | None = None) -> sv.Detections:

@@ -23,7 +23,7 @@ DETECTORS = Registry("detector")
 
 def build(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool = True,
           imgsz: int = 640, **kw: Any) -> Any:
-    """A fresh (untrained) :class:`~leukoscan.detect.base.Detector` of backend ``name``."""
+    """A fresh (untrained) :class:`~leukoscan.detect.base.BaseDetector` of backend ``name``."""
     return DETECTORS.build(name, num_classes=num_classes, class_names=class_names, pretrained=pretrained,
                            imgsz=imgsz, **kw)
 
@@ -75,7 +75,7 @@ def backend_of(ckpt: dict[str, Any]) -> str | None:
 
 
 def load(path_or_run_dir: str | Path, *, trust: bool = False) -> Any:
-    """Load any saved detector (ours, its ONNX export, or a plain ultralytics ``.pt``) -> Detector.
+    """Load any saved detector (ours, its ONNX export, or a plain ultralytics ``.pt``) -> BaseDetector.
 
     ``trust=False`` (default): a checkpoint naming anything but network layers is refused
     (:func:`leukoscan.trust.torch_load`); ``trust=True`` is ``--trust-model``.

@@ -24,7 +24,7 @@ from leukoscan.data import read_names, resolve
 from leukoscan.data.checks import check_detection_splits
 from leukoscan.data.fit_splits import HELD_OUT, check_fit_splits
 from leukoscan.detect.augment import AugmentConfig
-from leukoscan.detect.base import EpochCallback, FitArgs
+from leukoscan.detect.base import DETECT_CONF, EpochCallback, FitArgs
 from leukoscan.detect.evaluate import (
     coco_evaluate,
     coco_results,
@@ -33,7 +33,7 @@ from leukoscan.detect.evaluate import (
 )
 from leukoscan.detect.records import write_records
 from leukoscan.detect.registry import DETECTORS, build, load
-from leukoscan.detect.runlog import CsvLog, WandbLog
+from leukoscan.detect.runlog import WandbLog, epoch_logger
 from leukoscan.detect.sanity import training_verdict
 from leukoscan.detect.tiling import TilePlan, plan_tiles, tile_dataset
 from leukoscan.device import (
@@ -44,6 +44,7 @@ from leukoscan.device import (
     set_cpu_threads,
 )
 from leukoscan.errors import ConfigError, MissingModelError
+from leukoscan.runlog import RunLog
 from leukoscan.runs import LAST, RunDir
 from leukoscan.verdict import COMPLETE, INTERRUPTED, LEUKOCYTE_CLASSES, TRAINING, write_status
 
@@ -198,9 +199,10 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     threads = set_cpu_threads(info["threads"])
     det = _build(cfg, info)
     main = ddp.is_main()
-    csv_log = CsvLog(run_dir / "metrics.csv") if main else None
     wb = _start_wandb(cfg, run_dir) if cfg.wandb.enabled and main else None
-    cbs: list[EpochCallback] = ([csv_log] if main else []) + ([wb.epoch] if wb else []) + list(callbacks)
+    log = RunLog(run_dir, wb.run if wb else None) if main else None
+    evaluator = wb.epoch_evaluator if wb else ""
+    cbs: list[EpochCallback] = ([epoch_logger(log, evaluator)] if log else []) + list(callbacks)
     args = FitArgs(data_dir=train_dir, run_dir=run_dir, epochs=cfg.epochs, batch=cfg.batch, device=info["device"],
                    threads=threads, seed=cfg.seed, workers=cfg.workers, lr=cfg.lr, patience=cfg.patience,
                    val=cfg.val, train_split=cfg.train_split, val_split=cfg.val_split, augment=cfg.augment,
@@ -226,7 +228,7 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
         best = load(run_dir)
         best.threads = threads
         best.to(first_device(info["device"]))
-        _finish(cfg, run_dir, info, best, csv_log, train_seconds, wb, progress)
+        _finish(cfg, run_dir, info, best, log, train_seconds, wb, progress)
     except KeyboardInterrupt:
         write_status(run_dir, INTERRUPTED, epochs=cfg.epochs)
         _resume_hint(run_dir)
@@ -306,20 +308,20 @@ def _leukocyte_ap50(m: Any) -> float | None:
     return sum(aps) / len(aps) if aps else None
 
 
-def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
+def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, log: RunLog,
             train_seconds: float, wb: WandbLog | None, progress: bool) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
     data_dir = Path(info["data_dir"])
     gt, preds = predict_split(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)
     m = coco_evaluate(gt, coco_results(gt, preds))
-    m.centroids = split_centroid_hits(data_dir, cfg.val_split, gt, preds, 0.25)
+    m.centroids = split_centroid_hits(data_dir, cfg.val_split, gt, preds, DETECT_CONF)
     rec = write_records(run_dir, data_dir, cfg.val_split, gt, preds, det.class_names,
                         n_samples=cfg.wandb.n_samples)
-    times = csv_log.epoch_times()
+    times = log.column("epoch_time_s")
     verdict = training_verdict(gt, preds, _leukocyte_ap50(m))
     out = {"model": cfg.model, "data": cfg.data, "data_dir": str(data_dir), "split": cfg.val_split,
            "fitted_on": cfg.train_split, "scored": f"split {cfg.val_split} (also chose best.pt: not an independent "
-           f"test)", "epochs": len(csv_log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
+           f"test)", "epochs": len(log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
            "threads": info["threads"], "pretrained": det.meta.pretrained, "tile_size": info["tile_size"],
            "train_seconds_this_session": round(train_seconds, 1),
            "seconds_per_epoch": round(sum(times) / len(times), 2) if times else None,

@@ -50,7 +50,7 @@ def test_blood_fields_leaves_out_txl_copies_of_bccd_val(tmp_path):
 
     root = tmp_path / "root"
     smears = {i: make_smear(240, 320, seed=10 + i, n_leukocytes=1) for i in range(4)}
-    for i, split in ((0, "train"), (1, "train"), (2, "val"), (3, "val")):
+    for i, _split in ((0, "train"), (1, "train"), (2, "val"), (3, "val")):
         _jpg(root / "BCCD" / "JPEGImages" / f"B{i}.jpg", smears[i].image)
         b = [int(v) for v in smears[i].boxes[0]]
         _voc(root / "BCCD" / "Annotations" / f"B{i}.xml", f"B{i}.jpg", [("WBC", b)])

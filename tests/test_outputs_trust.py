@@ -301,11 +301,11 @@ def test_pipeline_to_reaches_both_models():
 
 
 def test_inputs_named_like_overrides_are_files(tmp_path):
-    from leukoscan.tools.infer import apply_overrides, get_args_parser
+    from leukoscan.tools.infer import get_args_parser, overrides_onto_args
 
     odd = write_smear(tmp_path / "a=b.png")
     ap = get_args_parser()
-    args = apply_overrides(ap, ap.parse_args([str(odd), "conf=0.3"]))
+    args = overrides_onto_args(ap, ap.parse_args([str(odd), "conf=0.3"]))
     assert args.inputs == [str(odd)] and args.conf == 0.3
 
 

@@ -35,11 +35,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from leukoscan.config import parse_overrides
 from leukoscan.device import check_device
 from leukoscan.errors import ConfigError, DataError
 from leukoscan.io import IMAGE_SUFFIXES, max_pixels_default
 from leukoscan.pipeline.batch.inputs import expand_inputs
-from leukoscan.pipeline.batch.outputs import LOCK_FILE, locked_out_dir, reserve_run_dir
+from leukoscan.pipeline.batch.outputs import LOCK_FILE, ensure_free, reserve_run_dir
 from leukoscan.pipeline.batch.runner import BatchResult, OutputOptions, run_batch
 from leukoscan.pipeline.infer.cascade import Pipeline, load_pipeline
 from leukoscan.pipeline.infer.provenance import model_warnings, provenance, provenance_lines
@@ -89,35 +90,34 @@ def get_args_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def apply_overrides(ap: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
-    """Move ``key=value`` items (that are not existing files) from ``inputs`` onto ``args``."""
-    import yaml
+def overrides_onto_args(ap: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """Move ``key=value`` items (that are not existing files) from ``inputs`` onto ``args``.
 
+    Parsed by :func:`leukoscan.config.parse_overrides` (the one ``key=value`` parser), then
+    checked and typed as the flag of the same name (dashes as underscores).
+    """
     known = {a.dest: a for a in ap._actions if a.dest not in ("help", "inputs")}
-    inputs = []
-    for item in args.inputs:
-        if not _OVERRIDE.match(item) or Path(item).exists():
-            inputs.append(item)
-            continue
-        key, raw = item.split("=", 1)
-        key = key.replace("-", "_")
+    items = [i for i in args.inputs if _OVERRIDE.match(i) and not Path(i).exists()]
+    inputs = [i for i in args.inputs if i not in items]
+    raw = dict(i.split("=", 1) for i in items)
+    for key, value in parse_overrides([k.replace("-", "_") + "=" + v for k, v in raw.items()]).items():
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"unknown override {key!r}.{hint} Valid keys: {', '.join(sorted(known))}")
-        action = known[key]
-        value: Any = yaml.safe_load(raw) if raw else None
+        action, text = known[key], f"{key}={value!r}"
+        value = None if value == "" else value
         if action.type is not None and value is not None:
             try:
                 value = action.type(value)
-            except ValueError:
-                raise ConfigError(f"override {key}={raw!r}: not a valid {action.type.__name__}") from None
+            except (TypeError, ValueError):
+                raise ConfigError(f"override {text}: not a valid {action.type.__name__}") from None
         elif isinstance(action, argparse._StoreTrueAction):
             value = bool(value)
         elif value is not None:
             value = str(value)
         if action.choices and value not in action.choices:
-            raise ConfigError(f"override {key}={raw!r}: choose from {', '.join(map(str, action.choices))}")
+            raise ConfigError(f"override {text}: choose from {', '.join(map(str, action.choices))}")
         setattr(args, key, value)
     if not inputs:
         ap.error("no input files or folders given")
@@ -135,7 +135,7 @@ def _check_output_options(args: argparse.Namespace) -> None:
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     ap = get_args_parser()
-    args = apply_overrides(ap, ap.parse_intermixed_args(argv))
+    args = overrides_onto_args(ap, ap.parse_intermixed_args(argv))
     cfg, rules, typed = typed_settings(args)
     _check_output_options(args)
     check_device(args.device)  # a device string torch would choke on fails before any model loads
@@ -145,25 +145,25 @@ def main(argv: list[str] | None = None) -> int:
     _check_some_images(args.inputs, args.recursive)  # before the models load: they take seconds
     out = Path(args.out) if args.out else reserve_run_dir("runs/infer", args.name)
     try:
-        with locked_out_dir(out):  # before the models load: a busy or unwritable --out fails at once
-            pipe = load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
-                                 onnx=args.onnx, pipeline=args.pipeline, device=args.device, trust=args.trust_model,
-                                 typed=typed)
-            prov = provenance(pipe, rules=rules)
-            for line in provenance_lines(prov):
-                print(f"# {line}")
-            for line in model_warnings(prov):
-                print(f"!! {line}", file=sys.stderr)
-            opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
-                                 save_txt=args.save_txt, save_conf=args.save_conf)
-            kw = {"rules": rules, "root": args.root, "options": opts, "overwrite": args.overwrite,
-                  "recursive": args.recursive, "max_pixels": args.max_pixels}
-            if args.engine == "ray":
-                res = _run_ray(args, cfg, typed, pipe, out, kw)
-                for s in res.summaries:
-                    print(f"{s.image}: {s.words()}")
-            else:
-                res = run_batch(pipe, args.inputs, out, on_slide=_print_slide, **kw)
+        ensure_free(out)  # before the models load: a busy or unwritable --out fails at once (run_batch locks it)
+        pipe = load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
+                             onnx=args.onnx, pipeline=args.pipeline, device=args.device, trust=args.trust_model,
+                             typed=typed)
+        prov = provenance(pipe, rules=rules)
+        for line in provenance_lines(prov):
+            print(f"# {line}")
+        for line in model_warnings(prov):
+            print(f"!! {line}", file=sys.stderr)
+        opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
+                             save_txt=args.save_txt, save_conf=args.save_conf)
+        kw = {"rules": rules, "root": args.root, "options": opts, "overwrite": args.overwrite,
+              "recursive": args.recursive, "max_pixels": args.max_pixels}
+        if args.engine == "ray":
+            res = _run_ray(args, cfg, typed, pipe, out, kw)
+            for s in res.summaries:
+                print(f"{s.image}: {s.words()}")
+        else:
+            res = run_batch(pipe, args.inputs, out, on_slide=_print_slide, **kw)
     except BaseException:
         if not args.out:
             _remove_if_empty(out)

@@ -29,7 +29,7 @@ import yaml
 from leukoscan.bundled import bundled_file, bundled_names, read_weights
 from leukoscan.detect.augment import AugmentConfig, ultralytics_args
 from leukoscan.detect.backends.yolo_arch import check_architecture
-from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, with_class_names
+from leukoscan.detect.base import BaseDetector, DetectorMeta, FitArgs, with_class_names
 from leukoscan.detect.pretrained import warn_scratch
 from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
@@ -100,8 +100,8 @@ def write_data_yaml(data_dir: Path, out: Path, train_split: str, val_split: str,
     return out
 
 
-class YoloDetector(Detector):
-    """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.Detector` interface."""
+class YoloDetector(BaseDetector):
+    """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.BaseDetector` interface."""
 
     def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool | str = False,
                  model: Any = None, net: Any = None) -> None:

@@ -38,14 +38,11 @@ from leukoscan.data.canonical import (
 from leukoscan.data.cards import load_card, locate
 from leukoscan.data.checks import cache_key, source_fingerprint
 from leukoscan.data.coco import detect_format
-from leukoscan.data.errors import DataError, DatasetMissingError
 from leukoscan.data.quality import QualityReport, format_summary
-from leukoscan.errors import ConfigError
+from leukoscan.errors import ConfigError, DataError, MissingDatasetError
 
 __all__ = [
     "CONVERTERS",
-    "DataError",
-    "DatasetMissingError",
     "canonical_kind",
     "format_summary",
     "list_datasets",
@@ -101,7 +98,7 @@ def prepare(
             )
         src = Path(source) if source is not None else locate(name, data_root)
         if not src.is_dir():
-            raise DatasetMissingError(f"{name}: source folder {src} does not exist")
+            raise MissingDatasetError(f"{name}: source folder {src} does not exist")
         _check_not_inside(src, out)
     fingerprint = source_fingerprint(src) if src else None  # before reading: an edit meanwhile re-converts
     key = cache_key(src, side_files(conv, src, opts), opts)
@@ -207,6 +204,6 @@ def _same_source(out: Path, name: str, data_root: str | Path | None) -> bool:
         return _fresh(out, name, None)
     try:
         src = locate(name, data_root, download=False)
-    except (DatasetMissingError, OSError, ValueError):
+    except (MissingDatasetError, OSError, ValueError):
         return data_root is None
     return _fresh(out, name, src)

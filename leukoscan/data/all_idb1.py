@@ -26,10 +26,10 @@ import numpy as np
 from leukoscan.data import cell_extent as ce
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import DetImage, write_detection
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport, clean_boxes
 from leukoscan.data.splits import grouped_stratified_split, read_split_file
 from leukoscan.encode import csv_row
+from leukoscan.errors import DataError
 from leukoscan.io import ImageReadError, list_images, read_image, sha256_file
 
 NAMES = ["blast", "leukocyte"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leukoscan.data.errors import DataError
+from leukoscan.errors import DataError
 
 
 def read_csv_table(path: str | Path, columns: tuple[str, ...], what: str) -> list[dict[str, str]]:

@@ -59,14 +59,19 @@ def _slide_row(pipeline: Pipeline, slide: Slide, flag_pct: float) -> dict[str, A
 
 
 def _mean_ci(values: list[float], n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Mean with a 95% percentile-bootstrap interval over slides."""
+    """Mean with a 95% percentile-bootstrap interval over slides (:func:`scipy.stats.bootstrap`)."""
+    from scipy.stats import bootstrap
+
     v = np.asarray(values, float)
     if len(v) == 0:
         return {"value": None, "lo": None, "hi": None, "n": 0}
-    rng = np.random.default_rng(seed)
-    boots = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
-    return {"value": round(float(v.mean()), 2), "lo": round(float(np.percentile(boots, 2.5)), 2),
-            "hi": round(float(np.percentile(boots, 97.5)), 2), "n": len(v)}
+    if np.ptp(v) == 0:  # every slide the same: the interval is the value (bootstrap needs spread)
+        lo = hi = float(v[0])
+    else:
+        ci = bootstrap((v,), np.mean, n_resamples=n_boot, method="percentile", confidence_level=0.95,
+                       random_state=np.random.default_rng(seed)).confidence_interval
+        lo, hi = float(ci.low), float(ci.high)
+    return {"value": round(float(v.mean()), 2), "lo": round(lo, 2), "hi": round(hi, 2), "n": len(v)}
 
 
 def _prop(k: int, n: int) -> dict[str, Any]:
