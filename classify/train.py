@@ -79,6 +79,14 @@ class TrainConfig:
     n_boot: int = 2000
     fit: FitCfg = field(default_factory=FitCfg)
 
+    def __post_init__(self) -> None:
+        if self.imgsz is not None and not MIN_IMGSZ <= self.imgsz <= MAX_IMGSZ:
+            raise ConfigError(f"imgsz must be {MIN_IMGSZ}-{MAX_IMGSZ} pixels (crop side) or unset, got {self.imgsz}")
+
+
+#: Classifier input side (pixels): a crop is resized to imgsz x imgsz.
+MIN_IMGSZ, MAX_IMGSZ = 16, 2048
+
 
 @dataclass
 class CVResult:

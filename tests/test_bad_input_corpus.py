@@ -547,6 +547,13 @@ CASES: dict[str, Case] = {
     "train-classifier --batch 0": Case("train_classifier", train_clf(None, "--batch", "0"), 2, "fit.batch must be"),
     "train-classifier unknown data": Case("train_classifier", lambda d, m: ["--data", "unknown_name",
                                                                             f"project={d / 'runs'}"], 2, "unknown_name"),
+    "train-classifier --imgsz 100000": Case("train_classifier", train_clf(None, "--imgsz", "100000"), 2,
+                                            "imgsz must be 16-2048"),
+    "evaluate-detector --tile 1": Case("evaluate_detector", lambda d, m: ["--weights", m["det"], "--data", m["data"],
+                                                                          "--tile", "1"], 2, "--tile must be"),
+    "evaluate-detector --device potato": Case("evaluate_detector", lambda d, m: ["--weights", m["det"], "--data",
+                                                                                 m["data"], "--device", "potato"],
+                                              2, "device 'potato'"),
     "--folds larger than the groups": Case("train_classifier", train_clf(lambda s: cells_folder(
         s / "cells", ["blast", "normal"] * 2), "--folds", "10"), 2, "folds=10"),
     "one-class cells": Case("train_classifier", train_clf(lambda s: cells_folder(s / "cells", ["blast"] * 4)), 2,

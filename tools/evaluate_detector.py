@@ -19,8 +19,10 @@ from leukoscan.data import resolve
 from leukoscan.detect.defaults import DETECT_CONF
 from leukoscan.detect.evaluate import evaluate_detector, evaluate_orientations
 from leukoscan.detect.registry import load
-from leukoscan.device import resolve_device, set_cpu_threads
+from leukoscan.device import check_device, resolve_device, set_cpu_threads
+from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_write_json
+from leukoscan.pipeline.infer.settings import MAX_TILE, MIN_TILE
 from leukoscan.tools.common import user_errors
 
 
@@ -48,6 +50,9 @@ def get_args_parser() -> argparse.ArgumentParser:
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     a = get_args_parser().parse_args(argv)
+    check_device(a.device)
+    if a.tile is not None and a.tile != 0 and not MIN_TILE <= a.tile <= MAX_TILE:
+        raise ConfigError(f"--tile must be 0 (never) or {MIN_TILE}-{MAX_TILE} pixels, got {a.tile}")
     det = load(a.weights, trust=a.trust_model)
     data_dir = resolve(a.data, data_root=a.data_root)
     det.threads = set_cpu_threads()
