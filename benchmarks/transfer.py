@@ -33,7 +33,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", required=True)
     p.add_argument("--backbones", required=True, help="path pattern with {arch}, or 'pbc' (bundled)")
     p.add_argument("--archs", default="resnet18,mobilenet_v2,shufflenet_v2,cnn")
-    p.add_argument("--seeds", type=int, default=5, help="fold seeds (0..N-1)")
+    p.add_argument("--seeds", type=int, default=5, help="fold seeds (0..N-1) of the frozen rows (0: none)")
     p.add_argument("--imgsz", type=int, default=96)
     p.add_argument("--finetune", action="store_true", help="also fine-tune the whole network")
     p.add_argument("--finetune-archs", help="archs to fine-tune (default: --archs)")
@@ -85,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         for s in range(seeds):
             cfg = TrainConfig(model=model, data="all_idb2", data_root=a.data_root, imgsz=a.imgsz,
                               pretrained=pretrained, folds=5, group_by="overlap", n_boot=0, final_fit=False,
+                              fit_splits=("train", "val"), fold_seeds=1,  # the dev crops; seeds repeat here
                               fit=FitCfg(epochs=epochs, batch=16, lr=1e-3, seed=s, device="cpu"))
             res.append(cross_validate(cfg, cells))
         return res
 
-    for arch in archs:
+    for arch in archs if a.seeds > 0 else []:
         blood = a.backbones if a.backbones == "pbc" else a.backbones.format(arch=arch)
         for init, pre in (("scratch", False), ("pbc", blood)):
             t0 = time.time()

@@ -33,6 +33,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", required=True)
     p.add_argument("--blood-fields", default="runs/data/blood_fields", help="prepared blood_fields folder")
     p.add_argument("--conf", type=float, default=0.25, help="operating threshold for centroid recall")
+    p.add_argument("--tile", type=int, help="ALL-IDB1 tile size (default: automatic, as infer)")
     p.add_argument("--skip", default="", help="comma-separated sources to skip (bccd,txl,all_idb1)")
     p.add_argument("--out", required=True)
     return p
@@ -46,7 +47,7 @@ def _coco(det, folder: Path, split: str) -> dict:
             "n_images": m.get("n_images")}
 
 
-def _allidb1_leukocyte_recall(det, folder: Path, conf: float) -> dict:
+def _allidb1_leukocyte_recall(det, folder: Path, conf: float, tile: int | None = None) -> dict:
     from leukoscan.detect.evaluate import match_centroids
     from leukoscan.io import read_image
 
@@ -54,7 +55,7 @@ def _allidb1_leukocyte_recall(det, folder: Path, conf: float) -> dict:
     tot: dict[str, dict[str, int]] = {}
     for file, per_cls in sorted(cents.items()):
         img = read_image(folder / "images" / "val" / file)
-        d = det.predict(img, conf=conf)
+        d = det.predict(img, conf=conf, tile=tile)
         keep = np.isin(np.asarray(d.data.get("class_name", [])), LEUKOCYTE_CLASSES) if len(d) else []
         boxes = d.xyxy[keep] if len(d) else np.zeros((0, 4))
         pts = np.asarray([p for c in per_cls.values() for p in c], float).reshape(-1, 2)
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     set_cpu_threads()
     skip = set(filter(None, a.skip.split(",")))
     det = detect.load(a.weights, trust=True)  # our own run
-    out: dict = {"weights": a.weights, "class_names": det.class_names, "imgsz": det.meta.imgsz,
+    out: dict = {"weights": a.weights, "all_idb1_tile": a.tile or "auto", "class_names": det.class_names, "imgsz": det.meta.imgsz,
                  "machine": "2-core x86_64 CPU box, shared", "date": time.strftime("%Y-%m-%d")}
     t0 = time.time()
     if "bccd" not in skip:
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print("txl val", out["txl_val"]["map50"], flush=True)
     if "all_idb1" not in skip:
         out["all_idb1_devval_leukocyte_recall"] = _allidb1_leukocyte_recall(
-            det, resolve("all_idb1", data_root=a.data_root), a.conf)
+            det, resolve("all_idb1", data_root=a.data_root), a.conf, a.tile)
         print("all_idb1", out["all_idb1_devval_leukocyte_recall"]["all"], flush=True)
     out["seconds"] = round(time.time() - t0, 1)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

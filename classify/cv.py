@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from leukoscan.errors import ConfigError
+
 Fold = tuple[np.ndarray, np.ndarray]  # (train indices, test indices)
 
 
@@ -34,7 +36,8 @@ def grouped_stratified_kfold(
     labels = np.asarray(labels)
     gid = _group_ids(groups)
     if len(np.unique(gid)) < k:
-        raise ValueError(f"grouped {k}-fold CV needs >= {k} groups, got {len(np.unique(gid))}")
+        raise ConfigError(f"folds={k}: grouped {k}-fold CV needs >= {k} groups (slides), the data has "
+                          f"{len(np.unique(gid))}")
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     folds = [(np.sort(tr), np.sort(te)) for tr, te in splitter.split(np.zeros(len(labels)), labels, gid)]
     check_grouping(folds, gid)
@@ -46,6 +49,10 @@ def random_kfold(labels: np.ndarray, k: int = 5, *, seed: int = 0) -> list[Fold]
     from sklearn.model_selection import StratifiedKFold
 
     labels = np.asarray(labels)
+    smallest = int(np.unique(labels, return_counts=True)[1].min()) if len(labels) else 0
+    if smallest < k:
+        raise ConfigError(f"folds={k}: stratified {k}-fold CV needs >= {k} items of each class, the smallest "
+                          f"class has {smallest}")
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [(np.sort(tr), np.sort(te)) for tr, te in splitter.split(np.zeros(len(labels)), labels)]
 

@@ -15,12 +15,14 @@ strictly coarser than grouping by slide, so no slide is ever split either.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from leukoscan.data import resolve
+from leukoscan.encode import read_csv_dicts
 from leukoscan.io import read_image
 from leukoscan.paths import data_root as _root
 from leukoscan.paths import shared_data
@@ -40,6 +42,7 @@ class CellSet:
     splits: list[str]
     root: Path | None = None
     meta: dict[str, list[str]] = field(default_factory=dict)  # extra per-item columns
+    split_counts: dict[str, int] = field(default_factory=dict)  # items per split of the whole index ("" = none)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -49,23 +52,30 @@ class CellSet:
         return CellSet([self.images[i] for i in idx], self.labels[idx], self.class_names,
                        [self.groups[i] for i in idx], [self.files[i] for i in idx],
                        [self.splits[i] for i in idx], self.root,
-                       {k: [v[i] for i in idx] for k, v in self.meta.items()})
+                       {k: [v[i] for i in idx] for k, v in self.meta.items()}, dict(self.split_counts))
 
 
-def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None) -> CellSet:
-    """Read a prepared cells folder; classes sorted by name unless ``class_names`` is given."""
+def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None,
+               splits: tuple[str, ...] | None = None) -> CellSet:
+    """Read a prepared cells folder; classes sorted by name unless ``class_names`` is given.
+
+    ``splits``: read only the crops of these splits (all crops when the index has no split
+    column); the others are never decoded, only counted in ``split_counts``.
+    """
     folder = Path(folder)
     index = folder / "index.csv"
     if not index.is_file():
         raise FileNotFoundError(f"{folder}: no index.csv (not a prepared cells dataset)")
-    with open(index, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_csv_dicts(index)
     if not rows:
         raise ValueError(f"{index}: no rows")
     names = tuple(class_names or sorted({r["label"] for r in rows}))
     unknown = {r["label"] for r in rows} - set(names)
     if unknown:
         raise ValueError(f"{index}: labels {sorted(unknown)} not in class_names {names}")
+    counts = dict(Counter(r.get("split", "") or "" for r in rows))
+    if splits is not None and set(counts) != {""}:
+        rows = [r for r in rows if (r.get("split", "") or "") in splits]
     return CellSet(
         images=[read_image(folder / r["file"]) for r in rows],
         labels=np.array([names.index(r["label"]) for r in rows], dtype=int),
@@ -74,21 +84,24 @@ def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None) -
         files=[r["file"] for r in rows],
         splits=[r.get("split", "") or "" for r in rows],
         root=folder,
+        split_counts=counts,
     )
 
 
-def resolve_cells(data: str | Path, data_root: str | Path | None = None) -> CellSet:
+def resolve_cells(data: str | Path, data_root: str | Path | None = None,
+                  splits: tuple[str, ...] | None = None) -> CellSet:
     """Dataset name or folder -> :class:`CellSet` (prepared under ``runs/data`` if needed).
 
     ``"a+b"`` (names or folders joined by ``+``, when no such folder exists) concatenates
     the datasets, each keeping its own splits; classes are the sorted union and
     ``meta["source"]`` names each item's dataset (held-out figures are given per source).
+    ``splits``: read only the items of these splits (None: all).
     """
     parts = str(data).split("+")
     if len(parts) > 1 and not Path(data).exists():
-        return concat_cells([resolve_cells(p, data_root) for p in parts], parts)
+        return concat_cells([resolve_cells(p, data_root, splits) for p in parts], parts)
     folder = resolve(data, data_root=data_root)
-    return load_cells(folder)
+    return load_cells(folder, splits=splits)
 
 
 def concat_cells(sets: list[CellSet], names: list[str]) -> CellSet:

@@ -184,13 +184,27 @@ class CachedExtractor:
         return hashlib.blake2b(np.ascontiguousarray(crop).tobytes(), digest_size=16).digest() + \
             bytes(str(crop.shape), "ascii")
 
+    #: Feature computations over at least this many crops show a progress bar (stderr).
+    PROGRESS_MIN = 64
+
+    def _compute_with_progress(self, crops: list[np.ndarray]) -> np.ndarray:
+        if len(crops) < self.PROGRESS_MIN:
+            return self._compute(crops)
+        from tqdm import tqdm
+
+        step = 32
+        parts = [self._compute(crops[i:i + step])
+                 for i in tqdm(range(0, len(crops), step), desc=f"features ({len(crops)} crops)", unit="batch",
+                               leave=False)]
+        return np.concatenate(parts)
+
     def __call__(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         if self._cache is None:
-            return self._compute(list(crops)).astype(np.float32)
+            return self._compute_with_progress(list(crops)).astype(np.float32)
         keys = [self._key(c) for c in crops]
         todo = [i for i, k in enumerate(keys) if k not in self._cache]
         if todo:
-            feats = self._compute([crops[i] for i in todo])
+            feats = self._compute_with_progress([crops[i] for i in todo])
             for i, f in zip(todo, feats, strict=True):
                 self._cache[keys[i]] = f
         return np.stack([self._cache[k] for k in keys]).astype(np.float32)

@@ -18,9 +18,10 @@ import numpy as np
 from leukoscan.classify.preprocess import PreprocessCfg, prepare_crop, to_tensor
 from leukoscan.errors import BadInputError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
+from leukoscan.runs import twin_source
 
 
-def export_classifier(clf: Any, path: str | Path, *, opset: int = 17) -> Path:
+def export_classifier(clf: Any, path: str | Path, *, opset: int = 17, source: str | Path | None = None) -> Path:
     """Write ``clf`` (a torch classifier) to ONNX at ``path`` plus a ``.json`` sidecar."""
     import torch
 
@@ -36,7 +37,7 @@ def export_classifier(clf: Any, path: str | Path, *, opset: int = 17) -> Path:
                           output_names=["probs"], dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}})
     atomic_write_json(path.with_suffix(".json"), {
         "name": clf.name, "class_names": list(clf.class_names),
-        "preprocess": dataclasses.asdict(clf.preprocess)})
+        "preprocess": dataclasses.asdict(clf.preprocess), **twin_source(source)})
     return path
 
 

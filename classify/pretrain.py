@@ -34,6 +34,7 @@ from leukoscan.classify.preprocess import AugmentCfg
 from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import check_min, save_config
 from leukoscan.data import canonical_kind, read_detection, resolve
+from leukoscan.data.fit_splits import check_fit_splits
 from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json, read_image
@@ -95,7 +96,7 @@ def cell_crops(folder: Path, imgsz: int, center: float, class_names: tuple[str, 
 
     cells = load_cells(folder, class_names)
     out: dict[str, tuple[list[np.ndarray], list[int]]] = {}
-    for img, lab, split in zip(cells.images, cells.labels, cells.splits):
+    for img, lab, split in zip(cells.images, cells.labels, cells.splits, strict=True):
         h, w = img.shape[:2]
         side = max(8, int(round(min(h, w) * center)))
         y0, x0 = (h - side) // 2, (w - side) // 2
@@ -127,6 +128,7 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
 
     set_cpu_threads()
     CLASSIFIERS.entry(cfg.arch)  # an unknown name fails before the data are read
+    check_fit_splits((cfg.split,), "split")
     folder = resolve(cfg.data, data_root=cfg.data_root)
     t0 = time.time()
     held: dict = {}

@@ -1,9 +1,10 @@
 """Training records of a classifier run: one ``metrics.csv``, plots, and W&B when asked.
 
-:class:`RunLog` receives every row a training logs (per-epoch ``train_loss``/``lr`` of each
-fold and of the final fit, per-fold balanced accuracy), appends it to ``<run>/metrics.csv``
-(columns ``stage, epoch, train_loss, lr, balanced_accuracy``) and forwards it to W&B
-under ``train/<stage>/loss``, ``lr/<stage>``, ``cv/balanced_accuracy``.
+:func:`training_logger` turns every row a training logs (per-epoch ``train_loss``/``lr`` of
+each fold and of the final fit, per-fold balanced accuracy) into a row of the one run logger
+(:class:`leukoscan.runlog.RunLog`: ``<run>/metrics.csv``, columns ``stage, epoch,
+train_loss, lr, balanced_accuracy``) and its W&B keys ``train/<stage>/loss``,
+``lr/<stage>``, ``cv/balanced_accuracy``.
 :func:`write_records` draws ``plots/curves.png``, ``plots/pr_curve.png``,
 ``plots/confusion_matrix.png`` and ``plots/val_predictions.jpg`` from the evaluation
 predictions (out-of-fold for CV, else the held-out split) and logs them, the PR curve, the
@@ -13,29 +14,21 @@ confusion matrix and the weights (artifact) to W&B (project shared with detectio
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from leukoscan import plots
-from leukoscan.io import atomic_write_text
+from leukoscan.runlog import RunLog
 
 COLUMNS = ["stage", "epoch", "train_loss", "lr", "balanced_accuracy"]
 
 
-class RunLog:
-    """Callable ``log(row)`` for :func:`leukoscan.classify.train.cross_validate` and ``fit``."""
-
-    def __init__(self, run_dir: Path, wandb_run: Any = None) -> None:
-        self.path = Path(run_dir) / "metrics.csv"
-        self.rows: list[dict[str, Any]] = []
-        self.wb = wandb_run
-
-    def __call__(self, row: dict[str, Any]) -> None:
+def training_logger(log: RunLog) -> Callable[[dict[str, Any]], None]:
+    """``log(row)`` for :func:`leukoscan.classify.train.cross_validate` and ``fit``."""
+    def on_row(row: dict[str, Any]) -> None:
         if "fold_balanced_accuracy" in row:
             rec = {"stage": f"fold{row['fold']}", "balanced_accuracy": row["fold_balanced_accuracy"]}
             wb = {"cv/balanced_accuracy": rec["balanced_accuracy"], "cv/fold": row["fold"]}
@@ -49,27 +42,23 @@ class RunLog:
             rec = {"stage": stage, "epoch": flat.get("epoch"), "train_loss": flat.get("train_loss"),
                    "lr": flat.get("lr")}
             wb = {f"train/{stage}/loss": rec["train_loss"], f"lr/{stage}": rec["lr"], f"train/{stage}/epoch": rec["epoch"]}
-        self.rows.append(rec)
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(self.rows)
-        atomic_write_text(self.path, buf.getvalue())
-        if self.wb is not None:
-            self.wb.log({k: v for k, v in wb.items() if v is not None})
+        log(rec, wb)
+
+    return on_row
 
 
-def _curves(rows: list[dict[str, Any]], out: Path) -> Path | None:
+def _curves(rows: list[dict[str, str]], out: Path) -> Path | None:
+    """Loss and lr per epoch of each stage, from the rows of ``metrics.csv``."""
     plt = plots._plt()
-    stages = [s for s in dict.fromkeys(r["stage"] for r in rows) if any(r.get("train_loss") is not None
-                                                                         for r in rows if r["stage"] == s)]
+    epochs = [r for r in rows if r.get("epoch") and r.get("train_loss")]
+    stages = list(dict.fromkeys(r["stage"] for r in epochs))
     if not stages:
         return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for s in stages:
-        rs = [r for r in rows if r["stage"] == s and r.get("epoch") is not None]
-        a1.plot([r["epoch"] for r in rs], [r["train_loss"] for r in rs], marker="o", ms=3, label=s)
-        a2.plot([r["epoch"] for r in rs], [r["lr"] for r in rs], label=s)
+        rs = [r for r in epochs if r["stage"] == s]
+        a1.plot([int(r["epoch"]) for r in rs], [float(r["train_loss"]) for r in rs], marker="o", ms=3, label=s)
+        a2.plot([int(r["epoch"]) for r in rs], [float(r["lr"]) if r.get("lr") else np.nan for r in rs], label=s)
     a1.set(title="training loss", xlabel="epoch")
     a2.set(title="learning rate", xlabel="epoch")
     for a in (a1, a2):
@@ -86,7 +75,7 @@ def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positi
 
     pdir = Path(run_dir) / "plots"
     files: dict[str, Path] = {}
-    c = _curves(log.rows, pdir / "curves.png")
+    c = _curves(log.rows(), pdir / "curves.png")
     if c:
         files["curves"] = c
     names = list(class_names)
@@ -105,7 +94,7 @@ def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positi
             pick = (wrong[: n_samples // 2] + [i for i in range(len(labels)) if pred[i] == labels[i]])[:n_samples]
             files["val_predictions"] = plots.image_grid(
                 [images[i] for i in pick],
-                [f"true {names[labels[i]]} / pred {names[pred[i]]} {proba[i, pred[i]]:.2f}" for i in pick],
+                [f"true {names[labels[i]]}\npred {names[pred[i]]} {proba[i, pred[i]]:.2f}" for i in pick],
                 pdir / "val_predictions.jpg", cols=4, tile_px=160)
     if log.wb is not None:
         _log_wandb(log.wb, files, names, labels, proba, weights)

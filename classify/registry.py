@@ -26,7 +26,7 @@ from leukoscan.classify.preprocess import PreprocessCfg
 from leukoscan.errors import BadInputError
 from leukoscan.registry import Registry
 from leukoscan.runs import weights_file
-from leukoscan.trust import pickle_load, skops_load, torch_load
+from leukoscan.trust import check_estimator, pickle_load, skops_load, torch_load
 
 CLASSIFIERS = Registry("classifier")
 
@@ -45,10 +45,26 @@ def _preprocess(d: dict[str, Any]) -> PreprocessCfg:
     return PreprocessCfg(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
+#: Build arguments a ``model.pt`` may carry (file data: typed and bounded, no paths to load).
+BUILD_KWARGS = {"width": lambda v: type(v) is int and 1 <= v <= 1024,
+                "hidden": lambda v: type(v) is int and 1 <= v <= 4096,
+                "rnn": lambda v: v in ("lstm", "gru")}
+
+
+def _build_kwargs(blob: dict[str, Any]) -> dict[str, Any]:
+    kw = blob["build_kwargs"]
+    if not isinstance(kw, dict):
+        raise ValueError(f"build_kwargs is a {type(kw).__name__}")
+    for k, v in kw.items():
+        if k not in BUILD_KWARGS or not BUILD_KWARGS[k](v):
+            raise ValueError(f"build argument {str(k)[:40]}={str(v)[:40]!r} is not one LeukoScan saves")
+    return kw
+
+
 def load_torch_state(blob: dict[str, Any]) -> TorchClassifier:
     """Rebuild a torch classifier from a ``model.pt`` blob (name, build kwargs, state dict)."""
     clf = build(blob["name"], num_classes=len(blob["class_names"]), pretrained=False,
-                class_names=blob["class_names"], preprocess=_preprocess(blob["preprocess"]), **blob["build_kwargs"])
+                class_names=blob["class_names"], preprocess=_preprocess(blob["preprocess"]), **_build_kwargs(blob))
     clf.net.load_state_dict(blob["state_dict"])
     clf.net.eval()
     return clf
@@ -108,7 +124,10 @@ def _load_pt(path: Path, trust: bool = False) -> TorchClassifier:
 
 
 def _load_skops(path: Path, trust: bool = False) -> SklearnClassifier:
-    return _from_state(path, skops_load(path, trust=trust), "sklearn")
+    state = skops_load(path, trust=trust)
+    if isinstance(state, dict) and "estimator" in state:
+        check_estimator(state["estimator"], path, trust=trust)
+    return _from_state(path, state, "sklearn")
 
 
 def _load_pkl(path: Path, trust: bool = False) -> SklearnClassifier:

@@ -9,9 +9,13 @@
 - ``model.pt`` (torch) or ``model.skops`` (scikit-learn pipeline, skops format), fitted on all training data
 - ``wandb/`` when ``wandb: true`` (``WANDB_MODE=offline`` works without network)
 
-With ``folds >= 2``: k-fold CV (``split: grouped`` by ``group_by``, or ``random``), then a
-final fit on every crop. With ``folds < 2``: train on the index's ``train`` split and
-evaluate on ``val``/``test`` when present, else train on everything without metrics.
+Splits are law (:mod:`leukoscan.data.fit_splits`): only the items of ``fit_splits``
+(default ``train``) are read for fitting; a ``test`` split is never read. With ``folds >= 2``:
+k-fold CV inside the fit splits (``split: grouped`` by ``group_by``, or ``random``), repeated
+over ``fold_seeds`` fold assignments (mean and range reported, see
+:mod:`leukoscan.classify.repeats`), then a final fit on the fit splits. With ``folds < 2``:
+fit on the fit splits, score ``score_split`` (default ``val``) when present. Console,
+``metrics.json`` and ``predictions.csv`` name the splits fitted and scored.
 
 Two classes, or ``positive`` among the classes: the binary clinical report
 (:func:`~leukoscan.classify.metrics.binary_report`). More classes without ``positive``
@@ -36,14 +40,19 @@ from leukoscan.classify.engine import seed_all
 from leukoscan.classify.metrics import binary_report, multiclass_report
 from leukoscan.classify.model import FitCfg
 from leukoscan.classify.models import load_backbone
-from leukoscan.classify.records import RunLog, write_records
+from leukoscan.classify.records import COLUMNS, training_logger, write_records
 from leukoscan.classify.registry import CLASSIFIERS, build
+from leukoscan.classify.repeats import fold_seed_list, summarize
 from leukoscan.config import save_config, to_dict
 from leukoscan.data.checks import check_cells
+from leukoscan.data.fit_splits import FitPlan, check_fit_splits, plan_fit, score_split_ok
 from leukoscan.device import set_cpu_threads
+from leukoscan.encode import csv_row
 from leukoscan.errors import ConfigError
 from leukoscan.io import atomic_path, atomic_write_json
+from leukoscan.runlog import RunLog, start_wandb
 from leukoscan.runs import RunDir
+from leukoscan.verdict import classifier_verdict_from_metrics
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,9 @@ class TrainConfig:
     pretrained: bool | str = True  # True ImageNet (download), False scratch, "pbc" bundled blood backbone, or a file
     backbone_weights: str | None = None  # deep-feature / fine-tune init checkpoint
     folds: int = 5
+    fold_seeds: int = 5  # CV repeated over this many fold assignments (seeds fit.seed, fit.seed + 1, ...)
+    fit_splits: tuple[str, ...] = ("train",)  # never "test"; add "val" explicitly
+    score_split: str = "val"  # folds < 2: the split scored after the fit ("" = none)
     split: str = "grouped"  # grouped | random
     group_by: str = "overlap"  # overlap | slide | none
     positive: str = "blast"
@@ -76,6 +88,9 @@ class CVResult:
     fold_bal_acc: list[float]
     seconds: float
     subgroups: dict[str, Any] = field(default_factory=dict)
+    cells: CellSet | None = None  # the items cross-validated (the fit splits only)
+    plan: FitPlan | None = None
+    repeats: dict = field(default_factory=dict)  # spread over fold seeds, see classify.repeats.summarize
 
     def to_dict(self) -> dict:
         ba = np.array(self.fold_bal_acc, dtype=float)
@@ -83,7 +98,8 @@ class CVResult:
                 "fold_balanced_accuracy_mean": float(np.nanmean(ba)) if len(ba) else None,
                 "fold_balanced_accuracy_sd": float(np.nanstd(ba, ddof=1)) if len(ba) > 1 else None,
                 "seconds": round(self.seconds, 1),
-                "subgroups": {k: v.to_dict() for k, v in self.subgroups.items()}}
+                "subgroups": {k: v.to_dict() for k, v in self.subgroups.items()},
+                "repeats": self.repeats, **({"splits": self.plan.to_dict()} if self.plan else {})}
 
 
 def positive_index(class_names: tuple[str, ...], positive: str) -> int:
@@ -106,6 +122,12 @@ def score(labels: np.ndarray, proba: np.ndarray, class_names: tuple[str, ...], p
         return binary_report(labels, proba, class_names, positive=positive_index(class_names, positive),
                              n_boot=n_boot)
     return multiclass_report(labels, np.asarray(proba).argmax(1), class_names)
+
+
+def _bal_acc_dict(rep: dict) -> float | None:
+    """Balanced accuracy from a report's ``to_dict()`` (binary: ``{"value": ...}``; multiclass: a float)."""
+    ba = rep.get("balanced_accuracy")
+    return ba.get("value") if isinstance(ba, dict) else ba
 
 
 def _bal_acc(report: Any) -> float:
@@ -133,35 +155,34 @@ def feature_key(cfg: TrainConfig) -> tuple:
 
 def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=None,
                    feature_store: dict | None = None) -> CVResult:
-    """k-fold CV of ``cfg.model`` on ``cells``; metrics on the pooled out-of-fold predictions.
+    """k-fold CV of ``cfg.model`` on the ``cfg.fit_splits`` items of ``cells``, repeated over
+    ``cfg.fold_seeds`` fold assignments.
 
+    ``report``, ``proba`` and ``fold`` are those of the first fold seed (pooled out-of-fold
+    predictions); ``repeats`` holds every seed's figures and their mean and range.
     ``feature_store``: optional dict shared between calls so that feature-based models with
     the same :func:`feature_key` (e.g. ``resnet18+svm`` and ``resnet18+rf``) reuse features.
     """
+    plan = plan_fit(cells.splits, cfg.fit_splits, all_counts=cells.split_counts)
+    if len(plan.fit) < len(cells):  # CV runs inside the fit splits, nothing else is seen
+        cells = cells.subset(plan.fit)
     groups = cv_groups(cells, cfg.group_by, cfg.data_root) if cfg.split == "grouped" else None
-    folds = make_folds(cells.labels, groups, cfg.folds, split=cfg.split, seed=cfg.fit.seed)
-    proba = np.zeros((len(cells), len(cells.class_names)), dtype=np.float32)
-    fold_of = np.full(len(cells), -1)
-    fold_ba, t0 = [], time.time()
     factory = model_factory or (lambda: build_for(cfg, cells.class_names))
-    shared = None
-    for k, (tr, te) in enumerate(folds):
-        clf = factory()
-        if hasattr(clf, "extractor"):  # deterministic features: compute each crop once across folds
-            if shared is None:
-                shared = clf.extractor
-                store = None if feature_store is None else feature_store.setdefault(feature_key(cfg), {})
-                shared.enable_cache(store)
-            clf.extractor = shared
-        clf.fit([cells.images[i] for i in tr], cells.labels[tr], cfg.fit,
-                log=(lambda row, k=k: log({f"fold{k}/{a}": b for a, b in row.items()})) if log else None)
-        proba[te] = clf.predict_proba([cells.images[i] for i in te])
-        fold_of[te] = k
-        fold_ba.append(_bal_acc(score(cells.labels[te], proba[te], cells.class_names, cfg.positive, 0)))
-        if log:
-            log({"fold": k, "fold_balanced_accuracy": fold_ba[-1]})
+    shared: dict[str, Any] = {}
+    t0, runs = time.time(), []
+    seeds = fold_seed_list(cfg.fit.seed, cfg.fold_seeds)
+    for r, seed in enumerate(seeds):
+        folds = make_folds(cells.labels, groups, cfg.folds, split=cfg.split, seed=seed)
+        runs.append(_cv_once(cfg, cells, folds, factory, shared, feature_store, log if r == 0 else None))
+    proba, fold_of, fold_ba = runs[0]
     report = score(cells.labels, proba, cells.class_names, cfg.positive, cfg.n_boot)
-    res = CVResult(proba, fold_of, report, fold_ba, time.time() - t0)
+    per_seed = [score(cells.labels, p, cells.class_names, cfg.positive, 0).to_dict()
+                for p, _, _ in runs]
+    res = CVResult(proba, fold_of, report, fold_ba, time.time() - t0, cells=cells, plan=plan,
+                   repeats=summarize(per_seed, seeds))
+    if log:
+        for seed, rep in zip(seeds, per_seed, strict=True):
+            log({"fold": f"seed{seed}", "fold_balanced_accuracy": _bal_acc_dict(rep)})
     for cam in sorted(set(cells.meta.get("camera", []))):
         sel = np.array([c == cam for c in cells.meta["camera"]])
         res.subgroups[f"camera={cam}"] = score(cells.labels[sel], proba[sel], cells.class_names, cfg.positive,
@@ -169,63 +190,100 @@ def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=
     return res
 
 
-def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.ndarray | None) -> None:
+def _cv_once(cfg: TrainConfig, cells: CellSet, folds, factory, shared: dict, feature_store: dict | None,
+             log) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """One fold assignment -> (out-of-fold proba (N, C), fold of each item, per-fold bal. acc)."""
+    proba = np.zeros((len(cells), len(cells.class_names)), dtype=np.float32)
+    fold_of = np.full(len(cells), -1)
+    fold_ba = []
+    from tqdm import tqdm  # progress of a command that otherwise prints nothing for minutes
+
+    for k, (tr, te) in enumerate(tqdm(folds, desc=f"{cfg.model}: {cfg.folds}-fold CV", unit="fold",
+                                      disable=len(folds) < 2)):
+        clf = factory()
+        if hasattr(clf, "extractor"):  # deterministic features: compute each crop once across folds and seeds
+            if "ext" not in shared:
+                shared["ext"] = clf.extractor
+                store = None if feature_store is None else feature_store.setdefault(feature_key(cfg), {})
+                shared["ext"].enable_cache(store)
+            clf.extractor = shared["ext"]
+        clf.fit([cells.images[i] for i in tr], cells.labels[tr], cfg.fit,
+                log=(lambda row, k=k: log({f"fold{k}/{a}": b for a, b in row.items()})) if log else None)
+        proba[te] = clf.predict_proba([cells.images[i] for i in te])
+        fold_of[te] = k
+        fold_ba.append(_bal_acc(score(cells.labels[te], proba[te], cells.class_names, cfg.positive, 0)))
+        if log:
+            log({"fold": k, "fold_balanced_accuracy": fold_ba[-1]})
+    return proba, fold_of, fold_ba
+
+
+def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.ndarray | None,
+                      fitted: str = "") -> None:
+    """One row per scored crop; ``split`` is the crop's own split, ``fitted`` the splits the
+    model that scored it was fitted on (out-of-fold: the other folds of them)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["file", "label", "group", "fold", *[f"p_{c}" for c in cells.class_names]])
+        w.writerow(["file", "label", "group", "split", "fitted_on", "fold", *[f"p_{c}" for c in cells.class_names]])
         for i in range(len(cells)):
-            w.writerow([cells.files[i], cells.class_names[cells.labels[i]], cells.groups[i],
-                        "" if fold is None else int(fold[i]), *[f"{p:.5f}" for p in proba[i]]])
+            w.writerow(csv_row([cells.files[i], cells.class_names[cells.labels[i]], cells.groups[i], cells.splits[i],
+                                fitted, "" if fold is None else int(fold[i]), *[f"{p:.5f}" for p in proba[i]]]))
 
 
 def _wandb_run(cfg: TrainConfig, run_dir: Path) -> Any:
     if not cfg.wandb:
         return None
-    import os
-
-    import wandb  # optional logger: imported only when asked for
-
-    run_dir = Path(run_dir).absolute()  # wandb's core process has its own cwd
-    os.environ.setdefault("WANDB_DIR", str(run_dir))
-    os.environ.setdefault("WANDB_CACHE_DIR", str(run_dir / "wandb_cache"))
-    return wandb.init(project=cfg.wandb_project, name=run_dir.name, dir=str(run_dir), job_type="classify-train",
-                      config=to_dict(cfg))
+    return start_wandb(run_dir, project=cfg.wandb_project, name=run_dir.name, config=to_dict(cfg),
+                       job_type="classify-train")
 
 
-def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
+def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=print) -> Path:
     """Train/evaluate per ``cfg`` and write the run folder; returns its path."""
     set_cpu_threads()
     CLASSIFIERS.entry(cfg.model)  # an unknown name fails before the data are read
-    cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root)
-    check_cells([cells.class_names[int(i)] for i in cells.labels], str(cells.root or cfg.data))
+    fit_splits = check_fit_splits(cfg.fit_splits, "fit_splits")
+    score_split = score_split_ok(cfg.score_split, fit_splits) if cfg.folds < 2 else ""
+    cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root,
+                                                          splits=(*fit_splits, *([score_split] if score_split else [])))
+    plan = plan_fit(cells.splits, fit_splits, all_counts=cells.split_counts)
+    fit_cells = cells.subset(plan.fit)
+    check_cells([cells.class_names[int(i)] for i in fit_cells.labels], f"{cells.root or cfg.data} ({plan.describe()})")
+    if cfg.folds >= 2:  # folds the data cannot fill fail before the run folder exists
+        groups = cv_groups(fit_cells, cfg.group_by, cfg.data_root) if cfg.split == "grouped" else None
+        make_folds(fit_cells.labels, groups, cfg.folds, split=cfg.split, seed=cfg.fit.seed)
     run_dir = RunDir.new(cfg.project, cfg.name, default=cfg.model.replace("+", "_")).path
     run_dir.mkdir(parents=True)
     cfg = replace(cfg, name=run_dir.name)
     save_config(cfg, RunDir(run_dir).config)
     wb = _wandb_run(cfg, run_dir)
-    log = RunLog(run_dir, wb)
+    log = RunLog(run_dir, wb, columns=COLUMNS)
+    on_row = training_logger(log)
+    log_line(plan.describe())
+    fitted = "+".join(fit_splits) if not plan.unsplit_whole else "all"
     evaluated: tuple[Any, Any, Any, str] = (None, None, [], "")  # labels, proba, crops, what
-    metrics: dict[str, Any] = {"model": cfg.model, "data": cfg.data, "n": len(cells),
-                               "class_names": list(cells.class_names)}
-    train_idx = np.arange(len(cells))
+    metrics: dict[str, Any] = {"model": cfg.model, "data": cfg.data, "n": len(fit_cells),
+                               "class_names": list(cells.class_names), "splits": plan.to_dict()}
     if cfg.folds >= 2:
-        res = cross_validate(cfg, cells, log=log)
-        metrics.update(evaluation=f"{cfg.folds}-fold CV, split={cfg.split}, group_by={cfg.group_by}",
-                       cv=res.to_dict())
-        write_predictions(run_dir / "predictions.csv", cells, res.proba, res.fold)
-        evaluated = (cells.labels, res.proba, cells.images, f"out-of-fold, {cfg.folds}-fold CV")
-    else:
-        train_idx = np.array([i for i, s in enumerate(cells.splits) if s in ("train", "")])
+        res = cross_validate(cfg, fit_cells, log=on_row)
+        what = (f"{cfg.folds}-fold CV inside split {fitted}, split={cfg.split}, group_by={cfg.group_by}, "
+                f"{len(res.repeats['fold_seeds'])} fold seeds {res.repeats['fold_seeds']}")
+        metrics.update(evaluation=what, scored=f"out-of-fold, split {fitted}", cv=res.to_dict())
+        write_predictions(run_dir / "predictions.csv", fit_cells, res.proba, res.fold, fitted)
+        evaluated = (fit_cells.labels, res.proba, fit_cells.images, f"out-of-fold, {cfg.folds}-fold CV of {fitted}")
+        log_line(f"scored: out-of-fold {what}")
     clf, weights = None, None
     if cfg.final_fit or cfg.folds < 2:
+        print(f"{cfg.model}: fitting on {len(fit_cells)} crops (split {fitted})", flush=True)
         clf = build_for(cfg, cells.class_names)
         t0 = time.time()
-        clf.fit([cells.images[i] for i in train_idx], cells.labels[train_idx], cfg.fit, log=log)
+        clf.fit(fit_cells.images, fit_cells.labels, cfg.fit, log=on_row)
         metrics["final_fit_seconds"] = round(time.time() - t0, 1)
+        metrics["final_fit"] = f"split {fitted} ({len(fit_cells)} items)"
         weights = clf.save(run_dir)
         if cfg.folds < 2:
-            held, evaluated = _holdout(cfg, cells, clf)
+            held, evaluated = _holdout(cfg, cells, clf, score_split, fitted, run_dir)
             metrics.update(held)
+            log_line(f"scored: {held.get('scored', 'nothing')}")
+    metrics["verdict"] = classifier_verdict_from_metrics(metrics).to_dict()
     atomic_write_json(RunDir(run_dir).metrics, metrics)
     labels, proba, crops, what = evaluated
     pos = positive_index(cells.class_names, cfg.positive) if binary_task(cells.class_names, cfg.positive) else None
@@ -236,26 +294,26 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None) -> Path:
     return run_dir
 
 
-def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any) -> tuple[dict, tuple]:
-    """Metrics on val/test; also (labels, proba, crops, name) of the first of them, for plots."""
-    out: dict[str, Any] = {}
-    first: tuple = (None, None, [], "")
-    sources = cells.meta.get("source")
-    for split in ("val", "test"):
-        idx = np.array([i for i, s in enumerate(cells.splits) if s == split])
-        if len(idx):
-            sub = cells.subset(idx)
-            proba = clf.predict_proba(sub.images)
-            out[split] = score(sub.labels, proba, cells.class_names, cfg.positive, cfg.n_boot).to_dict()
-            for src in sorted(set(sub.meta.get("source", []))) if sources else ():
-                sel = np.array([x == src for x in sub.meta["source"]])
-                out[f"{split}:{src}"] = score(sub.labels[sel], proba[sel], cells.class_names, cfg.positive,
-                                              cfg.n_boot).to_dict()
-            if first[0] is None:
-                first = (sub.labels, proba, sub.images, f"{split} split")
-    if not out:
-        out["note"] = "no val/test split and folds < 2: trained on everything, no metrics"
-    return out, first
+def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any, score_split: str, fitted: str,
+             run_dir: Path) -> tuple[dict, tuple]:
+    """Metrics on the ``score_split`` split (per source dataset too, for ``a+b`` data) and its
+    predictions.csv; (labels, proba, crops, name) for plots."""
+    idx = np.array([i for i, s in enumerate(cells.splits) if score_split and s == score_split], dtype=int)
+    if not len(idx):
+        note = (f"no {score_split!r} split to score" if score_split else "no score split asked") + \
+            f": fitted on {fitted}, no metrics"
+        return {"scored": note, "note": note}, (None, None, [], "")
+    sub = cells.subset(idx)
+    proba = clf.predict_proba(sub.images)
+    write_predictions(run_dir / "predictions.csv", sub, proba, None, fitted)
+    out = {"scored": f"split {score_split} ({len(sub)} items), model fitted on split {fitted}",
+           "score_split": score_split,
+           score_split: score(sub.labels, proba, cells.class_names, cfg.positive, cfg.n_boot).to_dict()}
+    for src in sorted(set(sub.meta.get("source", []))):
+        sel = np.array([x == src for x in sub.meta["source"]])
+        out[f"{score_split}:{src}"] = score(sub.labels[sel], proba[sel], cells.class_names, cfg.positive,
+                                            cfg.n_boot).to_dict()
+    return out, (sub.labels, proba, sub.images, f"{score_split} split")
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

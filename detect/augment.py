@@ -116,11 +116,12 @@ def ultralytics_args(cfg: AugmentConfig) -> dict[str, Any]:
     return args
 
 
-def albumentations_pipeline(cfg: AugmentConfig, *, min_visibility: float = 0.3) -> Any:
+def albumentations_pipeline(cfg: AugmentConfig, *, min_visibility: float = 0.3, seed: int | None = None) -> Any:
     """Train-time ``albumentations.Compose`` on RGB uint8 images and ``pascal_voc`` boxes.
 
     Call as ``t(image=img, bboxes=xyxy_list, labels=label_list)``. Boxes left with less
-    than ``min_visibility`` of their area after scaling/cropping are dropped.
+    than ``min_visibility`` of their area after scaling/cropping are dropped. ``seed``: the
+    augmentation stream is reproducible (albumentations >= 2 draws from OS entropy without it).
     """
     import albumentations as A
 
@@ -136,4 +137,5 @@ def albumentations_pipeline(cfg: AugmentConfig, *, min_visibility: float = 0.3) 
     return A.Compose(
         ops,
         bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], min_visibility=min_visibility),
+        seed=seed,
     )

@@ -1,6 +1,6 @@
 """The one detector interface every backend implements.
 
-A :class:`Detector` trains on a canonical prepared dataset folder (``data.yaml`` +
+A :class:`BaseDetector` trains on a canonical prepared dataset folder (``data.yaml`` +
 ``images/`` + ``labels/`` + ``annotations/``), predicts ``supervision.Detections`` in
 original-image pixels (``xyxy`` float32, ``class_id``, ``confidence``,
 ``data[CLASS_NAME]`` (:mod:`leukoscan.schema`)), and saves/loads one weights file.
@@ -29,7 +29,7 @@ from leukoscan.schema import CLASS_NAME
 if TYPE_CHECKING:
     import supervision as sv
 
-__all__ = ["DETECT_CONF", "NMS_IOU", "Detector", "DetectorMeta", "FitArgs", "check_image", "empty_detections",
+__all__ = ["DETECT_CONF", "NMS_IOU", "BaseDetector", "DetectorMeta", "FitArgs", "check_image", "empty_detections",
            "make_detections", "with_class_names"]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -53,8 +53,25 @@ class DetectorMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DetectorMeta:
+        """From a checkpoint's ``"leukoscan"`` dict (file data: each value type-checked)."""
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        for key, ok in _META_TYPES.items():
+            if key in known and not ok(known[key]):
+                raise ValueError(f"detector meta {key}={str(known[key])[:60]!r} has the wrong type or range")
         return cls(**known)
+
+
+def _int_in(lo: int, hi: int) -> Any:
+    return lambda v: type(v) is int and lo <= v <= hi
+
+
+_META_TYPES = {
+    "backend": lambda v: isinstance(v, str), "pretrained": lambda v: isinstance(v, str),
+    "class_names": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "imgsz": _int_in(16, 8192), "tile_size": _int_in(0, 16384), "tile_overlap": _int_in(0, 16384),
+    "auto_tile_factor": lambda v: type(v) in (int, float) and 0 < v < 1000,
+    "extra": lambda v: isinstance(v, dict) and all(type(x) in (int, float, str, bool) or x is None for x in v.values()),
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +98,9 @@ class FitArgs:
     verbose: bool = True
 
 
-class Detector(ABC):
-    """Common interface. Subclasses set ``self.meta`` and implement the abstract methods."""
+class BaseDetector(ABC):
+    """What every backend shares (it implements :class:`leukoscan.schema.Detector`, the
+    stage's contract). Subclasses set ``self.meta`` and implement the abstract methods."""
 
     meta: DetectorMeta
 
@@ -110,14 +128,10 @@ class Detector(ABC):
         """Write an ONNX model (+ ``.json`` meta) that :func:`leukoscan.detect.load` runs with onnxruntime."""
         raise BadInputError(f"ONNX export is implemented for the YOLO backends, not {self.name!r}")
 
-    def to(self, device: str) -> Detector:
+    def to(self, device: str) -> BaseDetector:
         """Run inference on ``device`` ("cpu", "cuda:0")."""
         self.device = device
         return self
-
-    def train(self, args: FitArgs) -> dict[str, Any]:
-        """Alias of :meth:`fit` (the documented interface name)."""
-        return self.fit(args)
 
     def predict(self, image: np.ndarray, *, conf: float = DETECT_CONF, iou: float = NMS_IOU,
                 tile: int | None = None) -> sv.Detections:
@@ -149,6 +163,8 @@ def check_image(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         desc = f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', type(image).__name__)}"
         raise BadInputError(f"expected an RGB uint8 image of shape (H, W, 3), got {desc}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise BadInputError(f"empty image: shape {image.shape} has no pixels")
 
 
 def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,

@@ -198,7 +198,8 @@ def predict_split(detector: Detector, data_dir: str | Path, split: str = "val", 
         ids = {im["id"] for im in images}
         gt = {**gt, "images": images, "annotations": [a for a in gt["annotations"] if a["image_id"] in ids]}
     preds: dict[int, sv.Detections] = {}
-    for im in tqdm(gt["images"], desc=f"predict {split}", disable=not progress, leave=False):
+    # disable=None: tqdm draws on a terminal only, so a log file gets no line per refresh
+    for im in tqdm(gt["images"], desc=f"predict {split}", disable=None if progress else True, leave=False):
         img = read_image(data_dir / "images" / split / im["file_name"])
         preds[im["id"]] = detector.predict(transform(img) if transform else img, conf=conf, iou=iou, tile=tile)
     return gt, preds

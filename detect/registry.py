@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from leukoscan.errors import BadInputError, MissingModelError
+from leukoscan.errors import BadInputError, LeukoScanError, MissingModelError
 from leukoscan.registry import Registry
 from leukoscan.runs import weights_file
 from leukoscan.trust import torch_load
@@ -23,7 +23,7 @@ DETECTORS = Registry("detector")
 
 def build(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool = True,
           imgsz: int = 640, **kw: Any) -> Any:
-    """A fresh (untrained) :class:`~leukoscan.detect.base.Detector` of backend ``name``."""
+    """A fresh (untrained) :class:`~leukoscan.detect.base.BaseDetector` of backend ``name``."""
     return DETECTORS.build(name, num_classes=num_classes, class_names=class_names, pretrained=pretrained,
                            imgsz=imgsz, **kw)
 
@@ -47,7 +47,7 @@ def _read_checkpoint(path: Path, trust: bool = False) -> dict[str, Any]:
         if not isinstance(meta, dict) or "backend" not in meta:
             raise BadInputError(f"{side}: not a LeukoScan ONNX sidecar (no 'backend')")
         return {"leukoscan": meta}
-    ckpt = torch_load(path, trust=trust, what="detector checkpoint")  # runs no code from the file
+    ckpt = torch_load(path, trust=trust, what="detector checkpoint", layers=True)  # runs no code
     if not isinstance(ckpt, dict):
         raise BadInputError(f"{path}: not a detector checkpoint (got {type(ckpt).__name__})")
     return ckpt
@@ -75,7 +75,7 @@ def backend_of(ckpt: dict[str, Any]) -> str | None:
 
 
 def load(path_or_run_dir: str | Path, *, trust: bool = False) -> Any:
-    """Load any saved detector (ours, its ONNX export, or a plain ultralytics ``.pt``) -> Detector.
+    """Load any saved detector (ours, its ONNX export, or a plain ultralytics ``.pt``) -> BaseDetector.
 
     ``trust=False`` (default): a checkpoint naming anything but network layers is refused
     (:func:`leukoscan.trust.torch_load`); ``trust=True`` is ``--trust-model``.
@@ -85,4 +85,10 @@ def load(path_or_run_dir: str | Path, *, trust: bool = False) -> Any:
     name = backend_of(ckpt)
     if name not in DETECTORS:
         raise BadInputError(f"{path}: unknown detector backend {name!r}; valid: {', '.join(DETECTORS.list_names())}")
-    return DETECTORS.load(name, path, ckpt)
+    try:
+        return DETECTORS.load(name, path, ckpt)
+    except LeukoScanError:
+        raise
+    except (ValueError, TypeError, KeyError, RuntimeError) as e:  # the file's data does not fit the backend
+        raise BadInputError(f"{path}: not a usable {name} checkpoint "
+                            f"({(str(e).strip().splitlines() or [type(e).__name__])[0][:160]})") from e

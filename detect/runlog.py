@@ -1,51 +1,20 @@
-"""Per-epoch logging for a detection run: metrics CSV and (optional) Weights & Biases.
+"""What a detection run logs, on top of the one run logger (:mod:`leukoscan.runlog`).
 
-W&B is off by default. With ``WANDB_MODE=offline`` it logs into ``<run>/wandb`` with no
-network and no prompt (``wandb sync <run>/wandb/offline-run-*`` uploads it later). When
-enabled but neither logged in nor offline, it fails at start with a clear message.
+:func:`epoch_logger`: each epoch's metrics into ``metrics.csv`` and W&B (keys from
+:func:`wandb_key`). :class:`WandbLog`: the W&B run of a detection run (started by
+:func:`leukoscan.runlog.start_wandb`) and what it gets at the end: plots, a PR curve, a
+confusion matrix, boxes on samples, the best weights. W&B is off by default.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from leukoscan.io import atomic_write_text
-
-
-class CsvLog:
-    """``metrics.csv``: one row per epoch (a resumed epoch replaces its earlier row)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def rows(self) -> list[dict[str, str]]:
-        if not self.path.is_file():
-            return []
-        with open(self.path, newline="") as f:
-            return list(csv.DictReader(f))
-
-    def __call__(self, epoch: int, metrics: dict[str, float]) -> None:
-        rows = [r for r in self.rows() if int(r["epoch"]) < epoch]
-        rows.append({"epoch": str(epoch), **{k: f"{v:.6g}" for k, v in metrics.items()}})
-        cols: list[str] = []
-        for r in rows:
-            cols += [k for k in r if k not in cols]
-        buf = io.StringIO()
-        wr = csv.DictWriter(buf, fieldnames=cols)
-        wr.writeheader()
-        wr.writerows(rows)
-        atomic_write_text(self.path, buf.getvalue())
-
-    def epoch_times(self) -> list[float]:
-        return [float(r["epoch_time_s"]) for r in self.rows() if r.get("epoch_time_s")]
+from leukoscan.runlog import RunLog, start_wandb
 
 
 def wandb_key(name: str) -> str:
@@ -62,6 +31,23 @@ def wandb_key(name: str) -> str:
     return "metrics/" + name
 
 
+def epoch_logger(log: RunLog, evaluator: str = "") -> Callable[[int, dict[str, float]], None]:
+    """An epoch callback (``cb(epoch, metrics)``): one row per epoch, at step ``epoch`` in W&B.
+
+    ``evaluator``: who computed the per-epoch val metrics ("ultralytics" for YOLO); its name
+    prefixes their W&B keys (``metrics/ultralytics_map50``), so they are never mistaken for the
+    final figures of LeukoScan's COCO evaluator (``final/mAP50``)."""
+    prefix = f"{evaluator}_" if evaluator else ""
+
+    def key(k: str) -> str:
+        return f"metrics/{prefix}{k}" if prefix and k in ("map50", "map50_95", "precision", "recall") else wandb_key(k)
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        log({"epoch": epoch, **metrics}, {**{key(k): v for k, v in metrics.items()}, "epoch": epoch}, step=epoch)
+
+    return on_epoch
+
+
 class WandbLog:
     """A detection run in W&B: per-epoch metrics under fixed keys, the config as run, and at
     the end the plots, a PR curve, a confusion matrix, ground truth and predicted boxes on
@@ -71,20 +57,7 @@ class WandbLog:
                  class_names: Sequence[str] = (), job_type: str = "detect-train") -> None:
         import wandb
 
-        # absolute: wandb's core process (started once per Python process) has its own cwd
-        run_dir = Path(run_dir).absolute()
-        id_file = run_dir / "wandb_id.txt"
-        run_id = id_file.read_text().strip() if id_file.is_file() else secrets.token_hex(4)
-        id_file.write_text(run_id)
-        os.environ.setdefault("WANDB_DIR", str(run_dir))
-        try:
-            self.run = wandb.init(project=project, entity=entity, name=name, id=run_id, resume="allow",
-                                  dir=str(run_dir), config=config, job_type=job_type)
-        except Exception as e:
-            raise RuntimeError(
-                f"W&B could not start ({str(e).splitlines()[0]}). Log in with `wandb login`, or set "
-                "WANDB_MODE=offline to log locally without network, or drop --wandb."
-            ) from e
+        self.run = start_wandb(run_dir, project=project, entity=entity, name=name, config=config, job_type=job_type)
         self._wandb = wandb
         self.class_labels = {i: n for i, n in enumerate(class_names)}  # fixed for the whole run
         self.run.define_metric("epoch")
@@ -94,8 +67,9 @@ class WandbLog:
     def config_update(self, values: dict[str, Any]) -> None:
         self.run.config.update(values, allow_val_change=True)
 
-    def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        self.run.log({**{wandb_key(k): v for k, v in metrics.items()}, "epoch": epoch}, step=epoch)
+    #: Who computed the per-epoch val metrics ("ultralytics" for YOLO: its own validator). The
+    #: final metrics (``final/mAP50``) are always LeukoScan's COCO evaluator (pycocotools) on best.pt.
+    epoch_evaluator: str = ""
 
     def final(self, step: int, metrics: dict[str, Any], rec: Any, weights: Path | None = None) -> None:
         """``metrics``: DetectionMetrics.to_dict(); ``rec``: :class:`leukoscan.detect.records.Records`."""
@@ -120,7 +94,7 @@ class WandbLog:
             log["final/confusion_matrix"] = wandb.plot.confusion_matrix(
                 y_true=y_true, preds=y_pred, class_names=rec.names, title="confusion (IoU 0.5, score >= 0.25)")
         self.run.log(log, step=step)
-        self.run.summary.update({"mAP50": metrics["map50"], "mAP50-95": metrics["map50_95"]})
+        self.run.summary.update({"evaluator": "LeukoScan COCO evaluator (pycocotools), weights/best.pt, val split"})
         if weights is not None and Path(weights).is_file():
             art = wandb.Artifact(f"{self.run.name}-weights", type="model",
                                  metadata={"mAP50": metrics["map50"], "file": Path(weights).name})

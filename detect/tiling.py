@@ -25,7 +25,7 @@ box (IoS): a cell cut by a slice border gives a partial box in one slice and the
 box in the next, and a half box has IoU of only 0.5 with the whole one, while it lies
 inside it (IoS 1.0). On ALL-IDB1 dev-val (30-epoch YOLOv8n) IoS instead of IoU at 0.6
 removed duplicate blast boxes without losing a blast (benchmarks/README.md).
-``Detector.predict`` slices automatically above a size threshold (see :mod:`leukoscan.detect.base`).
+``BaseDetector.predict`` slices automatically above a size threshold (see :mod:`leukoscan.detect.base`).
 """
 
 from __future__ import annotations

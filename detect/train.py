@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan import ddp
-from leukoscan.config import check_min, load_config, save_config, to_dict
+from leukoscan.config import check_max, check_min, load_config, save_config, to_dict
 from leukoscan.data import read_names, resolve
 from leukoscan.data.checks import check_detection_splits
+from leukoscan.data.fit_splits import HELD_OUT, check_fit_splits
 from leukoscan.detect.augment import AugmentConfig
-from leukoscan.detect.base import EpochCallback, FitArgs
+from leukoscan.detect.base import DETECT_CONF, EpochCallback, FitArgs
 from leukoscan.detect.evaluate import (
     coco_evaluate,
     coco_results,
@@ -32,11 +33,23 @@ from leukoscan.detect.evaluate import (
 )
 from leukoscan.detect.records import write_records
 from leukoscan.detect.registry import DETECTORS, build, load
-from leukoscan.detect.runlog import CsvLog, WandbLog
+from leukoscan.detect.runlog import WandbLog, epoch_logger
+from leukoscan.detect.sanity import training_verdict
 from leukoscan.detect.tiling import TilePlan, plan_tiles, tile_dataset
-from leukoscan.device import cpu_threads, first_device, resolve_device, set_cpu_threads
+from leukoscan.device import (
+    check_device,
+    cpu_threads,
+    first_device,
+    resolve_device,
+    set_cpu_threads,
+)
 from leukoscan.errors import ConfigError, MissingModelError
+from leukoscan.runlog import RunLog
 from leukoscan.runs import LAST, RunDir
+from leukoscan.verdict import COMPLETE, INTERRUPTED, LEUKOCYTE_CLASSES, TRAINING, write_status
+
+#: Largest training image size (pixels); 4096 px is 41x the pixels of 640 px (imgsz 100000 grew until killed).
+MAX_IMGSZ = 4096
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,10 @@ class DetectTrainConfig:
 
     def __post_init__(self) -> None:
         check_min(self, epochs=1, imgsz=32, batch=1, patience=0, workers=0, threads=0)
+        check_fit_splits((self.train_split,), "train_split")
+        check_fit_splits((self.val_split,), "val_split (it picks best.pt, so it is part of the fit)")
+        check_max(self, imgsz=MAX_IMGSZ)
+        check_device(self.device)
 
 
 def _tile_plan(cfg: DetectTrainConfig, data_dir: Path) -> TilePlan:
@@ -123,6 +140,7 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
         return info, Path(info["train_dir"])
     data_dir = resolve(cfg.data, data_root=cfg.data_root).absolute()
     check_detection_splits(data_dir, cfg.train_split, cfg.val_split)  # refuse data with nothing to learn
+    splits = _split_note(data_dir, cfg)
     plan = _tile_plan(cfg, data_dir)  # refuse an exploding tiling before anything is written
     run_dir.mkdir(parents=True)  # only once the data is there: a failed start leaves no empty run
     tile = plan.tile
@@ -134,10 +152,22 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
                                  overlap=plan.overlap, min_visibility=cfg.tile.min_visibility).absolute()
     info = {"data_dir": str(data_dir), "train_dir": str(train_dir), "class_names": read_names(data_dir),
             "device": resolve_device(cfg.device), "threads": cfg.threads or cpu_threads(), "tile_size": tile,
-            "tile_overlap": plan.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "tile_overlap": plan.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "splits": splits}
     save_config(replace(cfg, augment=cfg.augment.resolved()), run.config)  # effective values
     run.write_json(run.run_info.name, info)
     return info, train_dir
+
+
+def _split_note(data_dir: Path, cfg: DetectTrainConfig) -> dict[str, Any]:
+    """Which splits the run fits (train, and val to pick best.pt); a held-out split is named, never read."""
+    held = data_dir / "splits" / f"{HELD_OUT}.txt"
+    n_held = len(held.read_text().split()) if held.is_file() else 0
+    note = {"fitted": cfg.train_split, "selects_best": cfg.val_split,
+            "held_out": {HELD_OUT: n_held} if n_held else {}}
+    print(f"fitted on: split {cfg.train_split}; best.pt chosen on split {cfg.val_split}"
+          + (f"; the data hold a {HELD_OUT!r} split ({n_held} images): left alone, never read" if n_held else ""))
+    return note
 
 
 def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
@@ -169,36 +199,50 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     threads = set_cpu_threads(info["threads"])
     det = _build(cfg, info)
     main = ddp.is_main()
-    csv_log = CsvLog(run_dir / "metrics.csv") if main else None
     wb = _start_wandb(cfg, run_dir) if cfg.wandb.enabled and main else None
-    cbs: list[EpochCallback] = ([csv_log] if main else []) + ([wb.epoch] if wb else []) + list(callbacks)
+    log = RunLog(run_dir, wb.run if wb else None) if main else None
+    evaluator = wb.epoch_evaluator if wb else ""
+    cbs: list[EpochCallback] = ([epoch_logger(log, evaluator)] if log else []) + list(callbacks)
     args = FitArgs(data_dir=train_dir, run_dir=run_dir, epochs=cfg.epochs, batch=cfg.batch, device=info["device"],
                    threads=threads, seed=cfg.seed, workers=cfg.workers, lr=cfg.lr, patience=cfg.patience,
                    val=cfg.val, train_split=cfg.train_split, val_split=cfg.val_split, augment=cfg.augment,
                    resume=bool(resume), amp=cfg.amp, callbacks=cbs, verbose=progress)
     t0 = time.time()
+    if main:  # read back by leukoscan.verdict.run_state: a run still training is never picked implicitly
+        write_status(run_dir, TRAINING, epochs=cfg.epochs)
     try:
         fit_info = det.fit(args)
     except KeyboardInterrupt:
-        if RunDir(run_dir).last.is_file():
-            print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
-                  f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
-        else:
-            print(f"\ninterrupted before the first epoch finished: nothing to resume in {run_dir}; "
-                  "run the same command again to start over", flush=True)
+        if main:
+            write_status(run_dir, INTERRUPTED, epochs=cfg.epochs)
+        _resume_hint(run_dir)
         raise
     finally:
         ddp.cleanup()
     if not main:
         return run_dir
     train_seconds = time.time() - t0
-    _record_pretrained(run_dir, info, det.meta.pretrained)
-    _record_optimizer(run_dir, info, fit_info, wb)
-    best = load(run_dir)
-    best.threads = threads
-    best.to(first_device(info["device"]))
-    _finish(cfg, run_dir, info, best, csv_log, train_seconds, wb, progress)
+    try:  # an interrupt in the final evaluation: --resume evaluates again (all epochs are done)
+        _record_pretrained(run_dir, info, det.meta.pretrained)
+        _record_optimizer(run_dir, info, fit_info, wb)
+        best = load(run_dir)
+        best.threads = threads
+        best.to(first_device(info["device"]))
+        _finish(cfg, run_dir, info, best, log, train_seconds, wb, progress)
+    except KeyboardInterrupt:
+        write_status(run_dir, INTERRUPTED, epochs=cfg.epochs)
+        _resume_hint(run_dir)
+        raise
     return run_dir
+
+
+def _resume_hint(run_dir: Path) -> None:
+    if RunDir(run_dir).last.is_file():
+        print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
+              f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
+    else:
+        print(f"\ninterrupted before the first epoch finished: nothing to resume in {run_dir}; "
+              "run the same command again to start over", flush=True)
 
 
 def _check_multi_device(cfg: DetectTrainConfig) -> None:
@@ -235,8 +279,11 @@ def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
     info = RunDir(run_dir).read_json(RunDir(run_dir).run_info.name)
     config = {**to_dict(replace(cfg, augment=cfg.augment.resolved())),
               "run": {k: info.get(k) for k in ("device", "threads", "tile_size", "tile_overlap", "class_names")}}
-    return WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
-                    config=config, class_names=info["class_names"])
+    log = WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
+                   config=config, class_names=info["class_names"])
+    if cfg.model.startswith("yolo"):  # the registry entry carries no backend kind
+        log.epoch_evaluator = "ultralytics"  # per-epoch mAP from ultralytics' validator, not ours
+    return log
 
 
 def _record_pretrained(run_dir: Path, info: dict[str, Any], state: str) -> None:
@@ -255,24 +302,39 @@ def _record_optimizer(run_dir: Path, info: dict[str, Any], fit_info: dict[str, A
             wb.config_update({"optimizer_used": used.get("optimizer"), "lr_used": used.get("lr0")})
 
 
-def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, csv_log: Any,
+def _leukocyte_ap50(m: Any) -> float | None:
+    """Mean AP50 over the leukocyte classes present (None when the data have none)."""
+    aps = [pc["ap50"] for n, pc in m.per_class.items() if n in LEUKOCYTE_CLASSES and pc["ap50"] is not None]
+    return sum(aps) / len(aps) if aps else None
+
+
+def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, log: RunLog,
             train_seconds: float, wb: WandbLog | None, progress: bool) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
     data_dir = Path(info["data_dir"])
     gt, preds = predict_split(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)
     m = coco_evaluate(gt, coco_results(gt, preds))
-    m.centroids = split_centroid_hits(data_dir, cfg.val_split, gt, preds, 0.25)
+    m.centroids = split_centroid_hits(data_dir, cfg.val_split, gt, preds, DETECT_CONF)
     rec = write_records(run_dir, data_dir, cfg.val_split, gt, preds, det.class_names,
                         n_samples=cfg.wandb.n_samples)
-    times = csv_log.epoch_times()
+    times = log.column("epoch_time_s")
+    verdict = training_verdict(gt, preds, _leukocyte_ap50(m))
     out = {"model": cfg.model, "data": cfg.data, "data_dir": str(data_dir), "split": cfg.val_split,
-           "epochs": len(csv_log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
+           "fitted_on": cfg.train_split, "scored": f"split {cfg.val_split} (also chose best.pt: not an independent "
+           f"test)", "epochs": len(log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
            "threads": info["threads"], "pretrained": det.meta.pretrained, "tile_size": info["tile_size"],
            "train_seconds_this_session": round(train_seconds, 1),
            "seconds_per_epoch": round(sum(times) / len(times), 2) if times else None,
-           "weights": str(RunDir(run_dir).best), **m.to_dict()}
+           "weights": str(RunDir(run_dir).best), **m.to_dict(), "verdict": verdict.to_dict()}
     RunDir(run_dir).write_json(RunDir(run_dir).metrics.name, out)
+    write_status(run_dir, COMPLETE, epochs=cfg.epochs)
+    other = ("; ultralytics' own validator printed above scores the same weights its own way: "
+             "its figures are kept apart, as metrics/ultralytics_* in W&B") if cfg.model.startswith("yolo") else ""
+    print(f"final evaluation of weights/best.pt on {cfg.val_split}: LeukoScan's COCO evaluator (pycocotools), "
+          f"the figures of record (metrics.json, W&B final/*){other}")
     print(m.summary())
+    print(f"verdict: {verdict.text}")
     if wb is not None:
+        wb.run.summary["verdict"] = verdict.text
         wb.final(out["epochs"] + 1, m.to_dict(), rec, weights=RunDir(run_dir).best)
         wb.finish()

@@ -1,6 +1,8 @@
 """The seed-reproduction table: every recipe under a random split, slide-group CV and Canon only.
 
-``run_seed_table(data_root, out)`` runs, with one seed and 5 folds everywhere:
+``run_seed_table(data_root, out)`` runs, with 5 folds everywhere, each CV scheme repeated
+over ``fold_seeds`` fold assignments (the first seed's pooled figures with their CI, and the
+mean and range over seeds next to them):
 
 - **cells** (ALL-IDB2 crops, blast = positive): every recipe of :data:`.recipes.RECIPES`
   under ``random`` (stratified 5-fold over crops, what most papers did), ``grouped``
@@ -11,6 +13,12 @@
   slide version of every recipe with ``slides=True``, under ``random``, ``grouped``,
   ``canon`` and ``dev`` (train on the 48 dev-train slides, test on the 21 dev-val slides,
   the split of the two-stage pipeline's figures).
+
+Splits (:mod:`leukoscan.data.fit_splits`): only items of the dev splits (``train`` and
+``val`` of ``allidb1_dev_split.csv``, via the crop's source slide) are read and
+cross-validated; a ``test`` split is left alone (never decoded) unless named by
+``test_split``, in which case the ``test`` scheme fits on every dev item and scores that
+split once. Without a split file every item is dev.
 
 Features are computed once per recipe and reused by every scheme (optionally cached on
 disk with ``cache``). Metrics: :func:`classify.metrics.binary_report` on the pooled
@@ -33,6 +41,7 @@ from leukoscan.classify.cv import Fold, grouped_stratified_kfold, random_kfold
 from leukoscan.classify.metrics import binary_report
 from leukoscan.classify.model import FitCfg
 from leukoscan.classify.models import _torch_builder
+from leukoscan.classify.repeats import fold_seed_list, summarize
 from leukoscan.data.all_idb1 import image_label
 from leukoscan.errors import MissingDatasetError
 from leukoscan.io import read_image
@@ -40,22 +49,46 @@ from leukoscan.io import read_image
 K = 5
 
 
+DEV_SPLITS = ("train", "val")
+REPEATED = ("random", "grouped", "canon")  # the schemes whose figures depend on the fold seed
+
+
 @dataclass
 class Items:
-    """What CV needs: images, labels (1 = positive), groups, cameras."""
+    """What CV needs: images, labels (1 = positive), groups, cameras; ``splits``: each item's
+    own split (``""`` without a split file), ``dev_split``: slides' split for the ``dev`` scheme."""
 
     images: list[np.ndarray]
     labels: np.ndarray
     groups: list[str]
     cameras: list[str]
     dev_split: list[str] | None = None
+    splits: list[str] | None = None
+    split_counts: dict[str, int] | None = None  # every item under the root, read or not
 
     def __len__(self) -> int:
         return len(self.labels)
 
 
-def load_cells(all_idb: str | Path) -> Items:
-    """ALL-IDB2 crops with overlap groups and camera of their source slide (read-only)."""
+def read_splits(root: Path) -> dict[str, str]:
+    """``{slide stem: split}`` of ``allidb1_dev_split.csv`` (empty without the file)."""
+    path = root / "allidb1_dev_split.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        return {r["image"].strip(): r["split"].strip() for r in csv.DictReader(f)}
+
+
+def wanted(split: str, have_file: bool, read: tuple[str, ...]) -> bool:
+    """Is an item of ``split`` read? Every item without a split file, else only ``read`` splits."""
+    return not have_file or split in read
+
+
+def load_cells(all_idb: str | Path, read: tuple[str, ...] = DEV_SPLITS) -> Items:
+    """ALL-IDB2 crops with overlap groups and camera of their source slide (read-only); only
+    crops whose source slide is in a ``read`` split are decoded (all without a split file)."""
+    from collections import Counter
+
     root = Path(all_idb)
     paths = sorted((root / "ALL_IDB2" / "img").glob("*.tif"))
     if not paths:
@@ -64,28 +97,49 @@ def load_cells(all_idb: str | Path) -> Items:
         src = {r["crop"]: r["source_image"] for r in csv.DictReader(f)}
     with open(root / "allidb1_image_meta.csv", newline="") as f:
         meta = {r["image"]: r for r in csv.DictReader(f)}
+    split_of = read_splits(root)
+    all_splits = [split_of.get(src.get(p.stem, ""), "") for p in paths]
+    keep = [i for i, s in enumerate(all_splits) if wanted(s, bool(split_of), read)]
+    paths = [paths[i] for i in keep]
     groups, cams = [], []
     for p in paths:
         m = meta.get(src.get(p.stem, ""), {})
         groups.append(f"g{m['group_id']}" if m else p.stem)
         cams.append(m.get("camera", "unknown").split(" ")[0])
     return Items([read_image(p)[..., :3] for p in paths], np.array([image_label(p.stem) for p in paths]),
-                 groups, cams)
+                 groups, cams, splits=[all_splits[i] for i in keep], split_counts=dict(Counter(all_splits)))
 
 
-def schemes(items: Items, seed: int = 0) -> dict[str, tuple[np.ndarray, list[Fold]]]:
-    """``name -> (item indices, folds over those indices)``."""
-    idx = np.arange(len(items))
-    y = items.labels
+def dev_and_test(items: Items, test_split: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of dev items, indices of the ``test_split`` items; empty when not asked)."""
+    sp = items.splits or [""] * len(items)
+    if not any(sp):
+        return np.arange(len(items)), np.array([], dtype=int)
+    dev = np.array([i for i, s in enumerate(sp) if s in DEV_SPLITS], dtype=int)
+    test = np.array([i for i, s in enumerate(sp) if test_split and s == test_split], dtype=int)
+    return dev, test
+
+
+def schemes(items: Items, seed: int = 0, dev: np.ndarray | None = None,
+            test: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, list[Fold]]]:
+    """``name -> (item indices, folds over those indices)``; CV only over ``dev`` (default all);
+    ``test``: the ``test`` scheme fits on every dev item and scores these once."""
+    idx = np.arange(len(items)) if dev is None else np.asarray(dev)
+    y = items.labels[idx]
+    groups = [items.groups[i] for i in idx]
     out = {"random": (idx, random_kfold(y, K, seed=seed)),
-           "grouped": (idx, grouped_stratified_kfold(y, items.groups, K, seed=seed))}
+           "grouped": (idx, grouped_stratified_kfold(y, groups, K, seed=seed))}
     canon = np.array([i for i in idx if items.cameras[i].lower() == "canon"])
-    if len(canon) and len(set(y[canon])) == 2:
-        out["canon"] = (canon, grouped_stratified_kfold(y[canon], [items.groups[i] for i in canon], K, seed=seed))
-    if items.dev_split and {"train", "val"} <= set(items.dev_split):
-        tr = np.array([i for i in idx if items.dev_split[i] == "train"])
-        te = np.array([i for i in idx if items.dev_split[i] == "val"])
+    if len(canon) and len(set(items.labels[canon])) == 2:
+        out["canon"] = (canon, grouped_stratified_kfold(items.labels[canon], [items.groups[i] for i in canon], K,
+                                                        seed=seed))
+    if items.dev_split and {"train", "val"} <= {items.dev_split[i] for i in idx}:
+        tr = np.array([k for k, i in enumerate(idx) if items.dev_split[i] == "train"])
+        te = np.array([k for k, i in enumerate(idx) if items.dev_split[i] == "val"])
         out["dev"] = (idx, [(tr, te)])
+    if test is not None and len(test):
+        both = np.concatenate([idx, test])
+        out["test"] = (both, [(np.arange(len(idx)), np.arange(len(idx), len(both)))])
     return out
 
 
@@ -132,15 +186,28 @@ def torch_fit_predict(items: Items, net: str, size: int, epochs: int, seed: int)
     return fp
 
 
-def run_row(items: Items, fit_predict, n_boot: int, seed: int, only: tuple[str, ...] = ()) -> dict:
-    out = {}
-    for name, (sub, folds) in schemes(items, seed).items():
-        if only and name not in only:
-            continue
-        t0 = time.time()
-        idx, p = oof(fit_predict, sub, folds, len(items))
-        out[name] = {**metrics(items.labels[idx], p, [items.cameras[i] for i in idx], n_boot),
-                     "seconds": round(time.time() - t0, 1)}
+def run_row(items: Items, fit_predict, n_boot: int, seed: int, only: tuple[str, ...] = (), *,
+            fold_seeds: int = 1, dev: np.ndarray | None = None, test: np.ndarray | None = None) -> dict:
+    """Every scheme; those of :data:`REPEATED` once per fold seed (``seed, seed + 1, ...``):
+    the first seed's figures with their CI plus ``repeats`` (mean, min, max per metric)."""
+    out: dict = {}
+    seeds = fold_seed_list(seed, fold_seeds)
+    for r, s in enumerate(seeds):
+        for name, (sub, folds) in schemes(items, s, dev, test if r == 0 else None).items():
+            if (only and name not in only) or (r > 0 and name not in REPEATED):
+                continue
+            t0 = time.time()
+            idx, p = oof(fit_predict, sub, folds, len(items))
+            m = metrics(items.labels[idx], p, [items.cameras[i] for i in idx], n_boot if r == 0 else 0)
+            if r == 0:
+                out[name] = {**m, "seconds": round(time.time() - t0, 1), "_per_seed": [m]}
+            else:
+                out[name]["_per_seed"].append(m)
+                out[name]["seconds"] = round(out[name]["seconds"] + time.time() - t0, 1)
+    for name, res in out.items():
+        per = res.pop("_per_seed")
+        if name in REPEATED:
+            res["repeats"] = summarize(per, seeds[:len(per)], ("accuracy", "balanced_accuracy", "auc"))
     return out
 
 

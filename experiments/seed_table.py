@@ -10,6 +10,7 @@ import os
 import platform
 import subprocess
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,15 @@ import numpy as np
 
 from leukoscan.classify.classical.classifiers import build_estimator
 from leukoscan.classify.classical.recipes import RECIPES, SEED_ORDER
+from leukoscan.errors import ConfigError
 from leukoscan.experiments import whole_image as wi
 from leukoscan.experiments.reproduce import (
+    DEV_SPLITS,
     Items,
     cached,
+    dev_and_test,
     load_cells,
+    read_splits,
     run_row,
     sklearn_fit_predict,
     torch_fit_predict,
@@ -54,6 +59,8 @@ class SeedCfg:
     slide_size: int = 112
     slide_models: tuple[str, ...] = tuple(SLIDE_MODELS)  # besides the recipes' slide rows
     cache: str | None = None
+    fold_seeds: int = 5  # every CV scheme repeated over this many fold assignments
+    test_split: str | None = None  # fit on the dev splits, score this split once (the "test" scheme)
 
 
 def _machine() -> dict:
@@ -68,17 +75,24 @@ def _machine() -> dict:
             "python": platform.python_version(), "commit": commit + ("+dirty" if dirty else "")}
 
 
+def _rows_kw(items: Items, cfg: SeedCfg) -> dict:
+    dev, test = dev_and_test(items, cfg.test_split)
+    return {"fold_seeds": cfg.fold_seeds, "dev": dev, "test": test}
+
+
 def _cell_row(name: str, cells: Items, cfg: SeedCfg, cache: Path | None, log) -> dict:
     r = RECIPES[name]
     t0 = time.time()
+    kw = _rows_kw(cells, cfg)
     if r.kind == "deep":
         epochs = cfg.cell_epochs or r.epochs
-        res = run_row(cells, torch_fit_predict(cells, r.backbone, r.size, epochs, cfg.seed), cfg.n_boot, cfg.seed)
+        res = run_row(cells, torch_fit_predict(cells, r.backbone, r.size, epochs, cfg.seed), cfg.n_boot, cfg.seed,
+                      **kw)
         feat_s = 0.0
     else:
-        X, feat_s = cached(cache, f"cells_{name}", lambda: r.extractor(seed=cfg.seed)(cells.images))
+        X, feat_s = cached(cache, f"cells_{name}_n{len(cells)}", lambda: r.extractor(seed=cfg.seed)(cells.images))
         res = run_row(cells, sklearn_fit_predict(X, cells.labels, lambda: r.estimator(cfg.seed)),
-                      cfg.n_boot, cfg.seed)
+                      cfg.n_boot, cfg.seed, **kw)
     log(f"cells {name:14s} " + "  ".join(f"{k} acc {v['accuracy']['value']:.3f}" for k, v in res.items())
         + f"  {time.time() - t0:.0f}s")
     return {"recipe": r.to_dict(), "schemes": res, "feature_seconds": round(feat_s, 1),
@@ -104,13 +118,44 @@ def _slide_row(name: str, kind: str, clf: str, slides, items: Items, cfg: SeedCf
         fp = torch_fit_predict(items, kind[6:], cfg.slide_size, cfg.slide_epochs, cfg.seed)
         feat_s = 0.0
     else:
-        X, feat_s = cached(cache, f"slides_{kind}", lambda: _slide_features(kind, slides, cfg))
+        X, feat_s = cached(cache, f"slides_{kind}_n{len(items)}", lambda: _slide_features(kind, slides, cfg))
         fp = sklearn_fit_predict(X, items.labels, lambda: build_estimator(clf, cfg.seed))
-    res = run_row(items, fp, cfg.n_boot, cfg.seed)
+    res = run_row(items, fp, cfg.n_boot, cfg.seed, **_rows_kw(items, cfg))
     log(f"slides {name:16s} " + "  ".join(f"{k} acc {v['accuracy']['value']:.3f}" for k, v in res.items())
         + f"  {time.time() - t0:.0f}s")
     return {"features": kind, "classifier": clf, "schemes": res, "feature_seconds": round(feat_s, 1),
             "seconds": round(time.time() - t0, 1)}
+
+
+def _read_splits(cfg: SeedCfg) -> tuple[str, ...]:
+    """The splits read: the dev splits, plus ``test_split`` when asked (never otherwise)."""
+    if cfg.test_split in DEV_SPLITS:
+        raise ConfigError(f"test_split {cfg.test_split!r} is a dev split (fitted); name a held-out split")
+    return DEV_SPLITS + ((cfg.test_split,) if cfg.test_split else ())
+
+
+def _slide_split_counts(root: Path) -> dict[str, int]:
+    split = read_splits(root)
+    return dict(Counter(split.get(p.stem, "") for p in sorted((root / "ALL_IDB1" / "im").glob("*.jpg"))))
+
+
+def _counts(items: Items, cfg: SeedCfg) -> dict:
+    """n, positives, Canon, groups of the dev items, and which splits were fitted / scored / left alone."""
+    dev, test = dev_and_test(items, cfg.test_split)
+    counts = items.split_counts or {}
+    have_file = any(counts) and set(counts) != {""}
+    left = {(k or "(no split)"): v for k, v in sorted(counts.items())
+            if have_file and k not in DEV_SPLITS and k != cfg.test_split}
+    say = (f"cross-validated on split {'+'.join(DEV_SPLITS)} ({len(dev)} items)" if have_file
+           else f"cross-validated on all {len(dev)} items (no split file)")
+    if len(test):
+        say += f"; split {cfg.test_split} ({len(test)} items) scored once by a model fitted on every dev item"
+    if left:
+        say += "; not read: " + ", ".join(f"{k} {v}" for k, v in left.items())
+    return {"n": len(dev), "positive": int(items.labels[dev].sum()),
+            "canon": int(sum(items.cameras[i].lower() == "canon" for i in dev)),
+            "groups": len({items.groups[i] for i in dev}), "test_n": int(len(test)), "not_read": left,
+            "splits": say, "fold_seeds": cfg.fold_seeds}
 
 
 def _pipeline_reference(results_dir: Path) -> dict:
@@ -140,19 +185,20 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
                                                      "slide_models": list(cfg.slide_models)}, "machine": _machine(),
                            "started": time.strftime("%F %T %Z"), "cells": {}, "slides": {}}
     json_path = Path(f"{cfg.out}.json")
-    cells = load_cells(root)
-    out["cells_n"] = {"n": len(cells), "positive": int(cells.labels.sum()),
-                      "canon": int(sum(c.lower() == "canon" for c in cells.cameras)),
-                      "groups": len(set(cells.groups))}
+    read = _read_splits(cfg)
+    cells = load_cells(root, read) if cfg.recipes else None
+    if cells is not None:
+        out["cells_n"] = _counts(cells, cfg)
+        log(f"cells: {out['cells_n']['splits']}")
     for name in cfg.recipes:
         out["cells"][name] = _cell_row(name, cells, cfg, cache, log)
         atomic_write_json(json_path, out)
     if cfg.slides:
-        slides = wi.load_slides(root)
-        items = Items(slides.images, slides.labels, slides.groups, slides.cameras, slides.dev_split)
-        out["slides_n"] = {"n": len(items), "positive": int(items.labels.sum()),
-                           "canon": int(sum(c.lower() == "canon" for c in items.cameras)),
-                           "groups": len(set(items.groups))}
+        slides = wi.load_slides(root, read=read)
+        items = Items(slides.images, slides.labels, slides.groups, slides.cameras, slides.dev_split,
+                      splits=list(slides.dev_split), split_counts=_slide_split_counts(root))
+        out["slides_n"] = _counts(items, cfg)
+        log(f"slides: {out['slides_n']['splits']}")
         rows = [(m, k, c) for m, (k, c, _) in SLIDE_MODELS.items() if m in cfg.slide_models]
         rows += [(f"{n} (slides)", n, RECIPES[n].classifier) for n in cfg.recipes if RECIPES[n].slides]
         for name, kind, clf in rows:

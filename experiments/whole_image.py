@@ -79,8 +79,12 @@ def read_slide(path: Path, max_side: int = MAX_SIDE) -> tuple[np.ndarray, tuple[
     return rgb, (w, h), make
 
 
-def load_slides(all_idb: str | Path, max_side: int = MAX_SIDE) -> Slides:
-    """ALL-IDB1 slides under ``all_idb`` (the folder holding ``ALL_IDB1/`` and the CSVs)."""
+def load_slides(all_idb: str | Path, max_side: int = MAX_SIDE, read: tuple[str, ...] | None = None) -> Slides:
+    """ALL-IDB1 slides under ``all_idb`` (the folder holding ``ALL_IDB1/`` and the CSVs).
+
+    ``read``: decode only slides of these splits of ``allidb1_dev_split.csv`` (every slide
+    when there is no split file, or ``read`` is None).
+    """
     root = Path(all_idb)
     paths = sorted((root / "ALL_IDB1" / "im").glob("*.jpg"))
     if not paths:
@@ -88,6 +92,8 @@ def load_slides(all_idb: str | Path, max_side: int = MAX_SIDE) -> Slides:
     meta = _read_csv(root / "allidb1_image_meta.csv")
     split_path = root / "allidb1_dev_split.csv"
     split = {k: v["split"] for k, v in _read_csv(split_path).items()} if split_path.is_file() else {}
+    if split and read is not None:
+        paths = [p for p in paths if split.get(p.stem, "") in read]
     imgs, sizes, makes = [], [], []
     for p in paths:
         rgb, size, make = read_slide(p, max_side)

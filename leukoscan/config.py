@@ -147,9 +147,11 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"Config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text (YAML) file") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(e).split())[:200]}") from e
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     return data
@@ -163,8 +165,16 @@ def check_min(obj: Any, prefix: str = "", **minimums: float) -> None:
     """
     for key, lo in minimums.items():
         v = getattr(obj, key)
-        if isinstance(v, int | float) and not isinstance(v, bool) and v < lo:
+        if isinstance(v, int | float) and not isinstance(v, bool) and (v < lo or v != v):
             raise ConfigError(f"{prefix}{key} must be >= {lo:g}, got {v}")
+
+
+def check_max(obj: Any, prefix: str = "", **maximums: float) -> None:
+    """ConfigError naming the key when a field is above its maximum (``imgsz=4096``)."""
+    for key, hi in maximums.items():
+        v = getattr(obj, key)
+        if isinstance(v, int | float) and not isinstance(v, bool) and (v > hi or v != v):
+            raise ConfigError(f"{prefix}{key} must be <= {hi:g}, got {v}")
 
 
 def load_config(cls: type[T], path: str | Path | None, overrides: dict[str, Any] | None = None) -> T:

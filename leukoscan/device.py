@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 
 from leukoscan.errors import ConfigError
+
+#: Device strings LeukoScan passes on: auto, cpu, mps, cuda, cuda:N, N, and GPU lists N,M / cuda:N,M.
+DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda|(cuda:)?\d{1,2}(,\d{1,2})*)$")
+
+
+def check_device(device: str | None) -> str:
+    """``device`` if it has one of the :data:`DEVICE_RE` shapes, else ConfigError (checked before torch sees it)."""
+    text = "auto" if device in (None, "") else str(device).strip().replace(" ", "")
+    if not DEVICE_RE.match(text):
+        raise ConfigError(f"device {str(device)[:40]!r}: expected auto, cpu, mps, cuda, cuda:N, N or GPU indices "
+                          "like 0,1")
+    return text
 
 
 def resolve_device(device: str | None = "auto") -> str:
@@ -14,11 +27,11 @@ def resolve_device(device: str | None = "auto") -> str:
     ultralytics' DDP; everything else runs on the first one (:func:`first_device`). A GPU
     asked for on a machine without (enough) CUDA devices is a ConfigError.
     """
+    device = check_device(device)
     import torch
 
-    if device in (None, "", "auto"):
+    if device == "auto":
         return "cuda:0" if torch.cuda.is_available() else "cpu"
-    device = str(device).strip().replace(" ", "")
     ids = device.removeprefix("cuda:").split(",") if "," in device else None
     if ids is not None and not all(i.isdigit() for i in ids):
         raise ConfigError(f"device list {device!r}: expected GPU indices like 0,1")

@@ -106,16 +106,23 @@ def _to_rgb8(arr: np.ndarray, path: Path, notes: list[str] | None = None) -> np.
     return np.ascontiguousarray(arr)
 
 
-def _read_tiff(path: Path, max_pixels: int | None, min_side: int) -> np.ndarray:
+EXIF_ORIENTATION = 0x0112  # the EXIF "Orientation" tag (1 = upright)
+
+
+def _read_tiff(path: Path, max_pixels: int | None, min_side: int, notes: list[str]) -> np.ndarray:
+    """The first page (a multi-page TIFF's others are named in ``notes``, not stacked)."""
     import tifffile
 
     try:
         with tifffile.TiffFile(str(path)) as tif:
-            shape = tif.series[0].shape
+            page = tif.pages[0]
+            shape = page.shape
             planar = len(shape) == 3 and shape[0] in (3, 4) and shape[2] not in (3, 4)
             h, w = (shape[1], shape[2]) if planar else (shape[0], shape[1] if len(shape) > 1 else 1)
             _check_size(path, int(w), int(h), max_pixels, min_side)
-            arr = tif.asarray()
+            arr = page.asarray()
+            if len(tif.pages) > 1:
+                notes.append(f"multi-page TIFF ({len(tif.pages)} pages): only the first page was analysed")
     except ImageReadError:
         raise
     except Exception as e:  # tifffile raises many types
@@ -125,8 +132,9 @@ def _read_tiff(path: Path, max_pixels: int | None, min_side: int) -> np.ndarray:
     return arr
 
 
-def _read_pil(path: Path, max_pixels: int | None, min_side: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def _read_pil(path: Path, max_pixels: int | None, min_side: int, notes: list[str]) -> np.ndarray:
+    """Decoded and turned upright by its EXIF orientation (as every viewer shows it; said in ``notes``)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     limit = max_pixels_default() if max_pixels is None else max_pixels
     old = Image.MAX_IMAGE_PIXELS
@@ -135,6 +143,13 @@ def _read_pil(path: Path, max_pixels: int | None, min_side: int) -> np.ndarray:
         with Image.open(path) as im:
             _check_size(path, im.width, im.height, limit, min_side)
             im.load()  # forces full decode: truncated files raise here
+            orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+            if orientation not in (1, None):
+                im = ImageOps.exif_transpose(im)
+                notes.append(f"EXIF orientation {orientation} applied: analysed as displayed, "
+                             f"{im.width}x{im.height} px")
+            if getattr(im, "n_frames", 1) > 1:
+                notes.append(f"multi-frame image ({im.n_frames} frames): only the first frame was analysed")
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im, dtype=np.uint32)
                 if arr.max(initial=0) <= 255 and im.mode == "I":
@@ -176,8 +191,8 @@ def load_image(path: str | Path, *, max_pixels: int | None = None, min_side: int
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
     tiff = path.suffix.lower() in (".tif", ".tiff")
-    raw = (_read_tiff if tiff else _read_pil)(path, max_pixels, min_side)
     notes: list[str] = []
+    raw = (_read_tiff if tiff else _read_pil)(path, max_pixels, min_side, notes)
     depth = 8 if raw.dtype == np.uint8 else _bit_depth(raw) if raw.dtype == np.uint16 else 8
     return LoadedImage(_to_rgb8(raw, path, notes), notes, depth)
 

@@ -100,7 +100,8 @@ def image_grid(tiles: Sequence[np.ndarray], captions: Sequence[str], out: Path, 
     """RGB uint8 tiles resized to ``tile_px`` on the long side, ``cols`` per row, captioned."""
     plt = _plt()
     rows = max(1, -(-len(tiles) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * tile_px / 100, rows * tile_px / 100 + 0.3 * rows),
+    lines = max((c.count("\n") + 1 for c in captions), default=1)  # caption height per row
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * tile_px / 100, rows * tile_px / 100 + 0.2 * lines * rows),
                              squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")

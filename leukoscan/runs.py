@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from leukoscan.errors import MissingModelError
-from leukoscan.io import atomic_write_json
+from leukoscan.io import atomic_write_json, sha256_file
 
 CONFIG, METRICS, RUN_INFO = "config.yaml", "metrics.json", "run_info.json"
 DETECTOR_WEIGHTS = ("weights/best.pt", "weights/last.pt", "best.pt")
@@ -66,16 +66,22 @@ class RunDir:
     @classmethod
     def newest(cls, base: str | Path, marker: str | tuple[str, ...] | None = None) -> RunDir | None:
         """The run under ``base`` whose weights (or ``marker`` file) were written last."""
+        runs = cls.by_age(base, marker)
+        return runs[0] if runs else None
+
+    @classmethod
+    def by_age(cls, base: str | Path, marker: str | tuple[str, ...] | None = None) -> list[RunDir]:
+        """Runs under ``base`` with weights (or ``marker``), newest weights first."""
         base = Path(base)
         if not base.is_dir():
-            return None
+            return []
         markers = (marker,) if isinstance(marker, str) else marker or DETECTOR_WEIGHTS + CLASSIFIER_WEIGHTS
         stamps = {}
         for p in base.iterdir():
             files = [p / m for m in markers if (p / m).is_file()]
             if files:
                 stamps[p] = max(f.stat().st_mtime for f in files)
-        return cls(max(stamps, key=stamps.__getitem__)) if stamps else None
+        return [cls(p) for p in sorted(stamps, key=stamps.__getitem__, reverse=True)]
 
     # ---- files ----------------------------------------------------------------------------
     @property
@@ -138,6 +144,31 @@ def weights_file(path_or_run: str | Path) -> Path:
     if not p.is_file():
         raise MissingModelError(f"{p}: no such run folder or weights file")
     return p
+
+
+def twin_source(weights: str | Path | None) -> dict[str, str]:
+    """What an ONNX sidecar records of the weights it was exported from (name, SHA-256)."""
+    if weights is None or not Path(weights).is_file():
+        return {}
+    return {"source_weights": Path(weights).name, "source_sha256": sha256_file(weights)}
+
+
+def check_twin_fresh(twin: Path, weights: Path) -> None:
+    """Refuse an ONNX twin exported from other (older) weights than ``weights``.
+
+    Its sidecar names the source's SHA-256 (:func:`twin_source`); a sidecar written before
+    that (no hash) counts as stale when the weights file is newer than the ONNX file."""
+    if not weights.is_file() or weights.suffix == ".onnx":
+        return
+    try:
+        side = json.loads(twin.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return  # the loader reports a missing or unreadable sidecar
+    recorded = side.get("source_sha256") if isinstance(side, dict) else None
+    stale = recorded != sha256_file(weights) if recorded else weights.stat().st_mtime > twin.stat().st_mtime
+    if stale:
+        raise MissingModelError(f"{twin}: stale ONNX export, made from other weights than {weights} "
+                                f"(re-export: leukoscan export)")
 
 
 def onnx_twin(path_or_run: str | Path) -> Path:

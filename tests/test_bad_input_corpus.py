@@ -13,7 +13,7 @@ Each case asserts the contract of the tools:
 
 A big image is stood in for by a small ``--max-pixels``. ``test_corpus_figure`` prints the
 figure for the issue: cases tried / handled cleanly / tracebacks / silent wrong results /
-data-loss events (set ``LEUKOSCAN_CORPUS_FIGURE=path`` to also write it as JSON).
+data-loss events / code executions (set ``LEUKOSCAN_CORPUS_FIGURE=path`` to also write it as JSON).
 """
 
 from __future__ import annotations
@@ -184,6 +184,31 @@ def check_twelve_bit(out: Path) -> None:
     assert np.abs(seen.astype(int) - ref).max() <= 1, "12-bit data read at the wrong scale"
 
 
+def exif_rotated(d: Path) -> None:
+    im = Image.fromarray(make_smear(64, 96, seed=6).image)  # stored 96 wide x 64 high
+    exif = im.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to display": every viewer shows it 64 wide x 96 high
+    im.save(d / "phone.jpg", exif=exif)
+
+
+def check_exif(out: Path) -> None:
+    cells = json.loads((out / "phone_cells.json").read_text())
+    assert (cells["summary"]["width"], cells["summary"]["height"]) == (64, 96), cells["summary"]
+    assert any(n.startswith("EXIF orientation 6") for n in cells["notes"]), cells["notes"]
+
+
+def multipage(d: Path) -> None:
+    with tifffile.TiffWriter(d / "stack.tif") as tw:
+        for seed in (1, 2):
+            tw.write(make_smear(96, 128, seed=seed).image, photometric="rgb")
+
+
+def check_multipage(out: Path) -> None:
+    cells = json.loads((out / "stack_cells.json").read_text())
+    assert (cells["summary"]["width"], cells["summary"]["height"]) == (128, 96), cells["summary"]
+    assert any(n.startswith("multi-page TIFF (2 pages)") for n in cells["notes"]), cells["notes"]
+
+
 def check_nested(out: Path) -> None:
     assert (out / "day2" / "slide_annotated.png").is_file() and (out / "day3" / "slide_annotated.png").is_file()
 
@@ -248,7 +273,48 @@ def _corrupt_onnx_det(d: Path) -> Path:
     return d / "det.pt"
 
 
-MODEL_MAKERS = {"evil_pt": evil_pt("evil.pt"), "evil_pkl": _evil_pkl_run, "evil_clf_pt": _evil_clf_pt,
+class Gadget:
+    """Pickles as ``DetectionModel(cfg)``: an allow-listed class called with a file-chosen eval string."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        from ultralytics.nn.tasks import DetectionModel, yaml_model_load
+
+        cfg = dict(yaml_model_load("yolov8n.yaml"), activation=f"__import__('os').system('touch {self.marker}')")
+        return (DetectionModel, (cfg,))
+
+
+def _gadget_det(d: Path) -> Path:
+    import torch
+
+    torch.save({"leukoscan": {"backend": "yolov8n"}, "model": Gadget(d / "PWNED")}, d / "gadget.pt")
+    return d / "gadget.pt"
+
+
+def _gadget_clf(d: Path) -> Path:
+    import torch
+
+    (d / "gadget_clf").mkdir()
+    torch.save({"name": "cnn", "class_names": ["blast", "normal"], "preprocess": {"input_size": 32},
+                "build_kwargs": {}, "state_dict": Gadget(d / "PWNED")}, d / "gadget_clf" / "model.pt")
+    return d / "gadget_clf"
+
+
+def _skops_exec(d: Path) -> Path:
+    import numpy.testing._private.utils as npt_utils
+    import skops.io as sio
+
+    (d / "skops_run").mkdir()
+    sio.dump({"format": 1, "kind": "sklearn", "name": "handcrafted+rf", "class_names": ["blast", "normal"],
+              "preprocess": {"input_size": 32, "steps": []}, "estimator": npt_utils.runstring, "features": {}},
+             d / "skops_run" / "model.skops")
+    return d / "skops_run"
+
+
+MODEL_MAKERS = {"evil_pt": evil_pt("evil.pt"), "gadget_det": _gadget_det, "gadget_clf": _gadget_clf,
+                "skops_exec": _skops_exec, "evil_pkl": _evil_pkl_run, "evil_clf_pt": _evil_clf_pt,
                 "random": _random_bytes, "det_as_clf": _det_as_clf, "corrupt_onnx": _corrupt_onnx_det}
 MODELS: dict = {}
 
@@ -306,6 +372,59 @@ def train_clf(make_data: Callable[[Path], Path] | None, *extra: str):
 
 
 GOOD_PNG = with_inputs(lambda d: None, infer())
+
+
+def named(name: str) -> Callable[[Path], None]:
+    return lambda d: smear(d / name, 3)
+
+
+def check_links(out: Path) -> None:
+    import html
+    import re
+    from urllib.parse import unquote, urlsplit
+
+    links = [html.unescape(x) for x in re.findall(r'(?:href|src)="([^"]*)"', (out / "report.html").read_text())]
+    for link in links:
+        if re.fullmatch(r"#slide-\d+", link):  # in-page anchor of a slide's review section
+            continue
+        parts = urlsplit(link)
+        assert not (parts.scheme or parts.netloc or parts.query or parts.fragment), f"link {link!r}"
+        assert (out / unquote(parts.path)).is_file(), f"link {link!r} leads nowhere"
+
+
+def check_csv_cells(out: Path) -> None:
+    import csv
+
+    for path in out.rglob("*.csv"):
+        with open(path, newline="") as f:
+            bad = [c for row in csv.reader(f) for c in row if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+        assert not bad, f"{path.name}: formula-like cells {bad[:3]}"
+
+
+def user_out(d: Path, m: dict) -> list[str]:
+    (d / "mine").mkdir()
+    (d / "mine" / "summary.csv").write_text("the user's own table\n")
+    return GOOD_PNG(d, m) + ["--out", str(d / "mine")]
+
+
+def excel_manifest(d: Path, m: dict) -> list[str]:
+    smear(d / "in" / "good.png", 7)
+    (d / "in" / "list.csv").write_bytes("\ufeffpath\r\ngood.png\r\n".encode())
+    return [str(d / "in" / "list.csv"), *infer()(d, m)[1:]]
+
+
+def bad_pipeline(spec: str) -> Callable[[Path, dict], list[str]]:
+    def build(d: Path, m: dict) -> list[str]:
+        smear(d / "in" / "good.png", 7)
+        (d / "pipe").mkdir()
+        (d / "pipe" / "pipeline.json").write_text(spec.replace("DET", m["det"]).replace("CLF", m["clf"]))
+        return [str(d / "in"), "--pipeline", str(d / "pipe"), "--tile", "off"]
+    return build
+
+
+def binary_config(d: Path, m: dict) -> list[str]:
+    (d / "in" / "cfg.yaml").write_bytes(bytes(range(256)) * 4)
+    return train_det(None, "--config", str(d / "in" / "cfg.yaml"))(d, m)
 CASES: dict[str, Case] = {
     # infer: one bad file among good ones -> exit 1, the good one processed
     "truncated jpeg": Case("infer", with_inputs(truncated_jpeg, infer()), 1, "half.jpg", 1),
@@ -325,10 +444,12 @@ CASES: dict[str, Case] = {
     "1x1 image": Case("infer", with_inputs(png_of("dot.png", (1, 1)), infer()), 1, "dot.png: image too small", 1),
     "3x500 strip": Case("infer", with_inputs(png_of("strip.png", (3, 500)), infer()), 1, "strip.png: image too small", 1),
     "dangling symlink": Case("infer", with_inputs(dangling, infer()), 1, "gone.png: dangling symbolic link", 1),
-    "empty folder": Case("infer", infer(), 1, "folder has no files", 0),
+    "empty folder": Case("infer", infer(), 2, "folder has no files", 0),  # found before any model loads
     # infer: inputs that must be processed, and processed right
     "nested folders": Case("infer", with_inputs(nested, infer()), 0, "", 5, check=check_nested),
     "symlink loop": Case("infer", with_inputs(loop, infer()), 0, "", 2),
+    "EXIF-rotated jpeg": Case("infer", with_inputs(exif_rotated, infer()), 0, "", 2, check=check_exif),
+    "multi-page tiff": Case("infer", with_inputs(multipage, infer()), 0, "", 2, check=check_multipage),
     "12-bit tiff": Case("infer", with_inputs(twelve_bit, infer()), 0, "", 2, check=check_twelve_bit),
     # infer: refused before any model runs -> exit 2, nothing written
     "--out is a file": Case("infer", lambda d, m: ((d / "f").write_text("x"), GOOD_PNG(d, m) + ["--out", str(d / "f")])[1],
@@ -348,6 +469,36 @@ CASES: dict[str, Case] = {
     "detector = random file": Case("infer", infer_with(det="random"), 2, "model.pt: not a readable"),
     "corrupt .onnx": Case("infer", infer_with(det="corrupt_onnx", extra=("--onnx",)), 2,
                           "det.onnx: not a readable ONNX model"),
+    "constructor gadget detector .pt": Case("infer", infer_with(det="gadget_det"), 2, "gadget.pt: this detector"),
+    "constructor gadget classifier .pt": Case("infer", infer_with(clf="gadget_clf"), 2, "model.pt: this classifier"),
+    "skops with an exec callable": Case("infer", infer_with(clf="skops_exec"), 2, "runstring"),
+    "evaluate-detector gadget .pt": Case("evaluate_detector", lambda d, m: ["--weights", str(_gadget_det(d / "in")),
+                                                                            "--data", m["data"]], 2, "gadget.pt: this"),
+    "export gadget .pt": Case("export", lambda d, m: ["--detector", str(_gadget_det(d / "in")), "--classifier",
+                                                      m["clf"]], 2, "gadget.pt: this detector"),
+    # infer: names that are attacks or accidents, encoded where they land
+    "javascript: slide name": Case("infer", with_inputs(named("javascript:document.body.setAttribute('x',1);x=1+.png"),
+                                                        infer()), 0, "", 2, check=check_links),
+    "slide names with # ? %": Case("infer", with_inputs(lambda d: [named(n)(d) for n in ("a#1.png", "b?2.png",
+                                                                                       "c%41.png")], infer()),
+                                   0, "", 4, check=check_links),
+    "formula slide names": Case("infer", with_inputs(lambda d: [named(n)(d) for n in ("=1+1.png", "@x.png", "-2.png",
+                                                                                     "+3.png")], infer()),
+                                0, "", 5, check=check_csv_cells),
+    "244-byte slide name": Case("infer", with_inputs(named("L" * 240 + ".png"), infer()), 0, "", 2),
+    "Excel manifest (BOM, CRLF)": Case("infer", excel_manifest, 0, "", 1),
+    # infer: refused before anything is written
+    "--out holds the user's files": Case("infer", user_out, 2, "holds files LeukoScan did not write", out="mine_absent"),
+    "--device potato": Case("infer", with_inputs(lambda d: None, infer("--device", "potato")), 2, "device 'potato'"),
+    "--flag-pct -5": Case("infer", with_inputs(lambda d: None, infer("--flag-pct", "-5")), 2, "--flag-pct"),
+    "--flag-pct inf": Case("infer", with_inputs(lambda d: None, infer("--flag-pct", "inf")), 2, "--flag-pct"),
+    "--flag-pct nan": Case("infer", with_inputs(lambda d: None, infer("--flag-pct", "nan")), 2, "--flag-pct"),
+    "--margin 1e9": Case("infer", with_inputs(lambda d: None, infer("--margin", "1e9")), 2, "--margin"),
+    "--tile 1": Case("infer", with_inputs(lambda d: None, infer("--tile", "1")), 2, "--tile"),
+    "pipeline.json without fusion": Case("infer", bad_pipeline('{"detector": "DET", "classifier": "CLF", "margin": 0.1}'),
+                                         2, "lacks fusion"),
+    "pipeline.json with NaN": Case("infer", bad_pipeline('{"detector": "DET", "classifier": "CLF", "fusion": "f.json", '
+                                                         '"margin": NaN}'), 2, "NaN is not a number"),
     "evaluate-detector evil .pt": Case("evaluate_detector", lambda d, m: ["--weights", str(evil_pt("e.pt")(d / "in")),
                                                                           "--data", m["data"]], 2, "e.pt: this detector"),
     "evaluate-pipeline evil .pkl": Case("evaluate_pipeline", lambda d, m: ["--detector", m["det"], "--classifier",
@@ -382,6 +533,11 @@ CASES: dict[str, Case] = {
     "empty val split": Case("train_detector", train_det(lambda s, m: yolo_folder(
         s, {"a": ["0 0.5 0.5 0.2 0.2"]}, val={})), 2, "split 'val' has no images"),
     "NaN in a prepared dataset": Case("train_detector", train_det(nan_in_prepared), 2, "non-finite (NaN/inf)"),
+    "train-detector --device potato": Case("train_detector", train_det(None, "--device", "potato"), 2,
+                                           "device 'potato'"),
+    "train-detector --imgsz 100000": Case("train_detector", train_det(None, "--imgsz", "100000"), 2,
+                                          "imgsz must be <= 4096"),
+    "binary --config": Case("train_detector", binary_config, 2, "not a text (YAML) file"),
     "tiling explodes": Case("train_detector", train_det(None, "tile.enabled=on", "tile.size=40", "tile.overlap=36",
                                                         "tile.max_tiles=100"), 2, "would make"),
     "tile overlap >= tile": Case("train_detector", train_det(None, "tile.enabled=on", "tile.size=40",
@@ -391,6 +547,8 @@ CASES: dict[str, Case] = {
     "train-classifier --batch 0": Case("train_classifier", train_clf(None, "--batch", "0"), 2, "fit.batch must be"),
     "train-classifier unknown data": Case("train_classifier", lambda d, m: ["--data", "unknown_name",
                                                                             f"project={d / 'runs'}"], 2, "unknown_name"),
+    "--folds larger than the groups": Case("train_classifier", train_clf(lambda s: cells_folder(
+        s / "cells", ["blast", "normal"] * 2), "--folds", "10"), 2, "folds=10"),
     "one-class cells": Case("train_classifier", train_clf(lambda s: cells_folder(s / "cells", ["blast"] * 4)), 2,
                             "a classifier needs at least two classes"),
 }
@@ -431,8 +589,10 @@ def _judge(case: Case, d: Path, argv: list[str], code: int | None, out: str, err
     """-> "clean", "traceback", "wrong" (silent wrong result / wrong contract), "data-loss"."""
     if exc is not None or "Traceback" in out + err:
         return f"traceback: {exc or err[-500:]}"
-    if _tree(d / "in") != before or (d.parent / "PWNED").exists() or (d / "PWNED").exists():
-        return "data-loss: inputs changed (or a model file ran code)"
+    if any(p.exists() for p in (d.parent / "PWNED", d / "PWNED", d / "in" / "PWNED")):
+        return "code-execution: a model file's payload ran"
+    if _tree(d / "in") != before:
+        return "data-loss: inputs changed"
     if code != case.exit:
         return f"wrong: exit {code}, expected {case.exit}; stderr {err[-300:]!r}"
     lines = [x for x in err.strip().splitlines() if x.strip()]
@@ -511,9 +671,8 @@ def test_corpus_figure(capsys):
            "tracebacks": sum(v.startswith("traceback") for v in tried),
            "silent_wrong_results": sum(v.startswith("wrong") for v in tried),
            "data_loss_events": sum(v.startswith("data-loss") for v in tried),
+           "code_executions": sum(v.startswith("code-execution") for v in tried),
            "skipped": [k for k, v in RESULTS.items() if v.startswith("skipped")]}
-    with capsys.disabled():
-        print(f"\nbad-input corpus: {fig}")
     if os.environ.get("LEUKOSCAN_CORPUS_FIGURE"):
         Path(os.environ["LEUKOSCAN_CORPUS_FIGURE"]).write_text(json.dumps({"figure": fig, "cases": RESULTS}, indent=1))
-    assert fig["handled_cleanly"] == fig["cases_tried"]
+    assert fig["handled_cleanly"] == fig["cases_tried"], fig  # the figure: LEUKOSCAN_CORPUS_FIGURE=file

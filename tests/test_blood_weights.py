@@ -50,7 +50,7 @@ def test_blood_fields_leaves_out_txl_copies_of_bccd_val(tmp_path):
 
     root = tmp_path / "root"
     smears = {i: make_smear(240, 320, seed=10 + i, n_leukocytes=1) for i in range(4)}
-    for i, split in ((0, "train"), (1, "train"), (2, "val"), (3, "val")):
+    for i, _split in ((0, "train"), (1, "train"), (2, "val"), (3, "val")):
         _jpg(root / "BCCD" / "JPEGImages" / f"B{i}.jpg", smears[i].image)
         b = [int(v) for v in smears[i].boxes[0]]
         _voc(root / "BCCD" / "Annotations" / f"B{i}.xml", f"B{i}.jpg", [("WBC", b)])
@@ -233,3 +233,8 @@ def test_infer_without_any_run_uses_the_bundled_detector_and_says_so(tmp_path, w
     det = summary["provenance"]["detector"]
     assert det["chosen"].startswith("bundled") and det["sha256"] == bundled.card("blood_fields_yolov8n")["sha256"]
     assert summary["provenance"].get("classifier") is None  # bundled models know no blasts
+    from leukoscan.detect.backends.yolo import init_weights_path  # pretrained=blood names this file
+
+    assert init_weights_path("blood", "yolov8n")[0] == bundled.bundled_file("blood_fields_yolov8n")
+    with pytest.raises(MissingModelError, match="bundled: blood_fields_yolov8n"):
+        init_weights_path("blood", "yolov8s")

@@ -143,12 +143,12 @@ def test_load_cells_groups_by_source_slide(fake_root):
 def test_run_seed_table_end_to_end(fake_root, tmp_path):
     out = tmp_path / "seed"
     cfg = SeedCfg(data_root=str(fake_root.parent), out=str(out), recipes=("das2020", "kumar2018_nb"),
-                  n_boot=20, slide_models=("camera_only",), cache=str(tmp_path / "cache"))
+                  n_boot=20, slide_models=("camera_only",), cache=str(tmp_path / "cache"), fold_seeds=2)
     res = run_seed_table(cfg, log=lambda *_: None)
     assert set(res["cells"]) == {"das2020", "kumar2018_nb"}
     assert set(res["slides"]) == {"camera_only", "das2020 (slides)"}
     assert set(res["slides"]["camera_only"]["schemes"]) == {"random", "grouped", "canon", "dev"}
-    assert res["wall_seconds"] > 0 and (tmp_path / "cache" / "cells_das2020.npy").is_file()
+    assert res["wall_seconds"] > 0 and (tmp_path / "cache" / f"cells_das2020_n{N_CROPS}.npy").is_file()
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved["cells_n"]["n"] == N_CROPS
     md = out.with_suffix(".md").read_text()
@@ -168,3 +168,57 @@ def test_benchmark_script_smoke_and_bad_args(fake_root, tmp_path, bench, tool):
 
 def test_items_len():
     assert len(Items([], np.zeros(0), [], [])) == 0
+
+
+def _with_test_split(fake_root, tmp_path):
+    """A copy of the fake tree whose split file marks slides 2, 3, 12, 13 (and their crops) ``test``."""
+    import shutil
+
+    root = tmp_path / "ALL_IDB"
+    shutil.copytree(fake_root, root)
+    rows = list(csv.DictReader(open(root / "allidb1_dev_split.csv")))
+    with open(root / "allidb1_dev_split.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["image", "split"])
+        for r in rows:
+            w.writerow([r["image"], "test" if int(r["image"][2:5]) - 1 in (2, 3, 12, 13) else r["split"]])
+    return root
+
+
+def test_seed_table_leaves_test_alone_and_scores_it_only_when_named(fake_root, tmp_path, monkeypatch):
+    import leukoscan.experiments.reproduce as rp
+
+    root = _with_test_split(fake_root, tmp_path)
+    decoded: list[str] = []
+    real = rp.read_image
+    monkeypatch.setattr(rp, "read_image", lambda p, *a, **k: decoded.append(p.stem) or real(p, *a, **k))
+    cfg = SeedCfg(data_root=str(root), out=str(tmp_path / "dev"), recipes=("kumar2018_nb",), n_boot=0,
+                  slides=False, fold_seeds=2)
+    res = run_seed_table(cfg, log=lambda *_: None)
+    test_crops = {f"Im{200 + j:03d}_{j % 2}" for j in (2, 3, 12, 13)}
+    assert not test_crops & set(decoded)  # never decoded
+    assert res["cells_n"]["n"] == N_CROPS - 4 and res["cells_n"]["not_read"] == {"test": 4}
+    grouped = res["cells"]["kumar2018_nb"]["schemes"]["grouped"]
+    assert grouped["n"] == N_CROPS - 4 and "test" not in res["cells"]["kumar2018_nb"]["schemes"]
+    rep = grouped["repeats"]["accuracy"]  # the spread over fold seeds is reported
+    assert len(rep["per_seed"]) == 2 and rep["min"] <= rep["mean"] <= rep["max"]
+    assert "2 fold seeds:" in (tmp_path / "dev.md").read_text()
+
+    cfg = SeedCfg(data_root=str(root), out=str(tmp_path / "held"), recipes=("kumar2018_nb",), n_boot=0,
+                  slide_models=("camera_only",), fold_seeds=1, test_split="test")
+    res = run_seed_table(cfg, log=lambda *_: None)
+    held = res["cells"]["kumar2018_nb"]["schemes"]["test"]
+    assert held["n"] == 4 and res["cells_n"]["test_n"] == 4 and res["cells"]["kumar2018_nb"]["schemes"]["grouped"]["n"] == 16
+    assert res["slides"]["camera_only"]["schemes"]["test"]["n"] == 4  # the 4 test slides, scored once
+    assert "held-out `test`" in (tmp_path / "held.md").read_text()
+
+
+def test_whole_slide_cli(fake_root, tmp_path, tool):
+    main = tool("benchmark_classifiers").main
+    assert main(["--slides", "--data-root", str(fake_root.parent), "--out", str(tmp_path), "--fold-seeds", "2",
+                 "--tag", "ws", "--slide-models", "camera_only,global+svm"]) == 0
+    res = json.loads((tmp_path / "ws.json").read_text())
+    assert res["cells"] == {} and "camera_only" in res["slides"]
+    assert len(res["slides"]["global+svm"]["schemes"]["grouped"]["repeats"]["accuracy"]["per_seed"]) == 2
+    assert main(["--test-split", "test", "--data", "demo_cells"]) == 2  # the zoo never reads a test split
+    assert main(["--slides", "--data-root", str(fake_root.parent), "--slide-models", "nobody"]) == 2

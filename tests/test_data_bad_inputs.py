@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from _data_helpers import make_all_idb1, make_voc
 
-from leukoscan.data import DataError, prepare, read_detection, read_report
+from leukoscan.data import prepare, read_detection, read_report
+from leukoscan.errors import DataError
 
 
 def _break_voc(root, how):

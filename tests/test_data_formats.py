@@ -10,8 +10,6 @@ import pytest
 from _data_helpers import make_voc
 
 from leukoscan.data import (
-    DataError,
-    DatasetMissingError,
     locate,
     prepare,
     read_detection,
@@ -20,6 +18,7 @@ from leukoscan.data import (
     resolve,
 )
 from leukoscan.data.quality import QualityReport, clean_boxes
+from leukoscan.errors import DataError, MissingDatasetError
 
 
 def _by_file(folder, split):
@@ -115,11 +114,11 @@ def test_output_is_staged(tmp_path):
 def test_missing_dataset_fails_fast(tmp_path, monkeypatch):
     monkeypatch.delenv("LEUKOSCAN_OFFLINE", raising=False)  # even when allowed to try the network
     t = time.perf_counter()
-    with pytest.raises(DatasetMissingError) as e:
+    with pytest.raises(MissingDatasetError) as e:
         locate("all_idb1", tmp_path)  # no download URL: immediate
     assert str(tmp_path / "ALL_IDB" / "ALL_IDB1") in str(e.value) and "\n" not in str(e.value)
     monkeypatch.setenv("LEUKOSCAN_OFFLINE", "1")
-    with pytest.raises(DatasetMissingError, match="BCCD"):
+    with pytest.raises(MissingDatasetError, match="BCCD"):
         prepare("bccd", data_root=tmp_path, out=tmp_path / "out")
     assert time.perf_counter() - t < 10 and not (tmp_path / "out").exists()
 

@@ -17,6 +17,7 @@ from detect_fixtures import make_tiny_dataset
 from leukoscan import detect
 from leukoscan.detect.augment import AugmentConfig
 from leukoscan.detect.train import DetectTrainConfig, train
+from leukoscan.verdict import COMPLETE, INTERRUPTED, NOT_USABLE, run_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,8 @@ def test_interrupt_then_resume_completes(model, tiny, tmp_path, monkeypatch):
     run = tmp_path / "runs" / "r"
     assert (run / "weights" / "last.pt").is_file() and not (run / "metrics.json").exists()
     assert _epochs(run) == [1]
+    st = run_state(run)  # issue 21: an interrupted run says so (and is never picked implicitly)
+    assert (st.state, st.epoch, st.epochs, st.finished) == (INTERRUPTED, 1, 2, False)
     saved = yaml.safe_load((run / "config.yaml").read_text())["augment"]
     assert (saved["preset"], saved["flipud"], saved["rot90"]) == ("microscopy", 0.5, 0.5)  # effective values
 
@@ -63,6 +66,9 @@ def test_interrupt_then_resume_completes(model, tiny, tmp_path, monkeypatch):
     assert _epochs(run) == [1, 2]
     m = json.loads((run / "metrics.json").read_text())
     assert m["epochs"] == 2 and m["pretrained"] == "false" and "per_class" in m
+    # a 2-epoch model on 64 px smears finds no white cell: the run says it is not usable
+    assert m["verdict"]["level"] == NOT_USABLE and m["verdict"]["text"].startswith("not usable: finds 0% of white")
+    assert run_state(run).state == COMPLETE and "MODEL NOT USABLE" in run_state(run).warning
     for f in ("config.yaml", "run_info.json", "weights/best.pt"):
         assert (run / f).is_file()
     assert detect.load(run).name == model
@@ -176,3 +182,19 @@ def test_yolo_training_keeps_ultralytics_raytune_callback_out(tiny, tmp_path, mo
     train(_cfg(tiny, tmp_path, "yolov8n", epochs=1, val=False), progress=False)
     assert calls == []
     assert SETTINGS["raytune"] is True  # the user's setting is restored
+
+
+@pytest.mark.parametrize("model", ["yolov8n", "fasterrcnn_mobilenet_v3_large_fpn"])
+def test_training_is_deterministic_at_fixed_seed_and_threads(model, tiny, tmp_path):
+    """Two runs of the same config (seed 0, one thread) give the same losses and weights."""
+    import torch
+
+    runs = [train(_cfg(tiny, tmp_path, model, epochs=2, project=str(tmp_path / f"p{i}")), progress=False)
+            for i in range(2)]
+    rows = [list(csv.DictReader(open(r / "metrics.csv", newline=""))) for r in runs]
+    keys = [k for k in rows[0][0] if "loss" in k]
+    assert keys and [[r[k] for k in keys] for r in rows[0]] == [[r[k] for k in keys] for r in rows[1]]
+    a, b = (torch.load(r / "weights" / "last.pt", map_location="cpu", weights_only=False) for r in runs)
+    sa = (a["model"].state_dict() if hasattr(a["model"], "state_dict") else a["model"])
+    sb = (b["model"].state_dict() if hasattr(b["model"], "state_dict") else b["model"])
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -231,8 +231,8 @@ def test_train_type_classifier_multiclass_and_use_it(tmp_path, monkeypatch):
                                    project=str(tmp_path / "runs"), name="types", n_boot=0,
                                    fit=FitCfg(epochs=1, batch=8, device="cpu")))
     m = json.loads((run / "metrics.json").read_text())
-    assert set(m["val"]["recall"]) == {"lymphocyte", "neutrophil", "platelet"}
-    assert len(m["test"]["confusion"]) == 3 and m["test"]["accuracy"]["ci95"][0] is not None
+    assert set(m["val"]["recall"]) == {"lymphocyte", "neutrophil", "platelet"}  # the score split (val) only
+    assert len(m["val"]["confusion"]) == 3 and m["val"]["accuracy"]["ci95"][0] is not None and "test" not in m
     from leukoscan.pipeline.infer.cascade import load_pipeline
 
     monkeypatch.setattr("leukoscan.detect.load", lambda *a, **k: GridDetector())

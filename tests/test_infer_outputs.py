@@ -15,7 +15,7 @@ from leukoscan.io import ImageReadError, read_image, sha256_file
 from leukoscan.pipeline.batch.runner import run_batch
 from leukoscan.pipeline.infer.cascade import Pipeline
 from leukoscan.pipeline.infer.settings import PipelineConfig
-from leukoscan.pipeline.report.summary import summarize
+from leukoscan.pipeline.report.summary import SlideRules, summarize
 from leukoscan.synthetic import make_smear
 
 
@@ -63,18 +63,22 @@ def _write_smear(path: Path, seed: int = 0, size=(120, 160)) -> None:
 def test_summary_counts_and_ci(pipe):
     image = make_smear(120, 160, seed=0).image
     det = pipe(image)
-    s = summarize(det, image="x.png", image_hw=image.shape[:2], flag_pct=20)
+    s = summarize(det, image="x.png", image_hw=image.shape[:2], rules=SlideRules(min_cells=1, flag_rule="point"))
     n = len(det)
     assert s.leukocytes == n and s.blasts == (n + 1) // 2
     if n:
         assert s.blast_pct_ci95[0] <= s.blast_pct <= s.blast_pct_ci95[1]
         assert s.flagged == (s.blast_pct >= 20)
+        # the default rule: this few cells are never FLAG or clear
+        s = summarize(det, image="x.png", image_hw=image.shape[:2], flag_pct=20)
+        assert n < 12 and s.status == "insufficient cells" and not s.flagged and s.review
 
 
 def test_empty_slide_summary():
     det = sv.Detections.empty()
     s = summarize(det, image="e.png", image_hw=(10, 10), flag_pct=20)
     assert (s.leukocytes, s.blasts, s.blast_pct, s.flagged) == (0, 0, None, False)
+    assert s.status == "no leukocytes" and s.review  # a quiet zero is a slide to review
 
 
 class _Parser(html.parser.HTMLParser):
@@ -107,13 +111,14 @@ def test_folder_with_bad_file_report_and_inputs_unchanged(pipe, tmp_path):
     assert [s.image for s in res.summaries] == ["a.png", "b.jpg"]
     for stem, ext in (("a", "png"), ("b", "jpg")):  # annotated: JPEG for JPEG inputs, else PNG
         annotated = read_image(out / f"{stem}_annotated.{ext}")
-        assert annotated.shape[1] == 160 and annotated.shape[0] > 120  # banner and footer added
+        assert annotated.shape[1] > 160 and annotated.shape[0] > 120  # banner, footer, side list added
         cells = json.loads((out / f"{stem}_cells.json").read_text())
         assert cells["summary"]["leukocytes"] == len(cells["cells"])
         assert (out / f"{stem}_cells.csv").read_text().startswith("cell_id,x1_px,")
     parser = _Parser()
     parser.feed((out / "report.html").read_text())
-    assert len(parser.imgs) == 2 and all((out / s).is_file() for s in parser.imgs)
+    assert sorted(i for i in parser.imgs if i.startswith("thumbs/")) == ["thumbs/a.jpg", "thumbs/b.jpg"]
+    assert all((out / s).is_file() for s in parser.imgs)  # thumbnails, annotated images, crop sheets
     assert not list(out.rglob(".*.tmp*"))
 
 

@@ -82,5 +82,17 @@ def test_report_sorts_by_blast_pct_in_chromium(report):
     r = _chromium("--dump-dom", report.as_uri() + "#sort=blast_pct")
     assert r.returncode == 0, r.stderr[-2000:]
     body = r.stdout.split("<tbody>", 1)[1]
-    keys = re.findall(r'<td data-sort="([^"]+)"><b>', body)
+    keys = re.findall(r'<td data-sort="([^"]+)"><a href="#slide-\d+"><b>', body)
     assert keys == ["b.jpg", "a.jpg", "c.jpg", "d_empty.jpg"]  # 100%, 25%, 0%, n/a last
+
+
+def test_review_gallery_sorted_by_uncertainty(report):
+    """Each slide's section shows its cell crops, the blast probability nearest 0.5 first."""
+    html = report.read_text()
+    a = html.split('id="slide-1"', 1)[1].split("</section>", 1)[0]  # a.jpg: P(blast) 0.9, 0.2, 0.1, 0.1
+    assert re.findall(r'data-cell="(\d+)"', a) == ["2", "1", "3", "4"]
+    assert "#2 normal 0.80" in a and 'src="crops/a.jpg"' in a
+    d = html.split('id="slide-4"', 1)[1].split("</section>", 1)[0]  # d_empty.jpg: no cells, no gallery
+    assert "data-cell" not in d and "no leukocytes" in d
+    row = re.search(r'<tr class="([^"]*)">\s*<td data-sort="d_empty.jpg"', html)
+    assert row and "review" in row.group(1).split()  # a slide with 0 leukocytes is a highlighted review row

@@ -228,6 +228,22 @@ def test_allpipe_trains_on_training_slides_only_out_of_fold(trained_allpipe):
     assert {t["inputs"] for t in sel["trials"]} == set(allpipe.FUSION_INPUTS)
     fusion = seam.Fusion.load(spec["fusion"])
     assert fusion.chosen_by == spec["chosen_by"] and "conf" not in fusion.to_dict()  # the operating point: pipeline.json
+    # repeated CV: the choice is made on the pooled out-of-fold results of 5 fold seeds, its spread recorded
+    assert spec["fold_seeds"] == [0, 1, 2, 3, 4] and "5 fold seeds" in spec["chosen_by"]
+    assert len(spec["spread"]["chosen_per_seed"]) == 5
+    mae = spec["spread"]["pooled_choice_per_seed"]["blast_pct_mae"]
+    assert mae["min"] <= mae["mean"] <= mae["max"] and len(mae["per_seed"]) == 5
+    oof = json.loads((run / "oof_m0.15.json").read_text())
+    assert len(oof["clf_blast"]) == 5 and oof["fold"][0] != oof["fold"][1]  # different fold assignments
+
+
+def test_allpipe_command_prints_the_spread(trained_allpipe, capsys, tool):
+    import sys
+
+    command = sys.modules[tool("train_all_pipeline").main.__module__]
+    command._print_spread(trained_allpipe[0] / "pipeline.json")
+    out = capsys.readouterr().out
+    assert "pooled over fold seeds [0, 1, 2, 3, 4]" in out and "mean (range) over fold seeds" in out
 
 
 def test_allpipe_resumes_without_redoing_stages(trained_allpipe, tmp_path):
@@ -236,6 +252,8 @@ def test_allpipe_resumes_without_redoing_stages(trained_allpipe, tmp_path):
     logs = []
     cfg = allpipe.AllPipelineConfig(**{**__import__("yaml").safe_load((run / "config.yaml").read_text())})
     allpipe.train_all_pipeline(cfg, run, log=logs.append)
+    assert logs[0].startswith("fitted on: split train")
+    logs = logs[1:]
     assert all("skipped" in m for m in logs) and len(logs) == 6
     assert (run / "pipeline.json").stat().st_mtime_ns == before
 

@@ -90,6 +90,18 @@ def test_wheel_in_fresh_venv(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     summary = json.loads((work / "out" / "summary.json").read_text())
     assert [s["image"] for s in summary["slides"]] == ["smear.png"] and (work / "out" / "report.html").is_file()
+
+    # fresh install, no trained run: the bundled detector answers and is named (banner + provenance)
+    from leukoscan.bundled import bundled_names
+
+    for n in bundled_names("detector"):
+        assert f"leukoscan/weights/{n}.pt" in names and f"leukoscan/weights/{n}.card.json" in names
+    if bundled_names("detector"):
+        r = _run([str(exe), "infer", "smear.png", "--out", "out_bundled"], work, env=env)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+        assert "BUNDLED detector" in r.stderr
+        det_src = json.loads((work / "out_bundled" / "summary.json").read_text())["provenance"]["detector"]
+        assert det_src["chosen"].startswith("bundled") and det_src["weights"].startswith(str(site))
     r = _run([str(py), "-c", "import leukoscan.paths as p; print(p.CARDS_DIR)"], work)
     assert r.returncode == 0 and str(site) in r.stdout, r.stdout + r.stderr
     r = _run([str(exe), "train-detector", "--list-models"], work, env=env)

@@ -27,9 +27,26 @@ COMMANDS = {
 }
 
 
+#: One line per verb for ``leukoscan -h`` (kept here so the help imports no command).
+COMMAND_HELP = {
+    "train-detector": "train a leukocyte detector (YOLO / Faster R-CNN) -> runs/detect/<name>",
+    "train-classifier": "train a blast-vs-normal cell classifier -> runs/classify/<name>",
+    "train-all-pipeline": "train detector + classifier + fusion for ALL-IDB1 slides -> runs/allpipe/<name>",
+    "infer": "detect and classify cells on slides: annotated images, cell tables, report.html",
+    "evaluate-detector": "COCO mAP of a detector on a dataset split",
+    "evaluate-pipeline": "detector + classifier on ALL-IDB1 slides: cell and slide metrics",
+    "prepare-data": "convert a dataset to the canonical form (YOLO + COCO) with a quality report",
+    "export": "export detector and classifier to ONNX",
+    "benchmark-classifiers": "cross-validate the classifier zoo, grouped by source slide",
+    "pretrain-backbone": "self-supervised pretraining of a classifier backbone",
+    "bundle-weights": "package a trained run (open data only) as bundled weights with a model card",
+}
+
+
 def _usage() -> str:
-    verbs = "\n".join(f"  {v}" for v in COMMANDS)
-    return f"usage: leukoscan <command> [options]   (leukoscan <command> -h for help)\n\ncommands:\n{verbs}"
+    verbs = "\n".join(f"  {v:<22}{COMMAND_HELP.get(v, '')}" for v in COMMANDS)
+    return (f"usage: leukoscan <command> [options]   (leukoscan <command> -h for help; leukoscan --version)"
+            f"\n\ncommands:\n{verbs}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from leukoscan import __version__  # only for --version: the dispatcher imports nothing else
+
+        print(f"leukoscan {__version__}")
+        return 0
     verb, rest = argv[0], argv[1:]
     if verb not in COMMANDS:
         close = difflib.get_close_matches(verb, COMMANDS, n=1)

@@ -93,3 +93,13 @@ def interruptible() -> Iterator[None]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def print_grouped(groups: dict[str, list[str]], width: int = 100) -> None:
+    """``--list-models``: one heading per group, its names wrapped below it."""
+    import textwrap
+
+    for title, names in groups.items():
+        if names:
+            print(f"{title} ({len(names)}):")
+            print(textwrap.fill(", ".join(names), width=width, initial_indent="  ", subsequent_indent="  "))

@@ -27,11 +27,14 @@ from leukoscan.io import atomic_write_json
 from leukoscan.pipeline.infer.cascade import load_pipeline
 from leukoscan.pipeline.infer.provenance import provenance, provenance_lines
 from leukoscan.pipeline.infer.settings import PipelineConfig
-from leukoscan.pipeline.train.end_to_end import evaluate_pipeline
+from leukoscan.pipeline.train.end_to_end import POINT_RULE, evaluate_pipeline
 from leukoscan.pipeline.train.evaluate_types import evaluate_types, type_shares, type_stage_only
 from leukoscan.tools.common import user_errors
-from leukoscan.tools.pipeline_args import add_pipeline_args, typed_settings
+from leukoscan.tools.pipeline_args import ALL, add_pipeline_args, typed_settings
 
+#: The slide call scored is the point rule with no minimum of cells (POINT_RULE: comparable with
+#: every benchmark); infer's --min-cells / --flag-rule / --uncertain-band do not apply here.
+_SETTINGS = tuple(n for n in ALL if n not in ("min_cells", "flag_rule", "uncertain_band"))
 
 def get_args_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,7 +47,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data-root", help="raw data root (default: $LEUKOSCAN_DATA or ./datasets)")
     ap.add_argument("--split", default="val")
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:0 or 0: both stages")
-    add_pipeline_args(ap)
+    add_pipeline_args(ap, _SETTINGS)
     ap.add_argument("--gt-boxes", action="store_true",
                     help="with --type-classifier: type the annotated boxes (no detector, no blast stage)")
     ap.add_argument("--out", help="JSON file for the results")
@@ -56,7 +59,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-    cfg, rules, typed = typed_settings(args)
+    cfg, rules, typed = typed_settings(args, _SETTINGS)
     if args.data in TYPED_DATA:
         return _types(args, cfg, typed)
     if cfg.type_classifier and args.gt_boxes:
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                          trust=args.trust_model, typed=typed)
     data_dir = resolve(args.data, data_root=args.data_root)
     res = evaluate_pipeline(pipe, data_dir, args.split, rules=rules)
-    res["provenance"] = provenance(pipe, flag_pct=rules.flag_pct)
+    res["provenance"] = provenance(pipe, rules=POINT_RULE, flag_pct=rules.flag_pct)
     for line in provenance_lines(res["provenance"]):
         print(f"# {line}")
     print(f"blast calls by: {res['call_by']}")

@@ -23,6 +23,7 @@ from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.pipeline.report.summary import SlideRules
 
 _CFG, _RULES = PipelineConfig(), SlideRules()
+_RULE_FIELDS = {f.name for f in dataclasses.fields(SlideRules)}
 
 
 def _tile(raw: str) -> int | None:
@@ -47,11 +48,15 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "reject": (float, "with --pipeline: drop a cell when the fusion's P(none) >= this (default: the pipeline's)"),
     "group_ios": (float, "merge a cell's boxes across detector classes at this intersection over the smaller "
                          "box (default {}; 0: keep every box)"),
-    "flag_pct": (float, "flag a slide (call ALL) when its blast %% >= this (default {})"),
     "type_classifier": (str, "cell-type classifier run folder or weights file: the differential (each cell not "
                              "called a blast gets its type; train one: leukoscan train-classifier --config "
                              "configs/classify_types.yaml); default: none"),
     "type_margin": (float, "crop margin per side of the type stage, as a fraction of the box side (default {})"),
+    "flag_pct": (float, "flag a slide (call ALL) when its blast %% reaches this, by --flag-rule (default {})"),
+    "flag_rule": (str, "lower: flag when the 95%% lower bound of blast %% reaches --flag-pct; point: when the "
+                       "point estimate does (default {})"),
+    "min_cells": (int, "fewest leukocytes for a slide call; fewer: \"insufficient cells\" (default {})"),
+    "uncertain_band": (float, "a cell is uncertain when |P(blast) - blast threshold| < this (default {})"),
 }
 ALL = tuple(SETTINGS)
 
@@ -64,7 +69,7 @@ def add_pipeline_args(ap: argparse.ArgumentParser, names: tuple[str, ...] = ALL)
     """Add the flags of ``names`` (settings of :data:`SETTINGS`), each defaulting to None."""
     for name in names:
         typ, text = SETTINGS[name]
-        default = getattr(_RULES if name == "flag_pct" else _CFG, name)
+        default = getattr(_RULES if name in _RULE_FIELDS else _CFG, name)
         ap.add_argument(flag(name), dest=name, type=typ, default=None, help=text.format(default))
 
 

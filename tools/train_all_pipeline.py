@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from leukoscan.classify.repeats import fmt_spread
 from leukoscan.config import load_config, parse_overrides
 from leukoscan.errors import ConfigError
 from leukoscan.paths import CONFIGS_DIR
@@ -60,8 +61,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nstopped; continue with: leukoscan train-all-pipeline --resume {run_dir}")
         return EXIT_INTERRUPTED
+    _print_spread(out / "pipeline.json")
     print(f"pipeline: {out / 'pipeline.json'}  (use: leukoscan infer SLIDE --pipeline {out})")
     return 0
+
+
+def _print_spread(path: Path) -> None:
+    """The CV estimate of the slide answer with its spread over fold seeds."""
+    import json
+
+    spec = json.loads(path.read_text())
+    sp = spec.get("spread") or {}
+    if not sp:
+        return
+    per = sp["pooled_choice_per_seed"]
+    print(f"operating point (pooled over fold seeds {spec['fold_seeds']}): conf {spec['conf']}, reject "
+          f"{spec['reject']}, blast {spec['blast_threshold']}; each seed's own blast threshold "
+          f"{[c['blast'] for c in sp['chosen_per_seed']]}")
+    print(f"CV estimate at that point, mean (range) over fold seeds: blast % MAE "
+          f"{fmt_spread(per['blast_pct_mae'], 2)}, cell blast F1 {fmt_spread(per['f1'])}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""Named recipes: each row of the seed review's ALL-IDB table as a runnable approximation.
+"""Named recipes: the rows of the seed review's ALL-IDB table as runnable approximations.
+
+Not every row: **Das 2022b** (SVM, ALL-IDB, 99.39%) has no recipe. The row names only the
+classifier and the data; its feature pipeline is not given in the table we work from, so
+any recipe would be a guess presented as a reproduction. ``das2022`` (MobileNetV2 features +
+SVM, Das 2022, 99.40%) is the nearest row and is not a stand-in for it.
 
 A :class:`Recipe` is either *classical* (segmentation + feature sets + classifier, built
 with :func:`.pipeline.build_classical`), *deep features* (a zoo backbone with its head

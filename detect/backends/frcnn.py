@@ -23,7 +23,7 @@ import numpy as np
 from leukoscan import ddp
 from leukoscan.data import read_detection
 from leukoscan.detect.augment import AugmentConfig, albumentations_pipeline
-from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, make_detections
+from leukoscan.detect.base import BaseDetector, DetectorMeta, FitArgs, make_detections
 from leukoscan.detect.evaluate import evaluate_detector
 from leukoscan.detect.pretrained import warn_scratch
 from leukoscan.detect.registry import DETECTORS
@@ -153,8 +153,8 @@ def evaluate(detector: FrcnnDetector, data_dir: Path, split: str, *, progress: b
     return {"map50": m.map50, "map50_95": m.map50_95, "recall": m.recall50}
 
 
-class FrcnnDetector(Detector):
-    """A torchvision Faster R-CNN behind the :class:`~leukoscan.detect.base.Detector` interface."""
+class FrcnnDetector(BaseDetector):
+    """A torchvision Faster R-CNN behind the :class:`~leukoscan.detect.base.BaseDetector` interface."""
 
     def __init__(self, meta: DetectorMeta, model: Any = None, *, pretrained: bool = False) -> None:
         self.meta = meta
@@ -195,7 +195,8 @@ class FrcnnDetector(Detector):
             self.meta = DetectorMeta.from_dict(ckpt["leukoscan"])
         self._ensure_model()
         self.model.to(device)
-        ds = BoxDataset(args.data_dir, args.train_split, albumentations_pipeline(args.augment or AugmentConfig()))
+        ds = BoxDataset(args.data_dir, args.train_split,
+                        albumentations_pipeline(args.augment or AugmentConfig(), seed=args.seed))
         per_rank = max(1, args.batch // ddp.world_size())  # --batch is the global batch, as in ultralytics
         sampler = ddp.sampler(ds, shuffle=True, seed=args.seed)
         loader = torch.utils.data.DataLoader(ds, batch_size=per_rank, sampler=sampler, num_workers=args.workers,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -27,13 +28,15 @@ import yaml
 
 from leukoscan.bundled import bundled_file, bundled_names, read_weights
 from leukoscan.detect.augment import AugmentConfig, ultralytics_args
-from leukoscan.detect.base import Detector, DetectorMeta, FitArgs, with_class_names
+from leukoscan.detect.backends.yolo_arch import check_architecture
+from leukoscan.detect.base import BaseDetector, DetectorMeta, FitArgs, with_class_names
 from leukoscan.detect.pretrained import warn_scratch
 from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
 from leukoscan.offline import offline, offline_var
-from leukoscan.trust import torch_load
+from leukoscan.runs import twin_source
+from leukoscan.trust import TRUST_HINT, LayerRecord, UntrustedModelError, torch_load
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -97,13 +100,14 @@ def write_data_yaml(data_dir: Path, out: Path, train_split: str, val_split: str,
     return out
 
 
-class YoloDetector(Detector):
-    """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.Detector` interface."""
+class YoloDetector(BaseDetector):
+    """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.BaseDetector` interface."""
 
     def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool | str = False,
-                 model: Any = None) -> None:
+                 model: Any = None, net: Any = None) -> None:
         self.meta = meta
         self._weights = Path(weights) if weights else None
+        self._net = net  # a network LeukoScan rebuilt from the checkpoint (rebuild_ultralytics)
         self._want_pretrained = pretrained
         self._model: Any = model
         self.device = "cpu"
@@ -158,6 +162,9 @@ class YoloDetector(Detector):
 
             if self._weights is None:
                 raise RuntimeError(f"{self.meta.backend}: no weights yet; train it or load a weights file")
+            if self._net is not None:  # never hand the file to ultralytics' (pickle) loader
+                self._model = wrap_network(self._net, self._weights)
+                return self._model
             task = {"task": "detect"} if self._weights.suffix == ".onnx" else {}
             self._model = YOLO(str(self._weights), **task)
         return self._model
@@ -168,12 +175,28 @@ class YoloDetector(Detector):
         path = Path(path)
         if self._weights is not None and self._weights.suffix == ".onnx":
             raise BadInputError(f"{self._weights} is already an ONNX model")
-        out = Path(self.model.export(format="onnx", imgsz=self.meta.imgsz, dynamic=True, simplify=False,
-                                     device="cpu", verbose=False))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(out), path)
-        atomic_write_json(path.with_suffix(".json"), json.loads(json.dumps(self.meta.to_dict())))
-        self._model = None  # export fuses layers in place; reload lazily for further use
+        net = self.model.model
+        with tempfile.TemporaryDirectory(dir=path.parent if path.parent.is_dir() else None) as tmp:
+            # ultralytics writes <pt_path>.onnx: point it into a private folder, so nothing at the
+            # destination (a symlink to the user's file) is written through
+            before, net.pt_path = getattr(net, "pt_path", None), str(Path(tmp) / "model.pt")
+            try:
+                out = Path(self.model.export(format="onnx", imgsz=self.meta.imgsz, dynamic=True, simplify=False,
+                                             device="cpu", verbose=False))
+            finally:
+                net.pt_path = before
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as dst:  # os.replace: a symlink at ``path`` is replaced, not followed
+                shutil.copyfile(out, dst)
+        meta = {**json.loads(json.dumps(self.meta.to_dict())), **twin_source(self._weights)}
+        atomic_write_json(path.with_suffix(".json"), meta)
+        self._model = None  # export fuses layers in place: rebuild (or reload lazily) for further use
+        if self._net is not None or self._weights is not None and self._weights.suffix == ".pt":
+            try:
+                fresh = load_yolo(self._weights, torch_load(self._weights, layers=True, what="detector checkpoint"))
+                self._model, self._net = fresh._model, fresh._net
+            except UntrustedModelError:  # loaded with --trust-model: ultralytics reads it again lazily
+                self._net = None
         return path
 
     # ---- training ---------------------------------------------------------------------
@@ -215,6 +238,7 @@ class YoloDetector(Detector):
             "device": _ul_device(args.device),
             "workers": args.workers,
             "seed": args.seed,
+            "deterministic": True,  # ultralytics' default today; explicit so a changed default cannot drop it
             "patience": args.patience,
             "val": args.val,
             "project": str(args.run_dir.resolve().parent),
@@ -239,6 +263,12 @@ class YoloDetector(Detector):
         if args.resume:
             if not last.is_file():
                 raise MissingModelError(f"cannot resume: {last} does not exist")
+            # ultralytics' trainer unpickles last.pt itself: check it is plain data + a valid network first
+            ckpt = torch_load(last, layers=True, what="detector checkpoint")
+            rebuild_ultralytics(last, ckpt)
+            if ckpt.get("epoch") == -1:  # ultralytics strips last.pt after its last epoch: the loop is done
+                print(f"{last}: all epochs done (interrupted in the final validation); finishing the run")
+                return self._after_training(args, t0, {})
             model = YOLO(str(last))
             kw: dict[str, Any] = {"resume": True, "device": _ul_device(args.device), "workers": args.workers}
         else:
@@ -255,8 +285,12 @@ class YoloDetector(Detector):
             model.train(**kw)
         if "," in _ul_device(args.device):  # ultralytics' DDP workers run without our callbacks
             replay_results(args.run_dir / "results.csv", args.callbacks)
+        return self._after_training(args, t0, used)
+
+    def _after_training(self, args: FitArgs, t0: float, used: dict[str, Any]) -> dict[str, Any]:
+        """Our meta into best/last.pt; the detector now runs best.pt."""
         (args.run_dir / "results.csv").unlink(missing_ok=True)  # metrics.csv is the run's one table
-        best = args.run_dir / "weights" / "best.pt"
+        best, last = args.run_dir / "weights" / "best.pt", args.run_dir / "weights" / "last.pt"
         for path in (best, last):
             if path.is_file():
                 stamp_meta(path, self.meta)
@@ -366,10 +400,14 @@ def stamp_meta(path: Path, meta: DetectorMeta) -> None:
         torch.save(ckpt, tmp)
 
 
+def _names_of(model: Any) -> Any:
+    return model.state.get("names") if isinstance(model, LayerRecord) else getattr(model, "names", None)
+
+
 def meta_from_ultralytics(ckpt: dict[str, Any], path: Path) -> DetectorMeta:
     """Meta for a plain ultralytics checkpoint (trained outside LeukoScan)."""
     model = ckpt.get("ema") or ckpt.get("model")
-    names = getattr(model, "names", None) or {}
+    names = _names_of(model) or {}
     names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
     args = ckpt.get("train_args") or {}
     stem = Path(str(args.get("model", "yolov8n"))).stem
@@ -386,7 +424,9 @@ def init_weights_path(source: str, backend: str) -> tuple[Path, str]:
         if not Path(source).is_file():
             raise MissingModelError(f"pretrained={source}: no such weights file")
         return Path(source), f"blood (file {Path(source).name})"
-    name = f"{source}_{backend}" if f"{source}_{backend}" in bundled_names() else source
+    have = bundled_names("detector")
+    alias = {"blood": f"blood_fields_{backend}"}  # the open-data detector of this architecture
+    name = next((n for n in (alias.get(source), f"{source}_{backend}", source) if n in have), source)
     return bundled_file(name), f"blood (bundled {name})"
 
 
@@ -434,7 +474,53 @@ def load_yolo(path: Path, ckpt: dict[str, Any]) -> YoloDetector:
     meta = DetectorMeta.from_dict(ckpt["leukoscan"]) if "leukoscan" in ckpt else meta_from_ultralytics(ckpt, path)
     if ckpt.get("format") == WEIGHTS_FORMAT:  # a LeukoScan weights file: rebuilt from YAML + tensors
         return YoloDetector(meta, weights=path, model=yolo_from_state(meta, ckpt["state_dict"]))
-    return YoloDetector(meta, weights=path)
+    record = ckpt.get("ema") or ckpt.get("model")
+    net = rebuild_ultralytics(path, ckpt) if isinstance(record, LayerRecord) else None
+    return YoloDetector(meta, weights=path, net=net)
+
+
+def rebuild_ultralytics(path: Path, ckpt: dict[str, Any]) -> Any:
+    """The network of an ultralytics checkpoint read as :class:`~leukoscan.trust.LayerRecord`
+    (``torch_load(layers=True)``), rebuilt by us: the architecture description is validated
+    (:func:`~leukoscan.detect.backends.yolo_arch.check_architecture`), a ``DetectionModel`` is
+    built from it and the file's tensors are loaded into it (every key must fit)."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+    from ultralytics.nn.tasks import DetectionModel
+
+    record = ckpt.get("ema") or ckpt.get("model")
+    if not isinstance(record, LayerRecord) or record.qualname != "ultralytics.nn.tasks.DetectionModel":
+        raise UntrustedModelError(f"{path}: holds {record!r}, not an ultralytics detection network; not loaded "
+                                  f"({TRUST_HINT})")
+    cfg = check_architecture(record.state.get("yaml"), path)
+    names = _names_of(record)
+    if isinstance(names, dict):
+        names = [names[k] for k in sorted(names)] if all(isinstance(k, int) for k in names) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) != cfg["nc"]:
+        raise BadInputError(f"{path}: class names {str(names)[:80]} do not fit the network ({cfg['nc']} classes)")
+    try:
+        net = DetectionModel(cfg, ch=int(cfg.get("channels", 3)), nc=cfg["nc"], verbose=False)
+        net.load_state_dict(record.state_dict(), strict=True)
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:  # tensors do not fit the network
+        raise BadInputError(f"{path}: weights do not fit the network they describe "
+                            f"({str(e).strip().splitlines()[0][:160]})") from e
+    train_args = ckpt.get("train_args") if isinstance(ckpt.get("train_args"), dict) else {}
+    net.names = dict(enumerate(names))
+    net.args = {**DEFAULT_CFG_DICT, **{k: v for k, v in train_args.items() if k in DEFAULT_CFG_DICT}}
+    net.pt_path, net.task = str(path), "detect"
+    return net.float().eval()
+
+
+def wrap_network(net: Any, path: Path) -> Any:
+    """An ultralytics ``YOLO`` object around a network we built (its predictor and exporter take
+    the module; nothing reads ``path`` again)."""
+    from ultralytics import YOLO
+
+    model = YOLO("yolov8n.yaml", task="detect")  # ultralytics' own packaged description, replaced below
+    model.model, model.ckpt, model.task = net, {}, "detect"
+    model.overrides = {"imgsz": net.args.get("imgsz", 640), "data": net.args.get("data"), "task": "detect",
+                       "single_cls": net.args.get("single_cls", False), "model": str(path)}
+    model.ckpt_path = model.model_name = str(path)
+    return model
 
 
 def is_ultralytics_checkpoint(ckpt: dict[str, Any]) -> bool:

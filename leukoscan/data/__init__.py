@@ -36,16 +36,13 @@ from leukoscan.data.canonical import (
     staged_output,
 )
 from leukoscan.data.cards import load_card, locate
-from leukoscan.data.checks import source_fingerprint
+from leukoscan.data.checks import cache_key, source_fingerprint
 from leukoscan.data.coco import detect_format
-from leukoscan.data.errors import DataError, DatasetMissingError
 from leukoscan.data.quality import QualityReport, format_summary
-from leukoscan.errors import ConfigError
+from leukoscan.errors import ConfigError, DataError, MissingDatasetError
 
 __all__ = [
     "CONVERTERS",
-    "DataError",
-    "DatasetMissingError",
     "canonical_kind",
     "format_summary",
     "list_datasets",
@@ -101,17 +98,30 @@ def prepare(
             )
         src = Path(source) if source is not None else locate(name, data_root)
         if not src.is_dir():
-            raise DatasetMissingError(f"{name}: source folder {src} does not exist")
+            raise MissingDatasetError(f"{name}: source folder {src} does not exist")
         _check_not_inside(src, out)
     fingerprint = source_fingerprint(src) if src else None  # before reading: an edit meanwhile re-converts
+    key = cache_key(src, side_files(conv, src, opts), opts)
     with staged_output(out, overwrite=overwrite) as stage:
         report = QualityReport(name)
         conv.fn(src, stage, out.absolute(), report, progress=progress, **opts)
         report.extra["source"] = str(src.absolute()) if src else None
         report.extra["source_fingerprint"] = fingerprint
+        report.extra["cache_key"] = key
         report.extra["options"] = {k: str(v) for k, v in opts.items()}
         report.write(stage / "report.json")
     return out
+
+
+def side_files(conv: Any, src: Path | None, opts: dict[str, Any]) -> list[Path]:
+    """Files besides the source folder that define a conversion: the converter's declared
+    side files next to ``src`` and every path option (``split_file``, ``provenance``)."""
+    files = [src.parent / n for n in conv.side_files] if src is not None else []
+    files += [Path(v) for k, v in sorted(opts.items()) if v and k in PATH_OPTIONS]
+    return files
+
+
+PATH_OPTIONS = ("split_file", "provenance")
 
 
 def _check_not_inside(src: Path, out: Path) -> None:
@@ -155,7 +165,7 @@ def resolve(name_or_folder: str | Path, *, data_root: str | Path | None = None) 
         if fmt is None:
             raise DataError(f"{p}: neither a prepared dataset nor a VOC/YOLO/COCO folder")
         out = runs_data_dir() / f"{p.name}-{fmt}"
-        if canonical_kind(out) and _fresh(out, p):
+        if canonical_kind(out) and _fresh(out, fmt, p):
             return out
         return prepare(fmt, source=p, out=out, overwrite=True)
     name = str(name_or_folder)
@@ -170,24 +180,30 @@ def resolve(name_or_folder: str | Path, *, data_root: str | Path | None = None) 
     return prepare(name, data_root=data_root, out=out, overwrite=True)
 
 
-def _fresh(out: Path, src: Path) -> bool:
-    """The prepared ``out`` was converted from ``src`` as it is now (path and file sizes/mtimes)."""
+def _fresh(out: Path, name: str, src: Path | None) -> bool:
+    """The prepared ``out`` was converted from ``src``, its side files and options as they are
+    now, by this version of the conversion code (:func:`leukoscan.data.checks.cache_key`)."""
     try:
         rep = read_report(out)
     except (OSError, ValueError):
         return False
-    return rep.get("source") == str(src.absolute()) and rep.get("source_fingerprint") == source_fingerprint(src)
+    extra = rep.get("cache_key")
+    if not extra or (src is not None and rep.get("source") != str(src.absolute())):
+        return False
+    opts = {k: v for k, v in extra.get("options", {}).items()}
+    return extra == cache_key(src, side_files(CONVERTERS.get(name), src, opts), opts)
 
 
 def _same_source(out: Path, name: str, data_root: str | Path | None) -> bool:
-    """The cached conversion of dataset ``name`` still matches its raw files.
+    """The cached conversion of dataset ``name`` still matches its raw files, side files and
+    the conversion code.
 
     Raw data no longer found (moved, offline) while a conversion exists: the conversion is used.
     """
     if not CONVERTERS.get(name).needs_source:
-        return True
+        return _fresh(out, name, None)
     try:
         src = locate(name, data_root, download=False)
-    except (DatasetMissingError, OSError, ValueError):
+    except (MissingDatasetError, OSError, ValueError):
         return data_root is None
-    return _fresh(out, src)
+    return _fresh(out, name, src)

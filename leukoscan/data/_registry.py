@@ -19,13 +19,17 @@ class Converter:
     needs_source: bool = True
     kind: str = "detection"  # or "cells"
     generic: bool = False  # users' own folders (yolo/coco/voc): the source is the folder itself
+    # files next to the source folder that the conversion reads when present (split, provenance,
+    # meta CSVs): part of the cache key of a prepared copy
+    side_files: tuple[str, ...] = ()
 
 
 def converter(
-    name: str, *, needs_source: bool = True, kind: str = "detection", generic: bool = False
+    name: str, *, needs_source: bool = True, kind: str = "detection", generic: bool = False,
+    side_files: tuple[str, ...] = (),
 ):
     def deco(fn: Callable[..., None]) -> Callable[..., None]:
-        CONVERTERS.add(name, Converter(fn, needs_source, kind, generic))
+        CONVERTERS.add(name, Converter(fn, needs_source, kind, generic, tuple(side_files)))
         return fn
 
     return deco

@@ -26,9 +26,10 @@ import numpy as np
 from leukoscan.data import cell_extent as ce
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import DetImage, write_detection
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport, clean_boxes
 from leukoscan.data.splits import grouped_stratified_split, read_split_file
+from leukoscan.encode import csv_row
+from leukoscan.errors import DataError
 from leukoscan.io import ImageReadError, list_images, read_image, sha256_file
 
 NAMES = ["blast", "leukocyte"]
@@ -192,7 +193,7 @@ def _boxes_for(stem: str, d: dict, default_side: float, report: QualityReport):
     return np.asarray(boxes, np.float64).reshape(-1, 4), labels, [[b.x, b.y] for b in keep_o]
 
 
-@converter("all_idb1")
+@converter("all_idb1", side_files=("allidb1_dev_split.csv", "allidb1_image_meta.csv"))
 def convert_all_idb1(
     src: Path,
     stage: Path,
@@ -252,7 +253,7 @@ def convert_all_idb1(
         wr = csv.writer(f)
         wr.writerow(["file", "label", "group", "split", "camera"])
         for s, d in data.items():
-            wr.writerow([d["path"].name, labels[s], groups[s], split_of[s], f"{d['w']}x{d['h']}"])
+            wr.writerow(csv_row([d["path"].name, labels[s], groups[s], split_of[s], f"{d['w']}x{d['h']}"]))
     report.extra["cell_box_rule"] = {
         "expand": ce.EXPAND,
         "min_contrast": ce.MIN_CONTRAST,

@@ -15,9 +15,9 @@ from pathlib import Path
 from leukoscan.data._registry import converter
 from leukoscan.data.all_idb1 import image_label
 from leukoscan.data.canonical import CellImage, write_cells
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport
 from leukoscan.data.splits import read_csv_table, read_split_file
+from leukoscan.errors import DataError
 from leukoscan.io import ImageReadError, list_images, read_image
 
 CLASSES = {1: "blast", 0: "normal"}
@@ -28,7 +28,7 @@ def read_provenance(path: Path) -> dict[str, str]:
     return {Path(r["crop"]).stem: Path(r["source_image"]).stem for r in rows}
 
 
-@converter("all_idb2", kind="cells")
+@converter("all_idb2", kind="cells", side_files=("allidb2_provenance.csv", "allidb1_dev_split.csv"))
 def convert_all_idb2(
     src: Path,
     stage: Path,

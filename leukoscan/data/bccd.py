@@ -12,9 +12,9 @@ from pathlib import Path
 
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import DetImage, write_detection
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport
 from leukoscan.data.voc import find_image, parse_voc, voc_image
+from leukoscan.errors import DataError
 
 BCCD_NAMES = ["WBC", "RBC", "Platelets"]
 

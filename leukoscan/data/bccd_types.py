@@ -33,9 +33,9 @@ import numpy as np
 from leukoscan.data._registry import converter
 from leukoscan.data.bccd import read_split_list
 from leukoscan.data.canonical import CellImage, write_cells
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport
 from leukoscan.data.voc import find_image, parse_voc
+from leukoscan.errors import DataError
 from leukoscan.io import read_image
 
 SUBTYPES_CSV = "wbc_subtypes.csv"

@@ -29,10 +29,10 @@ from leukoscan.data._registry import converter
 from leukoscan.data.bccd import BCCD_NAMES, read_split_list
 from leukoscan.data.canonical import DetImage, write_detection
 from leukoscan.data.dedup import COPY_THRESHOLD, find_copies
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport
 from leukoscan.data.voc import find_image, parse_voc, voc_image
 from leukoscan.data.yolo import yolo_labels_as_det
+from leukoscan.errors import DataError
 
 
 def _bccd(src: Path, split: str, report: QualityReport) -> list[DetImage]:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from leukoscan.encode import csv_rows, read_csv_dicts
 from leukoscan.errors import DataError, OutputExistsError
 from leukoscan.io import write_image
 
@@ -209,7 +210,7 @@ def write_cells(stage: Path, items: list[CellImage], *, progress: bool = True) -
     with open(stage / "index.csv", "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=["file", "label", "group", "split"])
         wr.writeheader()
-        wr.writerows(rows)
+        wr.writerows(csv_rows(rows))
 
 
 def canonical_kind(folder: str | Path) -> str | None:
@@ -275,5 +276,4 @@ def read_detection(folder: str | Path, split: str) -> list[DetRecord]:
 
 def read_index(folder: str | Path) -> list[dict[str, str]]:
     """Rows of a cells dataset's index.csv (file relative to ``folder``, label, group, split)."""
-    with open(Path(folder) / "index.csv", newline="") as f:
-        return list(csv.DictReader(f))
+    return read_csv_dicts(Path(folder) / "index.csv")

@@ -3,7 +3,7 @@
 :func:`locate` returns ``<data_root>/<card.folder>`` when the card's required entries are
 there. Otherwise, when the card has a ``download`` URL and the network answers within a
 few seconds, it downloads and unpacks the archive there; else it raises
-:class:`DatasetMissingError` with one line saying where to put the files. Set
+:class:`MissingDatasetError` with one line saying where to put the files. Set
 ``LEUKOSCAN_OFFLINE=1`` (see :func:`leukoscan.offline.offline`) to never try the network.
 """
 
@@ -15,8 +15,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leukoscan.data.errors import DatasetMissingError
-from leukoscan.errors import ConfigError
+from leukoscan.errors import ConfigError, MissingDatasetError
 from leukoscan.offline import offline, unreachable
 from leukoscan.paths import CARDS_DIR, data_root
 
@@ -67,13 +66,13 @@ def locate(name: str, root: str | Path | None = None, *, download: bool = True) 
     where = f"{name}: not found: put the files under {folder}/ ({', '.join(card.required)})"
     where += " or pass --data-root / set LEUKOSCAN_DATA; see datasets/README.md"
     if not (card.download and download) or offline():
-        raise DatasetMissingError(
+        raise MissingDatasetError(
             where + ("" if card.download else f" (obtain it from {card.source})")
         )
     reason = _try_download(card, folder)
     if reason is None and not _missing(card, folder):
         return folder
-    raise DatasetMissingError(
+    raise MissingDatasetError(
         f"{where} (download failed: {reason or 'archive lacks ' + str(_missing(card, folder))})"
     )
 

@@ -5,7 +5,11 @@
   classes, degenerate and out-of-image boxes; the dropped counts are in the message).
 - :func:`check_cells`: a cells dataset has items and at least two classes.
 - :func:`source_fingerprint`: sizes and modification times of every file under a raw
-  dataset folder, hashed; prepared datasets are re-converted when it changes.
+  dataset folder, hashed.
+- :func:`cache_key`: what defines a prepared copy: the source fingerprint, the *content* of
+  the side files the converter reads (split, provenance and meta CSVs, option paths), the
+  converter options and the converter version (:func:`converter_version`, a hash of the
+  conversion code); a prepared dataset is re-converted when it changes.
 """
 
 from __future__ import annotations
@@ -84,4 +88,30 @@ def source_fingerprint(folder: str | Path) -> str:
     return h.hexdigest()
 
 
-__all__ = ["check_cells", "check_detection_splits", "source_fingerprint"]
+def converter_version() -> str:
+    """Hash of the conversion code (every module of :mod:`leukoscan.data`): an edited converter
+    or canonical writer gives a new version, so cached conversions are rebuilt."""
+    h = hashlib.sha256()
+    for p in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _content(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return "absent"
+    except OSError as e:
+        return f"unreadable:{e.errno}"
+
+
+def cache_key(src: str | Path | None, side_files: list[Path], options: dict | None = None) -> dict:
+    """What a prepared copy was made from (see the module docstring); compare for equality."""
+    return {"source": source_fingerprint(src) if src else None,
+            "side_files": {str(Path(p).absolute()): _content(Path(p)) for p in side_files},
+            "options": {k: str(v) for k, v in sorted((options or {}).items())},
+            "converter_version": converter_version()}
+
+
+__all__ = ["cache_key", "check_cells", "check_detection_splits", "converter_version", "source_fingerprint"]

@@ -14,9 +14,9 @@ import numpy as np
 
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import DetImage, write_detection
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport, clean_boxes
 from leukoscan.data.voc import image_size
+from leukoscan.errors import DataError
 
 
 def _split_name(p: Path) -> str:

@@ -26,9 +26,8 @@ import numpy as np
 
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import CellImage, write_cells
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport
-from leukoscan.errors import ConfigError
+from leukoscan.errors import ConfigError, DataError
 from leukoscan.io import IMAGE_SUFFIXES, ImageReadError, read_image
 
 PBC_CLASSES = ("basophil", "eosinophil", "erythroblast", "ig", "lymphocyte", "monocyte",
@@ -107,7 +106,8 @@ def convert_pbc(
     items = []
     for label, files in by_class.items():
         for p, split in zip(files, stratified_split(len(files), (1 - val_fraction - test_fraction,
-                                                                   val_fraction, test_fraction), rng)):
+                                                                   val_fraction, test_fraction), rng),
+                              strict=True):
             if center < 1.0:
                 items.append(CellImage(f"{p.name}.png", label, p.stem, split, array=center_crop(read_image(p), center)))
             else:

@@ -18,7 +18,7 @@ Box rules (applied by :func:`clean_boxes`, used by every detection converter):
 
 Nothing is changed silently: each rule writes one entry per object into the report.
 Unreadable files (images, XML, label files) are not "quality issues": they raise
-:class:`~leukoscan.data.errors.DataError` naming the file, and no output is written.
+:class:`~leukoscan.errors.DataError` naming the file, and no output is written.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from leukoscan.data.errors import DataError
+from leukoscan.errors import DataError
 
 SUBPIXEL = 0.5  # px: boxes exceeding the image by at most this are rounding noise
 

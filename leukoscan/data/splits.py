@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from leukoscan.data.errors import DataError
+from leukoscan.errors import DataError
 
 
 def read_csv_table(path: str | Path, columns: tuple[str, ...], what: str) -> list[dict[str, str]]:
     """Rows of a CSV that must have ``columns``; any problem -> DataError naming the file."""
     path = Path(path)
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"{path}: cannot read {what} ({e})") from None

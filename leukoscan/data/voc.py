@@ -21,8 +21,8 @@ import numpy as np
 
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import DetImage, write_detection
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport, clean_boxes
+from leukoscan.errors import DataError
 from leukoscan.io import IMAGE_SUFFIXES, ImageReadError, read_image
 
 

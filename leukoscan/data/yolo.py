@@ -15,9 +15,9 @@ import numpy as np
 
 from leukoscan.data._registry import converter
 from leukoscan.data.canonical import SPLIT_ORDER, DetImage, write_detection
-from leukoscan.data.errors import DataError
 from leukoscan.data.quality import QualityReport, clean_boxes
 from leukoscan.data.voc import image_size
+from leukoscan.errors import DataError
 from leukoscan.io import IMAGE_SUFFIXES
 
 

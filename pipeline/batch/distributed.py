@@ -181,9 +181,10 @@ def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path],
     with locked_out_dir(out_dir) as out:
         pipe = pipeline if pipeline is not None else factory()
         rules = rules or SlideRules()
-        prov = provenance(pipe, flag_pct=rules.flag_pct)
+        prov = provenance(pipe, rules=rules)
         kw = {"rules": rules, "options": options, "prov": prov, "max_pixels": max_pixels}
         manifest = runner.start_manifest(out, prov, overwrite)
+        runner.write_manifest(out, manifest)  # marks the folder as LeukoScan's before any slide lands in it
         settings = settings_key(prov)
         if overwrite:
             shutil.rmtree(out / STATE_DIR, ignore_errors=True)

@@ -85,7 +85,7 @@ def read_manifest(path: Path) -> tuple[list[Path], list[Failure]]:
     """Files listed in a CSV manifest; a listed file that does not exist is a failure."""
     import csv
 
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # Excel writes a BOM and CRLF
         rows = [r for r in csv.reader(f) if r and r[0].strip()]
     if not rows:
         return [], [(str(path), "empty manifest")]

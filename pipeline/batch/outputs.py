@@ -4,10 +4,13 @@
   created atomically (``mkdir`` without ``exist_ok``), so two runs started at once never
   share a folder.
 - :func:`check_out_dir`: a named ``--out`` must be a folder we can write (checked before
-  any model runs).
-- :func:`locked_out_dir`: an exclusive ``flock`` on ``<out>/.leukoscan.lock`` for the
-  whole run; a second run on the same folder is refused with a message naming the run
-  holding it. The kernel drops the lock when the process ends, also on ``kill -9``.
+  any model runs), and either empty or one LeukoScan wrote (its ``manifest.json`` is the
+  marker): a folder of the user's own files is refused, so none of them is overwritten.
+- :func:`locked_out_dir`: an exclusive lock (``filelock``, an ``flock`` on
+  ``<out>/.leukoscan.lock``) held by the batch for the whole run; a second run on the same
+  folder is refused with a message naming the run holding it. The kernel drops the lock
+  when the process ends, also on ``kill -9``. :func:`ensure_free` checks it before the
+  models load (``leukoscan infer``), without holding it.
 - :func:`slide_outputs`: a slide's files are written into a hidden staging folder and
   moved into place only when all of them were written, so a slide has all its outputs
   or none. Staging folders left by a killed run are removed by the next run there.
@@ -15,23 +18,22 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from leukoscan.errors import ConfigError, LeukoScanError
 from leukoscan.runs import RunDir
 
 LOCK_FILE = ".leukoscan.lock"
+MANIFEST = "manifest.json"  # a batch output folder's record; its presence marks a folder LeukoScan wrote
 _STAGE_PREFIX = ".slide-"
-_held: dict[tuple[str, int], int] = {}  # (folder, thread) -> depth: re-entrant within one thread
-_held_guard = threading.Lock()
 
 
 class OutputBusyError(LeukoScanError, BlockingIOError):
@@ -55,6 +57,10 @@ def check_out_dir(out: str | Path) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is a file, not a folder")
+    foreign = foreign_files(out)
+    if foreign:
+        raise ConfigError(f"--out {out}: holds files LeukoScan did not write ({', '.join(foreign[:3])}"
+                          f"{', ...' if len(foreign) > 3 else ''}; no {MANIFEST}); choose an empty or new folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -71,45 +77,41 @@ def check_out_dir(out: str | Path) -> Path:
     return out
 
 
+def foreign_files(out: Path) -> list[str]:
+    """Names in ``out`` that a LeukoScan batch did not put there (empty when ``out`` holds our
+    manifest, is missing or empty, or holds only our lock file and staging folders)."""
+    if not out.is_dir() or (out / MANIFEST).is_file():
+        return []
+    ours = (LOCK_FILE,)
+    return sorted(p.name for p in out.iterdir()
+                  if p.name not in ours and not p.name.startswith((_STAGE_PREFIX, ".write-test-")))
+
+
 @contextmanager
 def locked_out_dir(out: str | Path) -> Iterator[Path]:
     """Hold an exclusive lock on ``out`` while inside; OutputBusyError when another run holds it."""
     out = check_out_dir(out)
-    key = (str(out.resolve()), threading.get_ident())
-    with _held_guard:
-        if key in _held:
-            _held[key] += 1
-            reentrant = True
-        else:
-            reentrant = False
-    if reentrant:
-        try:
-            yield out
-        finally:
-            with _held_guard:
-                _held[key] -= 1
-        return
-    fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    path = out / LOCK_FILE
+    lock = FileLock(path)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another run"
-            raise OutputBusyError(f"--out {out} is in use by {holder}; wait for it to finish or choose "
-                                  "another --out (leave --out out to get a new folder)") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} (started {time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode(), 0)
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = path.read_text(errors="replace").strip() if path.is_file() else ""
+        raise OutputBusyError(f"--out {out} is in use by {holder or 'another run'}; wait for it to finish or "
+                              "choose another --out (leave --out out to get a new folder)") from None
+    try:
+        path.write_text(f"pid {os.getpid()} (started {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
         _remove_stale_stages(out)
-        with _held_guard:
-            _held[key] = 1
-        try:
-            yield out
-        finally:
-            with _held_guard:
-                _held.pop(key, None)
-            os.ftruncate(fd, 0)
+        yield out
     finally:
-        os.close(fd)  # releases the lock
+        path.write_text("")
+        lock.release()
+
+
+def ensure_free(out: str | Path) -> Path:
+    """``out`` as a writable folder that no run holds now (OutputBusyError otherwise); not kept locked."""
+    with locked_out_dir(out) as out_dir:
+        return out_dir
 
 
 def _remove_stale_stages(out: Path) -> None:
@@ -139,5 +141,6 @@ def slide_outputs(out: str | Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-__all__ = ["LOCK_FILE", "OutputBusyError", "check_out_dir", "locked_out_dir", "reserve_run_dir",
+__all__ = ["LOCK_FILE", "MANIFEST", "OutputBusyError", "check_out_dir", "ensure_free", "foreign_files",
+           "locked_out_dir", "reserve_run_dir",
            "slide_outputs"]

@@ -25,13 +25,14 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from leukoscan.encode import csv_row, short_path
 from leukoscan.errors import BadInputError, ConfigError
 from leukoscan.io import (
     IMAGE_SUFFIXES,
@@ -40,16 +41,27 @@ from leukoscan.io import (
     atomic_write_text,
     load_image,
     sha256_file,
+    write_image,
 )
 from leukoscan.pipeline.batch.inputs import expand_inputs
-from leukoscan.pipeline.batch.outputs import locked_out_dir, slide_outputs
+from leukoscan.pipeline.batch.outputs import MANIFEST, locked_out_dir, slide_outputs
 from leukoscan.pipeline.infer.cascade import Pipeline
-from leukoscan.pipeline.infer.provenance import provenance, provenance_lines, settings_key
-from leukoscan.pipeline.report import differential, export_labels, report_html, slide_report
+from leukoscan.pipeline.infer.provenance import (
+    model_warnings,
+    provenance,
+    provenance_lines,
+    settings_key,
+)
+from leukoscan.pipeline.report import (
+    differential,
+    export_labels,
+    gallery,
+    report_html,
+    slide_report,
+)
 from leukoscan.pipeline.report.summary import SlideRules, SlideSummary, summarize
 from leukoscan.schema import NORMAL
 
-MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "leukoscan-batch-manifest/1"
 SUMMARY_FIELDS = ["image", "source", "width", "height", "leukocytes", "blasts", "blast_pct", "ci95_lo",
                   "ci95_hi", "flagged", "call_by", "annotated", "cells_csv"]
@@ -78,6 +90,7 @@ class BatchResult:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (input path, reason)
     records: list[dict[str, Any]] = field(default_factory=list)  # every slide the report covers
     provenance: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)  # key -> ms detect/classify/write
 
     @property
     def ok(self) -> bool:
@@ -145,39 +158,60 @@ def cell_classes(pipeline: Pipeline) -> list[str]:
 
 def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, rules: SlideRules | None = None,
                   options: OutputOptions | None = None, prov: dict[str, Any] | None = None,
-                  max_pixels: int | None = None) -> dict[str, Any]:
+                  max_pixels: int | None = None, timing: dict[str, float] | None = None) -> dict[str, Any]:
     """Run the pipeline on one slide and write all its outputs; return its manifest record.
+    ``timing``, when given, receives the milliseconds spent: detect, classify, write.
 
     All files are staged and moved into ``out_dir`` together at the end (none on failure).
     Raises :class:`~leukoscan.errors.BadInputError` for an unreadable or refused input.
     """
     opts = options or OutputOptions()
-    flag_pct = (rules or SlideRules()).flag_pct
-    prov = prov if prov is not None else provenance(pipeline, flag_pct=flag_pct)
+    rules = rules or SlideRules()
+    prov = prov if prov is not None else provenance(pipeline, rules=rules)
     loaded = load_image(job.source, max_pixels=max_pixels, min_side=MIN_SIDE)
     image = loaded.array
-    det = pipeline(image)
+    t0 = time.perf_counter()
+    if hasattr(pipeline, "detect") and hasattr(pipeline, "classify"):
+        det = pipeline.detect(image)
+        t1 = time.perf_counter()
+        det = pipeline.classify(image, det)
+        if hasattr(pipeline, "add_types"):  # the type stage (differential), timed with classification
+            det = pipeline.add_types(image, det)
+    else:
+        det = pipeline(image)
+        t1 = time.perf_counter()
+    t2 = time.perf_counter()
     with slide_outputs(out_dir) as stage:
-        return _write_slide(pipeline, job, stage, image, det, loaded.notes, flag_pct, opts, prov)
+        rec = _write_slide(pipeline, job, stage, image, det, loaded.notes, rules, opts, prov)
+    if timing is not None:  # not in the record: the manifest holds results, not how long they took
+        timing.update(detect=round(1000 * (t1 - t0), 1), classify=round(1000 * (t2 - t1), 1),
+                      write=round(1000 * (time.perf_counter() - t2), 1))
+    return rec
 
 
 def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, det: Any, notes: Any,
-                 flag_pct: float, opts: OutputOptions, prov: dict[str, Any]) -> dict[str, Any]:
+                 rules: SlideRules, opts: OutputOptions, prov: dict[str, Any]) -> dict[str, Any]:
     cfg = pipeline.cfg
-    summary = summarize(det, image=job.key, image_hw=image.shape[:2], flag_pct=flag_pct,
-                        blast_class=cfg.blast_class, call_by=pipeline.call_by)
+    summary = summarize(det, image=job.key, image_hw=image.shape[:2], rules=rules,
+                        blast_class=cfg.blast_class, call_by=pipeline.call_by, blast_threshold=cfg.blast_threshold)
     outputs = output_paths(job, job.source.suffix, opts)
     source = {"key": job.key, "path": str(_abs(job.source)), "sha256": sha256_file(job.source)}
-    rows = slide_report.cell_rows(det, blast_class=cfg.blast_class)
+    rows = slide_report.cell_rows(det, blast_class=cfg.blast_class, blast_threshold=cfg.blast_threshold,
+                                  uncertain_band=rules.uncertain_band)
     diff = differential.from_detections(det)  # None unless the type stage ran
     diff_d = None if diff is None else diff.to_dict()
     slide_report.write_cells(rows, out_dir / outputs["cells_csv"], out_dir / outputs["cells_json"], summary,
                        provenance=prov, source=source, notes=notes, differential=diff_d)
     footer = provenance_lines(prov)
     kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": cfg.blast_threshold,
-          "quality": opts.jpeg_quality, "differential": diff}
+          "quality": opts.jpeg_quality, "warnings": model_warnings(prov), "uncertain_band": rules.uncertain_band,
+          "differential": diff}
     slide_report.save_annotated(out_dir / outputs["annotated"], image, det, footer=footer, **kw)
     slide_report.save_annotated(out_dir / outputs["thumb"], image, det, max_side=480, **kw)
+    sheet = gallery.crop_sheet(image, det.xyxy, margin=cfg.margin) if len(det) else None
+    if sheet is not None:  # the review gallery of report.html (cells in cell_id order)
+        outputs["crops"] = f"crops/{job.stem}.jpg"
+        write_image(out_dir / outputs["crops"], sheet, quality=opts.jpeg_quality)
     if opts.save_txt:
         atomic_write_text(out_dir / outputs["labels_txt"],
                           _yolo_txt(rows, image.shape[:2], cell_classes(pipeline), opts.save_conf))
@@ -234,7 +268,7 @@ def plan(files: list[Path], root: Path, manifest: dict[str, Any], out_dir: Path,
         key = slide_key(path, root)
         while key in slides:  # same relative path from another root: keep both
             key = f"{key}~{len(slides)}"
-        jobs.append(SlideJob(path, key, _unique(str(Path(key).with_suffix("")), used)))
+        jobs.append(SlideJob(path, key, _unique(short_path(str(Path(key).with_suffix(""))), used)))
     return jobs, skipped
 
 
@@ -251,38 +285,55 @@ def plan_inputs(inputs: list[str | Path], out_dir: Path, manifest: dict[str, Any
 
 def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
               rules: SlideRules | None = None, root: str | Path | None = None, options: OutputOptions | None = None,
-              overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None) -> BatchResult:
+              overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None,
+              on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None) -> BatchResult:
     """Process every input not already done in ``out_dir``; a bad file is a failure, skipped.
 
-    ``out_dir`` is locked for the run (a second run there is refused).
+    ``out_dir`` is locked for the run (a second run there is refused). ``on_slide(record, ms)`` is
+    called as each slide finishes (its manifest record; milliseconds for detect, classify, write);
+    the times of every slide processed are also in ``BatchResult.timings``.
     """
     with locked_out_dir(out_dir) as out:
         return _run_batch(pipeline, list(inputs), out, rules or SlideRules(), root, options, overwrite, recursive,
-                          max_pixels)
+                          max_pixels, on_slide)
 
 
 def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rules: SlideRules,
                root: str | Path | None, options: OutputOptions | None, overwrite: bool, recursive: bool,
-               max_pixels: int | None) -> BatchResult:
-    prov = provenance(pipeline, flag_pct=rules.flag_pct)
+               max_pixels: int | None, on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None
+               ) -> BatchResult:
+    prov = provenance(pipeline, rules=rules)
     manifest = start_manifest(out_dir, prov, overwrite)
+    write_manifest(out_dir, manifest)  # marks the folder as LeukoScan's before any slide lands in it
     jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
                                           recursive=recursive)
     result = BatchResult(out_dir, skipped=skipped, failures=failures, provenance=prov)
     out_dir.mkdir(parents=True, exist_ok=True)
     for job in tqdm(jobs, desc="slides", unit="img", disable=len(jobs) < 2):
         try:
+            ms: dict[str, float] = {}
             rec = process_slide(pipeline, job, out_dir, rules=rules, options=options, prov=prov,
-                                max_pixels=max_pixels)
+                                max_pixels=max_pixels, timing=ms)
         except BadInputError as e:
             result.failures.append((str(job.source), str(e)))
+            continue
+        except OSError as e:  # disk full, a name the file system refuses: this slide fails, the batch goes on
+            result.failures.append((str(job.source), f"cannot write its outputs ({slide_os_error(e)})"))
             continue
         manifest["slides"][job.key] = rec
         result.summaries.append(SlideSummary.from_dict(rec["summary"]))
         write_manifest(out_dir, manifest)
+        result.timings[job.key] = ms
+        if on_slide is not None:
+            on_slide(rec, ms)
     write_manifest(out_dir, manifest)
     result.records = finish_batch(out_dir, manifest, result.failures, cell_classes(pipeline))
     return result
+
+
+def slide_os_error(e: OSError) -> str:
+    """An OSError while writing a slide's outputs, as the one-line reason of its failure."""
+    return f"{e.strerror or type(e).__name__}" + (f": {Path(e.filename).name[:60]}" if e.filename else "")
 
 
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
@@ -298,10 +349,10 @@ def _summary_csv(records: list[dict[str, Any]]) -> str:
     for r in records:
         s = r["summary"]
         lo, hi = s["blast_pct_ci95"]
-        w.writerow([r["key"], r["source"], s["width"], s["height"], s["leukocytes"], s["blasts"], s["blast_pct"],
-                    lo, hi, int(s["flagged"]), s.get("call_by") or "", r["outputs"]["annotated"],
-                    r["outputs"]["cells_csv"]]
-                   + ([] if types is None else differential.csv_values(r.get("differential"), types)))
+        w.writerow(csv_row([r["key"], r["source"], s["width"], s["height"], s["leukocytes"], s["blasts"],
+                            s["blast_pct"], lo, hi, int(s["flagged"]), s.get("call_by") or "",
+                            r["outputs"]["annotated"], r["outputs"]["cells_csv"]]
+                           + ([] if types is None else differential.csv_values(r.get("differential"), types))))
     return buf.getvalue()
 
 

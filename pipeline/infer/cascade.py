@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from leukoscan import classify, detect
-from leukoscan.pipeline.infer.cell_types import assign_types, check_type_classifier, type_probs
+from leukoscan.bundled import bundled_file, bundled_names
 from leukoscan.classify.crops import crop_detections
 from leukoscan.device import resolve_device
 from leukoscan.errors import ConfigError, MissingModelError
+from leukoscan.pipeline.infer.cell_types import assign_types, check_type_classifier, type_probs
 from leukoscan.pipeline.infer.seam import Fusion, blast_share, decide, feature_matrix, group_cells
 from leukoscan.pipeline.infer.settings import CHOSEN, Override, PipelineConfig, resolve_settings
-from leukoscan.bundled import bundled_file, bundled_names
 from leukoscan.pipeline.infer.sources import BUNDLED, GIVEN, NEWEST, announce_implicit, model_source
-from leukoscan.runs import RunDir, onnx_twin
+from leukoscan.runs import RunDir, check_twin_fresh, onnx_twin, weights_file
 from leukoscan.schema import (
     BLAST_PROB,
     CALL_BY,
@@ -39,6 +39,7 @@ from leukoscan.schema import (
     Classifier,
     Detector,
 )
+from leukoscan.verdict import newest_finished
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -167,26 +168,93 @@ def bundled_detector() -> str | None:
     return next(iter(bundled_names("detector")), None)
 
 
-def find_run(given: str | Path | None, base: Path, train_cmd: str, *, bundled: str | None = None) -> Path:
-    """``given`` (run folder or weights file) as is, or the newest trained run under ``base``,
-    or (no run at all) the bundled weights ``bundled`` when the package ships them."""
+def find_run(given: str | Path | None, base: Path, train_cmd: str, *, bundled: str | None = None,
+             skipped: list[str] | None = None) -> Path:
+    """``given`` (run folder or weights file) as is, or the newest finished run under ``base``,
+    or (no run at all) the bundled weights ``bundled`` when the package ships them. A run still
+    training or interrupted is never picked implicitly; newer such runs are appended to ``skipped``."""
     if given is None:
-        run = RunDir.newest(base)
-        if run is None and bundled is not None:
+        run, passed = newest_finished(base)
+        if skipped is not None:
+            skipped += passed
+        if run is None and bundled is not None and not passed:
             return bundled_file(bundled)
         if run is None:
-            raise MissingModelError(f"no trained model in {base}/; train one first: {train_cmd}")
-        return run.path
+            flag = "--detector" if base == DETECT_RUNS else "--classifier"
+            unfinished = f" (only unfinished runs: {'; '.join(passed)}; name one with {flag} to use it anyway)" \
+                if passed else ""
+            alt = " (or count leukocytes with the detector alone: --no-classifier)" if base == CLASSIFY_RUNS else ""
+            raise MissingModelError(f"no trained model in {base}/{unfinished}; train one first: {train_cmd}{alt}")
+        return run
     path = Path(given)
     if not path.exists():
         raise MissingModelError(f"{path}: no such run folder or weights file")
     return path
 
 
+def _no_nan(token: str) -> float:
+    raise ValueError(f"{token} is not a number")
+
+
+def read_json_strict(path: Path, what: str) -> Any:
+    """A JSON file LeukoScan wrote; unreadable, binary or holding NaN/Infinity -> ConfigError naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_nan)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"{path}: not a readable {what} ({str(e).splitlines()[0][:120]})") from None
+
+
+def read_pipeline_spec(spec_file: Path) -> dict[str, Any]:
+    """``pipeline.json`` checked: detector, classifier, fusion (paths) and a finite margin."""
+    spec = read_json_strict(spec_file, "pipeline.json")
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{spec_file}: not a pipeline.json (a {type(spec).__name__})")
+    missing = [k for k in ("detector", "classifier", "fusion") if k not in spec]
+    if missing:
+        raise ConfigError(f"{spec_file}: pipeline.json lacks {', '.join(missing)} (train one: leukoscan "
+                          "train-all-pipeline)")
+    numbers = all(isinstance(spec[k], int | float) and not isinstance(spec[k], bool) for k in CHOSEN if k in spec)
+    if not all(isinstance(spec[k], str) for k in ("detector", "fusion")) or not numbers:
+        raise ConfigError(f"{spec_file}: detector/fusion must be paths and {', '.join(CHOSEN)} numbers")
+    return spec
+
+
+def load_fusion(path: str | Path) -> Fusion:
+    """The fusion model file; missing, unreadable or with values out of range -> ConfigError naming it."""
+    doc = read_json_strict(Path(path), "fusion model")
+    try:
+        return Fusion.from_dict(doc)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{path}: not a usable fusion model ({str(e).splitlines()[0][:120]})") from None
+
+
+def check_role(path: Path, role: str) -> None:
+    """A classifier run given as ``--detector`` (or the reverse) is a one-line ConfigError
+    naming the right flag, not a loader's internals message."""
+    p = Path(path)
+    det_files, clf_files = ("weights/best.pt", "weights/last.pt"), ("model.pt", "model.skops", "model.pkl")
+    if p.is_dir():
+        is_det = any((p / f).is_file() for f in det_files)
+        is_clf = any((p / f).is_file() for f in clf_files) and not is_det
+    else:  # a file: only by where it lies (a random file named model.pt is the loader's to refuse)
+        in_clf_run = (p.parent / "config.yaml").is_file() and not (p.parent / "weights").is_dir()
+        is_clf = p.suffix == ".skops" or (p.name in clf_files and in_clf_run)
+        is_det = p.parent.name == "weights" and p.name in ("best.pt", "last.pt") and \
+            (p.parent.parent / "config.yaml").is_file()
+    if role == "detector" and is_clf:
+        raise ConfigError(f"{p} is a classifier run, not a detector: give it as --classifier, and a detector run "
+                          "(runs/detect/<name>) as --detector")
+    if role == "classifier" and is_det:
+        raise ConfigError(f"{p} is a detector run, not a classifier: give it as --detector, and a classifier run "
+                          "(runs/classify/<name>) as --classifier")
+
+
 def _onnx_twin(path: Path, kind: str) -> Path:
     twin = onnx_twin(path)
     if not twin.is_file():
         raise MissingModelError(f"{twin}: no ONNX model; export first: leukoscan export --{kind} {path}")
+    if path.suffix != ".onnx":
+        check_twin_fresh(twin, weights_file(path))
     return twin
 
 
@@ -218,10 +286,10 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         spec_file = Path(pipeline) / "pipeline.json"
         if not spec_file.is_file():
             raise MissingModelError(f"{pipeline}: no pipeline.json (train one: leukoscan train-all-pipeline)")
-        spec = json.loads(spec_file.read_text())
+        spec = read_pipeline_spec(spec_file)
         detector = detector or spec["detector"]
         classifier = spec["classifier"] if classifier is None else classifier
-        fusion = Fusion.load(spec["fusion"])
+        fusion = load_fusion(spec["fusion"])
         missing = [k for k in CHOSEN if k not in spec]
         if missing:
             raise ConfigError(f"{spec_file}: no {', '.join(missing)} (retrain with leukoscan train-all-pipeline)")
@@ -232,7 +300,9 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     if onnx and importlib.util.find_spec("onnxruntime") is None:
         raise ConfigError("--onnx needs onnxruntime: pip install -e '.[onnx]'")
     ship = bundled_detector()
-    det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR, bundled=ship)
+    skipped: dict[str, list[str]] = {"detector": [], "classifier": []}
+    det_path = find_run(detector, DETECT_RUNS, TRAIN_DETECTOR, bundled=ship, skipped=skipped["detector"])
+    check_role(det_path, "detector")
     det_bundled = detector is None and ship is not None and det_path == bundled_file(ship)
     if det_bundled and classifier is None and RunDir.newest(CLASSIFY_RUNS) is None:
         classifier = False  # the bundled models know no blasts: count leukocytes, blasts not assessed
@@ -240,8 +310,11 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
     det = detect.load(det_file, trust=trust)
     clf = clf_file = None
     if classifier is not False:
-        clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER)
+        clf_path = find_run(classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER, skipped=skipped["classifier"])
+        check_role(clf_path, "classifier")
         clf_file = onnx_twin(clf_path) if onnx and onnx_twin(clf_path).is_file() else clf_path
+        if clf_file != clf_path and clf_path.suffix != ".onnx":
+            check_twin_fresh(clf_file, weights_file(clf_path))
         clf = classify.load(clf_file) if clf_file != clf_path else classify.load(clf_file, trust=trust)
         if onnx and clf_file == clf_path and clf.kind != "sklearn":
             _onnx_twin(clf_path, "classifier")  # raises: a torch classifier must be exported first
@@ -263,7 +336,7 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         src = model_source(role, file, str(getattr(model, "name", type(model).__name__)), chosen=chosen)
         pipe.sources[role] = src
         if given is None:
-            announce_implicit(src, flag)
+            announce_implicit(src, flag, skipped[role])
     if fusion is not None:
         pipe.sources["fusion"] = model_source("fusion", Path(spec["fusion"]), "fusion", chosen=GIVEN)
     if device is not None:

@@ -18,7 +18,8 @@ def export_pair(detector: str | Path, classifier: str | Path | None) -> dict[str
     if classifier is not None:
         clf = classify.load(classifier)
         if clf.kind == "torch":
-            out["classifier"] = str(export_classifier(clf, onnx_twin(weights_file(classifier))))
+            src = weights_file(classifier)
+            out["classifier"] = str(export_classifier(clf, onnx_twin(src), source=src))
         else:
             out["classifier"] = f"not exported: {clf.name} is a {clf.kind} model; --onnx uses it as is"
     return out

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from leukoscan import __version__
 from leukoscan.pipeline.infer.sources import BUNDLED, GIVEN, NEWEST
+from leukoscan.pipeline.report.summary import SlideRules
 from leukoscan.schema import CALL_METHODS
+from leukoscan.verdict import RunState, Verdict
 
 if TYPE_CHECKING:
     from leukoscan.pipeline.infer.cascade import Pipeline
@@ -50,12 +52,16 @@ def _tiling(pipeline: Pipeline) -> dict[str, Any]:
     return out
 
 
-def provenance(pipeline: Pipeline, *, flag_pct: float | None = None) -> dict[str, Any]:
+def provenance(pipeline: Pipeline, *, flag_pct: float | None = None, rules: SlideRules | None = None
+               ) -> dict[str, Any]:
     """Everything a reader needs to know which models and settings made the calls.
 
     The settings are those in effect (``pipeline.cfg``, resolved once by ``load_pipeline``);
-    ``overrides`` names each one the user set over a trained pipeline's own choice.
+    ``overrides`` names each one the user set over a trained pipeline's own choice. ``rules``:
+    how slides are called (default :class:`SlideRules`; ``flag_pct`` replaces its flag %).
     """
+    rules = rules or SlideRules()
+    flag_pct = rules.flag_pct if flag_pct is None else flag_pct
     cfg = pipeline.cfg
     models = pipeline.sources
     out: dict[str, Any] = {
@@ -68,7 +74,8 @@ def provenance(pipeline: Pipeline, *, flag_pct: float | None = None) -> dict[str
         "device": {"detector": str(getattr(pipeline.detector, "device", "cpu")),
                    "classifier": str(getattr(pipeline.classifier, "device", "cpu"))},
         "thresholds": {"conf": cfg.conf, "iou": cfg.iou, "blast_threshold": cfg.blast_threshold,
-                       "max_det": cfg.max_det, "flag_pct": flag_pct},
+                       "max_det": cfg.max_det, "flag_pct": flag_pct, "min_cells": rules.min_cells,
+                       "flag_rule": rules.flag_rule, "uncertain_band": rules.uncertain_band},
         "tiling": _tiling(pipeline),
         "crop_margin": cfg.margin,
         "leukocyte_classes": list(cfg.leukocyte_classes),
@@ -113,7 +120,27 @@ def _model_line(m: dict[str, Any] | None, role: str) -> str:
     sha = f", sha256 {m['sha256'][:12]}" if m.get("sha256") else ""
     implicit = {NEWEST: "  [picked implicitly: newest run]",
                 BUNDLED: "  [bundled with LeukoScan: no trained run]"}.get(m.get("chosen"), "")
-    return f"{role}: {m.get('run') or m.get('weights')} ({m.get('name')}{sha}){implicit}"
+    st = _state(m)
+    state = f"; {st.text}" if st is not None else ""
+    return f"{role}: {m.get('run') or m.get('weights')} ({m.get('name')}{sha}{state}){implicit}"
+
+
+def _state(m: dict[str, Any] | None) -> RunState | None:
+    st = (m or {}).get("run_state")
+    if not st:
+        return None
+    return RunState(st["state"], st.get("epoch"), st.get("epochs"), Verdict.from_dict(st.get("verdict")))
+
+
+def model_warnings(prov: dict[str, Any]) -> list[str]:
+    """``"detector: MODEL NOT USABLE (finds 0% of white cells ...)"`` for every model of ``prov``
+    that is unfinished, not usable, weak or not judged; empty when all are fine."""
+    out = []
+    for role in ("detector", "classifier"):
+        st = _state(prov.get(role))
+        if st is not None and st.warning:
+            out.append(f"{role}: {st.warning}")
+    return out
 
 
 def _fusion_text(f: dict[str, Any], blast: float) -> str:
@@ -141,6 +168,9 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
     settings = (f"conf {th['conf']:g}, iou {th['iou']:g}, blast threshold {th['blast_threshold']:g}"
                 + (f", max det {th['max_det']}" if th.get("max_det") else "")
                 + (f", flag >= {th['flag_pct']:g}%" if th.get("flag_pct") is not None else "")
+                + (f" ({'95% lower bound' if th.get('flag_rule') == 'lower' else 'point estimate'}), "
+                   f"min {th['min_cells']} cells, uncertain band {th['uncertain_band']:g}"
+                   if th.get("min_cells") is not None else "")
                 + (_fusion_text(prov["fusion"], th["blast_threshold"]) if prov.get("fusion") else "")
                 + _override_text(prov.get("overrides") or {}))
     code = f"leukoscan {prov['leukoscan_version']}" + (f", git {prov['git_commit']}" if prov.get("git_commit")
@@ -154,4 +184,4 @@ def provenance_lines(prov: dict[str, Any]) -> list[str]:
             f"device {device}; {code}; {prov['created']}"]
 
 
-__all__ = ["git_commit", "provenance", "provenance_lines", "settings_key"]
+__all__ = ["git_commit", "model_warnings", "provenance", "provenance_lines", "settings_key"]

@@ -163,7 +163,20 @@ class Fusion:
         unknown = set(d) - {f.name for f in cls.__dataclass_fields__.values()}
         if unknown:
             raise DataError(f"fusion file has unknown keys {sorted(unknown)}")
-        return cls(**d)
+        fusion = cls(**d)
+        fusion.check()
+        return fusion
+
+    def check(self) -> None:
+        """DataError unless the weights are finite numbers of shape (3, len(use))."""
+        if not set(self.use) <= set(FEATURES) or tuple(self.classes) != CELL_LABELS:
+            raise DataError(f"fusion inputs {list(self.use)} / classes {list(self.classes)} are not LeukoScan's")
+        coef = np.asarray(self.coef, dtype=np.float64) if self.coef else np.zeros((0,))
+        icpt = np.asarray(self.intercept, dtype=np.float64) if self.intercept else np.zeros((0,))
+        if self.coef and (coef.shape != (len(CELL_LABELS), len(self.use)) or icpt.shape != (len(CELL_LABELS),)):
+            raise DataError(f"fusion weights have shape {coef.shape}/{icpt.shape}, expected (3, {len(self.use)})/(3,)")
+        if not (np.isfinite(coef).all() and np.isfinite(icpt).all()):
+            raise DataError("fusion weights are not finite numbers")
 
     def save(self, path: str | Path) -> Path:
         atomic_write_json(Path(path), self.to_dict())

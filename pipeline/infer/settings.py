@@ -29,6 +29,8 @@ from leukoscan.pipeline.infer.seam import GROUP_IOS
 
 #: The settings a trained pipeline chooses (``pipeline.json`` keys, PipelineConfig fields).
 CHOSEN = ("margin", "conf", "reject", "blast_threshold")
+MAX_MARGIN = 2.0  # crop margin per side, fraction of the box side
+MIN_TILE, MAX_TILE = 32, 16384  # sliced-inference tile side, pixels
 
 
 def _in_unit(name: str, v: float) -> None:
@@ -66,10 +68,10 @@ class PipelineConfig:
             _in_unit(name, getattr(self, name))
         if not self.type_margin >= 0:
             raise ConfigError(f"type_margin must be >= 0 (a fraction of the box side), got {self.type_margin}")
-        if not self.margin >= 0:
-            raise ConfigError(f"margin must be >= 0 (a fraction of the box side), got {self.margin}")
-        if self.tile is not None and self.tile < 0:
-            raise ConfigError(f"tile must be None (auto), 0 (off) or a number of pixels, got {self.tile}")
+        if not 0 <= self.margin <= MAX_MARGIN:
+            raise ConfigError(f"margin must be in [0, {MAX_MARGIN:g}] (a fraction of the box side), got {self.margin}")
+        if self.tile is not None and self.tile != 0 and not MIN_TILE <= self.tile <= MAX_TILE:
+            raise ConfigError(f"tile must be None (auto), 0 (off) or {MIN_TILE}-{MAX_TILE} pixels, got {self.tile}")
         if self.max_det is not None and self.max_det < 1:
             raise ConfigError(f"max_det must be >= 1, got {self.max_det}")
         if self.batch < 1:
@@ -107,4 +109,4 @@ def resolve_settings(cfg: PipelineConfig, chosen: Mapping[str, float] | None,
     return dataclasses.replace(cfg, **keep), overrides
 
 
-__all__ = ["CHOSEN", "Override", "PipelineConfig", "resolve_settings"]
+__all__ = ["CHOSEN", "MAX_MARGIN", "MAX_TILE", "MIN_TILE", "Override", "PipelineConfig", "resolve_settings"]

@@ -13,6 +13,7 @@ from typing import Any
 
 from leukoscan.io import sha256_file
 from leukoscan.runs import weights_file
+from leukoscan.verdict import run_state
 
 #: How a model was chosen: named by the user, or the newest run (implicit).
 GIVEN, NEWEST = "given", "newest run (implicit)"
@@ -29,6 +30,8 @@ class ModelSource:
     weights: str
     sha256: str
     chosen: str = GIVEN
+    #: :meth:`leukoscan.verdict.RunState.to_dict` of the run folder (None for a bare weights file)
+    run_state: dict[str, Any] | None = None
 
     @property
     def short(self) -> str:
@@ -44,7 +47,8 @@ def model_source(role: str, path: str | Path, name: str, *, chosen: str = GIVEN)
     p = Path(path)
     wf = weights_file(p)
     run = p if p.is_dir() else _run_of(wf)
-    return ModelSource(role, name, None if run is None else str(run), str(wf), sha256_file(wf), chosen)
+    state = None if run is None or role == "fusion" else run_state(run).to_dict()
+    return ModelSource(role, name, None if run is None else str(run), str(wf), sha256_file(wf), chosen, state)
 
 
 def _run_of(weights: Path) -> Path | None:
@@ -54,15 +58,18 @@ def _run_of(weights: Path) -> Path | None:
     return None
 
 
-def announce_implicit(src: ModelSource, flag: str) -> None:
-    """Say loudly (stderr) that a model was picked without being named."""
+def announce_implicit(src: ModelSource, flag: str, skipped: list[str] | tuple[str, ...] = ()) -> None:
+    """Say loudly (stderr) that a model was picked without being named (and which unfinished
+    newer runs were passed over)."""
     bar = "!" * 78
     if src.chosen == BUNDLED:
         print(f"{bar}\n!! no {flag} given and no trained {src.role} run: using the BUNDLED {src.role}\n"
               f"!!   {src.short}\n!! (trained on open data; model card: {Path(src.weights).name[:-3]}.card.json "
               f"beside it)\n{bar}", file=sys.stderr)
         return
-    print(f"{bar}\n!! no {flag} given: using the NEWEST {src.role} run\n!!   {src.short}\n"
+    passed = "".join(f"!!   passed over, unfinished: {s}\n" for s in skipped)
+    print(f"{bar}\n!! no {flag} given: using the NEWEST {src.role} run (the newest finished one)\n"
+          f"!!   {src.short}\n{passed}"
           f"!! name it with {flag} to be sure which model makes the calls\n{bar}", file=sys.stderr)
 
 

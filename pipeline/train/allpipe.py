@@ -12,13 +12,16 @@ is never read here):
 3. ``cells``: every training slide through the full detector (``cells_detector="full"``, the
    default, measured better) or its out-of-fold detector, at ``cell_conf``; boxes merged per
    cell and labelled by centroid matching; crops per candidate ``margins``.
-4. ``oof``: per margin, out-of-fold classifier ``P(blast)`` (``cv_folds`` slide-group folds).
+4. ``oof``: per margin, out-of-fold classifier ``P(blast)`` (``cv_folds`` slide-group folds),
+   once per fold seed (``cv_seeds`` fold assignments, seeds ``seed, seed + 1, ...``).
 5. ``select``: per margin and per fusion input set (detector + classifier, detector only,
-   classifier only) out-of-fold fused probabilities and the operating point
-   (:func:`leukoscan.pipeline.train.seam_fit.choose_operating_point`); the best is kept.
+   classifier only) out-of-fold fused probabilities and the operating point chosen on the
+   pooled out-of-fold results of all fold seeds
+   (:func:`leukoscan.pipeline.train.seam_fit.choose_over_seeds`); the best is kept, with its spread
+   over fold seeds (each seed's own choice, the pooled choice's scores per seed).
 6. ``final``: the classifier refitted on all training cells at the chosen margin, the fusion
-   refitted on all out-of-fold features; ``pipeline.json`` names detector, classifier,
-   fusion, margin and thresholds and how they were chosen.
+   refitted on the out-of-fold features of every fold seed; ``pipeline.json`` names
+   detector, classifier, fusion, margin and thresholds, how they were chosen and the spread.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from tqdm import tqdm
 from leukoscan import classify, detect
 from leukoscan.classify.crops import CROP_MARGIN
 from leukoscan.classify.model import FitCfg
+from leukoscan.classify.repeats import fold_seed_list
 from leukoscan.config import load_config, save_config
 from leukoscan.data import prepare, resolve
+from leukoscan.data.fit_splits import HELD_OUT, check_fit_splits
 from leukoscan.detect.defaults import NMS_IOU
 from leukoscan.detect.train import DetectTrainConfig, train
 from leukoscan.errors import ConfigError, DataError
@@ -49,7 +54,7 @@ from leukoscan.pipeline.infer.settings import PipelineConfig
 from leukoscan.pipeline.train.cells import Slide, read_index, read_slides, write_cells
 from leukoscan.pipeline.train.seam_fit import (
     SlideTruth,
-    choose_operating_point,
+    choose_over_seeds,
     oof_classifier,
     oof_fusion,
     slide_folds,
@@ -73,6 +78,7 @@ class AllPipelineConfig:
     # "oof": a slide's cells come from a fold detector that never trained on it
     cells_detector: str = "full"
     cv_folds: int = 5
+    cv_seeds: int = 5  # fold assignments of the CV; operating points chosen on their pooled results
     classifier: str = "handcrafted+svm"
     classifier_imgsz: int | None = None  # None: the classifier's own default input size
     margins: list[float] = field(default_factory=lambda: [CROP_MARGIN, 0.3])
@@ -222,37 +228,51 @@ def _factory(cfg: AllPipelineConfig):
 
 
 def _oof_stage(cfg: AllPipelineConfig, run_dir: Path, cells: dict[str, str], slides: list[Slide]) -> dict:
-    fold = slide_folds([s.name for s in slides], [s.group for s in slides],
-                       [f"{s.label}_{s.camera}" for s in slides], cfg.cv_folds, seed=cfg.seed)
-    out = {}
+    seeds = fold_seed_list(cfg.seed, cfg.cv_seeds)
+    folds = [slide_folds([s.name for s in slides], [s.group for s in slides],
+                         [f"{s.label}_{s.camera}" for s in slides], cfg.cv_folds, seed=seed) for seed in seeds]
+    out, shared = {}, {}  # one feature cache (content-keyed) for every margin and fold seed
     for m, folder in cells.items():
         images, rows = _load_cells(folder)
-        f = np.array([fold[r["slide"]] for r in rows])
-        p = oof_classifier(images, np.array([r["label"] for r in rows], dtype=object), f, _factory(cfg),
-                           fit_cfg=FitCfg(seed=cfg.seed))
+        labels = np.array([r["label"] for r in rows], dtype=object)
+        fs = [np.array([fold[r["slide"]] for r in rows]) for fold in folds]
+        ps = [oof_classifier(images, labels, f, _factory(cfg), fit_cfg=FitCfg(seed=cfg.seed), shared=shared)
+              for f in fs]
         path = run_dir / f"oof_m{m}.json"
-        atomic_write_json(path, {"fold": f.tolist(), "clf_blast": p.tolist()})
+        atomic_write_json(path, {"fold_seeds": seeds, "fold": [f.tolist() for f in fs],
+                                 "clf_blast": [p.tolist() for p in ps]})
         out[m] = str(path)
     return out
+
+
+def _read_oof(path: str) -> tuple[list[int], list[np.ndarray], list[np.ndarray]]:
+    """(fold seeds, fold per seed, clf_blast per seed); a one-seed file of older runs reads as one seed."""
+    o = json.loads(Path(path).read_text())
+    if "fold_seeds" not in o:
+        return [0], [np.asarray(o["fold"])], [np.asarray(o["clf_blast"])]
+    return o["fold_seeds"], [np.asarray(f) for f in o["fold"]], [np.asarray(p) for p in o["clf_blast"]]
 
 
 def _select_stage(cfg: AllPipelineConfig, cells: dict[str, str], oof: dict[str, str],
                   slides: list[Slide]) -> dict:
     truth = {s.name: SlideTruth(len(s.blasts), len(s.leukocytes)) for s in slides}
-    trials = []
+    trials, inputs = [], {}
     for m, folder in cells.items():
         rows = read_index(folder)
-        o = json.loads(Path(oof[m]).read_text())
-        x = _features(rows, np.asarray(o["clf_blast"]))
+        seeds, folds, clf = _read_oof(oof[m])
         y = np.array([r["label"] for r in rows], dtype=object)
         slide = np.array([r["slide"] for r in rows], dtype=object)
         det_conf = np.array([max(float(r["det_blast"]), float(r["det_leukocyte"])) for r in rows])
         for name, use in FUSION_INPUTS.items():
-            p = oof_fusion(x, y, np.asarray(o["fold"]), use=use)
-            best = choose_operating_point(p, det_conf, y, slide, truth)
-            trials.append({"margin": float(m), "inputs": name, **best})
+            ps = [oof_fusion(_features(rows, c), y, f, use=use) for f, c in zip(folds, clf, strict=True)]
+            best = choose_over_seeds(ps, det_conf, y, slide, truth, spread=False)
+            trials.append({"margin": float(m), "inputs": name, "fold_seeds": seeds, **best})
+            inputs[(float(m), name)] = (ps, det_conf, y, slide)
     trials.sort(key=lambda t: t["objective"])
-    return {"best": trials[0], "trials": trials}
+    win = trials[0]
+    ps, det_conf, y, slide = inputs[(win["margin"], win["inputs"])]
+    win = {**win, **choose_over_seeds(ps, det_conf, y, slide, truth, spread=True)}  # the spread of the winner
+    return {"best": win, "trials": trials}
 
 
 def _features(rows: list[dict[str, str]], clf_blast: np.ndarray) -> np.ndarray:
@@ -271,18 +291,21 @@ def _final_stage(cfg: AllPipelineConfig, run_dir: Path, state: State) -> dict:
             FitCfg(seed=cfg.seed))
     clf_dir = run_dir / "classifier"
     clf.save(clf_dir)
-    o = json.loads(Path(state["oof"][m]).read_text())
+    seeds, _, clf_blast = _read_oof(state["oof"][m])
     how = (f"grouped {cfg.cv_folds}-fold CV over {len(set(r['slide'] for r in rows))} training slides "
-           f"(out-of-fold detector boxes, out-of-fold classifier scores); objective blast % MAE / 100 "
+           f"(split {cfg.split}), repeated over {len(seeds)} fold seeds {seeds}, operating point chosen on their "
+           f"pooled out-of-fold results (out-of-fold classifier scores); objective blast % MAE / 100 "
            f"+ (1 - cell blast F1); inputs {best['inputs']}, margin {best['margin']}")
+    x = np.concatenate([_features(rows, c) for c in clf_blast])
     fusion = Fusion(use=FUSION_INPUTS[best["inputs"]], chosen_by=how)
-    fusion.fit(_features(rows, np.asarray(o["clf_blast"])), labels)
+    fusion.fit(x, np.tile(labels, len(clf_blast)))
     fusion.save(run_dir / "fusion.json")
     # the one stored copy of the pipeline's chosen settings (leukoscan.pipeline.infer.settings.CHOSEN)
     spec = {"detector": state["detector"], "classifier": str(clf_dir), "fusion": str(run_dir / "fusion.json"),
             "margin": best["margin"], "conf": best["conf"], "reject": best["reject"],
             "blast_threshold": best["blast"], "inputs": best["inputs"], "chosen_by": how,
-            "oof_scores": {k: best[k] for k in ("recall", "precision", "f1", "blast_pct_mae")}}
+            "oof_scores": {k: best[k] for k in ("recall", "precision", "f1", "blast_pct_mae")},
+            "fitted_on": f"split {cfg.split}", "fold_seeds": seeds, "spread": best.get("spread", {})}
     atomic_write_json(run_dir / "pipeline.json", spec)
     return spec
 
@@ -291,12 +314,17 @@ def train_all_pipeline(cfg: AllPipelineConfig, run_dir: str | Path, *, log=print
     """Run (or resume) every stage in ``run_dir``; returns ``run_dir`` (holds ``pipeline.json``)."""
     if cfg.cells_detector not in ("oof", "full"):
         raise ConfigError(f"cells_detector must be 'oof' or 'full', got {cfg.cells_detector!r}")
+    check_fit_splits((cfg.split,), "split (the slides the pipeline is fitted on)")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
     state = State(run_dir)
     data_dir = resolve(cfg.data, data_root=cfg.data_root)
     slides = read_slides(data_dir, cfg.split)
+    held = data_dir / "splits" / f"{HELD_OUT}.txt"
+    n_held = len(held.read_text().split()) if held.is_file() else 0
+    log(f"fitted on: split {cfg.split} ({len(slides)} slides); every other split is not read"
+        + (f"; the data hold a {HELD_OUT!r} split ({n_held} slides): left alone" if n_held else ""))
     stages = [
         ("detector", lambda: cfg.detector or _train_detector(cfg, run_dir, "full", cfg.data)),
         ("folds", lambda: _fold_stage(cfg, run_dir, data_dir, slides) if cfg.cells_detector == "oof" else []),

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from leukoscan.classify.crops import crop_detections
+from leukoscan.encode import csv_rows, read_csv_dicts
 from leukoscan.errors import DataError
 from leukoscan.io import atomic_write_text, write_image
 from leukoscan.pipeline.infer.seam import cell_labels
@@ -56,8 +57,7 @@ def read_slides(data_dir: str | Path, split: str) -> list[Slide]:
         raise DataError(f"{cfile}: not a prepared ALL-IDB1 folder with a {split!r} split "
                         f"(run: leukoscan prepare-data all_idb1)")
     cents = json.loads(cfile.read_text())
-    with open(data_dir / "image_labels.csv", newline="") as f:
-        meta = {r["file"]: r for r in csv.DictReader(f)}
+    meta = {r["file"]: r for r in read_csv_dicts(data_dir / "image_labels.csv")}
     return [Slide(data_dir / "images" / split / file, int(meta[file]["label"]), meta[file]["group"],
                   meta[file].get("camera", ""), split,
                   np.asarray(cents[file].get("blast", []), float).reshape(-1, 2),
@@ -88,11 +88,10 @@ def write_cells(found: Sequence[tuple[Slide, np.ndarray, Any, str]], out: str | 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=INDEX_FIELDS)
     w.writeheader()
-    w.writerows(rows)
+    w.writerows(csv_rows(rows))
     atomic_write_text(out / "index.csv", buf.getvalue())
     return out
 
 
 def read_index(folder: str | Path) -> list[dict[str, str]]:
-    with open(Path(folder) / "index.csv", newline="") as f:
-        return list(csv.DictReader(f))
+    return read_csv_dicts(Path(folder) / "index.csv")

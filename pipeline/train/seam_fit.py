@@ -12,6 +12,9 @@ slides are *training* slides; nothing here reads a validation or test slide.
 - :func:`choose_operating_point`: the detector-score floor, reject threshold and blast
   threshold minimising ``blast % MAE / 100 + (1 - cell blast F1)`` over the out-of-fold
   predictions of the training slides.
+- :func:`choose_over_seeds`: the same on the pooled out-of-fold predictions of several fold
+  assignments (fold seeds), with the spread: each seed's own choice and the pooled choice's
+  scores per seed (one fold assignment of ~50 slide groups is one draw).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from leukoscan.classify.cv import grouped_stratified_kfold
+from leukoscan.classify.repeats import spread as _spread
 from leukoscan.errors import DataError
 from leukoscan.pipeline.infer.seam import Fusion, decide
 
@@ -43,15 +47,18 @@ def slide_folds(slides: Sequence[str], groups: Sequence[str], strata: Sequence[s
 
 
 def oof_classifier(images: Sequence[np.ndarray], labels: np.ndarray, fold: np.ndarray,
-                   factory: Callable[[], Any], *, fit_cfg: Any = None) -> np.ndarray:
+                   factory: Callable[[], Any], *, fit_cfg: Any = None, shared: dict | None = None) -> np.ndarray:
     """Out-of-fold ``P(blast)`` ``(N,)``; ``labels`` in ``blast``/``normal``/``none``.
 
     For fold f a classifier from ``factory()`` (class names ``("blast", "normal")``) is
     fitted on the blast/normal cells outside f and predicts every cell in f, ``none`` too.
+    ``shared``: a dict kept across calls (fold seeds) so a deterministic feature extractor
+    computes each crop once.
     """
     labels = np.asarray(labels, dtype=object)
     p = np.full(len(images), np.nan)
-    shared = None  # deterministic feature extractors compute each crop once across folds
+    holder = shared if shared is not None else {}
+    shared = holder.get("ext")  # deterministic feature extractors compute each crop once across folds
     for f in np.unique(fold):
         tr = np.flatnonzero((fold != f) & (labels != "none"))
         te = np.flatnonzero(fold == f)
@@ -63,7 +70,7 @@ def oof_classifier(images: Sequence[np.ndarray], labels: np.ndarray, fold: np.nd
         clf = factory()
         if hasattr(clf, "extractor") and hasattr(clf.extractor, "enable_cache"):
             if shared is None:
-                shared = clf.extractor
+                shared = holder["ext"] = clf.extractor
                 shared.enable_cache()
             clf.extractor = shared
         if fit_cfg is not None:
@@ -129,4 +136,32 @@ def choose_operating_point(p: np.ndarray, det_conf: np.ndarray, labels: np.ndarr
                 if best is None or obj < best["objective"] - 1e-12:
                     best = {"conf": conf, "reject": rej, "blast": bl, "objective": obj, **s}
     assert best is not None
+    return best
+
+
+def choose_over_seeds(p_by_seed: Sequence[np.ndarray], det_conf: np.ndarray, labels: np.ndarray,
+                      slide: np.ndarray, truth: dict[str, SlideTruth], *, spread: bool = True) -> dict[str, Any]:
+    """The operating point chosen on the pooled out-of-fold predictions of every fold seed
+    (each seed's copy of a slide counts as its own slide), plus with ``spread``: each seed's
+    own choice and the pooled choice's scores on each seed (mean, min, max)."""
+    n = len(p_by_seed)
+    pooled_truth = {f"{r}:{s}": t for r in range(n) for s, t in truth.items()}
+    pooled_slide = np.concatenate([np.array([f"{r}:{s}" for s in slide], dtype=object) for r in range(n)])
+    best = choose_operating_point(np.concatenate(list(p_by_seed)), np.tile(det_conf, n),
+                                  np.tile(np.asarray(labels, dtype=object), n), pooled_slide, pooled_truth)
+    best["n_fold_seeds"] = n
+    if not spread:
+        return best
+    own = [choose_operating_point(p, det_conf, labels, slide, truth) for p in p_by_seed]
+    at_best = []
+    for p in p_by_seed:
+        kept, blast = decide(p, det_conf, conf=best["conf"], reject=best["reject"], blast=best["blast"])
+        at_best.append(score_calls(kept, blast, labels, slide, truth))
+    best["spread"] = {
+        "chosen_per_seed": [{k: o[k] for k in ("conf", "reject", "blast", "objective", "blast_pct_mae", "f1")}
+                            for o in own],
+        "pooled_choice_per_seed": {k: _spread([s[k] for s in at_best]) for k in ("blast_pct_mae", "f1", "recall",
+                                                                                 "precision")},
+        "blast_threshold_per_seed": _spread([o["blast"] for o in own]),
+    }
     return best
