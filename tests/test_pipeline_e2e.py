@@ -39,7 +39,10 @@ def _slides(folder, n=2, size=(96, 128)):
 
 
 def test_infer_without_models_says_how_to_train(tmp_path, monkeypatch, tool, capsys):
+    """No trained run and (an install without bundled weights) no bundled detector: one line
+    saying how to train. (With the bundled detector, infer answers: tests/test_blood_weights.py.)"""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("leukoscan.bundled.WEIGHTS_DIR", tmp_path / "no_weights")
     _slides(tmp_path / "in", 1)
     assert tool("infer").main([str(tmp_path / "in")]) == 2
     assert "leukoscan train-detector" in capsys.readouterr().err

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from leukoscan.classify.crops import crop_detections
+from leukoscan.classify.crops import CROP_MARGIN, crop_detections
 
 CROP_PX = 96
 SHEET_COLS = 10
 
 
-def crop_sheet(image: np.ndarray, xyxy: np.ndarray, margin: float = 0.15) -> np.ndarray | None:
+def crop_sheet(image: np.ndarray, xyxy: np.ndarray, margin: float = CROP_MARGIN) -> np.ndarray | None:
     """RGB uint8 sheet of the crops of ``xyxy`` ``(N, 4)`` pixel boxes of ``image``; None when N = 0."""
     crops = crop_detections(image, np.asarray(xyxy, float).reshape(-1, 4), margin=margin, size=CROP_PX)
     if not crops:
