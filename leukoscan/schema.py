@@ -35,6 +35,9 @@ DET_LEUK = "det_leukocyte"
 CLF_BLAST = "clf_blast"
 #: How each cell's call was made, a key of :data:`CALL_METHODS` (object array).
 CALL_BY = "call_by"
+#: Default P(blast) (fusion: blast share) at or above which a cell is called a blast: the one home
+#: of this setting (``PipelineConfig.blast_threshold`` and the outputs' defaults read it).
+BLAST_THRESHOLD = 0.5
 #: The ways a blast call can be made, with the words the outputs use for them.
 CALL_METHODS = {"fusion": "fusion model over the stage scores", "classifier": "classifier",
                 "detector": "the detector's own blast class (no classifier)",

@@ -26,6 +26,7 @@ from leukoscan.classify.crops import CROP_MARGIN
 from leukoscan.detect.defaults import DETECT_CONF, NMS_IOU
 from leukoscan.errors import ConfigError
 from leukoscan.pipeline.infer.seam import GROUP_IOS
+from leukoscan.schema import BLAST_THRESHOLD
 
 #: The settings a trained pipeline chooses (``pipeline.json`` keys, PipelineConfig fields).
 CHOSEN = ("margin", "conf", "reject", "blast_threshold")
@@ -48,7 +49,7 @@ class PipelineConfig:
     margin: float = CROP_MARGIN  # crop margin per side, fraction of the box side
     leukocyte_classes: tuple[str, ...] = ("WBC", "leukocyte", "blast")
     blast_class: str = "blast"
-    blast_threshold: float = 0.5  # blast probability (fusion: blast share) at or above which a cell is a blast
+    blast_threshold: float = BLAST_THRESHOLD  # blast probability (fusion: blast share) at or above which a cell is a blast
     # fusion pipelines only: a cell is dropped when the fusion's P(none) >= this (1: none dropped)
     reject: float = 1.0
     batch: int = 64

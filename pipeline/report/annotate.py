@@ -35,7 +35,7 @@ from leukoscan.pipeline.report.differential import (
     type_colour,
     type_labels,
 )
-from leukoscan.schema import BLAST_PROB, CELL_CLASS, CELL_TYPE, NORMAL
+from leukoscan.schema import BLAST_PROB, BLAST_THRESHOLD, CELL_CLASS, CELL_TYPE, NORMAL
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -176,7 +176,7 @@ def _wrap_segments(parts: list[tuple[str, RGB]], width: int, scale: float, thick
 
 
 def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
-             footer: Sequence[str] = (), blast_class: str = "blast", blast_threshold: float = 0.5,
+             footer: Sequence[str] = (), blast_class: str = "blast", blast_threshold: float = BLAST_THRESHOLD,
              warnings: Sequence[str] = (), uncertain_band: float = 0.15,
              differential: Differential | None = None) -> np.ndarray:
     """RGB uint8 canvas: banner + legend above the slide, boxes and id markers on it, the side
@@ -239,7 +239,7 @@ def _draw_cells(canvas: np.ndarray, det: sv.Detections, classes: list[str], blas
     return np.ascontiguousarray(bgr[..., ::-1])
 
 
-def side_list_lines(det: sv.Detections, blast_class: str = "blast", blast_threshold: float = 0.5,
+def side_list_lines(det: sv.Detections, blast_class: str = "blast", blast_threshold: float = BLAST_THRESHOLD,
                     uncertain_band: float = 0.15, labels: Sequence[str] | None = None) -> list[str]:
     """``"12 blast 0.91"`` per cell (id = 1-based position), ``" ?"`` appended when uncertain;
     ``labels`` replace the call labels (e.g. the cell types of the differential)."""

@@ -19,7 +19,7 @@ from leukoscan.io import atomic_write_json, atomic_write_text, write_image
 from leukoscan.pipeline.report.annotate import annotate, call_confidence
 from leukoscan.pipeline.report.slide_stats import uncertain_mask
 from leukoscan.pipeline.report.summary import SlideSummary
-from leukoscan.schema import BLAST_PROB, CALL_BY, CELL_CLASS, CLASS_NAME
+from leukoscan.schema import BLAST_PROB, BLAST_THRESHOLD, CALL_BY, CELL_CLASS, CLASS_NAME
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -48,7 +48,7 @@ def _num(v: object, nd: int = 4) -> float | None:
     return None if np.isnan(f) else round(f, nd)
 
 
-def cell_rows(det: sv.Detections, blast_class: str = "blast", blast_threshold: float = 0.5,
+def cell_rows(det: sv.Detections, blast_class: str = "blast", blast_threshold: float = BLAST_THRESHOLD,
               uncertain_band: float = 0.15) -> list[dict[str, Any]]:
     """Per-cell records (``CELL_FIELDS`` + any ``EXTRA_CELL_FIELDS`` present); boxes in pixels.
     Scores that were not assessed are ``None`` (empty in the CSV), never 0."""

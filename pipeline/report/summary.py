@@ -27,7 +27,7 @@ from leukoscan.pipeline.report.slide_stats import (
     slide_status,
     uncertain_mask,
 )
-from leukoscan.schema import BLAST_PROB, CELL_CLASS
+from leukoscan.schema import BLAST_PROB, BLAST_THRESHOLD, CELL_CLASS
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -125,7 +125,7 @@ class SlideSummary:
 
 def summarize(det: sv.Detections, *, image: str, image_hw: tuple[int, int], flag_pct: float | None = None,
               rules: SlideRules | None = None, blast_class: str = "blast", call_by: str = "",
-              blast_threshold: float = 0.5) -> SlideSummary:
+              blast_threshold: float = BLAST_THRESHOLD) -> SlideSummary:
     """Slide summary and call under ``rules`` (``flag_pct``, when given, replaces its flag %).
     ``blasts``, ``blast_pct`` and ``uncertain`` are ``None`` when blasts were not assessed
     (``call_by="count"``: a detector without a blast class, no classifier); ``blast_pct`` is
