@@ -67,15 +67,28 @@ def paired_stats(diffs: list[float]) -> dict:
     obs = abs(d.sum())
     flips = [abs((d * np.array(s)).sum()) for s in itertools.product((1, -1), repeat=n)]
     p = float(np.mean([f >= obs - 1e-12 for f in flips]))
-    out.update({"sd": sd, "ci95": [out["mean"] - half, out["mean"] + half], "p_signflip": p,
-                "wins": int((d > 0).sum()), "losses": int((d < 0).sum())})
+    out.update(
+        {
+            "sd": sd,
+            "ci95": [out["mean"] - half, out["mean"] + half],
+            "p_signflip": p,
+            "wins": int((d > 0).sum()),
+            "losses": int((d < 0).sum()),
+        }
+    )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--arm", nargs="+", action="append", required=True, metavar=("NAME", "RUN"),
-                   help="arm name followed by its run folders (repeat per arm)")
+    p.add_argument(
+        "--arm",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar=("NAME", "RUN"),
+        help="arm name followed by its run folders (repeat per arm)",
+    )
     p.add_argument("--baseline", required=True, help="arm every other arm is compared with")
     p.add_argument("--data-root", default=None)
     p.add_argument("--threads", type=int, default=1)
@@ -101,17 +114,28 @@ def main(argv: list[str] | None = None) -> int:
     base = scores[a.baseline]
     summary: dict = {}
     for name, sc in scores.items():
-        per = {k: {"mean": float(np.mean([s[k] for s in sc.values()])),
-                   "sd": float(np.std([s[k] for s in sc.values()], ddof=1)) if len(sc) > 1 else None}
-               for k in METRICS}
+        per = {
+            k: {
+                "mean": float(np.mean([s[k] for s in sc.values()])),
+                "sd": float(np.std([s[k] for s in sc.values()], ddof=1)) if len(sc) > 1 else None,
+            }
+            for k in METRICS
+        }
         summary[name] = {"seeds": sorted(sc), "per_metric": per}
         if name != a.baseline:
             seeds = sorted(set(sc) & set(base))
             summary[name]["vs_baseline_paired_seeds"] = seeds
             summary[name]["vs_baseline"] = {k: paired_stats([sc[s][k] - base[s][k] for s in seeds]) for k in METRICS}
 
-    out = {"dataset": "bccd", "eval_split": "val", "baseline": a.baseline, "machine": platform.processor() or
-           platform.machine(), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "scores": scores, "summary": summary}
+    out = {
+        "dataset": "bccd",
+        "eval_split": "val",
+        "baseline": a.baseline,
+        "machine": platform.processor() or platform.machine(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "scores": scores,
+        "summary": summary,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{a.out}.json").write_text(json.dumps(out, indent=2) + "\n")
     md = _markdown(out)
@@ -121,24 +145,40 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _markdown(out: dict) -> str:
-    lines = ["| arm | seed | mAP50 | mAP50-95 | AP50 WBC | AP50 RBC | AP50 Platelets |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| arm | seed | mAP50 | mAP50-95 | AP50 WBC | AP50 RBC | AP50 Platelets |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, sc in out["scores"].items():
         for seed, s in sorted(sc.items()):
             lines.append(f"| {name} | {seed} | " + " | ".join(f"{s[k]:.3f}" for k in METRICS) + " |")
         per = out["summary"][name]["per_metric"]
-        lines.append(f"| **{name} mean (sd)** | {len(sc)} seeds | " + " | ".join(
-            f"{per[k]['mean']:.3f}" + (f" ({per[k]['sd']:.3f})" if per[k]["sd"] is not None else "") for k in METRICS) + " |")
-    lines += ["", f"Paired by seed, arm - {out['baseline']}: mean difference [95% t interval], exact sign-flip p",
-              "", "| arm | paired seeds | " + " | ".join(("mAP50", "mAP50-95", "AP50 WBC", "AP50 RBC", "AP50 Platelets")) + " |",
-              "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| **{name} mean (sd)** | {len(sc)} seeds | "
+            + " | ".join(
+                f"{per[k]['mean']:.3f}" + (f" ({per[k]['sd']:.3f})" if per[k]["sd"] is not None else "")
+                for k in METRICS
+            )
+            + " |"
+        )
+    lines += [
+        "",
+        f"Paired by seed, arm - {out['baseline']}: mean difference [95% t interval], exact sign-flip p",
+        "",
+        "| arm | paired seeds | " + " | ".join(("mAP50", "mAP50-95", "AP50 WBC", "AP50 RBC", "AP50 Platelets")) + " |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, s in out["summary"].items():
         if "vs_baseline" not in s:
             continue
         cells = []
         for k in METRICS:
             st = s["vs_baseline"][k]
-            cells.append(f"{st['mean']:+.3f} [{st['ci95'][0]:+.3f}, {st['ci95'][1]:+.3f}] p={st['p_signflip']:.2f}"
-                         if "ci95" in st else (f"{st['mean']:+.3f}" if st["mean"] is not None else "-"))
+            cells.append(
+                f"{st['mean']:+.3f} [{st['ci95'][0]:+.3f}, {st['ci95'][1]:+.3f}] p={st['p_signflip']:.2f}"
+                if "ci95" in st
+                else (f"{st['mean']:+.3f}" if st["mean"] is not None else "-")
+            )
         lines.append(f"| {name} | {len(s['vs_baseline_paired_seeds'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -2,7 +2,8 @@
 
 Predicts each slide of the split once (``leukoscan.detect.evaluate.predict_split``: conf 0.001, NMS
 IoU 0.6 as in the evaluator, sliced inference as the detector decides) and scores centroid
-hits at every ``--conf`` value. The thresholds are looked at on the same split, so this shows a detector's recall/precision trade-off; it is not an
+hits at every ``--conf`` value. The thresholds are looked at on the same split, so this shows a
+detector's recall/precision trade-off; it is not an
 unbiased estimate of any one operating point.
 
     python benchmarks/centroid_sweep.py --runs runs/bench/bench_allidb1_e30 --data-root ../shared/data \\
@@ -22,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", default=None)
     p.add_argument("--split", default="val")
     p.add_argument("--conf", type=float, nargs="+", default=[0.25, 0.1, 0.05])
-    p.add_argument("--iou", type=float, default=None, help="NMS IoU (default: the evaluator's, leukoscan.detect.base.NMS_IOU)")
+    p.add_argument(
+        "--iou", type=float, default=None, help="NMS IoU (default: the evaluator's, leukoscan.detect.base.NMS_IOU)"
+    )
     p.add_argument("--tile", type=int, default=None, help="slice size (default: the detector's own choice)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", required=True)
@@ -37,7 +40,13 @@ def main(argv: list[str] | None = None) -> int:
 
     data_dir = resolve(a.data, data_root=a.data_root)
     iou = NMS_IOU if a.iou is None else a.iou  # not `a.iou or ...`: --iou 0 is a value
-    out: dict = {"data": str(data_dir), "split": a.split, "nms_iou": iou, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": {}}
+    out: dict = {
+        "data": str(data_dir),
+        "split": a.split,
+        "nms_iou": iou,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "runs": {},
+    }
     for run in a.runs:
         det = load(run)
         det.threads = set_cpu_threads(a.threads)
@@ -46,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         for c in a.conf:
             res[str(c)] = split_centroid_hits(data_dir, a.split, gt, preds, c)
             b = res[str(c)]["blast"]
-            print(f"{run} conf {c}: blast recall {b['recall']:.3f} ({b['tp']}/{b['n_gt']}) "
-                  f"precision {b['precision']:.3f}", flush=True)
+            print(
+                f"{run} conf {c}: blast recall {b['recall']:.3f} ({b['tp']}/{b['n_gt']}) "
+                f"precision {b['precision']:.3f}",
+                flush=True,
+            )
         out["runs"][str(run)] = res
     atomic_write_json(a.out, out)
     return 0

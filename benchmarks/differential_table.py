@@ -26,15 +26,27 @@ def row(run: Path) -> list[str]:
     out = [run.name, str(m.get("data")), _ci(pbc["accuracy"]) + f" n={pbc['n']}" if pbc else "-"]
     if b:
         pc, pi = b["per_cell"], b["per_image"]
-        out += [_ci(pc["accuracy"]) + f" n={b['n_cells']}", f"{pc['balanced_accuracy']:.3f}",
-                "; ".join(f"{k} {v['value']:.2f} ({v['n']})" for k, v in pc["recall"].items()),
-                f"{pi['agreement']['k']}/{pi['agreement']['n']}", f"{pi['diff_error_pts_mean']}"]
+        out += [
+            _ci(pc["accuracy"]) + f" n={b['n_cells']}",
+            f"{pc['balanced_accuracy']:.3f}",
+            "; ".join(f"{k} {v['value']:.2f} ({v['n']})" for k, v in pc["recall"].items()),
+            f"{pi['agreement']['k']}/{pi['agreement']['n']}",
+            f"{pi['diff_error_pts_mean']}",
+        ]
     return out
 
 
 def main(runs: list[str]) -> None:
-    head = ["run", "training data", "PBC test accuracy [95% CI]", "BCCD val per-cell accuracy [95% CI]",
-            "BCCD balanced", "BCCD recall per class (n)", "images all right", "diff. error (pts)"]
+    head = [
+        "run",
+        "training data",
+        "PBC test accuracy [95% CI]",
+        "BCCD val per-cell accuracy [95% CI]",
+        "BCCD balanced",
+        "BCCD recall per class (n)",
+        "images all right",
+        "diff. error (pts)",
+    ]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in runs:

@@ -48,8 +48,16 @@ def batched_step(pipe, images: list[np.ndarray]) -> int:
 
     det = pipe.detector
     bgr = [np.ascontiguousarray(im[..., ::-1]) for im in images]
-    res = det.model.predict(bgr, conf=pipe.cfg.conf, iou=pipe.cfg.iou, imgsz=det.meta.imgsz, device=det.device,
-                            verbose=False, batch=len(images), **fp16_kwargs(det.device))
+    res = det.model.predict(
+        bgr,
+        conf=pipe.cfg.conf,
+        iou=pipe.cfg.iou,
+        imgsz=det.meta.imgsz,
+        device=det.device,
+        verbose=False,
+        batch=len(images),
+        **fp16_kwargs(det.device),
+    )
     size = int(pipe.classifier.preprocess.input_size)
     crops = []
     for im, r in zip(images, res, strict=True):

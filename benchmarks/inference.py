@@ -38,8 +38,11 @@ def _times(fn, images, repeats: int) -> list[float]:
 
 
 def _stats(ts: list[float]) -> dict:
-    return {"median_ms": round(1000 * statistics.median(ts), 1), "mean_ms": round(1000 * statistics.mean(ts), 1),
-            "n": len(ts)}
+    return {
+        "median_ms": round(1000 * statistics.median(ts), 1),
+        "mean_ms": round(1000 * statistics.mean(ts), 1),
+        "n": len(ts),
+    }
 
 
 def bench_size(pipe, raw, images, repeats: int, threads: int) -> dict:
@@ -49,14 +52,22 @@ def bench_size(pipe, raw, images, repeats: int, threads: int) -> dict:
     det = pipe.detector
 
     def raw_fn(im):
-        out = raw.predict(np.ascontiguousarray(im[..., ::-1]), imgsz=det.meta.imgsz, conf=pipe.cfg.conf,
-                          iou=pipe.cfg.iou, verbose=False, device="cpu")
+        out = raw.predict(
+            np.ascontiguousarray(im[..., ::-1]),
+            imgsz=det.meta.imgsz,
+            conf=pipe.cfg.conf,
+            iou=pipe.cfg.iou,
+            verbose=False,
+            device="cpu",
+        )
         torch.set_num_threads(threads)  # ultralytics' predictor setup resets it to cores - 1
         return out
 
-    res = {"raw_ultralytics": _stats(_times(raw_fn, images, repeats)),
-           "detect": _stats(_times(pipe.detect, images, repeats)),
-           "pipeline": _stats(_times(pipe, images, repeats))}
+    res = {
+        "raw_ultralytics": _stats(_times(raw_fn, images, repeats)),
+        "detect": _stats(_times(pipe.detect, images, repeats)),
+        "pipeline": _stats(_times(pipe, images, repeats)),
+    }
     res["ratio_pipeline_over_raw"] = round(res["pipeline"]["median_ms"] / res["raw_ultralytics"]["median_ms"], 3)
     res["ratio_detect_over_raw"] = round(res["detect"]["median_ms"] / res["raw_ultralytics"]["median_ms"], 3)
     res["cells_per_image"] = round(sum(len(pipe(im)) for im in images) / len(images), 2)
@@ -87,6 +98,7 @@ def main() -> int:
     from leukoscan.pipeline.infer.cascade import load_pipeline
 
     torch.set_num_threads(args.threads)
+
     def setup(det_path):
         pipe = load_pipeline(det_path, args.classifier)
         pipe.detector.threads = args.threads
@@ -98,15 +110,20 @@ def main() -> int:
     root = Path(args.data_root)
     val = (root / "BCCD/ImageSets/Main/val.txt").read_text().split()[: args.n]
     small = [root / f"BCCD/JPEGImages/{s}.jpg" for s in val]
-    large = sorted(p for p in (root / "ALL_IDB/ALL_IDB1/im").glob("*.jpg")
-                   if read_image(p).shape[:2] == (1944, 2592))
-    dev_val = {r.split(",")[0] for r in (root / "ALL_IDB/allidb1_dev_split.csv").read_text().splitlines()
-               if r.endswith(",val")}
+    large = sorted(p for p in (root / "ALL_IDB/ALL_IDB1/im").glob("*.jpg") if read_image(p).shape[:2] == (1944, 2592))
+    dev_val = {
+        r.split(",")[0] for r in (root / "ALL_IDB/allidb1_dev_split.csv").read_text().splitlines() if r.endswith(",val")
+    }
     large = [p for p in large if p.stem in dev_val][: args.n_large]
-    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}",
-               "detector": args.detector, "detector_large": args.detector_large or args.detector,
-               "classifier": args.classifier, "commit": _commit(),
-               "640x480": bench_size(pipe, raw, [read_image(p) for p in small], args.repeats, args.threads)}
+    results = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch threads {args.threads}",
+        "detector": args.detector,
+        "detector_large": args.detector_large or args.detector,
+        "classifier": args.classifier,
+        "commit": _commit(),
+        "640x480": bench_size(pipe, raw, [read_image(p) for p in small], args.repeats, args.threads),
+    }
     big_pipe, big_raw = setup(args.detector_large) if args.detector_large else (pipe, raw)
     results["2592x1944"] = bench_size(big_pipe, big_raw, [read_image(p) for p in large], 1, args.threads)
     with tempfile.TemporaryDirectory() as tmp:

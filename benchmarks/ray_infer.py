@@ -82,8 +82,13 @@ def bench_single(factory, folder: Path, out: Path, threads: int) -> dict:
     res = run_batch(pipe, [folder], out)
     wall = time.perf_counter() - t1
     n = len(res.summaries)
-    return {"images": n, "load_s": round(t_load, 2), "wall_s": round(wall, 2), "images_per_s": round(n / wall, 3),
-            "cells_per_image": round(statistics.mean(s.leukocytes for s in res.summaries), 1) if n else 0}
+    return {
+        "images": n,
+        "load_s": round(t_load, 2),
+        "wall_s": round(wall, 2),
+        "images_per_s": round(n / wall, 3),
+        "cells_per_image": round(statistics.mean(s.leukocytes for s in res.summaries), 1) if n else 0,
+    }
 
 
 def bench_ray(factory, folder: Path, out: Path, workers: int) -> dict:
@@ -107,12 +112,19 @@ def bench_ray(factory, folder: Path, out: Path, workers: int) -> dict:
     work = sum(r["seconds"] for r in recs)
     n = len(res.summaries)
     merge = end - done[-1] if done else 0.0
-    return {"images": n, "workers": workers, "ray_init_s": round(t_init, 2), "wall_s": round(wall, 2),
-            "images_per_s": round(n / wall, 3), "images_per_s_incl_init": round(n / (wall + t_init), 3),
-            "first_slide_done_s": round(done[0] - start, 2) if done else None,
-            "worker_busy_s": round(work, 2), "worker_capacity_s": round(workers * wall, 2),
-            "worker_utilisation": round(work / (workers * wall), 3) if wall else None,
-            "merge_s": round(merge, 2)}
+    return {
+        "images": n,
+        "workers": workers,
+        "ray_init_s": round(t_init, 2),
+        "wall_s": round(wall, 2),
+        "images_per_s": round(n / wall, 3),
+        "images_per_s_incl_init": round(n / (wall + t_init), 3),
+        "first_slide_done_s": round(done[0] - start, 2) if done else None,
+        "worker_busy_s": round(work, 2),
+        "worker_capacity_s": round(workers * wall, 2),
+        "worker_utilisation": round(work / (workers * wall), 3) if wall else None,
+        "merge_s": round(merge, 2),
+    }
 
 
 def main() -> None:
@@ -132,10 +144,19 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ray-bench-"))
     det, clf = (Path(a.detector).absolute(), Path(a.classifier).absolute()) if a.detector else untrained_models(tmp)
     factory = functools.partial(load_pipeline, det, clf)
-    results = {"machine": {"cpus": cores, "python": platform.python_version(), "platform": platform.platform(),
-                           "load_avg_at_start": os.getloadavg()[0]},
-               "single_threads": a.single_threads, "ray_threads_per_worker": 1,
-               "models": "given" if a.detector else "untrained yolov8n@416 + cnn", "n": a.n, "sizes": {}}
+    results = {
+        "machine": {
+            "cpus": cores,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_avg_at_start": os.getloadavg()[0],
+        },
+        "single_threads": a.single_threads,
+        "ray_threads_per_worker": 1,
+        "models": "given" if a.detector else "untrained yolov8n@416 + cnn",
+        "n": a.n,
+        "sizes": {},
+    }
     try:
         for key in a.sizes.split(","):
             folder = stage_images(Path(a.data_root) / SIZES[key], tmp / key, a.n)
@@ -143,10 +164,12 @@ def main() -> None:
             print(key, "single", single, flush=True)
             dist = bench_ray(factory, folder, tmp / f"{key}_ray", workers=cores)
             print(key, "ray", dist, flush=True)
-            results["sizes"][key] = {"single": single, "ray": dist,
-                                     "ray_over_single": round(dist["images_per_s"] / single["images_per_s"], 3),
-                                     "ray_incl_init_over_single": round(
-                                         dist["images_per_s_incl_init"] / single["images_per_s"], 3)}
+            results["sizes"][key] = {
+                "single": single,
+                "ray": dist,
+                "ray_over_single": round(dist["images_per_s"] / single["images_per_s"], 3),
+                "ray_incl_init_over_single": round(dist["images_per_s_incl_init"] / single["images_per_s"], 3),
+            }
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
             Path(a.out).write_text(json.dumps(results, indent=2) + "\n")  # after each size: a stop keeps it
     finally:

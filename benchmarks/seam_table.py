@@ -36,13 +36,16 @@ def rows(name: str, res: dict) -> list[str]:
             f"{_frac(agg['cell_blast_recall'])} | {_frac(agg['cell_blast_precision'])} | "
             f"{_frac(agg['cell_specificity'])} | {_frac(agg['slide_sensitivity'])} | "
             f"{_frac(agg['slide_specificity'])} | {_mae(agg['blast_pct_mae'])} | "
-            f"{_frac(agg['count_within_10pct'])} |")
+            f"{_frac(agg['count_within_10pct'])} |"
+        )
     return out
 
 
-HEADER = ("| pipeline | slides | n (ALL/healthy) | cell blast recall | cell blast precision | cell specificity | "
-          "slide sensitivity | slide specificity | blast % MAE (points) | count within 10% |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| pipeline | slides | n (ALL/healthy) | cell blast recall | cell blast precision | cell specificity | "
+    "slide sensitivity | slide specificity | blast % MAE (points) | count within 10% |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def main(argv: list[str] | None = None) -> int:

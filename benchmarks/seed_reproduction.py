@@ -32,8 +32,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", help="folder to cache feature matrices (.npy) between runs")
     p.add_argument("--fold-seeds", type=int, default=5, help="fold assignments per CV scheme (mean and range)")
     p.add_argument("--test-split", help="fit on the dev splits (train+val), score this split once")
-    p.add_argument("--slide-models", help="comma-separated whole-slide models besides the recipes' "
-                   "(default: every one; '' for none)")
+    p.add_argument(
+        "--slide-models",
+        help="comma-separated whole-slide models besides the recipes' (default: every one; '' for none)",
+    )
     return p
 
 
@@ -49,11 +51,24 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"unknown recipe(s) {', '.join(bad)}; valid: {', '.join(RECIPES)}")
     if not Path(a.data_root).is_dir():
         raise MissingDatasetError(f"--data-root {a.data_root}: no such folder")
-    extra = {} if a.slide_models is None else {
-        "slide_models": tuple(m.strip() for m in a.slide_models.split(",") if m.strip())}
-    cfg = SeedCfg(data_root=a.data_root, out=a.out, recipes=recipes, slides=not a.no_slides,
-                  n_boot=a.n_boot, cell_epochs=a.cell_epochs, slide_epochs=a.slide_epochs, cache=a.cache,
-                  fold_seeds=a.fold_seeds, test_split=a.test_split, **extra)
+    extra = (
+        {}
+        if a.slide_models is None
+        else {"slide_models": tuple(m.strip() for m in a.slide_models.split(",") if m.strip())}
+    )
+    cfg = SeedCfg(
+        data_root=a.data_root,
+        out=a.out,
+        recipes=recipes,
+        slides=not a.no_slides,
+        n_boot=a.n_boot,
+        cell_epochs=a.cell_epochs,
+        slide_epochs=a.slide_epochs,
+        cache=a.cache,
+        fold_seeds=a.fold_seeds,
+        test_split=a.test_split,
+        **extra,
+    )
     out = run_seed_table(cfg)
     print(f"wall {out['wall_seconds']} s; results: {cfg.out}.json / .md")
     return 0

@@ -34,9 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     from leukoscan.io import atomic_write_json
 
     data_dir = resolve(a.data, data_root=a.data_root)
-    out: dict = {"data": str(data_dir), "split": a.split, "nms_iou": NMS_IOU, "conf": 0.001, "centroid_conf": 0.25,
-                 "default_metric": leukoscan.detect.tiling.SLICE_MERGE_METRIC, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                 "runs": {}}
+    out: dict = {
+        "data": str(data_dir),
+        "split": a.split,
+        "nms_iou": NMS_IOU,
+        "conf": 0.001,
+        "centroid_conf": 0.25,
+        "default_metric": leukoscan.detect.tiling.SLICE_MERGE_METRIC,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "runs": {},
+    }
     for run in a.runs:
         det = load(run)
         det.threads = set_cpu_threads(a.threads)
@@ -46,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             m = evaluate_detector(det, data_dir, a.split, conf=0.001, progress=False).to_dict()
             out["runs"][str(run)][metric] = m
             b = m["centroids"]["blast"]
-            print(f"{run} {metric}: mAP50 {m['map50']:.3f} mAP50-95 {m['map50_95']:.3f} blast recall {b['recall']:.3f} "
-                  f"({b['tp']}/{b['n_gt']}) precision {b['precision']:.3f}", flush=True)
+            print(
+                f"{run} {metric}: mAP50 {m['map50']:.3f} mAP50-95 {m['map50_95']:.3f} blast recall {b['recall']:.3f} "
+                f"({b['tp']}/{b['n_gt']}) precision {b['precision']:.3f}",
+                flush=True,
+            )
     out["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     atomic_write_json(a.out, out)
     return 0

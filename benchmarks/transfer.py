@@ -46,11 +46,20 @@ def get_args_parser() -> argparse.ArgumentParser:
 def _row(name: str, results: list) -> dict:
     ba = [r.report.balanced_accuracy.value for r in results]
     canon = [r.subgroups["camera=Canon"].balanced_accuracy.value for r in results if "camera=Canon" in r.subgroups]
-    return {"row": name, "seeds": len(results), "balanced_accuracy": ba, "mean": float(np.mean(ba)),
-            "min": float(np.min(ba)), "max": float(np.max(ba)),
-            "canon_balanced_accuracy": canon, "canon_mean": float(np.mean(canon)) if canon else None,
-            "canon_min": float(np.min(canon)) if canon else None, "canon_max": float(np.max(canon)) if canon else None,
-            "n": int(results[0].report.n), "seconds": round(sum(r.seconds for r in results), 1)}
+    return {
+        "row": name,
+        "seeds": len(results),
+        "balanced_accuracy": ba,
+        "mean": float(np.mean(ba)),
+        "min": float(np.min(ba)),
+        "max": float(np.max(ba)),
+        "canon_balanced_accuracy": canon,
+        "canon_mean": float(np.mean(canon)) if canon else None,
+        "canon_min": float(np.min(canon)) if canon else None,
+        "canon_max": float(np.max(canon)) if canon else None,
+        "n": int(results[0].report.n),
+        "seconds": round(sum(r.seconds for r in results), 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,24 +78,50 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:
-        doc = {"data": "ALL-IDB2 (dev slides' crops)", "n": len(cells), "cv": "5-fold grouped by overlap group",
-               "imgsz": a.imgsz, "backbones": a.backbones, "rows": rows,
-               "machine": "2-core x86_64 CPU box, shared", "date": time.strftime("%Y-%m-%d")}
+        doc = {
+            "data": "ALL-IDB2 (dev slides' crops)",
+            "n": len(cells),
+            "cv": "5-fold grouped by overlap group",
+            "imgsz": a.imgsz,
+            "backbones": a.backbones,
+            "rows": rows,
+            "machine": "2-core x86_64 CPU box, shared",
+            "date": time.strftime("%Y-%m-%d"),
+        }
         out.with_suffix(".json").write_text(json.dumps(doc, indent=2))
-        lines = ["| row | seeds | balanced acc. mean [min, max] | Canon only mean [min, max] | s |", "|---|---|---|---|---|"]
+        lines = [
+            "| row | seeds | balanced acc. mean [min, max] | Canon only mean [min, max] | s |",
+            "|---|---|---|---|---|",
+        ]
         for r in rows:
-            c = f"{r['canon_mean']:.3f} [{r['canon_min']:.3f}, {r['canon_max']:.3f}]" if r["canon_mean"] is not None else "n/a"
-            lines.append(f"| {r['row']} | {r['seeds']} | {r['mean']:.3f} [{r['min']:.3f}, {r['max']:.3f}] | {c} | "
-                         f"{r['seconds']:.0f} |")
+            c = (
+                f"{r['canon_mean']:.3f} [{r['canon_min']:.3f}, {r['canon_max']:.3f}]"
+                if r["canon_mean"] is not None
+                else "n/a"
+            )
+            lines.append(
+                f"| {r['row']} | {r['seeds']} | {r['mean']:.3f} [{r['min']:.3f}, {r['max']:.3f}] | {c} | "
+                f"{r['seconds']:.0f} |"
+            )
         out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
     def run(model: str, pretrained, seeds: int, epochs: int = 1) -> list:
         res = []
         for s in range(seeds):
-            cfg = TrainConfig(model=model, data="all_idb2", data_root=a.data_root, imgsz=a.imgsz,
-                              pretrained=pretrained, folds=5, group_by="overlap", n_boot=0, final_fit=False,
-                              fit_splits=("train", "val"), fold_seeds=1,  # the dev crops; seeds repeat here
-                              fit=FitCfg(epochs=epochs, batch=16, lr=1e-3, seed=s, device="cpu"))
+            cfg = TrainConfig(
+                model=model,
+                data="all_idb2",
+                data_root=a.data_root,
+                imgsz=a.imgsz,
+                pretrained=pretrained,
+                folds=5,
+                group_by="overlap",
+                n_boot=0,
+                final_fit=False,
+                fit_splits=("train", "val"),
+                fold_seeds=1,  # the dev crops; seeds repeat here
+                fit=FitCfg(epochs=epochs, batch=16, lr=1e-3, seed=s, device="cpu"),
+            )
             res.append(cross_validate(cfg, cells))
         return res
 
@@ -102,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             blood = a.backbones if a.backbones == "pbc" else a.backbones.format(arch=arch)
             for init, pre in (("scratch", False), ("pbc", blood)):
                 t0 = time.time()
-                rows.append(_row(f"{arch} fine-tuned {a.epochs} ep, {init}", run(arch, pre, a.finetune_seeds, a.epochs)))
+                rows.append(
+                    _row(f"{arch} fine-tuned {a.epochs} ep, {init}", run(arch, pre, a.finetune_seeds, a.epochs))
+                )
                 print(f"{rows[-1]['row']}: {rows[-1]['mean']:.3f} ({time.time() - t0:.0f} s)", flush=True)
                 save()
     return 0

@@ -43,8 +43,12 @@ def _coco(det, folder: Path, split: str) -> dict:
     from leukoscan.detect.evaluate import evaluate_detector
 
     m = evaluate_detector(det, folder, split, progress=False).to_dict()
-    return {"map50": m.get("map50"), "map50_95": m.get("map50_95"), "per_class": m.get("per_class"),
-            "n_images": m.get("n_images")}
+    return {
+        "map50": m.get("map50"),
+        "map50_95": m.get("map50_95"),
+        "per_class": m.get("per_class"),
+        "n_images": m.get("n_images"),
+    }
 
 
 def _allidb1_leukocyte_recall(det, folder: Path, conf: float, tile: int | None = None) -> dict:
@@ -78,8 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     set_cpu_threads()
     skip = set(filter(None, a.skip.split(",")))
     det = detect.load(a.weights, trust=True)  # our own run
-    out: dict = {"weights": a.weights, "all_idb1_tile": a.tile or "auto", "class_names": det.class_names, "imgsz": det.meta.imgsz,
-                 "machine": "2-core x86_64 CPU box, shared", "date": time.strftime("%Y-%m-%d")}
+    out: dict = {
+        "weights": a.weights,
+        "all_idb1_tile": a.tile or "auto",
+        "class_names": det.class_names,
+        "imgsz": det.meta.imgsz,
+        "machine": "2-core x86_64 CPU box, shared",
+        "date": time.strftime("%Y-%m-%d"),
+    }
     t0 = time.time()
     if "bccd" not in skip:
         out["bccd_val"] = _coco(det, resolve("bccd", data_root=a.data_root), "val")
@@ -89,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print("txl val", out["txl_val"]["map50"], flush=True)
     if "all_idb1" not in skip:
         out["all_idb1_devval_leukocyte_recall"] = _allidb1_leukocyte_recall(
-            det, resolve("all_idb1", data_root=a.data_root), a.conf, a.tile)
+            det, resolve("all_idb1", data_root=a.data_root), a.conf, a.tile
+        )
         print("all_idb1", out["all_idb1_devval_leukocyte_recall"]["all"], flush=True)
     out["seconds"] = round(time.time() - t0, 1)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -33,8 +33,9 @@ def square_box(xyxy: np.ndarray, margin: float) -> np.ndarray:
     return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=1)
 
 
-def crop_square(image: np.ndarray, box: np.ndarray, *, size: int | None = None,
-                pad_value: int | tuple[int, int, int] | str = "edge") -> np.ndarray:
+def crop_square(
+    image: np.ndarray, box: np.ndarray, *, size: int | None = None, pad_value: int | tuple[int, int, int] | str = "edge"
+) -> np.ndarray:
     """Crop one xyxy box, padding outside the image; optionally resize to ``(size, size)``.
 
     ``pad_value``: ``"edge"`` replicates border pixels (default; keeps background colour),
@@ -44,7 +45,7 @@ def crop_square(image: np.ndarray, box: np.ndarray, *, size: int | None = None,
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
     pads = ((max(0, -y0), max(0, y1 - h)), (max(0, -x0), max(0, x1 - w)))
-    inner = image[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+    inner = image[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
     if inner.size == 0:  # box entirely outside the image
         fill = 0 if isinstance(pad_value, str) else pad_value
         crop = np.empty((y1 - y0, x1 - x0, 3), dtype=image.dtype)
@@ -56,7 +57,7 @@ def crop_square(image: np.ndarray, box: np.ndarray, *, size: int | None = None,
         else:
             crop = np.empty((y1 - y0, x1 - x0, 3), dtype=image.dtype)
             crop[:] = pad_value
-            crop[pads[0][0]:pads[0][0] + inner.shape[0], pads[1][0]:pads[1][0] + inner.shape[1]] = inner
+            crop[pads[0][0] : pads[0][0] + inner.shape[0], pads[1][0] : pads[1][0] + inner.shape[1]] = inner
     else:
         crop = inner.copy()
     if size is not None:
@@ -67,9 +68,14 @@ def crop_square(image: np.ndarray, box: np.ndarray, *, size: int | None = None,
     return np.ascontiguousarray(crop)
 
 
-def crop_detections(image: np.ndarray, detections: sv.Detections | np.ndarray, *, margin: float,
-                    size: int | None = None, pad_value: int | tuple[int, int, int] | str = "edge"
-                    ) -> list[np.ndarray]:
+def crop_detections(
+    image: np.ndarray,
+    detections: sv.Detections | np.ndarray,
+    *,
+    margin: float,
+    size: int | None = None,
+    pad_value: int | tuple[int, int, int] | str = "edge",
+) -> list[np.ndarray]:
     """Square RGB crops ``(S, S, 3)`` for every detection (``supervision.Detections`` or ``(N, 4)`` xyxy).
 
     ``size=None`` keeps each crop's native side; otherwise all crops are resized to

@@ -36,8 +36,9 @@ def grouped_stratified_kfold(
     labels = np.asarray(labels)
     gid = _group_ids(groups)
     if len(np.unique(gid)) < k:
-        raise ConfigError(f"folds={k}: grouped {k}-fold CV needs >= {k} groups (slides), the data has "
-                          f"{len(np.unique(gid))}")
+        raise ConfigError(
+            f"folds={k}: grouped {k}-fold CV needs >= {k} groups (slides), the data has {len(np.unique(gid))}"
+        )
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     folds = [(np.sort(tr), np.sort(te)) for tr, te in splitter.split(np.zeros(len(labels)), labels, gid)]
     check_grouping(folds, gid)
@@ -51,14 +52,14 @@ def random_kfold(labels: np.ndarray, k: int = 5, *, seed: int = 0) -> list[Fold]
     labels = np.asarray(labels)
     smallest = int(np.unique(labels, return_counts=True)[1].min()) if len(labels) else 0
     if smallest < k:
-        raise ConfigError(f"folds={k}: stratified {k}-fold CV needs >= {k} items of each class, the smallest "
-                          f"class has {smallest}")
+        raise ConfigError(
+            f"folds={k}: stratified {k}-fold CV needs >= {k} items of each class, the smallest class has {smallest}"
+        )
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [(np.sort(tr), np.sort(te)) for tr, te in splitter.split(np.zeros(len(labels)), labels)]
 
 
-def random_split(n: int, test_fraction: float = 0.2, *, seed: int = 0,
-                 labels: np.ndarray | None = None) -> Fold:
+def random_split(n: int, test_fraction: float = 0.2, *, seed: int = 0, labels: np.ndarray | None = None) -> Fold:
     """One random train/test split of ``n`` items (stratified when ``labels`` is given)."""
     from sklearn.model_selection import train_test_split
 
@@ -67,8 +68,9 @@ def random_split(n: int, test_fraction: float = 0.2, *, seed: int = 0,
     return np.sort(tr), np.sort(te)
 
 
-def make_folds(labels: np.ndarray, groups: list[str] | np.ndarray | None, k: int,
-               *, split: str = "grouped", seed: int = 0) -> list[Fold]:
+def make_folds(
+    labels: np.ndarray, groups: list[str] | np.ndarray | None, k: int, *, split: str = "grouped", seed: int = 0
+) -> list[Fold]:
     """``split`` = ``"grouped"`` (default) or ``"random"``."""
     if split == "grouped":
         if groups is None:

@@ -49,14 +49,22 @@ class CellSet:
 
     def subset(self, idx: np.ndarray) -> CellSet:
         idx = [int(i) for i in idx]
-        return CellSet([self.images[i] for i in idx], self.labels[idx], self.class_names,
-                       [self.groups[i] for i in idx], [self.files[i] for i in idx],
-                       [self.splits[i] for i in idx], self.root,
-                       {k: [v[i] for i in idx] for k, v in self.meta.items()}, dict(self.split_counts))
+        return CellSet(
+            [self.images[i] for i in idx],
+            self.labels[idx],
+            self.class_names,
+            [self.groups[i] for i in idx],
+            [self.files[i] for i in idx],
+            [self.splits[i] for i in idx],
+            self.root,
+            {k: [v[i] for i in idx] for k, v in self.meta.items()},
+            dict(self.split_counts),
+        )
 
 
-def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None,
-               splits: tuple[str, ...] | None = None) -> CellSet:
+def load_cells(
+    folder: str | Path, class_names: tuple[str, ...] | None = None, splits: tuple[str, ...] | None = None
+) -> CellSet:
     """Read a prepared cells folder; classes sorted by name unless ``class_names`` is given.
 
     ``splits``: read only the crops of these splits (all crops when the index has no split
@@ -88,8 +96,9 @@ def load_cells(folder: str | Path, class_names: tuple[str, ...] | None = None,
     )
 
 
-def resolve_cells(data: str | Path, data_root: str | Path | None = None,
-                  splits: tuple[str, ...] | None = None) -> CellSet:
+def resolve_cells(
+    data: str | Path, data_root: str | Path | None = None, splits: tuple[str, ...] | None = None
+) -> CellSet:
     """Dataset name or folder -> :class:`CellSet` (prepared under ``runs/data`` if needed).
 
     ``"a+b"`` (names or folders joined by ``+``, when no such folder exists) concatenates
@@ -108,10 +117,16 @@ def concat_cells(sets: list[CellSet], names: list[str]) -> CellSet:
     """One :class:`CellSet` of ``sets`` (classes: sorted union; ``meta["source"]`` from ``names``)."""
     classes = tuple(sorted({c for s in sets for c in s.class_names}))
     labels = np.concatenate([[classes.index(s.class_names[int(i)]) for i in s.labels] for s in sets]).astype(int)
-    return CellSet([im for s in sets for im in s.images], labels, classes,
-                   [g for s in sets for g in s.groups], [f"{n}/{f}" for s, n in zip(sets, names, strict=True) for f in s.files],
-                   [x for s in sets for x in s.splits], None,
-                   {"source": [n for s, n in zip(sets, names, strict=True) for _ in range(len(s))]})
+    return CellSet(
+        [im for s in sets for im in s.images],
+        labels,
+        classes,
+        [g for s in sets for g in s.groups],
+        [f"{n}/{f}" for s, n in zip(sets, names, strict=True) for f in s.files],
+        [x for s in sets for x in s.splits],
+        None,
+        {"source": [n for s, n in zip(sets, names, strict=True) for _ in range(len(s))]},
+    )
 
 
 def _slide_meta(data_root: str | Path | None) -> dict[str, dict[str, str]]:
@@ -131,8 +146,9 @@ def overlap_groups(cells: CellSet, data_root: str | Path | None = None) -> list[
     if not meta:
         import warnings
 
-        warnings.warn(f"{META_CSV} not found under the data root: grouping by source slide only",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{META_CSV} not found under the data root: grouping by source slide only", RuntimeWarning, stacklevel=2
+        )
         return list(cells.groups)
     cells.meta["camera"] = [meta.get(g, {}).get("camera", "").split(" ")[0] for g in cells.groups]
     return [f"overlap{meta[g]['group_id']}" if g in meta else g for g in cells.groups]

@@ -38,8 +38,7 @@ class Estimate:
     method: str = ""
 
     def to_dict(self) -> dict:
-        return {"value": _nan_none(self.value), "ci95": [_nan_none(self.lo), _nan_none(self.hi)],
-                "method": self.method}
+        return {"value": _nan_none(self.value), "ci95": [_nan_none(self.lo), _nan_none(self.hi)], "method": self.method}
 
     def fmt(self, digits: int = 3) -> str:
         if math.isnan(self.value):
@@ -75,8 +74,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -
 
     if len(y_true) == 0:  # scikit-learn refuses empty input; an empty matrix is the honest answer
         return np.zeros((num_classes, num_classes), dtype=int)
-    return sk_cm(np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int),
-                        labels=np.arange(num_classes)).astype(int)
+    return sk_cm(np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int), labels=np.arange(num_classes)).astype(
+        int
+    )
 
 
 def _ratio(a: float, b: float) -> float:
@@ -180,8 +180,13 @@ class BinaryReport:
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k).to_dict() for k in self.METRICS}
-        out.update(ece=_nan_none(self.ece), confusion_matrix=self.confusion.tolist(),
-                   class_names=list(self.class_names), positive=self.positive_name, n=self.n)
+        out.update(
+            ece=_nan_none(self.ece),
+            confusion_matrix=self.confusion.tolist(),
+            class_names=list(self.class_names),
+            positive=self.positive_name,
+            n=self.n,
+        )
         out.update(self.extra)
         return out
 
@@ -238,14 +243,19 @@ class MulticlassReport:
     n: int
 
     def to_dict(self) -> dict:
-        return {"n": self.n, "accuracy": self.accuracy.to_dict(),
-                "balanced_accuracy": _nan_none(self.balanced_accuracy),
-                "recall": {k: {**v.to_dict(), "n": self.support[k]} for k, v in self.recall.items()},
-                "confusion": self.confusion.tolist(), "class_names": list(self.class_names)}
+        return {
+            "n": self.n,
+            "accuracy": self.accuracy.to_dict(),
+            "balanced_accuracy": _nan_none(self.balanced_accuracy),
+            "recall": {k: {**v.to_dict(), "n": self.support[k]} for k, v in self.recall.items()},
+            "confusion": self.confusion.tolist(),
+            "class_names": list(self.class_names),
+        }
 
 
-def multiclass_report(y_true: np.ndarray, y_pred: np.ndarray,
-                      class_names: tuple[str, ...] | list[str]) -> MulticlassReport:
+def multiclass_report(
+    y_true: np.ndarray, y_pred: np.ndarray, class_names: tuple[str, ...] | list[str]
+) -> MulticlassReport:
     """``y_true``, ``y_pred``: int class ids ``(N,)``; recall per class over that class's items."""
     y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
     names = tuple(class_names)
@@ -255,5 +265,9 @@ def multiclass_report(y_true: np.ndarray, y_pred: np.ndarray,
     return MulticlassReport(
         accuracy=wilson(int(np.trace(cm)), int(cm.sum())),
         balanced_accuracy=float(np.mean(present)) if present else math.nan,
-        recall=recall, support={n: int(cm[k].sum()) for k, n in enumerate(names)},
-        confusion=cm, class_names=names, n=int(len(y_true)))
+        recall=recall,
+        support={n: int(cm[k].sum()) for k, n in enumerate(names)},
+        confusion=cm,
+        class_names=names,
+        n=int(len(y_true)),
+    )

@@ -59,16 +59,23 @@ class TorchClassifier:
 
     kind = "torch"
 
-    def __init__(self, name: str, net: Any, class_names: Sequence[str], preprocess: PreprocessCfg,
-                 build_kwargs: dict | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        net: Any,
+        class_names: Sequence[str],
+        preprocess: PreprocessCfg,
+        build_kwargs: dict | None = None,
+    ) -> None:
         self.name, self.net = name, net
         self.class_names = tuple(class_names)
         self.preprocess = preprocess
         self.build_kwargs = dict(build_kwargs or {})
         self.device = "cpu"
 
-    def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg,
-            log: Callable[[dict], None] | None = None) -> list[dict]:
+    def fit(
+        self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg, log: Callable[[dict], None] | None = None
+    ) -> list[dict]:
         history = fit_torch(self.net, self.preprocess, images, np.asarray(labels), cfg, log=log)
         self.device = next(self.net.parameters()).device.type
         return history
@@ -85,11 +92,15 @@ class TorchClassifier:
     def save(self, folder: str | Path) -> Path:
         import torch
 
-
         path = Path(folder) / TORCH_FILE
-        blob = {"kind": self.kind, "name": self.name, "class_names": list(self.class_names),
-                "preprocess": dataclasses.asdict(self.preprocess), "build_kwargs": self.build_kwargs,
-                "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()}}
+        blob = {
+            "kind": self.kind,
+            "name": self.name,
+            "class_names": list(self.class_names),
+            "preprocess": dataclasses.asdict(self.preprocess),
+            "build_kwargs": self.build_kwargs,
+            "state_dict": {k: v.cpu() for k, v in self.net.state_dict().items()},
+        }
         with atomic_path(path) as tmp:
             torch.save(blob, tmp)
         return path
@@ -120,14 +131,24 @@ class SklearnClassifier:
             self.extractor.net.to(device)
         return self
 
-    def fit(self, images: Sequence[np.ndarray], labels: np.ndarray, cfg: FitCfg | None = None,
-            log: Callable[[dict], None] | None = None) -> list[dict]:
+    def fit(
+        self,
+        images: Sequence[np.ndarray],
+        labels: np.ndarray,
+        cfg: FitCfg | None = None,
+        log: Callable[[dict], None] | None = None,
+    ) -> list[dict]:
         labels = np.asarray(labels)
-        few = {self.class_names[int(c)]: int(n) for c, n in zip(*np.unique(labels, return_counts=True), strict=True)
-               if n < 3}
+        few = {
+            self.class_names[int(c)]: int(n)
+            for c, n in zip(*np.unique(labels, return_counts=True), strict=True)
+            if n < 3
+        }
         if few and "svm" in self.name:  # the SVM head calibrates with 3-fold CV inside the fit
-            raise DataError(f"{self.name}: classes with fewer than 3 training items {few}; the SVM head needs "
-                            "3 per class (drop the class from the data, or use a +rf head)")
+            raise DataError(
+                f"{self.name}: classes with fewer than 3 training items {few}; the SVM head needs "
+                "3 per class (drop the class from the data, or use a +rf head)"
+            )
         self.estimator.fit(self.extractor(images), labels)
         return []
 
@@ -145,9 +166,15 @@ class SklearnClassifier:
 
         path = Path(folder) / SKLEARN_FILE
         self.extractor.clear_cache()
-        state = {"format": 1, "kind": self.kind, "name": self.name, "class_names": list(self.class_names),
-                 "preprocess": _plain(dataclasses.asdict(self.preprocess)), "estimator": self.estimator,
-                 "features": self.extractor.weights()}
+        state = {
+            "format": 1,
+            "kind": self.kind,
+            "name": self.name,
+            "class_names": list(self.class_names),
+            "preprocess": _plain(dataclasses.asdict(self.preprocess)),
+            "estimator": self.estimator,
+            "features": self.extractor.weights(),
+        }
         with atomic_path(path) as tmp:
             sio.dump(state, tmp)
         return path
@@ -181,8 +208,9 @@ class CachedExtractor:
     def _key(crop: np.ndarray) -> bytes:
         import hashlib
 
-        return hashlib.blake2b(np.ascontiguousarray(crop).tobytes(), digest_size=16).digest() + \
-            bytes(str(crop.shape), "ascii")
+        return hashlib.blake2b(np.ascontiguousarray(crop).tobytes(), digest_size=16).digest() + bytes(
+            str(crop.shape), "ascii"
+        )
 
     #: Feature computations over at least this many crops show a progress bar (stderr).
     PROGRESS_MIN = 64
@@ -193,9 +221,10 @@ class CachedExtractor:
         from tqdm import tqdm
 
         step = 32
-        parts = [self._compute(crops[i:i + step])
-                 for i in tqdm(range(0, len(crops), step), desc=f"features ({len(crops)} crops)", unit="batch",
-                               leave=False)]
+        parts = [
+            self._compute(crops[i : i + step])
+            for i in tqdm(range(0, len(crops), step), desc=f"features ({len(crops)} crops)", unit="batch", leave=False)
+        ]
         return np.concatenate(parts)
 
     def __call__(self, crops: Sequence[np.ndarray]) -> np.ndarray:
@@ -245,12 +274,12 @@ class DeepExtractor(CachedExtractor):
     def _compute(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
-
         device = next(self.net.parameters()).device
         out = []
         with torch.inference_mode(), autocast(device):
             for i in range(0, len(crops), self.batch):
-                x = to_tensor([prepare_crop(c, self.preprocess) for c in crops[i:i + self.batch]],
-                              self.preprocess).to(device)
+                x = to_tensor(
+                    [prepare_crop(c, self.preprocess) for c in crops[i : i + self.batch]], self.preprocess
+                ).to(device)
                 out.append(self.net(x).float().cpu().numpy())
         return np.concatenate(out)

@@ -26,18 +26,34 @@ def export_classifier(clf: Any, path: str | Path, *, opset: int = 17, source: st
     import torch
 
     if getattr(clf, "kind", "") != "torch":
-        raise BadInputError(f"classifier {getattr(clf, 'name', clf)!r} is a scikit-learn composition; "
-                         "ONNX export covers torch networks only (use the model.skops with --onnx as is)")
+        raise BadInputError(
+            f"classifier {getattr(clf, 'name', clf)!r} is a scikit-learn composition; "
+            "ONNX export covers torch networks only (use the model.skops with --onnx as is)"
+        )
     path = Path(path)
     net = torch.nn.Sequential(clf.net, torch.nn.Softmax(dim=1)).cpu().eval()
     size = clf.preprocess.input_size
     x = torch.zeros(1, 3, size, size)
     with atomic_path(path) as tmp, torch.inference_mode():
-        torch.onnx.export(net, x, str(tmp), dynamo=False, opset_version=opset, input_names=["images"],
-                          output_names=["probs"], dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}})
-    atomic_write_json(path.with_suffix(".json"), {
-        "name": clf.name, "class_names": list(clf.class_names),
-        "preprocess": dataclasses.asdict(clf.preprocess), **twin_source(source)})
+        torch.onnx.export(
+            net,
+            x,
+            str(tmp),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["images"],
+            output_names=["probs"],
+            dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}},
+        )
+    atomic_write_json(
+        path.with_suffix(".json"),
+        {
+            "name": clf.name,
+            "class_names": list(clf.class_names),
+            "preprocess": dataclasses.asdict(clf.preprocess),
+            **twin_source(source),
+        },
+    )
     return path
 
 
@@ -74,13 +90,16 @@ class OnnxClassifier:
         if not str(device).startswith("cpu"):
             import warnings
 
-            warnings.warn(f"{self.name}: the ONNX classifier runs on the CPU (onnxruntime CPU provider), "
-                          f"not on {device}; drop --onnx to run the torch model on the GPU", stacklevel=2)
+            warnings.warn(
+                f"{self.name}: the ONNX classifier runs on the CPU (onnxruntime CPU provider), "
+                f"not on {device}; drop --onnx to run the torch model on the GPU",
+                stacklevel=2,
+            )
         return self
 
     def predict_proba(self, crops: Sequence[np.ndarray], batch: int = 64) -> np.ndarray:
         out = [np.zeros((0, len(self.class_names)), np.float32)]
         for i in range(0, len(crops), batch):
-            x = to_tensor([prepare_crop(c, self.preprocess) for c in crops[i:i + batch]], self.preprocess)
+            x = to_tensor([prepare_crop(c, self.preprocess) for c in crops[i : i + batch]], self.preprocess)
             out.append(self.session.run(None, {"images": x.numpy()})[0].astype(np.float32))
         return np.concatenate(out)

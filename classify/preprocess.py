@@ -129,14 +129,17 @@ def build_augment(cfg: AugmentCfg, size: int):
     import albumentations as A
     import cv2
 
-    return A.Compose([
-        A.Rotate(limit=cfg.rotate, border_mode=cv2.BORDER_REFLECT_101, p=1.0 if cfg.rotate else 0.0),
-        A.RandomResizedCrop(size=(size, size), scale=tuple(cfg.scale), ratio=(0.9, 1.1), p=1.0),
-        A.HorizontalFlip(p=cfg.hflip),
-        A.VerticalFlip(p=cfg.vflip),
-        A.ColorJitter(brightness=cfg.brightness, contrast=cfg.contrast, saturation=cfg.saturation,
-                      hue=cfg.hue, p=cfg.p_color),
-    ])
+    return A.Compose(
+        [
+            A.Rotate(limit=cfg.rotate, border_mode=cv2.BORDER_REFLECT_101, p=1.0 if cfg.rotate else 0.0),
+            A.RandomResizedCrop(size=(size, size), scale=tuple(cfg.scale), ratio=(0.9, 1.1), p=1.0),
+            A.HorizontalFlip(p=cfg.hflip),
+            A.VerticalFlip(p=cfg.vflip),
+            A.ColorJitter(
+                brightness=cfg.brightness, contrast=cfg.contrast, saturation=cfg.saturation, hue=cfg.hue, p=cfg.p_color
+            ),
+        ]
+    )
 
 
 def prepare_crop(img: np.ndarray, pre: PreprocessCfg) -> np.ndarray:

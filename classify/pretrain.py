@@ -42,8 +42,7 @@ from leukoscan.runs import RunDir
 
 #: Geometric + strong colour ("stain") augmentation: hue/saturation shifts of the size seen
 #: between labs' May-Grunwald-Giemsa / Wright stains, rotations (cells have no orientation).
-STAIN_AUGMENT = AugmentCfg(scale=(0.6, 1.0), brightness=0.25, contrast=0.25, saturation=0.35,
-                           hue=0.08, p_color=0.9)
+STAIN_AUGMENT = AugmentCfg(scale=(0.6, 1.0), brightness=0.25, contrast=0.25, saturation=0.35, hue=0.08, p_color=0.9)
 
 
 @dataclass(frozen=True)
@@ -67,13 +66,13 @@ class PretrainConfig:
             raise ConfigError(f"center: {self.center} must be in [0.1, 1]")
 
 
-def detection_crops(folder: Path, split: str, per_class: int, imgsz: int, margin: float,
-                    seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, tuple[str, ...]]:
+def detection_crops(
+    folder: Path, split: str, per_class: int, imgsz: int, margin: float, seed: int = 0
+) -> tuple[list[np.ndarray], np.ndarray, tuple[str, ...]]:
     """Balanced crops ``(imgsz, imgsz, 3)`` around boxes of a prepared detection split."""
     recs = read_detection(folder, split)
     names = tuple(sorted({n for r in recs for n in r.labels}))
-    refs = {n: [(i, j) for i, r in enumerate(recs) for j, lab in enumerate(r.labels) if lab == n]
-            for n in names}
+    refs = {n: [(i, j) for i, r in enumerate(recs) for j, lab in enumerate(r.labels) if lab == n] for n in names}
     rng = np.random.default_rng(seed)
     chosen = {n: [refs[n][k] for k in rng.permutation(len(refs[n]))[:per_class]] for n in names}
     by_image: dict[int, list[tuple[int, int]]] = {}
@@ -89,8 +88,12 @@ def detection_crops(folder: Path, split: str, per_class: int, imgsz: int, margin
     return crops, np.array(labels), names
 
 
-def cell_crops(folder: Path, imgsz: int, center: float, class_names: tuple[str, ...] | None = None,
-               ) -> tuple[dict[str, tuple[list[np.ndarray], np.ndarray]], tuple[str, ...]]:
+def cell_crops(
+    folder: Path,
+    imgsz: int,
+    center: float,
+    class_names: tuple[str, ...] | None = None,
+) -> tuple[dict[str, tuple[list[np.ndarray], np.ndarray]], tuple[str, ...]]:
     """A prepared cells folder -> ``{split: (crops, labels)}``; crops centre-cut, ``(imgsz, imgsz, 3)``."""
     import cv2
 
@@ -100,7 +103,7 @@ def cell_crops(folder: Path, imgsz: int, center: float, class_names: tuple[str, 
         h, w = img.shape[:2]
         side = max(8, int(round(min(h, w) * center)))
         y0, x0 = (h - side) // 2, (w - side) // 2
-        crop = cv2.resize(img[y0:y0 + side, x0:x0 + side], (imgsz, imgsz), interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(img[y0 : y0 + side, x0 : x0 + side], (imgsz, imgsz), interpolation=cv2.INTER_AREA)
         out.setdefault(split, ([], []))
         out[split][0].append(crop)
         out[split][1].append(int(lab))
@@ -139,10 +142,12 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
         crops, labels = by_split[cfg.split]
         held = {k: v for k, v in by_split.items() if k in ("val", "test") and k != cfg.split}
     else:
-        crops, labels, names = detection_crops(folder, cfg.split, cfg.per_class, cfg.imgsz, cfg.margin,
-                                               cfg.seed)
-    print(f"pretrain {cfg.arch} on {cfg.data}: fit split {cfg.split!r} ({len(crops)} crops, "
-          f"{len(names)} classes); scored once after training: {sorted(held) or 'none'}", flush=True)
+        crops, labels, names = detection_crops(folder, cfg.split, cfg.per_class, cfg.imgsz, cfg.margin, cfg.seed)
+    print(
+        f"pretrain {cfg.arch} on {cfg.data}: fit split {cfg.split!r} ({len(crops)} crops, "
+        f"{len(names)} classes); scored once after training: {sorted(held) or 'none'}",
+        flush=True,
+    )
     clf = build(cfg.arch, num_classes=len(names), pretrained=False, imgsz=cfg.imgsz, class_names=names)
     history = clf.fit(crops, labels, cfg.fit)
     train_acc = float((clf.predict_proba(crops).argmax(1) == labels).mean())
@@ -152,23 +157,42 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
     save_config(cfg, run / "config.yaml")
     path = run / "backbone.pt"
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": clf.net.state_dict(), "arch": cfg.arch, "class_names": list(names),
-                    "imgsz": cfg.imgsz, "data": cfg.data, "center": cfg.center,
-                    "preprocess": {"mean": list(clf.preprocess.mean), "std": list(clf.preprocess.std)}},
-                   tmp)
-    atomic_write_json(run / "metrics.json", {
-        "fit_split": cfg.split, "scored_splits": sorted(scores), "n_crops": len(crops),
-        "per_class": {n: int((labels == k).sum()) for k, n in enumerate(names)},
-        "history": history, "train_accuracy": train_acc, **scores,
-        "seconds": round(time.time() - t0, 1)})
+        torch.save(
+            {
+                "state_dict": clf.net.state_dict(),
+                "arch": cfg.arch,
+                "class_names": list(names),
+                "imgsz": cfg.imgsz,
+                "data": cfg.data,
+                "center": cfg.center,
+                "preprocess": {"mean": list(clf.preprocess.mean), "std": list(clf.preprocess.std)},
+            },
+            tmp,
+        )
+    atomic_write_json(
+        run / "metrics.json",
+        {
+            "fit_split": cfg.split,
+            "scored_splits": sorted(scores),
+            "n_crops": len(crops),
+            "per_class": {n: int((labels == k).sum()) for k, n in enumerate(names)},
+            "history": history,
+            "train_accuracy": train_acc,
+            **scores,
+            "seconds": round(time.time() - t0, 1),
+        },
+    )
     for split, r in scores.items():
-        print(f"  {split}: accuracy {r['accuracy']['value']:.3f} (n={r['n']}), "
-              f"balanced {r['balanced_accuracy']:.3f}", flush=True)
+        print(
+            f"  {split}: accuracy {r['accuracy']['value']:.3f} (n={r['n']}), balanced {r['balanced_accuracy']:.3f}",
+            flush=True,
+        )
     return path
 
 
-def bundle_backbone(run: str | Path, *, name: str | None = None, out: str | Path | None = None,
-                    commit: str | None = None) -> Path:
+def bundle_backbone(
+    run: str | Path, *, name: str | None = None, out: str | Path | None = None, commit: str | None = None
+) -> Path:
     """Turn a pretraining run (``backbone.pt`` + metrics) into bundled weights with a model card.
 
     The file keeps the whole 8-class network in float16 (it is both a backbone for
@@ -178,7 +202,6 @@ def bundle_backbone(run: str | Path, *, name: str | None = None, out: str | Path
     """
     import torch
     import yaml
-
 
     run = Path(run)
     for f in ("backbone.pt", "metrics.json", "config.yaml"):
@@ -191,26 +214,54 @@ def bundle_backbone(run: str | Path, *, name: str | None = None, out: str | Path
     data = open_data_name(cfg["data"])  # refuses ALL-IDB-derived or unknown data before writing anything
     name = name or f"{data}_{arch}"
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
-    payload = {"format": "leukoscan-weights/1", "kind": "classifier", "arch": arch, "state_dict": state,
-               **{k: blob[k] for k in ("class_names", "imgsz", "center", "preprocess") if k in blob}}
-    held = {s: {"n": metrics[s]["n"], "accuracy": metrics[s]["accuracy"],
-                "balanced_accuracy": metrics[s]["balanced_accuracy"],
-                "recall": {c: {"value": r["value"], "ci95": r["ci95"], "n": r["n"]}
-                           for c, r in metrics[s]["recall"].items()}}
-            for s in metrics.get("scored_splits", []) if s in metrics}
+    payload = {
+        "format": "leukoscan-weights/1",
+        "kind": "classifier",
+        "arch": arch,
+        "state_dict": state,
+        **{k: blob[k] for k in ("class_names", "imgsz", "center", "preprocess") if k in blob},
+    }
+    held = {
+        s: {
+            "n": metrics[s]["n"],
+            "accuracy": metrics[s]["accuracy"],
+            "balanced_accuracy": metrics[s]["balanced_accuracy"],
+            "recall": {
+                c: {"value": r["value"], "ci95": r["ci95"], "n": r["n"]} for c, r in metrics[s]["recall"].items()
+            },
+        }
+        for s in metrics.get("scored_splits", [])
+        if s in metrics
+    }
     fields = {
-        "kind": "classifier", "arch": arch, "data": data, "class_names": blob["class_names"],
-        "input": {"imgsz": blob["imgsz"], "center_crop_of_training_images": blob.get("center"),
-                  "mean": blob.get("preprocess", {}).get("mean"), "std": blob.get("preprocess", {}).get("std")},
-        "recipe": (f"leukoscan pretrain-backbone --arch {arch} --data {data} "
-                   f"--imgsz {cfg['imgsz']} --epochs {cfg['fit']['epochs']} --bundle"),
-        "fit": {"split": metrics.get("fit_split"), "n_crops": metrics.get("n_crops"),
-                "epochs": cfg["fit"]["epochs"], "seconds": metrics.get("seconds")},
-        "commit": commit, "held_out": held,
-        "limits": ["8 normal peripheral-blood cell types only: no blasts (PBC has none)",
-                   "one hospital, one analyser (CellaVision DM96), one stain (May Grunwald-Giemsa)",
-                   "PBC publishes no patient ids: the held-out split is by image, not by patient",
-                   f"trained on centre crops at {blob['imgsz']} px; other scales and stains need checking"],
+        "kind": "classifier",
+        "arch": arch,
+        "data": data,
+        "class_names": blob["class_names"],
+        "input": {
+            "imgsz": blob["imgsz"],
+            "center_crop_of_training_images": blob.get("center"),
+            "mean": blob.get("preprocess", {}).get("mean"),
+            "std": blob.get("preprocess", {}).get("std"),
+        },
+        "recipe": (
+            f"leukoscan pretrain-backbone --arch {arch} --data {data} "
+            f"--imgsz {cfg['imgsz']} --epochs {cfg['fit']['epochs']} --bundle"
+        ),
+        "fit": {
+            "split": metrics.get("fit_split"),
+            "n_crops": metrics.get("n_crops"),
+            "epochs": cfg["fit"]["epochs"],
+            "seconds": metrics.get("seconds"),
+        },
+        "commit": commit,
+        "held_out": held,
+        "limits": [
+            "8 normal peripheral-blood cell types only: no blasts (PBC has none)",
+            "one hospital, one analyser (CellaVision DM96), one stain (May Grunwald-Giemsa)",
+            "PBC publishes no patient ids: the held-out split is by image, not by patient",
+            f"trained on centre crops at {blob['imgsz']} px; other scales and stains need checking",
+        ],
         "use": "pretrained=pbc in a classifier config (backbone); the full network types PBC-like cells",
     }
     return write_bundle(name, payload, fields, out=out)

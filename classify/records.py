@@ -28,6 +28,7 @@ COLUMNS = ["stage", "epoch", "train_loss", "lr", "balanced_accuracy"]
 
 def training_logger(log: RunLog) -> Callable[[dict[str, Any]], None]:
     """``log(row)`` for :func:`leukoscan.classify.train.cross_validate` and ``fit``."""
+
     def on_row(row: dict[str, Any]) -> None:
         if "fold_balanced_accuracy" in row:
             rec = {"stage": f"fold{row['fold']}", "balanced_accuracy": row["fold_balanced_accuracy"]}
@@ -39,9 +40,17 @@ def training_logger(log: RunLog) -> Callable[[dict[str, Any]], None]:
                 if k.startswith("fold") and "/" in k:
                     stage, k = k.split("/", 1)
                 flat[k] = v
-            rec = {"stage": stage, "epoch": flat.get("epoch"), "train_loss": flat.get("train_loss"),
-                   "lr": flat.get("lr")}
-            wb = {f"train/{stage}/loss": rec["train_loss"], f"lr/{stage}": rec["lr"], f"train/{stage}/epoch": rec["epoch"]}
+            rec = {
+                "stage": stage,
+                "epoch": flat.get("epoch"),
+                "train_loss": flat.get("train_loss"),
+                "lr": flat.get("lr"),
+            }
+            wb = {
+                f"train/{stage}/loss": rec["train_loss"],
+                f"lr/{stage}": rec["lr"],
+                f"train/{stage}/epoch": rec["epoch"],
+            }
         log(rec, wb)
 
     return on_row
@@ -67,9 +76,19 @@ def _curves(rows: list[dict[str, str]], out: Path) -> Path | None:
     return plots._save(fig, out)
 
 
-def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positive: int | None,
-                  labels: np.ndarray | None, proba: np.ndarray | None, images: Sequence[np.ndarray] = (),
-                  *, what: str = "", weights: Path | None = None, n_samples: int = 8) -> dict[str, Path]:
+def write_records(
+    run_dir: Path,
+    log: RunLog,
+    class_names: Sequence[str],
+    positive: int | None,
+    labels: np.ndarray | None,
+    proba: np.ndarray | None,
+    images: Sequence[np.ndarray] = (),
+    *,
+    what: str = "",
+    weights: Path | None = None,
+    n_samples: int = 8,
+) -> dict[str, Path]:
     """Plots of the run (see module docstring); W&B logging when ``log.wb`` is set."""
     from sklearn.metrics import confusion_matrix, precision_recall_curve
 
@@ -83,40 +102,54 @@ def write_records(run_dir: Path, log: RunLog, class_names: Sequence[str], positi
         if positive is not None:  # a binary task (a multiclass one has no single PR curve)
             y = (np.asarray(labels) == positive).astype(int)
             prec, rec, _ = precision_recall_curve(y, proba[:, positive])
-            files["pr_curve"] = plots.plot_pr({names[positive]: (rec, prec)}, pdir / "pr_curve.png",
-                                              title=f"PR curve ({what})")
+            files["pr_curve"] = plots.plot_pr(
+                {names[positive]: (rec, prec)}, pdir / "pr_curve.png", title=f"PR curve ({what})"
+            )
         pred = proba.argmax(1)
         cm = confusion_matrix(labels, pred, labels=list(range(len(names))))
-        files["confusion_matrix"] = plots.plot_confusion(cm, names, pdir / "confusion_matrix.png",
-                                                         title=f"confusion ({what})")
+        files["confusion_matrix"] = plots.plot_confusion(
+            cm, names, pdir / "confusion_matrix.png", title=f"confusion ({what})"
+        )
         if len(images):
             wrong = [i for i in range(len(labels)) if pred[i] != labels[i]]
             pick = (wrong[: n_samples // 2] + [i for i in range(len(labels)) if pred[i] == labels[i]])[:n_samples]
             files["val_predictions"] = plots.image_grid(
                 [images[i] for i in pick],
                 [f"true {names[labels[i]]}\npred {names[pred[i]]} {proba[i, pred[i]]:.2f}" for i in pick],
-                pdir / "val_predictions.jpg", cols=4, tile_px=160)
+                pdir / "val_predictions.jpg",
+                cols=4,
+                tile_px=160,
+            )
     if log.wb is not None:
         _log_wandb(log.wb, files, names, labels, proba, weights)
     return files
 
 
-def _log_wandb(run: Any, files: dict[str, Path], names: list[str], labels: np.ndarray | None,
-               proba: np.ndarray | None, weights: Path | None) -> None:
+def _log_wandb(
+    run: Any,
+    files: dict[str, Path],
+    names: list[str],
+    labels: np.ndarray | None,
+    proba: np.ndarray | None,
+    weights: Path | None,
+) -> None:
     import wandb
 
     log: dict[str, Any] = {f"plots/{k}": wandb.Image(str(p)) for k, p in files.items()}
     if labels is not None and proba is not None and len(labels):
         from sklearn.metrics import precision_recall_curve
 
-        curves = [precision_recall_curve((np.asarray(labels) == k).astype(int), proba[:, k])
-                  for k in range(len(names))]  # (precision, recall, thresholds) per class, one vs rest
+        curves = [
+            precision_recall_curve((np.asarray(labels) == k).astype(int), proba[:, k]) for k in range(len(names))
+        ]  # (precision, recall, thresholds) per class, one vs rest
         grid = np.linspace(0, 1, 101)  # precision interpolated on a recall grid (no pandas needed)
         ys = [[float(np.max(p[r >= g], initial=0.0)) for g in grid] for p, r, _ in curves]
-        log["final/pr_curve"] = wandb.plot.line_series(xs=[float(g) for g in grid], ys=ys, keys=names,
-                                                       title="PR curve", xname="recall")
+        log["final/pr_curve"] = wandb.plot.line_series(
+            xs=[float(g) for g in grid], ys=ys, keys=names, title="PR curve", xname="recall"
+        )
         log["final/confusion_matrix"] = wandb.plot.confusion_matrix(
-            y_true=[int(v) for v in labels], preds=[int(v) for v in proba.argmax(1)], class_names=names)
+            y_true=[int(v) for v in labels], preds=[int(v) for v in proba.argmax(1)], class_names=names
+        )
     run.log(log)
     if weights is not None and Path(weights).is_file():
         art = wandb.Artifact(f"{run.name}-weights", type="model", metadata={"file": Path(weights).name})

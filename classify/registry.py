@@ -46,9 +46,11 @@ def _preprocess(d: dict[str, Any]) -> PreprocessCfg:
 
 
 #: Build arguments a ``model.pt`` may carry (file data: typed and bounded, no paths to load).
-BUILD_KWARGS = {"width": lambda v: type(v) is int and 1 <= v <= 1024,
-                "hidden": lambda v: type(v) is int and 1 <= v <= 4096,
-                "rnn": lambda v: v in ("lstm", "gru")}
+BUILD_KWARGS = {
+    "width": lambda v: type(v) is int and 1 <= v <= 1024,
+    "hidden": lambda v: type(v) is int and 1 <= v <= 4096,
+    "rnn": lambda v: v in ("lstm", "gru"),
+}
 
 
 def _build_kwargs(blob: dict[str, Any]) -> dict[str, Any]:
@@ -63,8 +65,14 @@ def _build_kwargs(blob: dict[str, Any]) -> dict[str, Any]:
 
 def load_torch_state(blob: dict[str, Any]) -> TorchClassifier:
     """Rebuild a torch classifier from a ``model.pt`` blob (name, build kwargs, state dict)."""
-    clf = build(blob["name"], num_classes=len(blob["class_names"]), pretrained=False,
-                class_names=blob["class_names"], preprocess=_preprocess(blob["preprocess"]), **_build_kwargs(blob))
+    clf = build(
+        blob["name"],
+        num_classes=len(blob["class_names"]),
+        pretrained=False,
+        class_names=blob["class_names"],
+        preprocess=_preprocess(blob["preprocess"]),
+        **_build_kwargs(blob),
+    )
     clf.net.load_state_dict(blob["state_dict"])
     clf.net.eval()
     return clf
@@ -72,8 +80,13 @@ def load_torch_state(blob: dict[str, Any]) -> TorchClassifier:
 
 def load_sklearn_state(state: dict[str, Any]) -> SklearnClassifier:
     """Rebuild a scikit-learn composition from a ``model.skops`` state (estimator + feature weights)."""
-    clf = build(state["name"], num_classes=len(state["class_names"]), pretrained=False,
-                class_names=state["class_names"], preprocess=_preprocess(state["preprocess"]))
+    clf = build(
+        state["name"],
+        num_classes=len(state["class_names"]),
+        pretrained=False,
+        class_names=state["class_names"],
+        preprocess=_preprocess(state["preprocess"]),
+    )
     clf.estimator = state["estimator"]
     clf.extractor.load_weights(state.get("features") or {})
     return clf
@@ -81,8 +94,10 @@ def load_sklearn_state(state: dict[str, Any]) -> SklearnClassifier:
 
 #: Where classes of pickles written before the ``leukoscan.*`` namespace live now.
 _MOVED = {"classify.": "leukoscan.classify.", "detect.": "leukoscan.detect."}
-_RENAMED = {("leukoscan.classify.model", "HandcraftedExtractor"): "leukoscan.classify.models.handcrafted",
-            ("leukoscan.classify.model", "_CachedExtractor"): "leukoscan.classify.model"}
+_RENAMED = {
+    ("leukoscan.classify.model", "HandcraftedExtractor"): "leukoscan.classify.models.handcrafted",
+    ("leukoscan.classify.model", "_CachedExtractor"): "leukoscan.classify.model",
+}
 
 
 class _Unpickler(pickle.Unpickler):
@@ -91,7 +106,7 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         for old, new in _MOVED.items():
             if module == old[:-1] or module.startswith(old):
-                module = new + module[len(old):] if module.startswith(old) else new[:-1]
+                module = new + module[len(old) :] if module.startswith(old) else new[:-1]
         module = _RENAMED.get((module, name), module)
         return super().find_class(module, "CachedExtractor" if name == "_CachedExtractor" else name)
 
@@ -101,8 +116,10 @@ def load_pickle(path: Path, *, trust: bool = False) -> SklearnClassifier:
     return pickle_load(path, trust=trust, unpickler=_Unpickler)
 
 
-_KEYS = {"torch": ("name", "class_names", "preprocess", "build_kwargs", "state_dict"),
-         "sklearn": ("name", "class_names", "preprocess", "estimator")}
+_KEYS = {
+    "torch": ("name", "class_names", "preprocess", "build_kwargs", "state_dict"),
+    "sklearn": ("name", "class_names", "preprocess", "estimator"),
+}
 
 
 def _from_state(path: Path, blob: Any, kind: str) -> Any:
@@ -115,8 +132,9 @@ def _from_state(path: Path, blob: Any, kind: str) -> Any:
     try:
         return CLASSIFIERS.load(blob["name"], blob)
     except (RuntimeError, KeyError, TypeError, ValueError) as e:  # state does not fit the network
-        raise BadInputError(f"{path}: weights do not fit model {blob['name']!r} "
-                            f"({str(e).strip().splitlines()[0][:160]})") from e
+        raise BadInputError(
+            f"{path}: weights do not fit model {blob['name']!r} ({str(e).strip().splitlines()[0][:160]})"
+        ) from e
 
 
 def _load_pt(path: Path, trust: bool = False) -> TorchClassifier:
@@ -143,8 +161,12 @@ def _load_onnx(path: Path, trust: bool = False) -> OnnxClassifier:
 
 
 #: Saved-file suffix -> reader (the file format, not a guess from the model name).
-READERS = {Path(TORCH_FILE).suffix: _load_pt, Path(SKLEARN_FILE).suffix: _load_skops,
-           Path(PICKLE_FILE).suffix: _load_pkl, ".onnx": _load_onnx}
+READERS = {
+    Path(TORCH_FILE).suffix: _load_pt,
+    Path(SKLEARN_FILE).suffix: _load_skops,
+    Path(PICKLE_FILE).suffix: _load_pkl,
+    ".onnx": _load_onnx,
+}
 
 
 def load(path_or_run_dir: str | Path, *, trust: bool = False) -> Any:

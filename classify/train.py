@@ -102,12 +102,16 @@ class CVResult:
 
     def to_dict(self) -> dict:
         ba = np.array(self.fold_bal_acc, dtype=float)
-        return {**self.report.to_dict(), "fold_balanced_accuracy": [None if np.isnan(x) else x for x in ba],
-                "fold_balanced_accuracy_mean": float(np.nanmean(ba)) if len(ba) else None,
-                "fold_balanced_accuracy_sd": float(np.nanstd(ba, ddof=1)) if len(ba) > 1 else None,
-                "seconds": round(self.seconds, 1),
-                "subgroups": {k: v.to_dict() for k, v in self.subgroups.items()},
-                "repeats": self.repeats, **({"splits": self.plan.to_dict()} if self.plan else {})}
+        return {
+            **self.report.to_dict(),
+            "fold_balanced_accuracy": [None if np.isnan(x) else x for x in ba],
+            "fold_balanced_accuracy_mean": float(np.nanmean(ba)) if len(ba) else None,
+            "fold_balanced_accuracy_sd": float(np.nanstd(ba, ddof=1)) if len(ba) > 1 else None,
+            "seconds": round(self.seconds, 1),
+            "subgroups": {k: v.to_dict() for k, v in self.subgroups.items()},
+            "repeats": self.repeats,
+            **({"splits": self.plan.to_dict()} if self.plan else {}),
+        }
 
 
 def positive_index(class_names: tuple[str, ...], positive: str) -> int:
@@ -123,12 +127,10 @@ def binary_task(class_names: tuple[str, ...], positive: str) -> bool:
     return positive in class_names or len(class_names) == 2
 
 
-def score(labels: np.ndarray, proba: np.ndarray, class_names: tuple[str, ...], positive: str,
-          n_boot: int) -> Any:
+def score(labels: np.ndarray, proba: np.ndarray, class_names: tuple[str, ...], positive: str, n_boot: int) -> Any:
     """Binary report for a binary task, else the multiclass report of the argmax calls."""
     if binary_task(class_names, positive):
-        return binary_report(labels, proba, class_names, positive=positive_index(class_names, positive),
-                             n_boot=n_boot)
+        return binary_report(labels, proba, class_names, positive=positive_index(class_names, positive), n_boot=n_boot)
     return multiclass_report(labels, np.asarray(proba).argmax(1), class_names)
 
 
@@ -158,11 +160,19 @@ def build_for(cfg: TrainConfig, class_names: tuple[str, ...]) -> Any:
 
 def feature_key(cfg: TrainConfig) -> tuple:
     """Identifies deterministic features: same key -> same features for the same crop."""
-    return (CLASSIFIERS.entry(cfg.model).meta["features"], cfg.imgsz, cfg.steps, cfg.pretrained, cfg.backbone_weights, cfg.fit.seed)
+    return (
+        CLASSIFIERS.entry(cfg.model).meta["features"],
+        cfg.imgsz,
+        cfg.steps,
+        cfg.pretrained,
+        cfg.backbone_weights,
+        cfg.fit.seed,
+    )
 
 
-def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=None,
-                   feature_store: dict | None = None) -> CVResult:
+def cross_validate(
+    cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=None, feature_store: dict | None = None
+) -> CVResult:
     """k-fold CV of ``cfg.model`` on the ``cfg.fit_splits`` items of ``cells``, repeated over
     ``cfg.fold_seeds`` fold assignments.
 
@@ -184,30 +194,33 @@ def cross_validate(cfg: TrainConfig, cells: CellSet, *, log=None, model_factory=
         runs.append(_cv_once(cfg, cells, folds, factory, shared, feature_store, log if r == 0 else None))
     proba, fold_of, fold_ba = runs[0]
     report = score(cells.labels, proba, cells.class_names, cfg.positive, cfg.n_boot)
-    per_seed = [score(cells.labels, p, cells.class_names, cfg.positive, 0).to_dict()
-                for p, _, _ in runs]
-    res = CVResult(proba, fold_of, report, fold_ba, time.time() - t0, cells=cells, plan=plan,
-                   repeats=summarize(per_seed, seeds))
+    per_seed = [score(cells.labels, p, cells.class_names, cfg.positive, 0).to_dict() for p, _, _ in runs]
+    res = CVResult(
+        proba, fold_of, report, fold_ba, time.time() - t0, cells=cells, plan=plan, repeats=summarize(per_seed, seeds)
+    )
     if log:
         for seed, rep in zip(seeds, per_seed, strict=True):
             log({"fold": f"seed{seed}", "fold_balanced_accuracy": _bal_acc_dict(rep)})
     for cam in sorted(set(cells.meta.get("camera", []))):
         sel = np.array([c == cam for c in cells.meta["camera"]])
-        res.subgroups[f"camera={cam}"] = score(cells.labels[sel], proba[sel], cells.class_names, cfg.positive,
-                                               cfg.n_boot)
+        res.subgroups[f"camera={cam}"] = score(
+            cells.labels[sel], proba[sel], cells.class_names, cfg.positive, cfg.n_boot
+        )
     return res
 
 
-def _cv_once(cfg: TrainConfig, cells: CellSet, folds, factory, shared: dict, feature_store: dict | None,
-             log) -> tuple[np.ndarray, np.ndarray, list[float]]:
+def _cv_once(
+    cfg: TrainConfig, cells: CellSet, folds, factory, shared: dict, feature_store: dict | None, log
+) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """One fold assignment -> (out-of-fold proba (N, C), fold of each item, per-fold bal. acc)."""
     proba = np.zeros((len(cells), len(cells.class_names)), dtype=np.float32)
     fold_of = np.full(len(cells), -1)
     fold_ba = []
     from tqdm import tqdm  # progress of a command that otherwise prints nothing for minutes
 
-    for k, (tr, te) in enumerate(tqdm(folds, desc=f"{cfg.model}: {cfg.folds}-fold CV", unit="fold",
-                                      disable=len(folds) < 2)):
+    for k, (tr, te) in enumerate(
+        tqdm(folds, desc=f"{cfg.model}: {cfg.folds}-fold CV", unit="fold", disable=len(folds) < 2)
+    ):
         clf = factory()
         if hasattr(clf, "extractor"):  # deterministic features: compute each crop once across folds and seeds
             if "ext" not in shared:
@@ -215,8 +228,12 @@ def _cv_once(cfg: TrainConfig, cells: CellSet, folds, factory, shared: dict, fea
                 store = None if feature_store is None else feature_store.setdefault(feature_key(cfg), {})
                 shared["ext"].enable_cache(store)
             clf.extractor = shared["ext"]
-        clf.fit([cells.images[i] for i in tr], cells.labels[tr], cfg.fit,
-                log=(lambda row, k=k: log({f"fold{k}/{a}": b for a, b in row.items()})) if log else None)
+        clf.fit(
+            [cells.images[i] for i in tr],
+            cells.labels[tr],
+            cfg.fit,
+            log=(lambda row, k=k: log({f"fold{k}/{a}": b for a, b in row.items()})) if log else None,
+        )
         proba[te] = clf.predict_proba([cells.images[i] for i in te])
         fold_of[te] = k
         fold_ba.append(_bal_acc(score(cells.labels[te], proba[te], cells.class_names, cfg.positive, 0)))
@@ -225,23 +242,34 @@ def _cv_once(cfg: TrainConfig, cells: CellSet, folds, factory, shared: dict, fea
     return proba, fold_of, fold_ba
 
 
-def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.ndarray | None,
-                      fitted: str = "") -> None:
+def write_predictions(path: Path, cells: CellSet, proba: np.ndarray, fold: np.ndarray | None, fitted: str = "") -> None:
     """One row per scored crop; ``split`` is the crop's own split, ``fitted`` the splits the
     model that scored it was fitted on (out-of-fold: the other folds of them)."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["file", "label", "group", "split", "fitted_on", "fold", *[f"p_{c}" for c in cells.class_names]])
         for i in range(len(cells)):
-            w.writerow(csv_row([cells.files[i], cells.class_names[cells.labels[i]], cells.groups[i], cells.splits[i],
-                                fitted, "" if fold is None else int(fold[i]), *[f"{p:.5f}" for p in proba[i]]]))
+            w.writerow(
+                csv_row(
+                    [
+                        cells.files[i],
+                        cells.class_names[cells.labels[i]],
+                        cells.groups[i],
+                        cells.splits[i],
+                        fitted,
+                        "" if fold is None else int(fold[i]),
+                        *[f"{p:.5f}" for p in proba[i]],
+                    ]
+                )
+            )
 
 
 def _wandb_run(cfg: TrainConfig, run_dir: Path) -> Any:
     if not cfg.wandb:
         return None
-    return start_wandb(run_dir, project=cfg.wandb_project, name=run_dir.name, config=to_dict(cfg),
-                       job_type="classify-train")
+    return start_wandb(
+        run_dir, project=cfg.wandb_project, name=run_dir.name, config=to_dict(cfg), job_type="classify-train"
+    )
 
 
 def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=print) -> Path:
@@ -250,8 +278,11 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
     CLASSIFIERS.entry(cfg.model)  # an unknown name fails before the data are read
     fit_splits = check_fit_splits(cfg.fit_splits, "fit_splits")
     score_split = score_split_ok(cfg.score_split, fit_splits) if cfg.folds < 2 else ""
-    cells = cells if cells is not None else resolve_cells(cfg.data, cfg.data_root,
-                                                          splits=(*fit_splits, *([score_split] if score_split else [])))
+    cells = (
+        cells
+        if cells is not None
+        else resolve_cells(cfg.data, cfg.data_root, splits=(*fit_splits, *([score_split] if score_split else [])))
+    )
     plan = plan_fit(cells.splits, fit_splits, all_counts=cells.split_counts)
     fit_cells = cells.subset(plan.fit)
     check_cells([cells.class_names[int(i)] for i in fit_cells.labels], f"{cells.root or cfg.data} ({plan.describe()})")
@@ -268,12 +299,19 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
     log_line(plan.describe())
     fitted = "+".join(fit_splits) if not plan.unsplit_whole else "all"
     evaluated: tuple[Any, Any, Any, str] = (None, None, [], "")  # labels, proba, crops, what
-    metrics: dict[str, Any] = {"model": cfg.model, "data": cfg.data, "n": len(fit_cells),
-                               "class_names": list(cells.class_names), "splits": plan.to_dict()}
+    metrics: dict[str, Any] = {
+        "model": cfg.model,
+        "data": cfg.data,
+        "n": len(fit_cells),
+        "class_names": list(cells.class_names),
+        "splits": plan.to_dict(),
+    }
     if cfg.folds >= 2:
         res = cross_validate(cfg, fit_cells, log=on_row)
-        what = (f"{cfg.folds}-fold CV inside split {fitted}, split={cfg.split}, group_by={cfg.group_by}, "
-                f"{len(res.repeats['fold_seeds'])} fold seeds {res.repeats['fold_seeds']}")
+        what = (
+            f"{cfg.folds}-fold CV inside split {fitted}, split={cfg.split}, group_by={cfg.group_by}, "
+            f"{len(res.repeats['fold_seeds'])} fold seeds {res.repeats['fold_seeds']}"
+        )
         metrics.update(evaluation=what, scored=f"out-of-fold, split {fitted}", cv=res.to_dict())
         write_predictions(run_dir / "predictions.csv", fit_cells, res.proba, res.fold, fitted)
         evaluated = (fit_cells.labels, res.proba, fit_cells.images, f"out-of-fold, {cfg.folds}-fold CV of {fitted}")
@@ -302,25 +340,30 @@ def run_training(cfg: TrainConfig, cells: CellSet | None = None, *, log_line=pri
     return run_dir
 
 
-def _holdout(cfg: TrainConfig, cells: CellSet, clf: Any, score_split: str, fitted: str,
-             run_dir: Path) -> tuple[dict, tuple]:
+def _holdout(
+    cfg: TrainConfig, cells: CellSet, clf: Any, score_split: str, fitted: str, run_dir: Path
+) -> tuple[dict, tuple]:
     """Metrics on the ``score_split`` split (per source dataset too, for ``a+b`` data) and its
     predictions.csv; (labels, proba, crops, name) for plots."""
     idx = np.array([i for i, s in enumerate(cells.splits) if score_split and s == score_split], dtype=int)
     if not len(idx):
-        note = (f"no {score_split!r} split to score" if score_split else "no score split asked") + \
-            f": fitted on {fitted}, no metrics"
+        note = (
+            f"no {score_split!r} split to score" if score_split else "no score split asked"
+        ) + f": fitted on {fitted}, no metrics"
         return {"scored": note, "note": note}, (None, None, [], "")
     sub = cells.subset(idx)
     proba = clf.predict_proba(sub.images)
     write_predictions(run_dir / "predictions.csv", sub, proba, None, fitted)
-    out = {"scored": f"split {score_split} ({len(sub)} items), model fitted on split {fitted}",
-           "score_split": score_split,
-           score_split: score(sub.labels, proba, cells.class_names, cfg.positive, cfg.n_boot).to_dict()}
+    out = {
+        "scored": f"split {score_split} ({len(sub)} items), model fitted on split {fitted}",
+        "score_split": score_split,
+        score_split: score(sub.labels, proba, cells.class_names, cfg.positive, cfg.n_boot).to_dict(),
+    }
     for src in sorted(set(sub.meta.get("source", []))):
         sel = np.array([x == src for x in sub.meta["source"]])
-        out[f"{score_split}:{src}"] = score(sub.labels[sel], proba[sel], cells.class_names, cfg.positive,
-                                            cfg.n_boot).to_dict()
+        out[f"{score_split}:{src}"] = score(
+            sub.labels[sel], proba[sel], cells.class_names, cfg.positive, cfg.n_boot
+        ).to_dict()
     return out, (sub.labels, proba, sub.images, f"{score_split} split")
 
 

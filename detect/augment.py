@@ -40,8 +40,17 @@ PRESETS: dict[str, dict[str, float]] = {
     "none": {},
     "microscopy": {"flipud": 0.5, "rot90": 0.5},
     "ultralytics": {"flipud": 0.0, "rot90": 0.0},
-    "noaug": {"fliplr": 0.0, "flipud": 0.0, "rot90": 0.0, "hsv_h": 0.0, "hsv_s": 0.0, "hsv_v": 0.0, "scale": 0.0,
-            "translate": 0.0, "mosaic": 0.0},
+    "noaug": {
+        "fliplr": 0.0,
+        "flipud": 0.0,
+        "rot90": 0.0,
+        "hsv_h": 0.0,
+        "hsv_s": 0.0,
+        "hsv_v": 0.0,
+        "scale": 0.0,
+        "translate": 0.0,
+        "mosaic": 0.0,
+    },
 }
 
 
@@ -71,8 +80,10 @@ class AugmentConfig:
         if clash:
             sets = ", ".join(f"{k}={v}" for k, v in forced.items())
             got = ", ".join(f"{k}={v}" for k, v in clash.items())
-            raise ValueError(f"augment.preset={self.preset} sets {sets}, but the config also says {got}; "
-                             "drop one of the two (augment.preset=none keeps the fields as written)")
+            raise ValueError(
+                f"augment.preset={self.preset} sets {sets}, but the config also says {got}; "
+                "drop one of the two (augment.preset=none keeps the fields as written)"
+            )
 
     def resolved(self) -> AugmentConfig:
         """The effective config: the fields the preset names set to its values."""

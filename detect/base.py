@@ -29,8 +29,17 @@ from leukoscan.schema import CLASS_NAME
 if TYPE_CHECKING:
     import supervision as sv
 
-__all__ = ["DETECT_CONF", "NMS_IOU", "BaseDetector", "DetectorMeta", "FitArgs", "check_image", "empty_detections",
-           "make_detections", "with_class_names"]
+__all__ = [
+    "DETECT_CONF",
+    "NMS_IOU",
+    "BaseDetector",
+    "DetectorMeta",
+    "FitArgs",
+    "check_image",
+    "empty_detections",
+    "make_detections",
+    "with_class_names",
+]
 
 EpochCallback = Callable[[int, dict[str, float]], None]
 
@@ -66,9 +75,12 @@ def _int_in(lo: int, hi: int) -> Any:
 
 
 _META_TYPES = {
-    "backend": lambda v: isinstance(v, str), "pretrained": lambda v: isinstance(v, str),
+    "backend": lambda v: isinstance(v, str),
+    "pretrained": lambda v: isinstance(v, str),
     "class_names": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-    "imgsz": _int_in(16, 8192), "tile_size": _int_in(0, 16384), "tile_overlap": _int_in(0, 16384),
+    "imgsz": _int_in(16, 8192),
+    "tile_size": _int_in(0, 16384),
+    "tile_overlap": _int_in(0, 16384),
     "auto_tile_factor": lambda v: type(v) in (int, float) and 0 < v < 1000,
     "extra": lambda v: isinstance(v, dict) and all(type(x) in (int, float, str, bool) or x is None for x in v.values()),
 }
@@ -133,8 +145,9 @@ class BaseDetector(ABC):
         self.device = device
         return self
 
-    def predict(self, image: np.ndarray, *, conf: float = DETECT_CONF, iou: float = NMS_IOU,
-                tile: int | None = None) -> sv.Detections:
+    def predict(
+        self, image: np.ndarray, *, conf: float = DETECT_CONF, iou: float = NMS_IOU, tile: int | None = None
+    ) -> sv.Detections:
         """RGB uint8 ``(H, W, 3)`` -> ``sv.Detections`` in original-image pixels.
 
         ``tile``: None = automatic (slice when the image is large), an int > 0 = slice
@@ -167,8 +180,9 @@ def check_image(image: np.ndarray) -> None:
         raise BadInputError(f"empty image: shape {image.shape} has no pixels")
 
 
-def make_detections(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
-                    class_names: list[str]) -> sv.Detections:
+def make_detections(
+    xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, class_names: list[str]
+) -> sv.Detections:
     """Arrays -> ``sv.Detections`` (``xyxy`` float32 (N, 4) pixels) with ``data[CLASS_NAME]``."""
     import supervision as sv
 

@@ -12,8 +12,14 @@ from leukoscan.errors import BadInputError, MissingModelError
 from leukoscan.runs import RunDir
 
 
-def bundle_detector(run: str | Path, *, name: str | None = None, out: str | Path | None = None,
-                    commit: str | None = None, extra_metrics: dict[str, Any] | None = None) -> Path:
+def bundle_detector(
+    run: str | Path,
+    *,
+    name: str | None = None,
+    out: str | Path | None = None,
+    commit: str | None = None,
+    extra_metrics: dict[str, Any] | None = None,
+) -> Path:
     """Turn a finished YOLO training run on open data into bundled weights + model card.
 
     The file is a LeukoScan weights file (float16 state dict + meta, read weights-only and
@@ -35,17 +41,26 @@ def bundle_detector(run: str | Path, *, name: str | None = None, out: str | Path
     blob = {"format": WEIGHTS_FORMAT, "leukoscan": meta, "state_dict": state}
     keep = ("map50", "map50_95", "per_class", "centroids", "epochs", "imgsz", "seconds_per_epoch", "split")
     fields = {
-        "kind": "detector", "arch": det.meta.backend, "data": data, "class_names": det.meta.class_names,
+        "kind": "detector",
+        "arch": det.meta.backend,
+        "data": data,
+        "class_names": det.meta.class_names,
         "input": {"imgsz": det.meta.imgsz},
-        "recipe": (f"leukoscan prepare-data {data} --data-root DATA && leukoscan train-detector --data runs/data/{data} "
-                   f"--epochs {metrics.get('epochs')} --imgsz {metrics.get('imgsz')} --scratch && "
-                   f"leukoscan bundle-weights --detector RUN"),
-        "commit": commit, "val_metrics": {k: metrics[k] for k in keep if k in metrics},
+        "recipe": (
+            f"leukoscan prepare-data {data} --data-root DATA && leukoscan train-detector --data runs/data/{data} "
+            f"--epochs {metrics.get('epochs')} --imgsz {metrics.get('imgsz')} --scratch && "
+            f"leukoscan bundle-weights --detector RUN"
+        ),
+        "commit": commit,
+        "val_metrics": {k: metrics[k] for k in keep if k in metrics},
         "other_metrics": extra_metrics or {},
-        "limits": ["trained from scratch on CPU for a short schedule (see val_metrics.epochs)",
-                   "BCCD / TXL-PBC fields (Wright/Giemsa, 640x480-class images): other magnifications need "
-                   "tiling or a rescale (infer tiles large slides)", "no blast class: counts white cells only"],
+        "limits": [
+            "trained from scratch on CPU for a short schedule (see val_metrics.epochs)",
+            "BCCD / TXL-PBC fields (Wright/Giemsa, 640x480-class images): other magnifications need "
+            "tiling or a rescale (infer tiles large slides)",
+            "no blast class: counts white cells only",
+        ],
         "use": "leukoscan infer uses it when no detector is named and none has been trained; "
-               "pretrained=blood initialises YOLO training from it",
+        "pretrained=blood initialises YOLO training from it",
     }
     return write_bundle(name, blob, fields, out=out)

@@ -48,15 +48,19 @@ class DetectionMetrics:
         return asdict(self)
 
     def summary(self) -> str:
-        lines = [f"mAP50 {self.map50:.4f}  mAP50-95 {self.map50_95:.4f}  recall50 {self.recall50:.4f}  "
-                 f"({self.n_images} images, {self.n_predictions} predictions)"]
+        lines = [
+            f"mAP50 {self.map50:.4f}  mAP50-95 {self.map50_95:.4f}  recall50 {self.recall50:.4f}  "
+            f"({self.n_images} images, {self.n_predictions} predictions)"
+        ]
         for name, pc in self.per_class.items():
             ap50 = "n/a" if pc["ap50"] is None else f"{pc['ap50']:.4f}"
             ap = "n/a" if pc["ap"] is None else f"{pc['ap']:.4f}"
             lines.append(f"  {name:<12} AP50 {ap50}  AP {ap}  n_gt {pc['n_gt']}")
         for name, c in self.centroids.items():
-            lines.append(f"  centroid-hit {name}: recall {c['recall']:.4f} ({c['tp']}/{c['n_gt']})  "
-                         f"precision {c['precision']:.4f} ({c['tp']}/{c['n_pred']})")
+            lines.append(
+                f"  centroid-hit {name}: recall {c['recall']:.4f} ({c['tp']}/{c['n_gt']})  "
+                f"precision {c['precision']:.4f} ({c['tp']}/{c['n_pred']})"
+            )
         return "\n".join(lines)
 
 
@@ -74,8 +78,14 @@ def coco_results(gt: dict[str, Any], predictions: dict[int, sv.Detections]) -> l
                 continue
             x1, y1, x2, y2 = (float(v) for v in det.xyxy[k])
             score = 1.0 if det.confidence is None else float(det.confidence[k])
-            out.append({"image_id": int(image_id), "category_id": cat[name],
-                        "bbox": [x1, y1, x2 - x1, y2 - y1], "score": score})
+            out.append(
+                {
+                    "image_id": int(image_id),
+                    "category_id": cat[name],
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "score": score,
+                }
+            )
     return out
 
 
@@ -97,10 +107,24 @@ def coco_evaluate(gt: dict[str, Any], results: list[dict[str, Any]]) -> Detectio
     for a in gt["annotations"]:
         n_gt[a["category_id"]] += 1
         per_img[a["image_id"]] = per_img.get(a["image_id"], 0) + 1
-    per_class = {n: {"ap50": None if n_gt[c] == 0 else 0.0, "ap": None if n_gt[c] == 0 else 0.0,
-                     "recall50": None if n_gt[c] == 0 else 0.0, "n_gt": n_gt[c]} for c, n in names.items()}
-    base = dict(map50=0.0, map50_95=0.0, recall50=0.0, ar100=0.0, per_class=per_class,
-                n_images=len(gt["images"]), n_predictions=len(results))
+    per_class = {
+        n: {
+            "ap50": None if n_gt[c] == 0 else 0.0,
+            "ap": None if n_gt[c] == 0 else 0.0,
+            "recall50": None if n_gt[c] == 0 else 0.0,
+            "n_gt": n_gt[c],
+        }
+        for c, n in names.items()
+    }
+    base = dict(
+        map50=0.0,
+        map50_95=0.0,
+        recall50=0.0,
+        ar100=0.0,
+        per_class=per_class,
+        n_images=len(gt["images"]),
+        n_predictions=len(results),
+    )
     if not results or not gt["annotations"]:
         return DetectionMetrics(**base)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -117,11 +141,18 @@ def coco_evaluate(gt: dict[str, Any], results: list[dict[str, Any]]) -> Detectio
     for k, cid in enumerate(ev.params.catIds):
         if n_gt[cid] == 0:
             continue
-        per_class[names[cid]].update(ap50=_mean_valid(prec[0, :, k, 0, -1]), ap=_mean_valid(prec[:, :, k, 0, -1]),
-                                     recall50=_mean_valid(rec[0, k, 0, -1:]))
+        per_class[names[cid]].update(
+            ap50=_mean_valid(prec[0, :, k, 0, -1]),
+            ap=_mean_valid(prec[:, :, k, 0, -1]),
+            recall50=_mean_valid(rec[0, k, 0, -1:]),
+        )
     r50 = [pc["recall50"] for pc in per_class.values() if pc["recall50"] is not None]
-    base.update(map50=max(0.0, float(ev.stats[1])), map50_95=max(0.0, float(ev.stats[0])),
-                ar100=max(0.0, float(ev.stats[8])), recall50=float(np.mean(r50)) if r50 else 0.0)
+    base.update(
+        map50=max(0.0, float(ev.stats[1])),
+        map50_95=max(0.0, float(ev.stats[0])),
+        ar100=max(0.0, float(ev.stats[8])),
+        recall50=float(np.mean(r50)) if r50 else 0.0,
+    )
     return DetectionMetrics(**base)
 
 
@@ -151,8 +182,11 @@ def match_centroids(points: np.ndarray, boxes: np.ndarray) -> int:
     return int((assign_centroids(points, boxes) >= 0).sum())
 
 
-def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, sv.Detections],
-                  sizes: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
+def centroid_hits(
+    centroids: dict[str, dict[str, list]],
+    predictions: dict[str, sv.Detections],
+    sizes: dict[str, tuple[int, int]] | None = None,
+) -> dict[str, Any]:
     """Centroid-hit recall/precision per class, overall and by image size (camera proxy).
 
     ``centroids``: ``{file: {class_name: [[x, y], ...]}}`` (pixels); ``predictions``:
@@ -165,8 +199,11 @@ def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, 
         for file, per_cls in centroids.items():
             pts = np.asarray(per_cls.get(cname, []), float).reshape(-1, 2)
             det = predictions.get(file)
-            boxes = np.zeros((0, 4)) if det is None or len(det) == 0 else \
-                det.xyxy[np.asarray(det.data[CLASS_NAME]) == cname]
+            boxes = (
+                np.zeros((0, 4))
+                if det is None or len(det) == 0
+                else det.xyxy[np.asarray(det.data[CLASS_NAME]) == cname]
+            )
             tp = match_centroids(pts, boxes)
             keys = ["all"] + ([f"{sizes[file][1]}x{sizes[file][0]}"] if sizes and file in sizes else [])
             for key in keys:
@@ -174,22 +211,36 @@ def centroid_hits(centroids: dict[str, dict[str, list]], predictions: dict[str, 
                 t["tp"] += tp
                 t["n_gt"] += len(pts)
                 t["n_pred"] += len(boxes)
-        res = {k: {**t, "recall": t["tp"] / t["n_gt"] if t["n_gt"] else 0.0,
-                   "precision": t["tp"] / t["n_pred"] if t["n_pred"] else 0.0} for k, t in tot.items()}
+        res = {
+            k: {
+                **t,
+                "recall": t["tp"] / t["n_gt"] if t["n_gt"] else 0.0,
+                "precision": t["tp"] / t["n_pred"] if t["n_pred"] else 0.0,
+            }
+            for k, t in tot.items()
+        }
         out[cname] = {**res.pop("all"), "by_image_size": res}
     return out
 
 
-def predict_split(detector: Detector, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
-                  iou: float = NMS_IOU, tile: int | None = None, transform: Callable[[np.ndarray], np.ndarray] | None = None, progress: bool = True,
-                  max_images: int | None = None) -> tuple[dict[str, Any], dict[int, Any]]:
+def predict_split(
+    detector: Detector,
+    data_dir: str | Path,
+    split: str = "val",
+    *,
+    conf: float = 0.001,
+    iou: float = NMS_IOU,
+    tile: int | None = None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    progress: bool = True,
+    max_images: int | None = None,
+) -> tuple[dict[str, Any], dict[int, Any]]:
     """Predict every image of ``split`` of a prepared dataset once.
 
     Returns the split's COCO ground truth (cut to ``max_images``) and ``{image_id:
     sv.Detections}``. ``transform`` (image -> image) is applied before predicting.
     """
     from tqdm import tqdm
-
 
     data_dir = Path(data_dir)
     gt = read_coco(data_dir, split)
@@ -205,8 +256,9 @@ def predict_split(detector: Detector, data_dir: str | Path, split: str = "val", 
     return gt, preds
 
 
-def split_centroid_hits(data_dir: str | Path, split: str, gt: dict[str, Any], preds: dict[int, sv.Detections],
-                        conf: float) -> dict[str, Any]:
+def split_centroid_hits(
+    data_dir: str | Path, split: str, gt: dict[str, Any], preds: dict[int, sv.Detections], conf: float
+) -> dict[str, Any]:
     """:func:`centroid_hits` of ``preds`` at operating threshold ``conf`` against the split's
     ``centroids/<split>.json``; ``{}`` when the dataset has no centroid ground truth."""
     cfile = Path(data_dir) / "centroids" / f"{split}.json"
@@ -222,12 +274,22 @@ def split_centroid_hits(data_dir: str | Path, split: str, gt: dict[str, Any], pr
     return out
 
 
-def evaluate_detector(detector: Detector, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
-                      iou: float = NMS_IOU, tile: int | None = None, centroid_conf: float = DETECT_CONF,
-                      progress: bool = True, max_images: int | None = None) -> DetectionMetrics:
+def evaluate_detector(
+    detector: Detector,
+    data_dir: str | Path,
+    split: str = "val",
+    *,
+    conf: float = 0.001,
+    iou: float = NMS_IOU,
+    tile: int | None = None,
+    centroid_conf: float = DETECT_CONF,
+    progress: bool = True,
+    max_images: int | None = None,
+) -> DetectionMetrics:
     """Predict every image of ``split`` of a prepared dataset and evaluate (COCO + centroids)."""
-    gt, preds = predict_split(detector, data_dir, split, conf=conf, iou=iou, tile=tile, progress=progress,
-                              max_images=max_images)
+    gt, preds = predict_split(
+        detector, data_dir, split, conf=conf, iou=iou, tile=tile, progress=progress, max_images=max_images
+    )
     metrics = coco_evaluate(gt, coco_results(gt, preds))
     metrics.centroids = split_centroid_hits(data_dir, split, gt, preds, centroid_conf)
     return metrics
@@ -255,9 +317,16 @@ def dihedral_boxes(xyxy: np.ndarray, hw: tuple[int, int], k: int, flip: bool) ->
     return b
 
 
-def evaluate_orientations(detector: Detector, data_dir: str | Path, split: str = "val", *, conf: float = 0.001,
-                          iou: float = NMS_IOU, progress: bool = True,
-                          max_images: int | None = None) -> dict[str, DetectionMetrics]:
+def evaluate_orientations(
+    detector: Detector,
+    data_dir: str | Path,
+    split: str = "val",
+    *,
+    conf: float = 0.001,
+    iou: float = NMS_IOU,
+    progress: bool = True,
+    max_images: int | None = None,
+) -> dict[str, DetectionMetrics]:
     """COCO metrics of ``split`` under each of the 8 rotations/mirrorings of the images.
 
     A smear has no up/down or left/right, so a good detector scores the same on all 8;
@@ -266,8 +335,16 @@ def evaluate_orientations(detector: Detector, data_dir: str | Path, split: str =
     """
     out: dict[str, DetectionMetrics] = {}
     for k, flip in DIHEDRAL:
-        gt, preds = predict_split(detector, data_dir, split, conf=conf, iou=iou, progress=progress,
-                                  max_images=max_images, transform=lambda im, k=k, flip=flip: dihedral_image(im, k, flip))
+        gt, preds = predict_split(
+            detector,
+            data_dir,
+            split,
+            conf=conf,
+            iou=iou,
+            progress=progress,
+            max_images=max_images,
+            transform=lambda im, k=k, flip=flip: dihedral_image(im, k, flip),
+        )
         hw = {im["id"]: (im["height"], im["width"]) for im in gt["images"]}
         t_images = [{**im, "height": im["width"], "width": im["height"]} if k % 2 else im for im in gt["images"]]
         t_anns = []

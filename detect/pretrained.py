@@ -18,4 +18,3 @@ def warn_scratch(model: str, reason: str) -> None:
         file=sys.stderr,
         flush=True,
     )
-

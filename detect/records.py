@@ -47,9 +47,11 @@ def gt_detections(gt: dict[str, Any], image_id: int, names: list[str]) -> Any:
         return d
     xywh = np.array([a["bbox"] for a in anns], np.float32)
     cls = [cat[a["category_id"]] for a in anns]
-    return sv.Detections(xyxy=np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1),
-                         class_id=np.array([names.index(c) for c in cls]),
-                         data={CLASS_NAME: np.array(cls, dtype=object)})
+    return sv.Detections(
+        xyxy=np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], 1),
+        class_id=np.array([names.index(c) for c in cls]),
+        data={CLASS_NAME: np.array(cls, dtype=object)},
+    )
 
 
 def pr_curves(gt: dict[str, Any], preds: dict[int, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -88,8 +90,16 @@ def _draw(image: np.ndarray, det: Any, names: list[str], scores: bool) -> np.nda
     return out
 
 
-def write_records(run_dir: Path, data_dir: Path, split: str, gt: dict[str, Any], preds: dict[int, Any],
-                  class_names: list[str], *, n_samples: int = 4) -> Records:
+def write_records(
+    run_dir: Path,
+    data_dir: Path,
+    split: str,
+    gt: dict[str, Any],
+    preds: dict[int, Any],
+    class_names: list[str],
+    *,
+    n_samples: int = 4,
+) -> Records:
     """Write the plots of the module docstring; return them with the data behind them."""
     import supervision as sv
 
@@ -103,12 +113,17 @@ def write_records(run_dir: Path, data_dir: Path, split: str, gt: dict[str, Any],
         files["pr_curve"] = plots.plot_pr(pr, pdir / "pr_curve.png", title=f"PR curve, {split}, IoU 0.5")
     ids = [im["id"] for im in gt["images"]]
     targets = [gt_detections(gt, i, class_names) for i in ids]
-    cm = sv.ConfusionMatrix.from_detections(predictions=[preds[i] for i in ids], targets=targets,
-                                            classes=class_names, conf_threshold=CM_CONF, iou_threshold=CM_IOU)
+    cm = sv.ConfusionMatrix.from_detections(
+        predictions=[preds[i] for i in ids],
+        targets=targets,
+        classes=class_names,
+        conf_threshold=CM_CONF,
+        iou_threshold=CM_IOU,
+    )
     names = [*class_names, "background"]
     files["confusion_matrix"] = plots.plot_confusion(
-        cm.matrix, names, pdir / "confusion_matrix.png",
-        title=f"{split}: IoU {CM_IOU}, score >= {CM_CONF}")
+        cm.matrix, names, pdir / "confusion_matrix.png", title=f"{split}: IoU {CM_IOU}, score >= {CM_CONF}"
+    )
     samples, tiles, caps = [], [], []
     for im, target in list(zip(gt["images"], targets, strict=True))[:n_samples]:
         img = read_image(Path(data_dir) / "images" / split / im["file_name"])

@@ -21,11 +21,19 @@ from leukoscan.trust import torch_load
 DETECTORS = Registry("detector")
 
 
-def build(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool = True,
-          imgsz: int = 640, **kw: Any) -> Any:
+def build(
+    name: str,
+    *,
+    num_classes: int,
+    class_names: list[str] | None = None,
+    pretrained: bool = True,
+    imgsz: int = 640,
+    **kw: Any,
+) -> Any:
     """A fresh (untrained) :class:`~leukoscan.detect.base.BaseDetector` of backend ``name``."""
-    return DETECTORS.build(name, num_classes=num_classes, class_names=class_names, pretrained=pretrained,
-                           imgsz=imgsz, **kw)
+    return DETECTORS.build(
+        name, num_classes=num_classes, class_names=class_names, pretrained=pretrained, imgsz=imgsz, **kw
+    )
 
 
 def resolve_weights(path_or_run_dir: str | Path) -> Path:
@@ -90,5 +98,6 @@ def load(path_or_run_dir: str | Path, *, trust: bool = False) -> Any:
     except LeukoScanError:
         raise
     except (ValueError, TypeError, KeyError, RuntimeError) as e:  # the file's data does not fit the backend
-        raise BadInputError(f"{path}: not a usable {name} checkpoint "
-                            f"({(str(e).strip().splitlines() or [type(e).__name__])[0][:160]})") from e
+        raise BadInputError(
+            f"{path}: not a usable {name} checkpoint ({(str(e).strip().splitlines() or [type(e).__name__])[0][:160]})"
+        ) from e

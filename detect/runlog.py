@@ -53,8 +53,17 @@ class WandbLog:
     the end the plots, a PR curve, a confusion matrix, ground truth and predicted boxes on
     samples (one class map for the whole run) and the best weights as a model artifact."""
 
-    def __init__(self, run_dir: Path, *, project: str, entity: str | None, name: str, config: dict[str, Any],
-                 class_names: Sequence[str] = (), job_type: str = "detect-train") -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        project: str,
+        entity: str | None,
+        name: str,
+        config: dict[str, Any],
+        class_names: Sequence[str] = (),
+        job_type: str = "detect-train",
+    ) -> None:
         import wandb
 
         self.run = start_wandb(run_dir, project=project, entity=entity, name=name, config=config, job_type=job_type)
@@ -77,27 +86,46 @@ class WandbLog:
         table = wandb.Table(columns=["class", "AP50", "AP50-95", "recall50", "n_gt"])
         for name, pc in metrics["per_class"].items():
             table.add_data(name, pc["ap50"], pc["ap"], pc["recall50"], pc["n_gt"])
-        images = [wandb.Image(img, caption=file, boxes={"ground_truth": self._boxes(gt, img.shape, False),
-                                                        "predictions": self._boxes(pred, img.shape, True)})
-                  for file, img, gt, pred in rec.samples]
-        log: dict[str, Any] = {"final/per_class": table, "final/samples": images, "final/mAP50": metrics["map50"],
-                               "final/mAP50-95": metrics["map50_95"]}
+        images = [
+            wandb.Image(
+                img,
+                caption=file,
+                boxes={
+                    "ground_truth": self._boxes(gt, img.shape, False),
+                    "predictions": self._boxes(pred, img.shape, True),
+                },
+            )
+            for file, img, gt, pred in rec.samples
+        ]
+        log: dict[str, Any] = {
+            "final/per_class": table,
+            "final/samples": images,
+            "final/mAP50": metrics["map50"],
+            "final/mAP50-95": metrics["map50_95"],
+        }
         log.update({f"plots/{k}": wandb.Image(str(p)) for k, p in rec.files.items()})
         if rec.pr:
             names = list(rec.pr)
             log["final/pr_curve"] = wandb.plot.line_series(
                 xs=[float(x) for x in next(iter(rec.pr.values()))[0]],
-                ys=[[max(0.0, float(v)) for v in rec.pr[n][1]] for n in names], keys=names,
-                title="PR curve (IoU 0.5)", xname="recall")
+                ys=[[max(0.0, float(v)) for v in rec.pr[n][1]] for n in names],
+                keys=names,
+                title="PR curve (IoU 0.5)",
+                xname="recall",
+            )
         y_true, y_pred = _pairs(rec.confusion)
         if y_true:
             log["final/confusion_matrix"] = wandb.plot.confusion_matrix(
-                y_true=y_true, preds=y_pred, class_names=rec.names, title="confusion (IoU 0.5, score >= 0.25)")
+                y_true=y_true, preds=y_pred, class_names=rec.names, title="confusion (IoU 0.5, score >= 0.25)"
+            )
         self.run.log(log, step=step)
         self.run.summary.update({"evaluator": "LeukoScan COCO evaluator (pycocotools), weights/best.pt, val split"})
         if weights is not None and Path(weights).is_file():
-            art = wandb.Artifact(f"{self.run.name}-weights", type="model",
-                                 metadata={"mAP50": metrics["map50"], "file": Path(weights).name})
+            art = wandb.Artifact(
+                f"{self.run.name}-weights",
+                type="model",
+                metadata={"mAP50": metrics["map50"], "file": Path(weights).name},
+            )
             art.add_file(str(weights))
             self.run.log_artifact(art, aliases=["best", "latest"])
 
@@ -107,8 +135,11 @@ class WandbLog:
         for k in range(len(det)):
             x1, y1, x2, y2 = (float(v) for v in det.xyxy[k])
             cid = int(det.class_id[k])
-            box = {"position": {"minX": x1 / w, "maxX": x2 / w, "minY": y1 / h, "maxY": y2 / h},
-                   "class_id": cid, "box_caption": self.class_labels[cid]}
+            box = {
+                "position": {"minX": x1 / w, "maxX": x2 / w, "minY": y1 / h, "maxY": y2 / h},
+                "class_id": cid,
+                "box_caption": self.class_labels[cid],
+            }
             if scores and det.confidence is not None:
                 box["box_caption"] += f" {float(det.confidence[k]):.2f}"
                 box["scores"] = {"conf": float(det.confidence[k])}

@@ -28,8 +28,14 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
 
 
-def found_cells(gt: dict[str, Any], preds: dict[int, sv.Detections], *, conf: float = VERDICT_CONF,
-                iou: float = 0.5, classes: tuple[str, ...] = LEUKOCYTE_CLASSES) -> tuple[int, int, str]:
+def found_cells(
+    gt: dict[str, Any],
+    preds: dict[int, sv.Detections],
+    *,
+    conf: float = VERDICT_CONF,
+    iou: float = 0.5,
+    classes: tuple[str, ...] = LEUKOCYTE_CLASSES,
+) -> tuple[int, int, str]:
     """``(found, total, what)`` over the split's ground truth (COCO dict) and ``{image_id: Detections}``."""
     names = {c["id"]: c["name"] for c in gt["categories"]}
     wanted = {cid for cid, n in names.items() if n in classes}
@@ -37,9 +43,14 @@ def found_cells(gt: dict[str, Any], preds: dict[int, sv.Detections], *, conf: fl
     wanted = wanted or set(names)
     found = total = 0
     for im in gt["images"]:
-        boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
-                          for a in gt["annotations"] if a["image_id"] == im["id"] and a["category_id"] in wanted],
-                         float).reshape(-1, 4)
+        boxes = np.array(
+            [
+                [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+                for a in gt["annotations"]
+                if a["image_id"] == im["id"] and a["category_id"] in wanted
+            ],
+            float,
+        ).reshape(-1, 4)
         total += len(boxes)
         det = preds.get(im["id"])
         if det is None or len(det) == 0 or len(boxes) == 0:

@@ -66,17 +66,22 @@ def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[tuple[in
     if tile <= 0 or not 0 <= overlap < tile:
         raise ValueError(f"need tile > 0 and 0 <= overlap < tile (got tile={tile}, overlap={overlap})")
     stride = tile - overlap
-    return [(x, y, min(x + tile, width), min(y + tile, height))
-            for y in _starts(height, tile, stride) for x in _starts(width, tile, stride)]
+    return [
+        (x, y, min(x + tile, width), min(y + tile, height))
+        for y in _starts(height, tile, stride)
+        for x in _starts(width, tile, stride)
+    ]
 
 
-def boxes_in_tile(boxes: np.ndarray, labels: list[str], window: tuple[int, int, int, int],
-                  min_visibility: float = 0.5) -> tuple[np.ndarray, list[str]]:
+def boxes_in_tile(
+    boxes: np.ndarray, labels: list[str], window: tuple[int, int, int, int], min_visibility: float = 0.5
+) -> tuple[np.ndarray, list[str]]:
     """Boxes (N, 4 xyxy slide pixels) kept in ``window`` by the border rule, in tile pixels."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     x0, y0, x1, y1 = window
-    clipped = np.stack([boxes[:, 0].clip(x0, x1), boxes[:, 1].clip(y0, y1),
-                        boxes[:, 2].clip(x0, x1), boxes[:, 3].clip(y0, y1)], axis=1)
+    clipped = np.stack(
+        [boxes[:, 0].clip(x0, x1), boxes[:, 1].clip(y0, y1), boxes[:, 2].clip(x0, x1), boxes[:, 3].clip(y0, y1)], axis=1
+    )
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     inside = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
     keep = (area > 0) & (inside >= min_visibility * np.maximum(area, 1e-6))
@@ -84,9 +89,16 @@ def boxes_in_tile(boxes: np.ndarray, labels: list[str], window: tuple[int, int, 
     return out, [lab for lab, k in zip(labels, keep, strict=True) if k]
 
 
-def tile_dataset(src: str | Path, out: str | Path, *, splits: tuple[str, ...] = ("train", "val"),
-                 tile: int = 640, overlap: int = 128, min_visibility: float = 0.5,
-                 progress: bool = True) -> Path:
+def tile_dataset(
+    src: str | Path,
+    out: str | Path,
+    *,
+    splits: tuple[str, ...] = ("train", "val"),
+    tile: int = 640,
+    overlap: int = 128,
+    min_visibility: float = 0.5,
+    progress: bool = True,
+) -> Path:
     """Write a canonical detection dataset at ``out`` made of tiles of ``src``'s splits.
 
     Tile file names are ``<stem>__x<x0>_y<y0>.jpg``. Returns ``out``.
@@ -104,8 +116,16 @@ def tile_dataset(src: str | Path, out: str | Path, *, splits: tuple[str, ...] = 
                 for win in tile_grid(img.shape[0], img.shape[1], tile, overlap):
                     boxes, labels = boxes_in_tile(rec.boxes, rec.labels, win, min_visibility)
                     x0, y0, x1, y1 = win
-                    items.append(DetImage(f"{rec.path.stem}__x{x0}_y{y0}.jpg", x1 - x0, y1 - y0, boxes, labels,
-                                          array=np.ascontiguousarray(img[y0:y1, x0:x1])))
+                    items.append(
+                        DetImage(
+                            f"{rec.path.stem}__x{x0}_y{y0}.jpg",
+                            x1 - x0,
+                            y1 - y0,
+                            boxes,
+                            labels,
+                            array=np.ascontiguousarray(img[y0:y1, x0:x1]),
+                        )
+                    )
             tiled[split] = items
         write_detection(stage, out.absolute(), tiled, names, progress=False)
     return out
@@ -143,8 +163,17 @@ def count_tiles(sizes: list[tuple[int, int]], tile: int, overlap: int) -> int:
     return sum(_n_starts(h, tile, stride) * _n_starts(w, tile, stride) for h, w in sizes)
 
 
-def plan_tiles(data_dir: str | Path, splits: tuple[str, ...], *, mode: str, imgsz: int, size: int = 0,
-               overlap: int = 0, auto_factor: float = 2.0, max_tiles: int = 20000) -> TilePlan:
+def plan_tiles(
+    data_dir: str | Path,
+    splits: tuple[str, ...],
+    *,
+    mode: str,
+    imgsz: int,
+    size: int = 0,
+    overlap: int = 0,
+    auto_factor: float = 2.0,
+    max_tiles: int = 20000,
+) -> TilePlan:
     """Tile size/overlap from the cells' size (see the module docstring); ConfigError on a bad plan."""
     sizes = []
     for split in splits:
@@ -161,15 +190,18 @@ def plan_tiles(data_dir: str | Path, splits: tuple[str, ...], *, mode: str, imgs
     if mode == "auto" and max((max(s) for s in sizes), default=0) <= auto_factor * tile:
         return TilePlan(0, 0, cell, 0, len(sizes))
     if not 0 <= ov < tile:
-        raise ConfigError(f"tile.overlap={ov} px must be smaller than the tile ({tile} px); cells here "
-                          f"measure up to {cell:.0f} px (99th percentile)")
+        raise ConfigError(
+            f"tile.overlap={ov} px must be smaller than the tile ({tile} px); cells here "
+            f"measure up to {cell:.0f} px (99th percentile)"
+        )
     n = count_tiles(sizes, tile, ov)
     if n > max_tiles:
         gb = n * tile * tile * 3 / 1e9
         raise ConfigError(
             f"tiling {len(sizes)} images into {tile} px tiles with {ov} px overlap (stride {tile - ov} px) "
             f"would make {n:,} tiles (~{gb:.1f} GB of pixels), over tile.max_tiles={max_tiles:,}; cells measure "
-            f"up to {cell:.0f} px. Use a larger tile.size, a smaller tile.overlap, or tile.enabled=off")
+            f"up to {cell:.0f} px. Use a larger tile.size, a smaller tile.overlap, or tile.enabled=off"
+        )
     return TilePlan(tile, ov, cell, n, len(sizes))
 
 
@@ -184,8 +216,15 @@ def dataset_max_side(data_dir: str | Path, split: str = "train", sample: int = 2
 SLICE_MERGE_METRIC = "IOS"  # see the module docstring; benchmarks/slice_merge.py compares with "IOU"
 
 
-def sliced_predict(fn: Callable[[np.ndarray], sv.Detections], image: np.ndarray, *, tile: int, overlap: int,
-                   iou: float = NMS_IOU, metric: str | None = None) -> sv.Detections:
+def sliced_predict(
+    fn: Callable[[np.ndarray], sv.Detections],
+    image: np.ndarray,
+    *,
+    tile: int,
+    overlap: int,
+    iou: float = NMS_IOU,
+    metric: str | None = None,
+) -> sv.Detections:
     """Run ``fn`` (RGB tile -> ``sv.Detections`` in tile pixels) over overlapping tiles.
 
     Returns ``sv.Detections`` in image pixels, duplicates merged by per-class NMS at
@@ -198,7 +237,12 @@ def sliced_predict(fn: Callable[[np.ndarray], sv.Detections], image: np.ndarray,
     if max(h, w) <= tile:
         return fn(image)
     overlap = min(overlap, tile - 1)
-    slicer = sv.InferenceSlicer(callback=fn, slice_wh=(tile, tile), overlap_wh=(overlap, overlap),
-                                overlap_filter="non_max_suppression", iou_threshold=iou,
-                                overlap_metric=metric or SLICE_MERGE_METRIC)
+    slicer = sv.InferenceSlicer(
+        callback=fn,
+        slice_wh=(tile, tile),
+        overlap_wh=(overlap, overlap),
+        overlap_filter="non_max_suppression",
+        iou_threshold=iou,
+        overlap_metric=metric or SLICE_MERGE_METRIC,
+    )
     return slicer(image)

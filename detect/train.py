@@ -110,11 +110,21 @@ class DetectTrainConfig:
 
 def _tile_plan(cfg: DetectTrainConfig, data_dir: Path) -> TilePlan:
     t = cfg.tile
-    plan = plan_tiles(data_dir, (cfg.train_split, cfg.val_split), mode=t.enabled, imgsz=cfg.imgsz, size=t.size,
-                      overlap=t.overlap, auto_factor=t.auto_factor, max_tiles=t.max_tiles)
+    plan = plan_tiles(
+        data_dir,
+        (cfg.train_split, cfg.val_split),
+        mode=t.enabled,
+        imgsz=cfg.imgsz,
+        size=t.size,
+        overlap=t.overlap,
+        auto_factor=t.auto_factor,
+        max_tiles=t.max_tiles,
+    )
     if plan.tile and t.overlap and t.overlap < plan.cell_px:
-        print(f"warning: tile.overlap={t.overlap} px is smaller than the largest cells ({plan.cell_px:.0f} px, "
-              "99th percentile): a cell cut by a tile border may be whole in no tile")
+        print(
+            f"warning: tile.overlap={t.overlap} px is smaller than the largest cells ({plan.cell_px:.0f} px, "
+            "99th percentile): a cell cut by a tile border may be whole in no tile"
+        )
     return plan
 
 
@@ -146,14 +156,29 @@ def _prepare(cfg: DetectTrainConfig, run_dir: Path, resume: bool) -> tuple[dict[
     tile = plan.tile
     train_dir = data_dir
     if tile:
-        print(f"tiling {data_dir} into {plan.n_tiles} tiles of {tile}px (overlap {plan.overlap}px; "
-              f"cells up to {plan.cell_px:.0f}px)")
-        train_dir = tile_dataset(data_dir, run_dir / "tiles", splits=(cfg.train_split, cfg.val_split), tile=tile,
-                                 overlap=plan.overlap, min_visibility=cfg.tile.min_visibility).absolute()
-    info = {"data_dir": str(data_dir), "train_dir": str(train_dir), "class_names": read_names(data_dir),
-            "device": resolve_device(cfg.device), "threads": cfg.threads or cpu_threads(), "tile_size": tile,
-            "tile_overlap": plan.overlap if tile else 0, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "splits": splits}
+        print(
+            f"tiling {data_dir} into {plan.n_tiles} tiles of {tile}px (overlap {plan.overlap}px; "
+            f"cells up to {plan.cell_px:.0f}px)"
+        )
+        train_dir = tile_dataset(
+            data_dir,
+            run_dir / "tiles",
+            splits=(cfg.train_split, cfg.val_split),
+            tile=tile,
+            overlap=plan.overlap,
+            min_visibility=cfg.tile.min_visibility,
+        ).absolute()
+    info = {
+        "data_dir": str(data_dir),
+        "train_dir": str(train_dir),
+        "class_names": read_names(data_dir),
+        "device": resolve_device(cfg.device),
+        "threads": cfg.threads or cpu_threads(),
+        "tile_size": tile,
+        "tile_overlap": plan.overlap if tile else 0,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "splits": splits,
+    }
     save_config(replace(cfg, augment=cfg.augment.resolved()), run.config)  # effective values
     run.write_json(run.run_info.name, info)
     return info, train_dir
@@ -163,17 +188,24 @@ def _split_note(data_dir: Path, cfg: DetectTrainConfig) -> dict[str, Any]:
     """Which splits the run fits (train, and val to pick best.pt); a held-out split is named, never read."""
     held = data_dir / "splits" / f"{HELD_OUT}.txt"
     n_held = len(held.read_text().split()) if held.is_file() else 0
-    note = {"fitted": cfg.train_split, "selects_best": cfg.val_split,
-            "held_out": {HELD_OUT: n_held} if n_held else {}}
-    print(f"fitted on: split {cfg.train_split}; best.pt chosen on split {cfg.val_split}"
-          + (f"; the data hold a {HELD_OUT!r} split ({n_held} images): left alone, never read" if n_held else ""))
+    note = {"fitted": cfg.train_split, "selects_best": cfg.val_split, "held_out": {HELD_OUT: n_held} if n_held else {}}
+    print(
+        f"fitted on: split {cfg.train_split}; best.pt chosen on split {cfg.val_split}"
+        + (f"; the data hold a {HELD_OUT!r} split ({n_held} images): left alone, never read" if n_held else "")
+    )
     return note
 
 
 def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
     names = info["class_names"]
-    det = build(cfg.model, num_classes=len(names), class_names=names, pretrained=cfg.pretrained, imgsz=cfg.imgsz,
-                rois_per_image=cfg.rois_per_image)
+    det = build(
+        cfg.model,
+        num_classes=len(names),
+        class_names=names,
+        pretrained=cfg.pretrained,
+        imgsz=cfg.imgsz,
+        rois_per_image=cfg.rois_per_image,
+    )
     det.meta.tile_size, det.meta.tile_overlap = info["tile_size"], info["tile_overlap"]
     det.meta.auto_tile_factor = cfg.tile.auto_factor
     if "pretrained" in info:
@@ -181,8 +213,13 @@ def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
     return det
 
 
-def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
-          callbacks: Sequence[EpochCallback] = (), progress: bool = True) -> Path:
+def train(
+    cfg: DetectTrainConfig,
+    *,
+    resume: str | Path | bool = False,
+    callbacks: Sequence[EpochCallback] = (),
+    progress: bool = True,
+) -> Path:
     """Train ``cfg.model`` on ``cfg.data``; return the run folder (see module docstring).
 
     Multi-GPU: YOLO takes a device list (``device="0,1"``) and runs ultralytics' own DDP;
@@ -203,10 +240,26 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
     log = RunLog(run_dir, wb.run if wb else None) if main else None
     evaluator = wb.epoch_evaluator if wb else ""
     cbs: list[EpochCallback] = ([epoch_logger(log, evaluator)] if log else []) + list(callbacks)
-    args = FitArgs(data_dir=train_dir, run_dir=run_dir, epochs=cfg.epochs, batch=cfg.batch, device=info["device"],
-                   threads=threads, seed=cfg.seed, workers=cfg.workers, lr=cfg.lr, patience=cfg.patience,
-                   val=cfg.val, train_split=cfg.train_split, val_split=cfg.val_split, augment=cfg.augment,
-                   resume=bool(resume), amp=cfg.amp, callbacks=cbs, verbose=progress)
+    args = FitArgs(
+        data_dir=train_dir,
+        run_dir=run_dir,
+        epochs=cfg.epochs,
+        batch=cfg.batch,
+        device=info["device"],
+        threads=threads,
+        seed=cfg.seed,
+        workers=cfg.workers,
+        lr=cfg.lr,
+        patience=cfg.patience,
+        val=cfg.val,
+        train_split=cfg.train_split,
+        val_split=cfg.val_split,
+        augment=cfg.augment,
+        resume=bool(resume),
+        amp=cfg.amp,
+        callbacks=cbs,
+        verbose=progress,
+    )
     t0 = time.time()
     if main:  # read back by leukoscan.verdict.run_state: a run still training is never picked implicitly
         write_status(run_dir, TRAINING, epochs=cfg.epochs)
@@ -238,26 +291,37 @@ def train(cfg: DetectTrainConfig, *, resume: str | Path | bool = False,
 
 def _resume_hint(run_dir: Path) -> None:
     if RunDir(run_dir).last.is_file():
-        print(f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
-              f"  (or: python tools/train_detector.py --resume {run_dir})", flush=True)
+        print(
+            f"\ninterrupted; continue with: leukoscan train-detector --resume {run_dir}"
+            f"  (or: python tools/train_detector.py --resume {run_dir})",
+            flush=True,
+        )
     else:
-        print(f"\ninterrupted before the first epoch finished: nothing to resume in {run_dir}; "
-              "run the same command again to start over", flush=True)
+        print(
+            f"\ninterrupted before the first epoch finished: nothing to resume in {run_dir}; "
+            "run the same command again to start over",
+            flush=True,
+        )
 
 
 def _check_multi_device(cfg: DetectTrainConfig) -> None:
     kind = DETECTORS.entry(cfg.model).meta.get("kind")
     if ddp.world_size() > 1 and kind == "yolo":
-        raise ConfigError(f"{cfg.model}: do not start YOLO under torchrun; pass the GPUs instead "
-                          "(--device 0,1) and ultralytics runs its own DDP")
+        raise ConfigError(
+            f"{cfg.model}: do not start YOLO under torchrun; pass the GPUs instead "
+            "(--device 0,1) and ultralytics runs its own DDP"
+        )
     if kind != "yolo" and "," in str(cfg.device):
-        raise ConfigError(f"{cfg.model}: one process per GPU; run it under torchrun, e.g. "
-                          f"torchrun --nproc_per_node {len(str(cfg.device).split(','))} --no-python "
-                          f"leukoscan train-detector --model {cfg.model} --device cuda")
+        raise ConfigError(
+            f"{cfg.model}: one process per GPU; run it under torchrun, e.g. "
+            f"torchrun --nproc_per_node {len(str(cfg.device).split(','))} --no-python "
+            f"leukoscan train-detector --model {cfg.model} --device cuda"
+        )
 
 
-def _setup_run(cfg: DetectTrainConfig, resume: str | Path | bool
-               ) -> tuple[DetectTrainConfig, Path, dict[str, Any] | None, Path | None]:
+def _setup_run(
+    cfg: DetectTrainConfig, resume: str | Path | bool
+) -> tuple[DetectTrainConfig, Path, dict[str, Any] | None, Path | None]:
     """Rank 0: pick (or find) the run folder, prepare data -> (cfg, run_dir, info, train_dir);
     ``info`` is None when a resumed run is already complete."""
     if resume:
@@ -277,10 +341,18 @@ def _setup_run(cfg: DetectTrainConfig, resume: str | Path | bool
 def _start_wandb(cfg: DetectTrainConfig, run_dir: Path) -> WandbLog:
 
     info = RunDir(run_dir).read_json(RunDir(run_dir).run_info.name)
-    config = {**to_dict(replace(cfg, augment=cfg.augment.resolved())),
-              "run": {k: info.get(k) for k in ("device", "threads", "tile_size", "tile_overlap", "class_names")}}
-    log = WandbLog(run_dir, project=cfg.wandb.project, entity=cfg.wandb.entity, name=run_dir.name,
-                   config=config, class_names=info["class_names"])
+    config = {
+        **to_dict(replace(cfg, augment=cfg.augment.resolved())),
+        "run": {k: info.get(k) for k in ("device", "threads", "tile_size", "tile_overlap", "class_names")},
+    }
+    log = WandbLog(
+        run_dir,
+        project=cfg.wandb.project,
+        entity=cfg.wandb.entity,
+        name=run_dir.name,
+        config=config,
+        class_names=info["class_names"],
+    )
     if cfg.model.startswith("yolo"):  # the registry entry carries no backend kind
         log.epoch_evaluator = "ultralytics"  # per-epoch mAP from ultralytics' validator, not ours
     return log
@@ -308,30 +380,58 @@ def _leukocyte_ap50(m: Any) -> float | None:
     return sum(aps) / len(aps) if aps else None
 
 
-def _finish(cfg: DetectTrainConfig, run_dir: Path, info: dict[str, Any], det: Any, log: RunLog,
-            train_seconds: float, wb: WandbLog | None, progress: bool) -> None:
+def _finish(
+    cfg: DetectTrainConfig,
+    run_dir: Path,
+    info: dict[str, Any],
+    det: Any,
+    log: RunLog,
+    train_seconds: float,
+    wb: WandbLog | None,
+    progress: bool,
+) -> None:
     """Final COCO evaluation of ``best`` on the val split -> metrics.json (+ W&B table)."""
     data_dir = Path(info["data_dir"])
     gt, preds = predict_split(det, data_dir, cfg.val_split, conf=cfg.eval_conf, progress=progress)
     m = coco_evaluate(gt, coco_results(gt, preds))
     m.centroids = split_centroid_hits(data_dir, cfg.val_split, gt, preds, DETECT_CONF)
-    rec = write_records(run_dir, data_dir, cfg.val_split, gt, preds, det.class_names,
-                        n_samples=cfg.wandb.n_samples)
+    rec = write_records(run_dir, data_dir, cfg.val_split, gt, preds, det.class_names, n_samples=cfg.wandb.n_samples)
     times = log.column("epoch_time_s")
     verdict = training_verdict(gt, preds, _leukocyte_ap50(m))
-    out = {"model": cfg.model, "data": cfg.data, "data_dir": str(data_dir), "split": cfg.val_split,
-           "fitted_on": cfg.train_split, "scored": f"split {cfg.val_split} (also chose best.pt: not an independent "
-           f"test)", "epochs": len(log.rows()), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": info["device"],
-           "threads": info["threads"], "pretrained": det.meta.pretrained, "tile_size": info["tile_size"],
-           "train_seconds_this_session": round(train_seconds, 1),
-           "seconds_per_epoch": round(sum(times) / len(times), 2) if times else None,
-           "weights": str(RunDir(run_dir).best), **m.to_dict(), "verdict": verdict.to_dict()}
+    out = {
+        "model": cfg.model,
+        "data": cfg.data,
+        "data_dir": str(data_dir),
+        "split": cfg.val_split,
+        "fitted_on": cfg.train_split,
+        "scored": f"split {cfg.val_split} (also chose best.pt: not an independent test)",
+        "epochs": len(log.rows()),
+        "imgsz": cfg.imgsz,
+        "batch": cfg.batch,
+        "device": info["device"],
+        "threads": info["threads"],
+        "pretrained": det.meta.pretrained,
+        "tile_size": info["tile_size"],
+        "train_seconds_this_session": round(train_seconds, 1),
+        "seconds_per_epoch": round(sum(times) / len(times), 2) if times else None,
+        "weights": str(RunDir(run_dir).best),
+        **m.to_dict(),
+        "verdict": verdict.to_dict(),
+    }
     RunDir(run_dir).write_json(RunDir(run_dir).metrics.name, out)
     write_status(run_dir, COMPLETE, epochs=cfg.epochs)
-    other = ("; ultralytics' own validator printed above scores the same weights its own way: "
-             "its figures are kept apart, as metrics/ultralytics_* in W&B") if cfg.model.startswith("yolo") else ""
-    print(f"final evaluation of weights/best.pt on {cfg.val_split}: LeukoScan's COCO evaluator (pycocotools), "
-          f"the figures of record (metrics.json, W&B final/*){other}")
+    other = (
+        (
+            "; ultralytics' own validator printed above scores the same weights its own way: "
+            "its figures are kept apart, as metrics/ultralytics_* in W&B"
+        )
+        if cfg.model.startswith("yolo")
+        else ""
+    )
+    print(
+        f"final evaluation of weights/best.pt on {cfg.val_split}: LeukoScan's COCO evaluator (pycocotools), "
+        f"the figures of record (metrics.json, W&B final/*){other}"
+    )
     print(m.summary())
     print(f"verdict: {verdict.text}")
     if wb is not None:

@@ -28,8 +28,15 @@ from leukoscan.data.fit_splits import check_fit_splits, plan_fit
 from leukoscan.device import set_cpu_threads
 from leukoscan.io import atomic_write_json, atomic_write_text
 
-COLUMNS = (("sensitivity", "Sens"), ("specificity", "Spec"), ("precision", "Prec"), ("accuracy", "Acc"),
-           ("f1", "F1"), ("auc", "AUC"), ("balanced_accuracy", "Bal.acc"))
+COLUMNS = (
+    ("sensitivity", "Sens"),
+    ("specificity", "Spec"),
+    ("precision", "Prec"),
+    ("accuracy", "Acc"),
+    ("f1", "F1"),
+    ("auc", "AUC"),
+    ("balanced_accuracy", "Bal.acc"),
+)
 
 
 @dataclass(frozen=True)
@@ -58,12 +65,22 @@ def model_config(cfg: BenchConfig, model: str, split: str = "grouped") -> TrainC
     fit_over = {k: over.pop(k) for k in ("epochs", "lr", "batch", "weight_decay") if k in over}
     arch = over.pop("arch", model)
     recipe = arch in RECIPES  # a seed recipe: its own size, steps and random-init features unless per_model says
-    return TrainConfig(model=arch, data=cfg.data, data_root=cfg.data_root,
-                       imgsz=over.pop("imgsz", None if recipe else cfg.imgsz),
-                       steps=tuple(over.pop("steps", ())), pretrained=False if recipe else cfg.pretrained,
-                       backbone_weights=over.pop("backbone_weights", None), folds=cfg.folds, split=split,
-                       group_by=cfg.group_by, n_boot=cfg.n_boot, fit=replace(cfg.fit, **fit_over),
-                       fold_seeds=cfg.fold_seeds, fit_splits=tuple(cfg.fit_splits))
+    return TrainConfig(
+        model=arch,
+        data=cfg.data,
+        data_root=cfg.data_root,
+        imgsz=over.pop("imgsz", None if recipe else cfg.imgsz),
+        steps=tuple(over.pop("steps", ())),
+        pretrained=False if recipe else cfg.pretrained,
+        backbone_weights=over.pop("backbone_weights", None),
+        folds=cfg.folds,
+        split=split,
+        group_by=cfg.group_by,
+        n_boot=cfg.n_boot,
+        fit=replace(cfg.fit, **fit_over),
+        fold_seeds=cfg.fold_seeds,
+        fit_splits=tuple(cfg.fit_splits),
+    )
 
 
 def _machine() -> dict:
@@ -72,13 +89,19 @@ def _machine() -> dict:
     import torch
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         commit = ""
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version(), "commit": commit}
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "commit": commit,
+    }
 
 
 def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
@@ -95,8 +118,15 @@ def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
     log(f"{plan.describe()}; {cfg.folds}-fold CV inside them, {cfg.fold_seeds} fold seeds")
     if not cfg.models:  # whole zoo: cheap feature models first, so partial runs are useful
         models.sort(key=lambda m: (CLASSIFIERS.kind_of(m) != "sklearn", not m.startswith("handcrafted"), m))
-    out = {"config": to_dict(cfg), "machine": _machine(), "n": len(cells), "splits": plan.to_dict(),
-           "class_names": list(cells.class_names), "results": {}, "started": time.strftime("%F %T")}
+    out = {
+        "config": to_dict(cfg),
+        "machine": _machine(),
+        "n": len(cells),
+        "splits": plan.to_dict(),
+        "class_names": list(cells.class_names),
+        "results": {},
+        "started": time.strftime("%F %T"),
+    }
     store: dict = {}
     for m in models:
         tcfg = model_config(cfg, m)
@@ -106,10 +136,17 @@ def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
             out["results"][m] = {"error": f"{type(e).__name__}: {e}"}
             log(f"{m}: FAILED {e}")
         else:
-            out["results"][m] = {**res.to_dict(), "imgsz": tcfg.imgsz, "epochs": tcfg.fit.epochs,
-                                 "steps": list(tcfg.steps), "arch": tcfg.model}
-            log(f"{m:22s} bal.acc {res.report.balanced_accuracy.fmt()} (fold seeds: "
-                f"{fmt_spread(res.repeats['balanced_accuracy'])})  AUC {res.report.auc.fmt()}  {res.seconds:.0f}s")
+            out["results"][m] = {
+                **res.to_dict(),
+                "imgsz": tcfg.imgsz,
+                "epochs": tcfg.fit.epochs,
+                "steps": list(tcfg.steps),
+                "arch": tcfg.model,
+            }
+            log(
+                f"{m:22s} bal.acc {res.report.balanced_accuracy.fmt()} (fold seeds: "
+                f"{fmt_spread(res.repeats['balanced_accuracy'])})  AUC {res.report.auc.fmt()}  {res.seconds:.0f}s"
+            )
         write_results(out, cfg)
     if cfg.leakage_check:
         out["leakage"] = leakage_check(cfg, cells, out["results"], log, store)
@@ -132,8 +169,10 @@ def leakage_check(cfg: BenchConfig, cells: Any, results: dict, log=print, store:
     if best is None:
         return {}
     res = cross_validate(model_config(cfg, best, split="random"), cells, feature_store=store)
-    log(f"{best} random split: bal.acc {res.report.balanced_accuracy.fmt()} (fold seeds: "
-        f"{fmt_spread(res.repeats['balanced_accuracy'])})")
+    log(
+        f"{best} random split: bal.acc {res.report.balanced_accuracy.fmt()} (fold seeds: "
+        f"{fmt_spread(res.repeats['balanced_accuracy'])})"
+    )
     return {"model": best, "grouped": results[best], "random": res.to_dict()}
 
 
@@ -146,9 +185,14 @@ def _cell(d: dict) -> str:
 
 def _subgroup_keys(out: dict) -> list[str]:
     keys = {k for r in out["results"].values() for k in r.get("subgroups", {})}
-    return sorted(k for k in keys if any(
-        r.get("subgroups", {}).get(k, {}).get("balanced_accuracy", {}).get("value") is not None
-        for r in out["results"].values()))
+    return sorted(
+        k
+        for k in keys
+        if any(
+            r.get("subgroups", {}).get(k, {}).get("balanced_accuracy", {}).get("value") is not None
+            for r in out["results"].values()
+        )
+    )
 
 
 def _row(m: str, r: dict, subs: list[str]) -> str:
@@ -167,23 +211,37 @@ def markdown_table(out: dict) -> str:
     """The benchmark as markdown: one row per model, metrics with 95% CIs, ECE, confusion."""
     subs = _subgroup_keys(out)
     seeds = next((len(r["repeats"]["fold_seeds"]) for r in out["results"].values() if r.get("repeats")), 1)
-    head = ["Model", *[c for _, c in COLUMNS], f"Bal.acc mean (range), {seeds} fold seeds",
-            *[f"Bal.acc {k}" for k in subs], "ECE",
-            "Confusion (rows: true " + "/".join(out["class_names"]) + ")", "Input", "Time (s)"]
+    head = [
+        "Model",
+        *[c for _, c in COLUMNS],
+        f"Bal.acc mean (range), {seeds} fold seeds",
+        *[f"Bal.acc {k}" for k in subs],
+        "ECE",
+        "Confusion (rows: true " + "/".join(out["class_names"]) + ")",
+        "Input",
+        "Time (s)",
+    ]
     sp = out.get("splits") or {}
-    lines = [f"Cross-validated inside split {'+'.join(sp.get('fit_splits', ['(not recorded)']))}"
-             f" ({out['n']} items); bal.acc [95% CI] of fold seed 0, then mean (range) over fold seeds.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [
+        f"Cross-validated inside split {'+'.join(sp.get('fit_splits', ['(not recorded)']))}"
+        f" ({out['n']} items); bal.acc [95% CI] of fold seed 0, then mean (range) over fold seeds.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     order = sorted(out["results"].items(), key=lambda kv: -(kv[1].get("balanced_accuracy", {}).get("value") or 0))
     lines += [_row(m, r, subs) for m, r in order]
     leak = out.get("leakage")
     if leak:
         g, rnd = leak["grouped"], leak["random"]
-        lines += ["", f"Leakage check, {leak['model']}: balanced accuracy grouped CV "
-                  f"{_cell(g['balanced_accuracy'])} vs plain random split {_cell(rnd['balanced_accuracy'])}; "
-                  f"AUC {_cell(g['auc'])} vs {_cell(rnd['auc'])}. Over fold seeds (mean (range)): grouped "
-                  f"{fmt_spread((g.get('repeats') or {}).get('balanced_accuracy'))}, random "
-                  f"{fmt_spread((rnd.get('repeats') or {}).get('balanced_accuracy'))}."]
+        lines += [
+            "",
+            f"Leakage check, {leak['model']}: balanced accuracy grouped CV "
+            f"{_cell(g['balanced_accuracy'])} vs plain random split {_cell(rnd['balanced_accuracy'])}; "
+            f"AUC {_cell(g['auc'])} vs {_cell(rnd['auc'])}. Over fold seeds (mean (range)): grouped "
+            f"{fmt_spread((g.get('repeats') or {}).get('balanced_accuracy'))}, random "
+            f"{fmt_spread((rnd.get('repeats') or {}).get('balanced_accuracy'))}.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -106,8 +106,14 @@ def load_cells(all_idb: str | Path, read: tuple[str, ...] = DEV_SPLITS) -> Items
         m = meta.get(src.get(p.stem, ""), {})
         groups.append(f"g{m['group_id']}" if m else p.stem)
         cams.append(m.get("camera", "unknown").split(" ")[0])
-    return Items([read_image(p)[..., :3] for p in paths], np.array([image_label(p.stem) for p in paths]),
-                 groups, cams, splits=[all_splits[i] for i in keep], split_counts=dict(Counter(all_splits)))
+    return Items(
+        [read_image(p)[..., :3] for p in paths],
+        np.array([image_label(p.stem) for p in paths]),
+        groups,
+        cams,
+        splits=[all_splits[i] for i in keep],
+        split_counts=dict(Counter(all_splits)),
+    )
 
 
 def dev_and_test(items: Items, test_split: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -120,19 +126,24 @@ def dev_and_test(items: Items, test_split: str | None) -> tuple[np.ndarray, np.n
     return dev, test
 
 
-def schemes(items: Items, seed: int = 0, dev: np.ndarray | None = None,
-            test: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, list[Fold]]]:
+def schemes(
+    items: Items, seed: int = 0, dev: np.ndarray | None = None, test: np.ndarray | None = None
+) -> dict[str, tuple[np.ndarray, list[Fold]]]:
     """``name -> (item indices, folds over those indices)``; CV only over ``dev`` (default all);
     ``test``: the ``test`` scheme fits on every dev item and scores these once."""
     idx = np.arange(len(items)) if dev is None else np.asarray(dev)
     y = items.labels[idx]
     groups = [items.groups[i] for i in idx]
-    out = {"random": (idx, random_kfold(y, K, seed=seed)),
-           "grouped": (idx, grouped_stratified_kfold(y, groups, K, seed=seed))}
+    out = {
+        "random": (idx, random_kfold(y, K, seed=seed)),
+        "grouped": (idx, grouped_stratified_kfold(y, groups, K, seed=seed)),
+    }
     canon = np.array([i for i in idx if items.cameras[i].lower() == "canon"])
     if len(canon) and len(set(items.labels[canon])) == 2:
-        out["canon"] = (canon, grouped_stratified_kfold(items.labels[canon], [items.groups[i] for i in canon], K,
-                                                        seed=seed))
+        out["canon"] = (
+            canon,
+            grouped_stratified_kfold(items.labels[canon], [items.groups[i] for i in canon], K, seed=seed),
+        )
     if items.dev_split and {"train", "val"} <= {items.dev_split[i] for i in idx}:
         tr = np.array([k for k, i in enumerate(idx) if items.dev_split[i] == "train"])
         te = np.array([k for k, i in enumerate(idx) if items.dev_split[i] == "val"])
@@ -143,8 +154,9 @@ def schemes(items: Items, seed: int = 0, dev: np.ndarray | None = None,
     return out
 
 
-def oof(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], sub: np.ndarray,
-        folds: list[Fold], n: int) -> tuple[np.ndarray, np.ndarray]:
+def oof(
+    fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], sub: np.ndarray, folds: list[Fold], n: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold p(positive) for the items ``sub[test]`` of every fold -> (indices, p)."""
     tested, proba = [], []
     for tr, te in folds:
@@ -161,7 +173,8 @@ def metrics(y: np.ndarray, p: np.ndarray, cameras: list[str], n_boot: int, names
     canon = np.array([c.lower() == "canon" for c in cameras])
     if canon.any() and (~canon).any():  # subgroup of this scheme's predictions
         out["canon_subgroup_balanced_accuracy"] = binary_report(
-            y[canon], proba[canon], names, positive=1, n_boot=0).balanced_accuracy.to_dict()["value"]
+            y[canon], proba[canon], names, positive=1, n_boot=0
+        ).balanced_accuracy.to_dict()["value"]
     return out
 
 
@@ -171,6 +184,7 @@ def sklearn_fit_predict(X: np.ndarray, y: np.ndarray, make: Callable[[], Any]):
             return np.full(len(te), float(y[tr][0]))
         est = make().fit(X[tr], y[tr])
         return est.predict_proba(X[te])[:, list(est.classes_).index(1)]
+
     return fp
 
 
@@ -180,14 +194,25 @@ def torch_fit_predict(items: Items, net: str, size: int, epochs: int, seed: int)
 
         torch.manual_seed(seed)
         clf = _torch_builder(net)(num_classes=2, pretrained=False, imgsz=size)
-        clf.fit([items.images[i] for i in tr], items.labels[tr], FitCfg(epochs=epochs, batch=16, seed=seed,
-                                                                         device="cpu"))
+        clf.fit(
+            [items.images[i] for i in tr], items.labels[tr], FitCfg(epochs=epochs, batch=16, seed=seed, device="cpu")
+        )
         return clf.predict_proba([items.images[i] for i in te])[:, 1]
+
     return fp
 
 
-def run_row(items: Items, fit_predict, n_boot: int, seed: int, only: tuple[str, ...] = (), *,
-            fold_seeds: int = 1, dev: np.ndarray | None = None, test: np.ndarray | None = None) -> dict:
+def run_row(
+    items: Items,
+    fit_predict,
+    n_boot: int,
+    seed: int,
+    only: tuple[str, ...] = (),
+    *,
+    fold_seeds: int = 1,
+    dev: np.ndarray | None = None,
+    test: np.ndarray | None = None,
+) -> dict:
     """Every scheme; those of :data:`REPEATED` once per fold seed (``seed, seed + 1, ...``):
     the first seed's figures with their CI plus ``repeats`` (mean, min, max per metric)."""
     out: dict = {}
@@ -207,7 +232,7 @@ def run_row(items: Items, fit_predict, n_boot: int, seed: int, only: tuple[str, 
     for name, res in out.items():
         per = res.pop("_per_seed")
         if name in REPEATED:
-            res["repeats"] = summarize(per, seeds[:len(per)], ("accuracy", "balanced_accuracy", "auc"))
+            res["repeats"] = summarize(per, seeds[: len(per)], ("accuracy", "balanced_accuracy", "auc"))
     return out
 
 

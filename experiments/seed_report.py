@@ -26,8 +26,9 @@ def _seeds(res: dict) -> str:
     rep = (res.get("repeats") or {}).get("accuracy")
     if not rep or rep.get("mean") is None or len(rep.get("per_seed", [])) < 2:
         return ""
-    return (f"; {len(rep['per_seed'])} fold seeds: {100 * rep['mean']:.1f} "
-            f"({100 * rep['min']:.1f}-{100 * rep['max']:.1f})")
+    return (
+        f"; {len(rep['per_seed'])} fold seeds: {100 * rep['mean']:.1f} ({100 * rep['min']:.1f}-{100 * rep['max']:.1f})"
+    )
 
 
 def _cell(res: dict | None, ci: bool = True) -> str:
@@ -35,8 +36,9 @@ def _cell(res: dict | None, ci: bool = True) -> str:
         return "-"
     acc = _pct(res["accuracy"]) if ci else f"{100 * res['accuracy']['value']:.1f}"
     bal = res["balanced_accuracy"]["value"]
-    return (f"{acc} (bal {100 * bal:.1f}; n={res['n']}" if bal is not None else f"{acc} (n={res['n']}") + \
-        f"{_seeds(res)})"
+    return (
+        f"{acc} (bal {100 * bal:.1f}; n={res['n']}" if bal is not None else f"{acc} (n={res['n']}"
+    ) + f"{_seeds(res)})"
 
 
 def _test_col(out: dict) -> tuple[list[str], callable]:
@@ -81,56 +83,101 @@ def survives(reported: float | None, sch: dict) -> str:
 
 def seed_rows(out: dict) -> list[str]:
     extra, test = _test_col(out)
-    head = ["System", "Our recipe (approximation)", "Paper data", "Reported acc.", "Ours: random 5-fold",
-            "Ours: slide-group 5-fold acc [95% CI]", "Canon-only (grouped)", *extra, "What survives", "Time (s)"]
+    head = [
+        "System",
+        "Our recipe (approximation)",
+        "Paper data",
+        "Reported acc.",
+        "Ours: random 5-fold",
+        "Ours: slide-group 5-fold acc [95% CI]",
+        "Canon-only (grouped)",
+        *extra,
+        "What survives",
+        "Time (s)",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in out.get("cells", {}).items():
         r, sch = row["recipe"], row["schemes"]
-        recipe = f"`{name}` cells: " + (f"{r['segmentation']} + {'/'.join(r['features'])} + {r['classifier']}"
-                                          if r["kind"] == "classical" else
-                                          f"{r['backbone']} {'features + ' + r['classifier'] if r['classifier'] else 'end to end'}")
-        lines.append(f"| {r['system']} | {recipe} | {r['paper_data']} | {r['reported']} | "
-                     f"{_cell(sch.get('random'), ci=False)} | {_cell(sch.get('grouped'))} | {_cell(sch.get('canon'))} | "
-                     + "".join(f"{c} | " for c in test(sch)) + f"{survives(r['reported_value'], sch)} | {row['seconds']:.0f} |")
+        recipe = f"`{name}` cells: " + (
+            f"{r['segmentation']} + {'/'.join(r['features'])} + {r['classifier']}"
+            if r["kind"] == "classical"
+            else f"{r['backbone']} {'features + ' + r['classifier'] if r['classifier'] else 'end to end'}"
+        )
+        lines.append(
+            f"| {r['system']} | {recipe} | {r['paper_data']} | {r['reported']} | "
+            f"{_cell(sch.get('random'), ci=False)} | {_cell(sch.get('grouped'))} | {_cell(sch.get('canon'))} | "
+            + "".join(f"{c} | " for c in test(sch))
+            + f"{survives(r['reported_value'], sch)} | {row['seconds']:.0f} |"
+        )
     for name, row in out.get("slides", {}).items():
         if not name.endswith("(slides)"):
             continue
         base = name.split(" ")[0]
         r, sch = out["cells"][base]["recipe"], row["schemes"]
-        lines.append(f"| {r['system']} | `{base}` on whole slides (nucleus patches) | {r['paper_data']} | "
-                     f"{r['reported']} | {_cell(sch.get('random'), ci=False)} | {_cell(sch.get('grouped'))} | "
-                     f"{_cell(sch.get('canon'))} | " + "".join(f"{c} | " for c in test(sch))
-                     + f"{survives(r['reported_value'], sch)} | {row['seconds']:.0f} |")
+        lines.append(
+            f"| {r['system']} | `{base}` on whole slides (nucleus patches) | {r['paper_data']} | "
+            f"{r['reported']} | {_cell(sch.get('random'), ci=False)} | {_cell(sch.get('grouped'))} | "
+            f"{_cell(sch.get('canon'))} | "
+            + "".join(f"{c} | " for c in test(sch))
+            + f"{survives(r['reported_value'], sch)} | {row['seconds']:.0f} |"
+        )
     return lines
 
 
 def slide_rows(out: dict) -> list[str]:
     extra, test = _test_col(out)
-    head = ["Whole-slide model", "random 5-fold", "slide-group 5-fold", "Canon-only (grouped)",
-            "dev split (48 -> 21) acc; sens / spec", *extra, "Time (s)"]
+    head = [
+        "Whole-slide model",
+        "random 5-fold",
+        "slide-group 5-fold",
+        "Canon-only (grouped)",
+        "dev split (48 -> 21) acc; sens / spec",
+        *extra,
+        "Time (s)",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in out.get("slides", {}).items():
         sch = row["schemes"]
         dev = sch.get("dev")
-        dev_s = (f"{_pct(dev['accuracy'])}; {100 * dev['sensitivity']['value']:.0f} / "
-                 f"{100 * dev['specificity']['value']:.0f}") if dev else "-"
-        lines.append(f"| {name} | {_cell(sch.get('random'), ci=False)} | {_cell(sch.get('grouped'))} | "
-                     f"{_cell(sch.get('canon'))} | {dev_s} | " + "".join(f"{c} | " for c in test(sch))
-                     + f"{row['seconds']:.0f} |")
+        dev_s = (
+            (
+                f"{_pct(dev['accuracy'])}; {100 * dev['sensitivity']['value']:.0f} / "
+                f"{100 * dev['specificity']['value']:.0f}"
+            )
+            if dev
+            else "-"
+        )
+        lines.append(
+            f"| {name} | {_cell(sch.get('random'), ci=False)} | {_cell(sch.get('grouped'))} | "
+            f"{_cell(sch.get('canon'))} | {dev_s} | "
+            + "".join(f"{c} | " for c in test(sch))
+            + f"{row['seconds']:.0f} |"
+        )
     ref = out.get("pipeline_reference", {}).get("overall")
     if ref:
-        lines.append(f"| two-stage pipeline (detector + cell classifier, `{out['pipeline_reference']['file']}`) | - | - | - | "
-                     f"sens {_pct(ref['slide_sensitivity'])} / spec {_pct(ref['slide_specificity'])} "
-                     f"({ref['slides']} slides) | - |")
+        lines.append(
+            f"| two-stage pipeline (detector + cell classifier, `{out['pipeline_reference']['file']}`) | - | - | - | "
+            f"sens {_pct(ref['slide_sensitivity'])} / spec {_pct(ref['slide_specificity'])} "
+            f"({ref['slides']} slides) | - |"
+        )
     return lines
 
 
 def write_markdown(out: dict, path: Path) -> Path:
     m = out.get("machine", {})
-    text = [f"Seed reproduction, {out.get('started')} -> {out.get('finished')}, wall {out.get('wall_seconds')} s, "
-            f"commit {m.get('commit')}, {m.get('cores')} cores, {m.get('torch_threads')} torch thread(s).", "",
-            f"Cells: {(out.get('cells_n') or {}).get('splits')}; slides: {(out.get('slides_n') or {}).get('splits')}.",
-            "", f"Cells: {out.get('cells_n')}; slides: {out.get('slides_n')}. Accuracy in %, [95% Wilson CI] of "
-            "fold seed 0, balanced accuracy in brackets, then the mean (min-max) accuracy over the fold seeds.", "", *seed_rows(out), "", *slide_rows(out), ""]
+    text = [
+        f"Seed reproduction, {out.get('started')} -> {out.get('finished')}, wall {out.get('wall_seconds')} s, "
+        f"commit {m.get('commit')}, {m.get('cores')} cores, {m.get('torch_threads')} torch thread(s).",
+        "",
+        f"Cells: {(out.get('cells_n') or {}).get('splits')}; slides: {(out.get('slides_n') or {}).get('splits')}.",
+        "",
+        f"Cells: {out.get('cells_n')}; slides: {out.get('slides_n')}. Accuracy in %, [95% Wilson CI] of "
+        "fold seed 0, balanced accuracy in brackets, then the mean (min-max) accuracy over the fold seeds.",
+        "",
+        *seed_rows(out),
+        "",
+        *slide_rows(out),
+        "",
+    ]
     atomic_write_text(path, "\n".join(text))
     return path

@@ -66,13 +66,22 @@ class SeedCfg:
 def _machine() -> dict:
     import torch
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            check=False).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                text=True, check=False).stdout.strip())
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version(), "commit": commit + ("+dirty" if dirty else "")}
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    )
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "commit": commit + ("+dirty" if dirty else ""),
+    }
 
 
 def _rows_kw(items: Items, cfg: SeedCfg) -> dict:
@@ -86,17 +95,24 @@ def _cell_row(name: str, cells: Items, cfg: SeedCfg, cache: Path | None, log) ->
     kw = _rows_kw(cells, cfg)
     if r.kind == "deep":
         epochs = cfg.cell_epochs or r.epochs
-        res = run_row(cells, torch_fit_predict(cells, r.backbone, r.size, epochs, cfg.seed), cfg.n_boot, cfg.seed,
-                      **kw)
+        res = run_row(cells, torch_fit_predict(cells, r.backbone, r.size, epochs, cfg.seed), cfg.n_boot, cfg.seed, **kw)
         feat_s = 0.0
     else:
         X, feat_s = cached(cache, f"cells_{name}_n{len(cells)}", lambda: r.extractor(seed=cfg.seed)(cells.images))
-        res = run_row(cells, sklearn_fit_predict(X, cells.labels, lambda: r.estimator(cfg.seed)),
-                      cfg.n_boot, cfg.seed, **kw)
-    log(f"cells {name:14s} " + "  ".join(f"{k} acc {v['accuracy']['value']:.3f}" for k, v in res.items())
-        + f"  {time.time() - t0:.0f}s")
-    return {"recipe": r.to_dict(), "schemes": res, "feature_seconds": round(feat_s, 1),
-            "seconds": round(time.time() - t0, 1)}
+        res = run_row(
+            cells, sklearn_fit_predict(X, cells.labels, lambda: r.estimator(cfg.seed)), cfg.n_boot, cfg.seed, **kw
+        )
+    log(
+        f"cells {name:14s} "
+        + "  ".join(f"{k} acc {v['accuracy']['value']:.3f}" for k, v in res.items())
+        + f"  {time.time() - t0:.0f}s"
+    )
+    return {
+        "recipe": r.to_dict(),
+        "schemes": res,
+        "feature_seconds": round(feat_s, 1),
+        "seconds": round(time.time() - t0, 1),
+    }
 
 
 def _slide_features(kind: str, slides, cfg: SeedCfg) -> np.ndarray:
@@ -121,10 +137,18 @@ def _slide_row(name: str, kind: str, clf: str, slides, items: Items, cfg: SeedCf
         X, feat_s = cached(cache, f"slides_{kind}_n{len(items)}", lambda: _slide_features(kind, slides, cfg))
         fp = sklearn_fit_predict(X, items.labels, lambda: build_estimator(clf, cfg.seed))
     res = run_row(items, fp, cfg.n_boot, cfg.seed, **_rows_kw(items, cfg))
-    log(f"slides {name:16s} " + "  ".join(f"{k} acc {v['accuracy']['value']:.3f}" for k, v in res.items())
-        + f"  {time.time() - t0:.0f}s")
-    return {"features": kind, "classifier": clf, "schemes": res, "feature_seconds": round(feat_s, 1),
-            "seconds": round(time.time() - t0, 1)}
+    log(
+        f"slides {name:16s} "
+        + "  ".join(f"{k} acc {v['accuracy']['value']:.3f}" for k, v in res.items())
+        + f"  {time.time() - t0:.0f}s"
+    )
+    return {
+        "features": kind,
+        "classifier": clf,
+        "schemes": res,
+        "feature_seconds": round(feat_s, 1),
+        "seconds": round(time.time() - t0, 1),
+    }
 
 
 def _read_splits(cfg: SeedCfg) -> tuple[str, ...]:
@@ -144,18 +168,30 @@ def _counts(items: Items, cfg: SeedCfg) -> dict:
     dev, test = dev_and_test(items, cfg.test_split)
     counts = items.split_counts or {}
     have_file = any(counts) and set(counts) != {""}
-    left = {(k or "(no split)"): v for k, v in sorted(counts.items())
-            if have_file and k not in DEV_SPLITS and k != cfg.test_split}
-    say = (f"cross-validated on split {'+'.join(DEV_SPLITS)} ({len(dev)} items)" if have_file
-           else f"cross-validated on all {len(dev)} items (no split file)")
+    left = {
+        (k or "(no split)"): v
+        for k, v in sorted(counts.items())
+        if have_file and k not in DEV_SPLITS and k != cfg.test_split
+    }
+    say = (
+        f"cross-validated on split {'+'.join(DEV_SPLITS)} ({len(dev)} items)"
+        if have_file
+        else f"cross-validated on all {len(dev)} items (no split file)"
+    )
     if len(test):
         say += f"; split {cfg.test_split} ({len(test)} items) scored once by a model fitted on every dev item"
     if left:
         say += "; not read: " + ", ".join(f"{k} {v}" for k, v in left.items())
-    return {"n": len(dev), "positive": int(items.labels[dev].sum()),
-            "canon": int(sum(items.cameras[i].lower() == "canon" for i in dev)),
-            "groups": len({items.groups[i] for i in dev}), "test_n": int(len(test)), "not_read": left,
-            "splits": say, "fold_seeds": cfg.fold_seeds}
+    return {
+        "n": len(dev),
+        "positive": int(items.labels[dev].sum()),
+        "canon": int(sum(items.cameras[i].lower() == "canon" for i in dev)),
+        "groups": len({items.groups[i] for i in dev}),
+        "test_n": int(len(test)),
+        "not_read": left,
+        "splits": say,
+        "fold_seeds": cfg.fold_seeds,
+    }
 
 
 def _pipeline_reference(results_dir: Path) -> dict:
@@ -167,10 +203,12 @@ def _pipeline_reference(results_dir: Path) -> dict:
         return {}
     d = json.loads(path.read_text())
     keys = ("slides", "all_slides", "healthy_slides", "slide_sensitivity", "slide_specificity")
-    return {"file": path.name, "split": d.get("split"),
-            "overall": {k: d["overall"][k] for k in keys if k in d.get("overall", {})},
-            "by_image_size": {size: {k: v[k] for k in keys if k in v}
-                              for size, v in d.get("by_image_size", {}).items()}}
+    return {
+        "file": path.name,
+        "split": d.get("split"),
+        "overall": {k: d["overall"][k] for k in keys if k in d.get("overall", {})},
+        "by_image_size": {size: {k: v[k] for k in keys if k in v} for size, v in d.get("by_image_size", {}).items()},
+    }
 
 
 def run_seed_table(cfg: SeedCfg, log=print) -> dict:
@@ -181,9 +219,13 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
     t_start = time.time()
     root = Path(cfg.data_root) / "ALL_IDB" if (Path(cfg.data_root) / "ALL_IDB").is_dir() else Path(cfg.data_root)
     cache = Path(cfg.cache) if cfg.cache else None
-    out: dict[str, Any] = {"config": cfg.__dict__ | {"recipes": list(cfg.recipes),
-                                                     "slide_models": list(cfg.slide_models)}, "machine": _machine(),
-                           "started": time.strftime("%F %T %Z"), "cells": {}, "slides": {}}
+    out: dict[str, Any] = {
+        "config": cfg.__dict__ | {"recipes": list(cfg.recipes), "slide_models": list(cfg.slide_models)},
+        "machine": _machine(),
+        "started": time.strftime("%F %T %Z"),
+        "cells": {},
+        "slides": {},
+    }
     json_path = Path(f"{cfg.out}.json")
     read = _read_splits(cfg)
     cells = load_cells(root, read) if cfg.recipes else None
@@ -195,8 +237,15 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
         atomic_write_json(json_path, out)
     if cfg.slides:
         slides = wi.load_slides(root, read=read)
-        items = Items(slides.images, slides.labels, slides.groups, slides.cameras, slides.dev_split,
-                      splits=list(slides.dev_split), split_counts=_slide_split_counts(root))
+        items = Items(
+            slides.images,
+            slides.labels,
+            slides.groups,
+            slides.cameras,
+            slides.dev_split,
+            splits=list(slides.dev_split),
+            split_counts=_slide_split_counts(root),
+        )
         out["slides_n"] = _counts(items, cfg)
         log(f"slides: {out['slides_n']['splits']}")
         rows = [(m, k, c) for m, (k, c, _) in SLIDE_MODELS.items() if m in cfg.slide_models]

@@ -74,8 +74,7 @@ def read_slide(path: Path, max_side: int = MAX_SIDE) -> tuple[np.ndarray, tuple[
         rgb = np.asarray(im.convert("RGB"))
     scale = max_side / max(rgb.shape[:2])
     if scale < 1:
-        rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
-                         interpolation=cv2.INTER_AREA)
+        rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
     return rgb, (w, h), make
 
 
@@ -101,9 +100,15 @@ def load_slides(all_idb: str | Path, max_side: int = MAX_SIDE, read: tuple[str, 
         sizes.append(size)
         makes.append(make)
     stems = [p.stem for p in paths]
-    return Slides(imgs, np.array([image_label(s) for s in stems]), stems,
-                  [f"g{meta[s]['group_id']}" if s in meta else s for s in stems], makes,
-                  np.array(sizes, float), [split.get(s, "") for s in stems])
+    return Slides(
+        imgs,
+        np.array([image_label(s) for s in stems]),
+        stems,
+        [f"g{meta[s]['group_id']}" if s in meta else s for s in stems],
+        makes,
+        np.array(sizes, float),
+        [split.get(s, "") for s in stems],
+    )
 
 
 def camera_features(slides: Slides) -> np.ndarray:
@@ -121,15 +126,17 @@ def global_features(slides: Slides, size: int = 256) -> np.ndarray:
     return np.stack(rows)
 
 
-def nucleus_patches(rgb: np.ndarray, segmentation: str, *, max_cells: int = 12,
-                    seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def nucleus_patches(
+    rgb: np.ndarray, segmentation: str, *, max_cells: int = 12, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Up to ``max_cells`` ``(patch rgb, patch nucleus mask)`` pairs, largest nuclei first."""
     from skimage import measure
 
     h, w = rgb.shape[:2]
     mask = segment_nucleus(rgb, segmentation, central=False, seed=seed, min_frac=AREA_RANGE[0])
-    props = [p for p in measure.regionprops(measure.label(mask))
-             if AREA_RANGE[0] * h * w <= p.area <= AREA_RANGE[1] * h * w]
+    props = [
+        p for p in measure.regionprops(measure.label(mask)) if AREA_RANGE[0] * h * w <= p.area <= AREA_RANGE[1] * h * w
+    ]
     out = []
     for p in sorted(props, key=lambda p: -p.area)[:max_cells]:
         half = int(1.5 * p.equivalent_diameter_area) + 1
@@ -151,8 +158,9 @@ def nucleus_patch_features(slides: Slides, recipe, *, max_cells: int = 12, seed:
         feats = []
         for patch, nuc in nucleus_patches(img, recipe.segmentation, max_cells=max_cells, seed=seed):
             rgb = resize_square(patch, recipe.size)
-            n = cv2.resize(nuc.astype(np.uint8), (recipe.size, recipe.size),
-                           interpolation=cv2.INTER_NEAREST).astype(bool)
+            n = cv2.resize(nuc.astype(np.uint8), (recipe.size, recipe.size), interpolation=cv2.INTER_NEAREST).astype(
+                bool
+            )
             if n.sum() >= 16:
                 feats.append(compute(recipe.features, rgb, n, segment_cell(rgb, n)))
         mean = np.mean(feats, axis=0) if feats else np.zeros(dim)

@@ -50,8 +50,10 @@ def bundled_file(name: str) -> Path:
         raise MissingModelError(f"bundled weights {name!r}: {path} is missing (broken install?)")
     digest = sha256_file(path)
     if digest != c["sha256"]:
-        raise BadInputError(f"bundled weights {name!r}: {path.name} has sha256 {digest[:12]}, its card "
-                            f"says {c['sha256'][:12]}; the file was changed or the card is stale")
+        raise BadInputError(
+            f"bundled weights {name!r}: {path.name} has sha256 {digest[:12]}, its card "
+            f"says {c['sha256'][:12]}; the file was changed or the card is stale"
+        )
     return path
 
 
@@ -70,13 +72,19 @@ def read_weights(path: str | Path) -> dict[str, Any]:
 
 #: Data whose licence lets weights trained on it ship with the package (name -> licence, attribution).
 OPEN_DATA = {
-    "pbc": ("CC BY 4.0", "PBC: Acevedo A, Merino A, Alférez S, Molina Á, Boldú L, Rodellar J. A dataset of "
-            "microscopic peripheral blood cell images for development of automatic recognition systems. "
-            "Data in Brief 30 (2020) 105474. doi 10.17632/snkd93bnjr.1"),
+    "pbc": (
+        "CC BY 4.0",
+        "PBC: Acevedo A, Merino A, Alférez S, Molina Á, Boldú L, Rodellar J. A dataset of "
+        "microscopic peripheral blood cell images for development of automatic recognition systems. "
+        "Data in Brief 30 (2020) 105474. doi 10.17632/snkd93bnjr.1",
+    ),
     "bccd": ("MIT", "BCCD: https://github.com/Shenggan/BCCD_Dataset (MIT)"),
     "txl_pbc": ("MIT", "TXL-PBC: https://github.com/lugan113/TXL-PBC_Dataset (MIT)"),
-    "blood_fields": ("MIT (BCCD) + MIT (TXL-PBC)", "BCCD: https://github.com/Shenggan/BCCD_Dataset (MIT); "
-                     "TXL-PBC: https://github.com/lugan113/TXL-PBC_Dataset (MIT)"),
+    "blood_fields": (
+        "MIT (BCCD) + MIT (TXL-PBC)",
+        "BCCD: https://github.com/Shenggan/BCCD_Dataset (MIT); "
+        "TXL-PBC: https://github.com/lugan113/TXL-PBC_Dataset (MIT)",
+    ),
 }
 
 
@@ -89,8 +97,10 @@ def open_data_name(data: str) -> str:
     if Path(name).is_dir():
         name = json.loads(report.read_text()).get("dataset", "") if report.is_file() else ""
     if name not in OPEN_DATA:
-        raise BadInputError(f"data {data!r} is not one of the openly licensed sets ({', '.join(OPEN_DATA)}): "
-                            "weights trained on it are not bundled (ALL-IDB is research use only)")
+        raise BadInputError(
+            f"data {data!r} is not one of the openly licensed sets ({', '.join(OPEN_DATA)}): "
+            "weights trained on it are not bundled (ALL-IDB is research use only)"
+        )
     return name
 
 
@@ -106,9 +116,16 @@ def write_bundle(name: str, blob: dict[str, Any], fields: dict[str, Any], *, out
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
     licence, attribution = OPEN_DATA[data]
-    card_doc = {"name": name, **fields, "file": path.name, "sha256": sha256_file(path),
-                "size_bytes": path.stat().st_size, "data": data, "licence_of_data": licence,
-                "attribution": attribution}
+    card_doc = {
+        "name": name,
+        **fields,
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "size_bytes": path.stat().st_size,
+        "data": data,
+        "licence_of_data": licence,
+        "attribution": attribution,
+    }
     atomic_write_json(folder / f"{name}{CARD_SUFFIX}", card_doc)
     render_cards(folder)
     return path
@@ -124,21 +141,30 @@ def _fmt_metric(v: Any) -> str:
 def render_cards(folder: str | Path | None = None) -> Path:
     """``README.md`` of the weights folder: every card as a human-readable model card."""
     folder = Path(folder) if folder is not None else WEIGHTS_DIR
-    lines = ["# Bundled weights (model cards)", "",
-             "Generated from the `*.card.json` files beside each weights file (`leukoscan bundle-weights`).",
-             "Weights files hold tensors and plain values only (read with `torch.load(weights_only=True)`);",
-             "LeukoScan checks each file's SHA-256 against its card before use.", ""]
+    lines = [
+        "# Bundled weights (model cards)",
+        "",
+        "Generated from the `*.card.json` files beside each weights file (`leukoscan bundle-weights`).",
+        "Weights files hold tensors and plain values only (read with `torch.load(weights_only=True)`);",
+        "LeukoScan checks each file's SHA-256 against its card before use.",
+        "",
+    ]
     for p in sorted(folder.glob(f"*{CARD_SUFFIX}")):
         c = json.loads(p.read_text())
-        lines += [f"## {c['name']}", "", f"- **What**: {c.get('kind')} `{c.get('arch')}`, classes "
-                  f"{', '.join(c.get('class_names', []))}",
-                  f"- **Data**: `{c['data']}` (licence {c['licence_of_data']}). Attribution: {c['attribution']}",
-                  f"- **Recipe**: `{c.get('recipe')}` (commit {c.get('commit')})",
-                  f"- **File**: `{c['file']}`, {c['size_bytes'] / 1e6:.1f} MB, sha256 `{c['sha256']}`"]
+        lines += [
+            f"## {c['name']}",
+            "",
+            f"- **What**: {c.get('kind')} `{c.get('arch')}`, classes {', '.join(c.get('class_names', []))}",
+            f"- **Data**: `{c['data']}` (licence {c['licence_of_data']}). Attribution: {c['attribution']}",
+            f"- **Recipe**: `{c.get('recipe')}` (commit {c.get('commit')})",
+            f"- **File**: `{c['file']}`, {c['size_bytes'] / 1e6:.1f} MB, sha256 `{c['sha256']}`",
+        ]
         for split, m in (c.get("held_out") or {}).items():
             rec = ", ".join(f"{k} {_fmt_metric(v)}" for k, v in m.get("recall", {}).items())
-            lines.append(f"- **Held-out {split}** (n={m.get('n')}): accuracy {_fmt_metric(m.get('accuracy'))}, "
-                         f"balanced accuracy {_fmt_metric(m.get('balanced_accuracy'))}; recall per class: {rec}")
+            lines.append(
+                f"- **Held-out {split}** (n={m.get('n')}): accuracy {_fmt_metric(m.get('accuracy'))}, "
+                f"balanced accuracy {_fmt_metric(m.get('balanced_accuracy'))}; recall per class: {rec}"
+            )
         for key in ("val_metrics", "other_metrics"):
             if c.get(key):
                 lines.append(f"- **{key.replace('_', ' ')}**: `{json.dumps(c[key])[:600]}`")

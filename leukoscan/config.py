@@ -91,8 +91,9 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
                 raise ConfigError(f"config key {key!r}: expected a mapping (section), got {value!r}")
             value = from_dict(ftype, value, where=f"{key}.")
         elif not _fits(value, ftype):
-            raise ConfigError(f"config key {key!r}: expected {_type_name(ftype)}, got {value!r} "
-                              f"({type(value).__name__})")
+            raise ConfigError(
+                f"config key {key!r}: expected {_type_name(ftype)}, got {value!r} ({type(value).__name__})"
+            )
         elif isinstance(value, list):
             value = tuple(value)
         kwargs[f.name] = value

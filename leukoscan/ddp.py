@@ -89,8 +89,9 @@ def sampler(dataset: Any, *, shuffle: bool, seed: int) -> Any:
     so every rank gets the same number of samples and no sample is repeated)."""
     from torch.utils.data import DistributedSampler
 
-    return DistributedSampler(dataset, num_replicas=world_size(), rank=rank(), shuffle=shuffle, seed=seed,
-                              drop_last=world_size() > 1)
+    return DistributedSampler(
+        dataset, num_replicas=world_size(), rank=rank(), shuffle=shuffle, seed=seed, drop_last=world_size() > 1
+    )
 
 
 def cleanup() -> None:
@@ -100,5 +101,4 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-__all__ = ["barrier", "broadcast", "cleanup", "init", "is_main", "local_rank", "rank", "sampler",
-           "world_size", "wrap"]
+__all__ = ["barrier", "broadcast", "cleanup", "init", "is_main", "local_rank", "rank", "sampler", "world_size", "wrap"]

@@ -15,8 +15,9 @@ def check_device(device: str | None) -> str:
     """``device`` if it has one of the :data:`DEVICE_RE` shapes, else ConfigError (checked before torch sees it)."""
     text = "auto" if device in (None, "") else str(device).strip().replace(" ", "")
     if not DEVICE_RE.match(text):
-        raise ConfigError(f"device {str(device)[:40]!r}: expected auto, cpu, mps, cuda, cuda:N, N or GPU indices "
-                          "like 0,1")
+        raise ConfigError(
+            f"device {str(device)[:40]!r}: expected auto, cpu, mps, cuda, cuda:N, N or GPU indices like 0,1"
+        )
     return text
 
 
@@ -41,8 +42,9 @@ def resolve_device(device: str | None = "auto") -> str:
     if device.startswith("cuda") or ids is not None:
         have = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if have == 0 or max(int(i) for i in wanted) >= have:
-            raise ConfigError(f"device {device!r} requested but this machine has {have} CUDA device(s); "
-                              "use --device cpu")
+            raise ConfigError(
+                f"device {device!r} requested but this machine has {have} CUDA device(s); use --device cpu"
+            )
     return ",".join(ids) if ids is not None else device
 
 

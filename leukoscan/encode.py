@@ -94,5 +94,16 @@ def short_path(rel: str, max_bytes: int = MAX_NAME_BYTES) -> str:
     return "/".join(short_name(p, max_bytes) for p in rel.split("/"))
 
 
-__all__ = ["FORMULA_START", "MAX_NAME_BYTES", "csv_cell", "csv_row", "csv_rows", "csv_uncell", "href", "read_csv_dicts",
-           "short_name", "short_path", "url_path"]
+__all__ = [
+    "FORMULA_START",
+    "MAX_NAME_BYTES",
+    "csv_cell",
+    "csv_row",
+    "csv_rows",
+    "csv_uncell",
+    "href",
+    "read_csv_dicts",
+    "short_name",
+    "short_path",
+    "url_path",
+]

@@ -37,6 +37,12 @@ class OutputExistsError(LeukoScanError, FileExistsError):
     """An output folder that is not empty and may not be overwritten."""
 
 
-__all__ = ["BadInputError", "ConfigError", "DataError", "LeukoScanError", "MissingDatasetError",
-           "MissingModelError",
-           "OutputExistsError"]
+__all__ = [
+    "BadInputError",
+    "ConfigError",
+    "DataError",
+    "LeukoScanError",
+    "MissingDatasetError",
+    "MissingModelError",
+    "OutputExistsError",
+]

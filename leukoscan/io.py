@@ -67,25 +67,26 @@ def _check_size(path: Path, width: int, height: int, max_pixels: int | None, min
     if width * height > limit:
         raise ImageReadError(
             f"{path}: image too large ({width}x{height} = {width * height / 1e6:.1f} megapixels; "
-            f"limit {limit / 1e6:g} MP, set with --max-pixels or LEUKOSCAN_MAX_PIXELS)")
+            f"limit {limit / 1e6:g} MP, set with --max-pixels or LEUKOSCAN_MAX_PIXELS)"
+        )
     if min(width, height) < min_side:
-        raise ImageReadError(f"{path}: image too small ({width}x{height} px; a slide needs at least "
-                             f"{min_side} px on each side)")
+        raise ImageReadError(
+            f"{path}: image too small ({width}x{height} px; a slide needs at least {min_side} px on each side)"
+        )
 
 
 def _bit_depth(arr: np.ndarray) -> int:
     """Bits the data of a 16-bit array actually use (10, 12, 14 or 16), from its largest value."""
     hi = int(arr.max()) if arr.size else 0
-    return next((b for b in _BIT_DEPTHS if hi < 2 ** b), 16)
+    return next((b for b in _BIT_DEPTHS if hi < 2**b), 16)
 
 
 def _to_rgb8(arr: np.ndarray, path: Path, notes: list[str] | None = None) -> np.ndarray:
     if arr.dtype == np.uint16:
         bits = _bit_depth(arr)
         if bits < 16 and notes is not None:
-            notes.append(f"{bits}-bit data in a 16-bit file (max value {int(arr.max())}): "
-                         f"scaled by 255/{2 ** bits - 1}")
-        arr = (arr.astype(np.float32) * (255.0 / (2 ** bits - 1))).round().clip(0, 255).astype(np.uint8)
+            notes.append(f"{bits}-bit data in a 16-bit file (max value {int(arr.max())}): scaled by 255/{2**bits - 1}")
+        arr = (arr.astype(np.float32) * (255.0 / (2**bits - 1))).round().clip(0, 255).astype(np.uint8)
     elif arr.dtype in (np.float32, np.float64):
         hi = 1.0 if float(np.nanmax(arr)) <= 1.0 else 255.0
         arr = np.clip(arr / hi * 255.0, 0, 255).astype(np.uint8)
@@ -146,8 +147,9 @@ def _read_pil(path: Path, max_pixels: int | None, min_side: int, notes: list[str
             orientation = im.getexif().get(EXIF_ORIENTATION, 1)
             if orientation not in (1, None):
                 im = ImageOps.exif_transpose(im)
-                notes.append(f"EXIF orientation {orientation} applied: analysed as displayed, "
-                             f"{im.width}x{im.height} px")
+                notes.append(
+                    f"EXIF orientation {orientation} applied: analysed as displayed, {im.width}x{im.height} px"
+                )
             if getattr(im, "n_frames", 1) > 1:
                 notes.append(f"multi-frame image ({im.n_frames} frames): only the first frame was analysed")
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -185,9 +187,7 @@ def load_image(path: str | Path, *, max_pixels: int | None = None, min_side: int
         what = "dangling symbolic link" if path.is_symlink() else "no such file"
         raise ImageReadError(f"{path}: {what}")
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ImageReadError(
-            f"{path}: unsupported file type {path.suffix!r} (supported: {', '.join(IMAGE_SUFFIXES)})"
-        )
+        raise ImageReadError(f"{path}: unsupported file type {path.suffix!r} (supported: {', '.join(IMAGE_SUFFIXES)})")
     if path.stat().st_size == 0:
         raise ImageReadError(f"{path}: empty file (0 bytes)")
     tiff = path.suffix.lower() in (".tif", ".tiff")

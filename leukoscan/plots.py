@@ -48,8 +48,11 @@ def plot_curves(csv_path: Path, out: Path, *, x: str = "epoch") -> Path | None:
 
     xs = col(x)
     keys = [k for k in rows[0] if k != x and np.isfinite(col(k)).any()]
-    groups = {"losses": [k for k in keys if "loss" in k], "learning rate": [k for k in keys if k.startswith("lr")],
-              "metrics": [k for k in keys if "loss" not in k and not k.startswith("lr") and "time" not in k]}
+    groups = {
+        "losses": [k for k in keys if "loss" in k],
+        "learning rate": [k for k in keys if k.startswith("lr")],
+        "metrics": [k for k in keys if "loss" not in k and not k.startswith("lr") and "time" not in k],
+    }
     groups = {t: ks for t, ks in groups.items() if ks}
     plt = _plt()
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(5 * max(1, len(groups)), 3.6), squeeze=False)
@@ -63,8 +66,7 @@ def plot_curves(csv_path: Path, out: Path, *, x: str = "epoch") -> Path | None:
     return _save(fig, Path(out))
 
 
-def plot_pr(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, *, title: str = "precision-recall"
-            ) -> Path:
+def plot_pr(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, *, title: str = "precision-recall") -> Path:
     """``curves``: ``{class: (recall, precision)}``; the legend gives each class's AP (area)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 4.2))
@@ -78,8 +80,7 @@ def plot_pr(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, *, titl
     return _save(fig, Path(out))
 
 
-def plot_confusion(matrix: np.ndarray, names: Sequence[str], out: Path, *, title: str = "confusion matrix"
-                   ) -> Path:
+def plot_confusion(matrix: np.ndarray, names: Sequence[str], out: Path, *, title: str = "confusion matrix") -> Path:
     """Counts with truth on rows and prediction on columns; each row also shaded by its share."""
     m = np.asarray(matrix, dtype=float)
     share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
@@ -95,14 +96,16 @@ def plot_confusion(matrix: np.ndarray, names: Sequence[str], out: Path, *, title
     return _save(fig, Path(out))
 
 
-def image_grid(tiles: Sequence[np.ndarray], captions: Sequence[str], out: Path, *, cols: int = 2,
-               tile_px: int = 320) -> Path:
+def image_grid(
+    tiles: Sequence[np.ndarray], captions: Sequence[str], out: Path, *, cols: int = 2, tile_px: int = 320
+) -> Path:
     """RGB uint8 tiles resized to ``tile_px`` on the long side, ``cols`` per row, captioned."""
     plt = _plt()
     rows = max(1, -(-len(tiles) // cols))
     lines = max((c.count("\n") + 1 for c in captions), default=1)  # caption height per row
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * tile_px / 100, rows * tile_px / 100 + 0.2 * lines * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * tile_px / 100, rows * tile_px / 100 + 0.2 * lines * rows), squeeze=False
+    )
     for ax in axes.ravel():
         ax.axis("off")
     for ax, t, c in zip(axes.ravel(), tiles, captions, strict=False):

@@ -40,8 +40,9 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str, *, kind: str = "", load: Callable[..., Any] | None = None,
-                 **meta: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(
+        self, name: str, *, kind: str = "", load: Callable[..., Any] | None = None, **meta: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
@@ -50,8 +51,9 @@ class Registry:
 
         return deco
 
-    def add(self, name: str, fn: Callable[..., Any], *, kind: str = "", load: Callable[..., Any] | None = None,
-            **meta: Any) -> None:
+    def add(
+        self, name: str, fn: Callable[..., Any], *, kind: str = "", load: Callable[..., Any] | None = None, **meta: Any
+    ) -> None:
         self.register(name, kind=kind, load=load, **meta)(fn)
 
     def entry(self, name: str) -> Entry:

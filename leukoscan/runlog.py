@@ -85,12 +85,16 @@ class RunLog:
 
     def column(self, name: str, **where: str) -> list[float]:
         """The numeric values of column ``name`` in the rows matching ``where`` (blank cells skipped)."""
-        return [float(r[name]) for r in self.rows()
-                if r.get(name) not in (None, "") and all(r.get(k) == v for k, v in where.items())]
+        return [
+            float(r[name])
+            for r in self.rows()
+            if r.get(name) not in (None, "") and all(r.get(k) == v for k, v in where.items())
+        ]
 
 
-def start_wandb(run_dir: str | Path, *, project: str, name: str, config: dict[str, Any], job_type: str,
-                entity: str | None = None) -> Any:
+def start_wandb(
+    run_dir: str | Path, *, project: str, name: str, config: dict[str, Any], job_type: str, entity: str | None = None
+) -> Any:
     """A W&B run logging into ``run_dir`` (resumed when ``run_dir`` already has one)."""
     import wandb  # optional logger: imported only when asked for
 
@@ -101,8 +105,16 @@ def start_wandb(run_dir: str | Path, *, project: str, name: str, config: dict[st
     os.environ.setdefault("WANDB_DIR", str(run_dir))
     os.environ.setdefault("WANDB_CACHE_DIR", str(run_dir / "wandb_cache"))
     try:
-        return wandb.init(project=project, entity=entity, name=name, id=run_id, resume="allow", dir=str(run_dir),
-                          config=config, job_type=job_type)
+        return wandb.init(
+            project=project,
+            entity=entity,
+            name=name,
+            id=run_id,
+            resume="allow",
+            dir=str(run_dir),
+            config=config,
+            job_type=job_type,
+        )
     except Exception as e:
         raise RuntimeError(
             f"W&B could not start ({str(e).splitlines()[0]}). Log in with `wandb login`, or set "

@@ -167,8 +167,9 @@ def check_twin_fresh(twin: Path, weights: Path) -> None:
     recorded = side.get("source_sha256") if isinstance(side, dict) else None
     stale = recorded != sha256_file(weights) if recorded else weights.stat().st_mtime > twin.stat().st_mtime
     if stale:
-        raise MissingModelError(f"{twin}: stale ONNX export, made from other weights than {weights} "
-                                f"(re-export: leukoscan export)")
+        raise MissingModelError(
+            f"{twin}: stale ONNX export, made from other weights than {weights} (re-export: leukoscan export)"
+        )
 
 
 def onnx_twin(path_or_run: str | Path) -> Path:

@@ -39,9 +39,12 @@ CALL_BY = "call_by"
 #: of this setting (``PipelineConfig.blast_threshold`` and the outputs' defaults read it).
 BLAST_THRESHOLD = 0.5
 #: The ways a blast call can be made, with the words the outputs use for them.
-CALL_METHODS = {"fusion": "fusion model over the stage scores", "classifier": "classifier",
-                "detector": "the detector's own blast class (no classifier)",
-                "count": "none (detector has no blast class, no classifier): leukocyte count only"}
+CALL_METHODS = {
+    "fusion": "fusion model over the stage scores",
+    "classifier": "classifier",
+    "detector": "the detector's own blast class (no classifier)",
+    "count": "none (detector has no blast class, no classifier): leukocyte count only",
+}
 
 #: Cell type of each cell (the differential), object array of str: the blast class for a cell
 #: called a blast, else the type classifier's class (``neutrophil``, ``lymphocyte``, ...,
@@ -59,8 +62,7 @@ NON_CELL_TYPES = ("platelet", "none", "artifact")
 #: 100 leukocytes, as in a manual differential).
 NRBC_TYPES = ("erythroblast",)
 
-DATA_KEYS = (CLASS_NAME, CELL_CLASS, BLAST_PROB, DET_BLAST, DET_LEUK, CLF_BLAST, CALL_BY, CELL_TYPE,
-             TYPE_CONF)
+DATA_KEYS = (CLASS_NAME, CELL_CLASS, BLAST_PROB, DET_BLAST, DET_LEUK, CLF_BLAST, CALL_BY, CELL_TYPE, TYPE_CONF)
 
 
 class Preprocess(Protocol):
@@ -76,8 +78,9 @@ class Detector(Protocol):
     @property
     def class_names(self) -> list[str]: ...
 
-    def predict(self, image: np.ndarray, *, conf: float = ..., iou: float = ...,
-                tile: int | None = None) -> sv.Detections: ...
+    def predict(
+        self, image: np.ndarray, *, conf: float = ..., iou: float = ..., tile: int | None = None
+    ) -> sv.Detections: ...
 
     def to(self, device: str) -> Detector: ...
 

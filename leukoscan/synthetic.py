@@ -215,9 +215,7 @@ def make_smear(
     return Smear(_finish(img, rng), arr, labels)
 
 
-def make_cell_crop(
-    size: int = 128, *, blast: bool, seed: int | np.random.Generator | None = 0
-) -> np.ndarray:
+def make_cell_crop(size: int = 128, *, blast: bool, seed: int | np.random.Generator | None = 0) -> np.ndarray:
     """A single-cell crop (like ALL-IDB2): one leukocyte centred, red cells around it.
 
     Returns RGB uint8 ``(size, size, 3)``; the cell diameter is about 55-70 % of ``size``.

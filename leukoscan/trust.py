@@ -33,28 +33,45 @@ from leukoscan.errors import BadInputError
 
 #: Packages whose network layer classes (``torch.nn.Module`` subclasses) a checkpoint may
 #: name. Not ``ultralytics.nn.autobackend``: its constructor loads further files.
-TRUSTED_PREFIXES = ("torch.nn.modules.", "ultralytics.nn.modules.", "ultralytics.nn.tasks.",
-                    "torchvision.ops.misc.")
+TRUSTED_PREFIXES = ("torch.nn.modules.", "ultralytics.nn.modules.", "ultralytics.nn.tasks.", "torchvision.ops.misc.")
 #: Callables (not classes) a checkpoint may name: numpy's scalar/array rebuilders, dtype.
-TRUSTED_CALLABLES = frozenset({
-    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
-    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
-    "numpy.dtype", "numpy.ndarray", "builtins.set", "builtins.frozenset", "pathlib.PosixPath",
-    "pathlib.WindowsPath", "ultralytics.utils.IterableSimpleNamespace", "types.SimpleNamespace",
-    "collections.OrderedDict", "collections.defaultdict",
-})
+TRUSTED_CALLABLES = frozenset(
+    {
+        "numpy.core.multiarray.scalar",
+        "numpy._core.multiarray.scalar",
+        "numpy.core.multiarray._reconstruct",
+        "numpy._core.multiarray._reconstruct",
+        "numpy.dtype",
+        "numpy.ndarray",
+        "builtins.set",
+        "builtins.frozenset",
+        "pathlib.PosixPath",
+        "pathlib.WindowsPath",
+        "ultralytics.utils.IterableSimpleNamespace",
+        "types.SimpleNamespace",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+    }
+)
 #: Types a ``model.skops`` may hold beyond skops' own default-trusted set (builtins, numpy arrays,
 #: common scikit-learn estimators), by exact name: the parts of the estimators LeukoScan saves
 #: (``classify.classical.classifiers.ESTIMATORS``, ``classify.models._estimator``; listed by
 #: ``tests/test_safety_gadgets.py::test_own_estimators_need_only_listed_skops_types``).
-SKOPS_TYPES = frozenset({
-    "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",
-    "sklearn.metrics._classification.balanced_accuracy_score", "sklearn.metrics._scorer._Scorer",
-    "sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.model_selection._split.StratifiedKFold",
-    "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer", "sklearn.tree._tree.Tree",
-    "sklearn.utils._bunch.Bunch",
-})
+SKOPS_TYPES = frozenset(
+    {
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.metrics._classification.balanced_accuracy_score",
+        "sklearn.metrics._scorer._Scorer",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.model_selection._split.StratifiedKFold",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.tree._tree.Tree",
+        "sklearn.utils._bunch.Bunch",
+    }
+)
 TRUST_HINT = "pass --trust-model only if you trust where the file came from"
 
 
@@ -198,19 +215,23 @@ def torch_load(path: str | Path, *, trust: bool = False, what: str = "model file
     ok, refused = allowed_globals(names, layers=layers)
     if refused:
         shown = ", ".join(refused[:3]) + (f" (+{len(refused) - 3} more)" if len(refused) > 3 else "")
-        raise UntrustedModelError(f"{path}: this {what} would import {shown} when loaded, which can run "
-                                  f"code; not loaded ({TRUST_HINT})")
+        raise UntrustedModelError(
+            f"{path}: this {what} would import {shown} when loaded, which can run code; not loaded ({TRUST_HINT})"
+        )
     try:
         with torch.serialization.safe_globals(ok):
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         gadget = e if isinstance(e, ConstructorCallError) else e.__context__ or e.__cause__
         if isinstance(gadget, ConstructorCallError) or "ConstructorCallError" in str(e):
-            raise UntrustedModelError(f"{path}: this {what} calls a layer class with arguments chosen by the "
-                                      f"file ({_first_line(gadget or e)}), which can run code; not loaded "
-                                      f"({TRUST_HINT})") from e
-        raise UntrustedModelError(f"{path}: this {what} cannot be loaded without running code from it "
-                                  f"({_first_line(e)}); {TRUST_HINT}") from e
+            raise UntrustedModelError(
+                f"{path}: this {what} calls a layer class with arguments chosen by the "
+                f"file ({_first_line(gadget or e)}), which can run code; not loaded "
+                f"({TRUST_HINT})"
+            ) from e
+        raise UntrustedModelError(
+            f"{path}: this {what} cannot be loaded without running code from it ({_first_line(e)}); {TRUST_HINT}"
+        ) from e
 
 
 def skops_load(path: str | Path, *, trust: bool = False, what: str = "classifier") -> Any:
@@ -224,8 +245,9 @@ def skops_load(path: str | Path, *, trust: bool = False, what: str = "classifier
         raise BadInputError(f"{path}: not a readable {what} ({_first_line(e)})") from e
     bad = [t for t in untrusted if t not in SKOPS_TYPES]
     if bad and not trust:
-        raise UntrustedModelError(f"{path}: this {what} holds types LeukoScan does not save "
-                                  f"({', '.join(bad[:3])}); not loaded ({TRUST_HINT})")
+        raise UntrustedModelError(
+            f"{path}: this {what} holds types LeukoScan does not save ({', '.join(bad[:3])}); not loaded ({TRUST_HINT})"
+        )
     try:
         return sio.load(path, trusted=untrusted)
     except Exception as e:
@@ -238,18 +260,26 @@ def check_estimator(est: Any, path: str | Path, *, trust: bool = False) -> Any:
 
     kind = f"{type(est).__module__}.{type(est).__qualname__}"
     if not trust and not (kind.startswith("sklearn.") and is_classifier(est) and hasattr(est, "predict_proba")):
-        raise UntrustedModelError(f"{path}: the estimator is a {kind[:80]}, not a scikit-learn classifier; "
-                                  f"not loaded ({TRUST_HINT})")
+        raise UntrustedModelError(
+            f"{path}: the estimator is a {kind[:80]}, not a scikit-learn classifier; not loaded ({TRUST_HINT})"
+        )
     return est
 
 
-def pickle_load(path: str | Path, *, trust: bool = False, unpickler: type[pickle.Unpickler] = pickle.Unpickler,
-                what: str = "classifier") -> Any:
+def pickle_load(
+    path: str | Path,
+    *,
+    trust: bool = False,
+    unpickler: type[pickle.Unpickler] = pickle.Unpickler,
+    what: str = "classifier",
+) -> Any:
     """A plain pickle: loaded only with ``trust`` (a pickle can run any code when loaded)."""
     path = Path(path)
     if not trust:
-        raise UntrustedModelError(f"{path}: a pickle file, which can run any code when loaded; not loaded "
-                                  f"({TRUST_HINT}, or retrain to get the safe model.skops format)")
+        raise UntrustedModelError(
+            f"{path}: a pickle file, which can run any code when loaded; not loaded "
+            f"({TRUST_HINT}, or retrain to get the safe model.skops format)"
+        )
     try:
         with open(path, "rb") as f:
             return unpickler(f).load()
@@ -257,5 +287,14 @@ def pickle_load(path: str | Path, *, trust: bool = False, unpickler: type[pickle
         raise BadInputError(f"{path}: not a readable {what} ({_first_line(e)})") from e
 
 
-__all__ = ["SKOPS_TYPES", "TRUSTED_PREFIXES", "LayerRecord", "check_estimator", "UntrustedModelError", "allowed_globals", "pickle_load", "skops_load",
-           "torch_load"]
+__all__ = [
+    "SKOPS_TYPES",
+    "TRUSTED_PREFIXES",
+    "LayerRecord",
+    "check_estimator",
+    "UntrustedModelError",
+    "allowed_globals",
+    "pickle_load",
+    "skops_load",
+    "torch_load",
+]

@@ -62,8 +62,9 @@ def _level(x: float, usable: float, weak: float) -> str:
     return USABLE if x >= usable else WEAK if x >= weak else NOT_USABLE
 
 
-def detector_verdict(found: int, total: int, *, what: str = "white cells", ap50: float | None = None,
-                     conf: float = VERDICT_CONF) -> Verdict:
+def detector_verdict(
+    found: int, total: int, *, what: str = "white cells", ap50: float | None = None, conf: float = VERDICT_CONF
+) -> Verdict:
     """Verdict from ``found`` of ``total`` annotated cells hit by a box scored >= ``conf``."""
     measure = {"found": found, "total": total, "conf": conf, "recall": None, "ap50": ap50, "what": what}
     if total == 0:
@@ -133,14 +134,20 @@ class RunState:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "epoch": self.epoch, "epochs": self.epochs, "text": self.text,
-                "verdict": self.verdict.to_dict() if self.verdict else None}
+        return {
+            "state": self.state,
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "text": self.text,
+            "verdict": self.verdict.to_dict() if self.verdict else None,
+        }
 
 
 def write_status(run_dir: str | Path, state: str, **extra: Any) -> None:
     """``status.json`` of a training run: ``state``, this process (pid, host), anything else."""
-    atomic_write_json(Path(run_dir) / STATUS, {"state": state, "pid": os.getpid(), "host": socket.gethostname(),
-                                               **extra})
+    atomic_write_json(
+        Path(run_dir) / STATUS, {"state": state, "pid": os.getpid(), "host": socket.gethostname(), **extra}
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -189,8 +196,12 @@ def run_state(run_dir: str | Path) -> RunState:
             st = json.loads((run / STATUS).read_text())
         except json.JSONDecodeError:
             st = {}
-    live = (st.get("state") == TRAINING and st.get("host") == socket.gethostname()
-            and isinstance(st.get("pid"), int) and _alive(st["pid"]))
+    live = (
+        st.get("state") == TRAINING
+        and st.get("host") == socket.gethostname()
+        and isinstance(st.get("pid"), int)
+        and _alive(st["pid"])
+    )
     return RunState(TRAINING if live else INTERRUPTED, epoch, epochs or st.get("epochs"))
 
 
@@ -206,6 +217,20 @@ def newest_finished(base: str | Path) -> tuple[Path | None, list[str]]:
     return None, skipped
 
 
-__all__ = ["COMPLETE", "INTERRUPTED", "NOT_JUDGED", "NOT_USABLE", "TRAINING", "USABLE", "WEAK", "RunState", "Verdict",
-           "classifier_verdict", "classifier_verdict_from_metrics", "detector_verdict", "newest_finished", "run_state",
-           "write_status"]
+__all__ = [
+    "COMPLETE",
+    "INTERRUPTED",
+    "NOT_JUDGED",
+    "NOT_USABLE",
+    "TRAINING",
+    "USABLE",
+    "WEAK",
+    "RunState",
+    "Verdict",
+    "classifier_verdict",
+    "classifier_verdict_from_metrics",
+    "detector_verdict",
+    "newest_finished",
+    "run_state",
+    "write_status",
+]

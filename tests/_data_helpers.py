@@ -13,8 +13,9 @@ from leukoscan.synthetic import make_smear
 BCCD_LIKE = {"blast": "WBC", "leukocyte": "WBC", "rbc": "RBC", "platelet": "Platelets"}
 
 
-def make_voc(root: Path, n: int = 3, hw: tuple[int, int] = (96, 128), seed: int = 0,
-             splits: dict[str, list[int]] | None = None) -> dict[str, tuple[np.ndarray, list[str]]]:
+def make_voc(
+    root: Path, n: int = 3, hw: tuple[int, int] = (96, 128), seed: int = 0, splits: dict[str, list[int]] | None = None
+) -> dict[str, tuple[np.ndarray, list[str]]]:
     """A VOC folder (Annotations/, JPEGImages/, ImageSets/Main/) -> {stem: (boxes, labels)}."""
     (root / "Annotations").mkdir(parents=True)
     (root / "JPEGImages").mkdir()
@@ -48,7 +49,7 @@ def make_all_idb1(root: Path, labels=(1, 1, 0, 0), tiles: int = 2, seed: int = 0
         for ty in range(tiles):
             for tx in range(tiles):
                 s = make_smear(th, tw, seed=rng, n_leukocytes=1, blast_fraction=0.7 if lab else 0.0)
-                img[ty * th:(ty + 1) * th, tx * tw:(tx + 1) * tw] = s.image
+                img[ty * th : (ty + 1) * th, tx * tw : (tx + 1) * tw] = s.image
                 for b, n in zip(s.boxes, s.labels, strict=True):
                     if n in ("blast", "leukocyte"):
                         boxes.append(b + [tx * tw, ty * th, tx * tw, ty * th])
@@ -56,7 +57,9 @@ def make_all_idb1(root: Path, labels=(1, 1, 0, 0), tiles: int = 2, seed: int = 0
         stem = f"Im{k + 1:03d}_{lab}"
         write_image(root / "im" / f"{stem}.jpg", img)
         c = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes]
-        (root / "xyc" / f"{stem}.xyc").write_text("".join(f"{x:.0f}\t{y:.0f}\n" for (x, y), n in zip(c, names, strict=True) if n == "blast"))
+        (root / "xyc" / f"{stem}.xyc").write_text(
+            "".join(f"{x:.0f}\t{y:.0f}\n" for (x, y), n in zip(c, names, strict=True) if n == "blast")
+        )
         other = [f"{x:.0f} {y:.0f}\n" for (x, y), n in zip(c, names, strict=True) if n == "leukocyte"] + ["3 3\n"]
         (root / "other" / f"{stem}.xyc").write_text("".join(other))
         truth[stem] = {"boxes": np.asarray(boxes), "labels": names}

@@ -42,13 +42,23 @@ def main(data: str, project: str, log_dir: str) -> None:
     get = frcnn.BoxDataset.__getitem__
     frcnn.BoxDataset.__getitem__ = lambda self, i: (seen.append(int(i)), get(self, i))[1]
     sys.addaudithook(audit)
-    cfg = DetectTrainConfig(model="fasterrcnn_mobilenet_v3_large_fpn", data=data, epochs=2, imgsz=64, batch=2,
-                            device="cpu", pretrained=False, threads=1, rois_per_image=16, val=False,
-                            project=project, name="ddp")
+    cfg = DetectTrainConfig(
+        model="fasterrcnn_mobilenet_v3_large_fpn",
+        data=data,
+        epochs=2,
+        imgsz=64,
+        batch=2,
+        device="cpu",
+        pretrained=False,
+        threads=1,
+        rois_per_image=16,
+        val=False,
+        project=project,
+        name="ddp",
+    )
     run = train(cfg, progress=False)
     rank = int(os.environ["RANK"])
-    log = {"rank": rank, "world": int(os.environ["WORLD_SIZE"]), "indices": seen, "writes": writes,
-           "run": str(run)}
+    log = {"rank": rank, "world": int(os.environ["WORLD_SIZE"]), "indices": seen, "writes": writes, "run": str(run)}
     Path(log_dir, f"rank{rank}.json").write_text(json.dumps(log))
 
 

@@ -36,10 +36,19 @@ def make_untrained_models(root: Path, *, n_train: int = 1, n_val: int = 1) -> di
     tiny dataset under ``root`` (enough for the tools to load; nothing is trained)."""
     from leukoscan import classify, detect
 
-    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=NAMES, pretrained=False,
-                       imgsz=64, rois_per_image=16)
+    det = detect.build(
+        "fasterrcnn_mobilenet_v3_large_fpn",
+        num_classes=3,
+        class_names=NAMES,
+        pretrained=False,
+        imgsz=64,
+        rois_per_image=16,
+    )
     clf = classify.build("cnn", class_names=("blast", "normal"), imgsz=32, pretrained=False)
     (root / "clf").mkdir()
     clf.save(root / "clf")
-    return {"det": str(det.save(root / "det.pt")), "clf": str(root / "clf"),
-            "data": str(make_tiny_dataset(root / "data", n_train=n_train, n_val=n_val))}
+    return {
+        "det": str(det.save(root / "det.pt")),
+        "clf": str(root / "clf"),
+        "data": str(make_tiny_dataset(root / "data", n_train=n_train, n_val=n_val)),
+    }

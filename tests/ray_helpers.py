@@ -38,9 +38,12 @@ class StandInDetector:
         keep = [i for i, n in enumerate(s.labels) if n in ("blast", "leukocyte")]
         if not keep:
             return sv.Detections.empty()
-        return sv.Detections(xyxy=s.boxes[keep].astype(np.float32),
-                             confidence=np.full(len(keep), 0.9, np.float32),
-                             class_id=np.zeros(len(keep), int), data={"class_name": np.array(["WBC"] * len(keep))})
+        return sv.Detections(
+            xyxy=s.boxes[keep].astype(np.float32),
+            confidence=np.full(len(keep), 0.9, np.float32),
+            class_id=np.zeros(len(keep), int),
+            data={"class_name": np.array(["WBC"] * len(keep))},
+        )
 
     def to(self, device):
         return self

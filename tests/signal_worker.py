@@ -46,8 +46,25 @@ def main(data: str, project: str, sig: str, where: str) -> int:
             return original_predict(*a, **k)
 
         train_mod.predict_split = predict_split
-    return train_detector.main(["--data", data, "--model", "yolov8n", "--scratch", "--imgsz", "64", "--epochs",
-                                "1", "--batch", "4", "--device", "cpu", f"project={project}", "name=r"])
+    return train_detector.main(
+        [
+            "--data",
+            data,
+            "--model",
+            "yolov8n",
+            "--scratch",
+            "--imgsz",
+            "64",
+            "--epochs",
+            "1",
+            "--batch",
+            "4",
+            "--device",
+            "cpu",
+            f"project={project}",
+            "name=r",
+        ]
+    )
 
 
 if __name__ == "__main__":

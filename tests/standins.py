@@ -17,7 +17,8 @@ N_CELLS = 4  # leukocytes per synthetic slide
 
 
 class TruthDetector:
-    """Returns the synthetic leukocytes of ``make_smear(h, w, seed=0, n_leukocytes=N_CELLS)``; nothing on a blank image."""
+    """Returns the synthetic leukocytes of ``make_smear(h, w, seed=0, n_leukocytes=N_CELLS)``;
+    nothing on a blank image."""
 
     name = "truth-standin"
 
@@ -37,8 +38,12 @@ class TruthDetector:
         if not keep or image.max() == image.min():  # a blank image has no cells
             return sv.Detections.empty()
         scores = np.linspace(0.95, 0.6, len(keep)).astype(np.float32)
-        return sv.Detections(xyxy=s.boxes[keep].astype(np.float32), confidence=scores,
-                             class_id=np.zeros(len(keep), int), data={"class_name": np.array(["WBC"] * len(keep))})
+        return sv.Detections(
+            xyxy=s.boxes[keep].astype(np.float32),
+            confidence=scores,
+            class_id=np.zeros(len(keep), int),
+            data={"class_name": np.array(["WBC"] * len(keep))},
+        )
 
 
 class AlternatingClassifier:

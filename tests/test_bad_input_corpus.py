@@ -80,7 +80,7 @@ def voc_folder(root: Path, xmin: str = "keep") -> Path:
         xml = voc_xml(f"im{i}.jpg", 128, 96, np.array([[10, 10, 40, 40]], float), ["WBC"])
         if i == 0:  # the first object's xmin replaced by the given text
             a = xml.index("<xmin>") + len("<xmin>")
-            xml = xml[:a] + xmin + xml[xml.index("</xmin>", a):] if xmin != "keep" else xml
+            xml = xml[:a] + xmin + xml[xml.index("</xmin>", a) :] if xmin != "keep" else xml
         (root / "Annotations" / f"im{i}.xml").write_text(xml)
     return root
 
@@ -88,8 +88,10 @@ def voc_folder(root: Path, xmin: str = "keep") -> Path:
 def cells_folder(root: Path, labels: list[str]) -> Path:
     from leukoscan.data.canonical import CellImage, staged_output, write_cells
 
-    items = [CellImage(f"c{i}.png", lab, group=f"g{i}", array=make_smear(40, 40, seed=i).image)
-             for i, lab in enumerate(labels)]
+    items = [
+        CellImage(f"c{i}.png", lab, group=f"g{i}", array=make_smear(40, 40, seed=i).image)
+        for i, lab in enumerate(labels)
+    ]
     with staged_output(root) as stage:
         write_cells(stage, items, progress=False)
     return root
@@ -113,6 +115,7 @@ def infer(*extra: str, out: str | None = None) -> Callable[[Path, dict], list[st
     def argv(d: Path, m: dict) -> list[str]:
         args = [str(d / "in"), "--detector", m["det"], "--classifier", m["clf"], "--tile", "off", *extra]
         return args + (["--out", str(d / out)] if out else [])
+
     return argv
 
 
@@ -121,6 +124,7 @@ def with_inputs(make_inputs: Callable[[Path], None], argv: Callable[[Path, dict]
         smear(d / "in" / "good.png", 7)
         make_inputs(d / "in")
         return argv(d, m)
+
     return build
 
 
@@ -149,8 +153,9 @@ def bomb_png(d: Path) -> None:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
-    (d / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                                 + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    (d / "bomb.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def dangling(d: Path) -> None:
@@ -219,11 +224,13 @@ def evil_pt(name: str) -> Callable[[Path, dict], Path]:
 
         torch.save({"leukoscan": {"backend": "yolov8n"}, "model": Payload(d.parent / "PWNED")}, d.parent / name)
         return d.parent / name
+
     return make
 
 
 def infer_with(det: str | None = None, clf: str | None = None, extra: tuple[str, ...] = ()):
     """infer with one model replaced by a file made in the case dir (``det``/``clf``: a maker key)."""
+
     def build(d: Path, m: dict) -> list[str]:
         smear(d / "in" / "good.png", 7)
         m2 = dict(m)
@@ -232,6 +239,7 @@ def infer_with(det: str | None = None, clf: str | None = None, extra: tuple[str,
         if clf:
             m2["clf"] = str(MODEL_MAKERS[clf](d))
         return infer(*extra)(d, m2)
+
     return build
 
 
@@ -259,8 +267,14 @@ def _random_bytes(d: Path) -> Path:
 def _det_as_clf(d: Path) -> Path:
     from leukoscan import detect
 
-    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=1, class_names=["WBC"], pretrained=False,
-                       imgsz=64, rois_per_image=16)
+    det = detect.build(
+        "fasterrcnn_mobilenet_v3_large_fpn",
+        num_classes=1,
+        class_names=["WBC"],
+        pretrained=False,
+        imgsz=64,
+        rois_per_image=16,
+    )
     return det.save(d / "detector.pt")
 
 
@@ -297,8 +311,16 @@ def _gadget_clf(d: Path) -> Path:
     import torch
 
     (d / "gadget_clf").mkdir()
-    torch.save({"name": "cnn", "class_names": ["blast", "normal"], "preprocess": {"input_size": 32},
-                "build_kwargs": {}, "state_dict": Gadget(d / "PWNED")}, d / "gadget_clf" / "model.pt")
+    torch.save(
+        {
+            "name": "cnn",
+            "class_names": ["blast", "normal"],
+            "preprocess": {"input_size": 32},
+            "build_kwargs": {},
+            "state_dict": Gadget(d / "PWNED"),
+        },
+        d / "gadget_clf" / "model.pt",
+    )
     return d / "gadget_clf"
 
 
@@ -307,15 +329,32 @@ def _skops_exec(d: Path) -> Path:
     import skops.io as sio
 
     (d / "skops_run").mkdir()
-    sio.dump({"format": 1, "kind": "sklearn", "name": "handcrafted+rf", "class_names": ["blast", "normal"],
-              "preprocess": {"input_size": 32, "steps": []}, "estimator": npt_utils.runstring, "features": {}},
-             d / "skops_run" / "model.skops")
+    sio.dump(
+        {
+            "format": 1,
+            "kind": "sklearn",
+            "name": "handcrafted+rf",
+            "class_names": ["blast", "normal"],
+            "preprocess": {"input_size": 32, "steps": []},
+            "estimator": npt_utils.runstring,
+            "features": {},
+        },
+        d / "skops_run" / "model.skops",
+    )
     return d / "skops_run"
 
 
-MODEL_MAKERS = {"evil_pt": evil_pt("evil.pt"), "gadget_det": _gadget_det, "gadget_clf": _gadget_clf,
-                "skops_exec": _skops_exec, "evil_pkl": _evil_pkl_run, "evil_clf_pt": _evil_clf_pt,
-                "random": _random_bytes, "det_as_clf": _det_as_clf, "corrupt_onnx": _corrupt_onnx_det}
+MODEL_MAKERS = {
+    "evil_pt": evil_pt("evil.pt"),
+    "gadget_det": _gadget_det,
+    "gadget_clf": _gadget_clf,
+    "skops_exec": _skops_exec,
+    "evil_pkl": _evil_pkl_run,
+    "evil_clf_pt": _evil_clf_pt,
+    "random": _random_bytes,
+    "det_as_clf": _det_as_clf,
+    "corrupt_onnx": _corrupt_onnx_det,
+}
 MODELS: dict = {}
 
 
@@ -342,14 +381,25 @@ def prep(kind: str, make_src: Callable[[Path], Path], out: Callable[[Path], Path
     def build(d: Path, m: dict) -> list[str]:
         src = make_src(d / "in")
         return [kind, "--source", str(src), "--out", str(out(d)), "--quiet", *extra]
+
     return build
 
 
 def train_det(make_data: Callable[[Path, dict], Path] | None, *extra: str):
     def build(d: Path, m: dict) -> list[str]:
         data = make_data(d / "in", m) if make_data else Path(m["data"])
-        return ["--data", str(data), "--model", "fasterrcnn_mobilenet_v3_large_fpn", "--scratch", "--imgsz", "64",
-                f"project={d / 'runs'}", *extra]
+        return [
+            "--data",
+            str(data),
+            "--model",
+            "fasterrcnn_mobilenet_v3_large_fpn",
+            "--scratch",
+            "--imgsz",
+            "64",
+            f"project={d / 'runs'}",
+            *extra,
+        ]
+
     return build
 
 
@@ -368,6 +418,7 @@ def train_clf(make_data: Callable[[Path], Path] | None, *extra: str):
     def build(d: Path, m: dict) -> list[str]:
         data = ["--data", str(make_data(d / "in"))] if make_data else []
         return [*data, "--model", "cnn", "--imgsz", "32", "--scratch", f"project={d / 'runs'}", *extra]
+
     return build
 
 
@@ -419,30 +470,53 @@ def bad_pipeline(spec: str) -> Callable[[Path, dict], list[str]]:
         (d / "pipe").mkdir()
         (d / "pipe" / "pipeline.json").write_text(spec.replace("DET", m["det"]).replace("CLF", m["clf"]))
         return [str(d / "in"), "--pipeline", str(d / "pipe"), "--tile", "off"]
+
     return build
 
 
 def binary_config(d: Path, m: dict) -> list[str]:
     (d / "in" / "cfg.yaml").write_bytes(bytes(range(256)) * 4)
     return train_det(None, "--config", str(d / "in" / "cfg.yaml"))(d, m)
+
+
 CASES: dict[str, Case] = {
     # infer: one bad file among good ones -> exit 1, the good one processed
     "truncated jpeg": Case("infer", with_inputs(truncated_jpeg, infer()), 1, "half.jpg", 1),
     "text named .jpg": Case("infer", with_inputs(write_bytes("t.jpg", b"hello"), infer()), 1, "t.jpg", 1),
     "zero-byte png": Case("infer", with_inputs(write_bytes("z.png", b""), infer()), 1, "z.png: empty file", 1),
-    "random bytes .tif": Case("infer", with_inputs(write_bytes("r.tif", os.urandom(500)), infer()), 1,
-                              "r.tif: not a readable TIFF", 1),
-    "unsupported .gif": Case("infer", with_inputs(write_bytes("a.gif", b"GIF89a"), infer()), 1,
-                             "unsupported file type", 1),
-    "huge png (max-pixels)": Case("infer", with_inputs(png_of("huge.png", (200, 200)), infer("--max-pixels", "20000")),
-                                  1, "huge.png: image too large", 1),
-    "huge tiff (max-pixels)": Case("infer", with_inputs(tiff_of("huge.tif", (200, 200)), infer("--max-pixels", "20000")),
-                                   1, "huge.tif: image too large", 1),
-    "huge tiff (env limit)": Case("infer", with_inputs(tiff_of("huge.tif", (200, 200)), infer()), 1,
-                                  "huge.tif: image too large", 1, env={"LEUKOSCAN_MAX_PIXELS": "20000"}),
+    "random bytes .tif": Case(
+        "infer", with_inputs(write_bytes("r.tif", os.urandom(500)), infer()), 1, "r.tif: not a readable TIFF", 1
+    ),
+    "unsupported .gif": Case(
+        "infer", with_inputs(write_bytes("a.gif", b"GIF89a"), infer()), 1, "unsupported file type", 1
+    ),
+    "huge png (max-pixels)": Case(
+        "infer",
+        with_inputs(png_of("huge.png", (200, 200)), infer("--max-pixels", "20000")),
+        1,
+        "huge.png: image too large",
+        1,
+    ),
+    "huge tiff (max-pixels)": Case(
+        "infer",
+        with_inputs(tiff_of("huge.tif", (200, 200)), infer("--max-pixels", "20000")),
+        1,
+        "huge.tif: image too large",
+        1,
+    ),
+    "huge tiff (env limit)": Case(
+        "infer",
+        with_inputs(tiff_of("huge.tif", (200, 200)), infer()),
+        1,
+        "huge.tif: image too large",
+        1,
+        env={"LEUKOSCAN_MAX_PIXELS": "20000"},
+    ),
     "20000x20000 png header": Case("infer", with_inputs(bomb_png, infer()), 1, "bomb.png: image too large", 1),
     "1x1 image": Case("infer", with_inputs(png_of("dot.png", (1, 1)), infer()), 1, "dot.png: image too small", 1),
-    "3x500 strip": Case("infer", with_inputs(png_of("strip.png", (3, 500)), infer()), 1, "strip.png: image too small", 1),
+    "3x500 strip": Case(
+        "infer", with_inputs(png_of("strip.png", (3, 500)), infer()), 1, "strip.png: image too small", 1
+    ),
     "dangling symlink": Case("infer", with_inputs(dangling, infer()), 1, "gone.png: dangling symbolic link", 1),
     "empty folder": Case("infer", infer(), 2, "folder has no files", 0),  # found before any model loads
     # infer: inputs that must be processed, and processed right
@@ -452,14 +526,25 @@ CASES: dict[str, Case] = {
     "multi-page tiff": Case("infer", with_inputs(multipage, infer()), 0, "", 2, check=check_multipage),
     "12-bit tiff": Case("infer", with_inputs(twelve_bit, infer()), 0, "", 2, check=check_twelve_bit),
     # infer: refused before any model runs -> exit 2, nothing written
-    "--out is a file": Case("infer", lambda d, m: ((d / "f").write_text("x"), GOOD_PNG(d, m) + ["--out", str(d / "f")])[1],
-                            2, "is a file", out="runs"),
-    "--out read-only": Case("infer", lambda d, m: ((d / "ro").mkdir(), os.chmod(d / "ro", 0o555),
-                                                   GOOD_PNG(d, m) + ["--out", str(d / "ro")])[2],
-                            2, "cannot write", root_ok=False),
+    "--out is a file": Case(
+        "infer",
+        lambda d, m: ((d / "f").write_text("x"), GOOD_PNG(d, m) + ["--out", str(d / "f")])[1],
+        2,
+        "is a file",
+        out="runs",
+    ),
+    "--out read-only": Case(
+        "infer",
+        lambda d, m: ((d / "ro").mkdir(), os.chmod(d / "ro", 0o555), GOOD_PNG(d, m) + ["--out", str(d / "ro")])[2],
+        2,
+        "cannot write",
+        root_ok=False,
+    ),
     "--out in use": Case("infer", hold_lock, 2, "is in use by", out="busy"),
     "--max-pixels 0": Case("infer", with_inputs(lambda d: None, infer("--max-pixels", "0")), 2, "--max-pixels"),
-    "bad LEUKOSCAN_MAX_PIXELS": Case("infer", GOOD_PNG, 2, "LEUKOSCAN_MAX_PIXELS", env={"LEUKOSCAN_MAX_PIXELS": "lots"}),
+    "bad LEUKOSCAN_MAX_PIXELS": Case(
+        "infer", GOOD_PNG, 2, "LEUKOSCAN_MAX_PIXELS", env={"LEUKOSCAN_MAX_PIXELS": "lots"}
+    ),
     "no such input": Case("infer", lambda d, m: [str(d / "nope.png"), *infer()(d, m)[1:]], 2, "no such file"),
     "booby-trapped detector .pt": Case("infer", infer_with(det="evil_pt"), 2, "evil.pt: this detector checkpoint"),
     "booby-trapped model.pkl": Case("infer", infer_with(clf="evil_pkl"), 2, "model.pkl: a pickle"),
@@ -467,97 +552,211 @@ CASES: dict[str, Case] = {
     "classifier = detector .pt": Case("infer", infer_with(clf="det_as_clf"), 2, "not a LeukoScan torch classifier"),
     "classifier = random file": Case("infer", infer_with(clf="random"), 2, "model.pt: not a readable"),
     "detector = random file": Case("infer", infer_with(det="random"), 2, "model.pt: not a readable"),
-    "corrupt .onnx": Case("infer", infer_with(det="corrupt_onnx", extra=("--onnx",)), 2,
-                          "det.onnx: not a readable ONNX model"),
+    "corrupt .onnx": Case(
+        "infer", infer_with(det="corrupt_onnx", extra=("--onnx",)), 2, "det.onnx: not a readable ONNX model"
+    ),
     "constructor gadget detector .pt": Case("infer", infer_with(det="gadget_det"), 2, "gadget.pt: this detector"),
     "constructor gadget classifier .pt": Case("infer", infer_with(clf="gadget_clf"), 2, "model.pt: this classifier"),
     "skops with an exec callable": Case("infer", infer_with(clf="skops_exec"), 2, "runstring"),
-    "evaluate-detector gadget .pt": Case("evaluate_detector", lambda d, m: ["--weights", str(_gadget_det(d / "in")),
-                                                                            "--data", m["data"]], 2, "gadget.pt: this"),
-    "export gadget .pt": Case("export", lambda d, m: ["--detector", str(_gadget_det(d / "in")), "--classifier",
-                                                      m["clf"]], 2, "gadget.pt: this detector"),
+    "evaluate-detector gadget .pt": Case(
+        "evaluate_detector",
+        lambda d, m: ["--weights", str(_gadget_det(d / "in")), "--data", m["data"]],
+        2,
+        "gadget.pt: this",
+    ),
+    "export gadget .pt": Case(
+        "export",
+        lambda d, m: ["--detector", str(_gadget_det(d / "in")), "--classifier", m["clf"]],
+        2,
+        "gadget.pt: this detector",
+    ),
     # infer: names that are attacks or accidents, encoded where they land
-    "javascript: slide name": Case("infer", with_inputs(named("javascript:document.body.setAttribute('x',1);x=1+.png"),
-                                                        infer()), 0, "", 2, check=check_links),
-    "slide names with # ? %": Case("infer", with_inputs(lambda d: [named(n)(d) for n in ("a#1.png", "b?2.png",
-                                                                                       "c%41.png")], infer()),
-                                   0, "", 4, check=check_links),
-    "formula slide names": Case("infer", with_inputs(lambda d: [named(n)(d) for n in ("=1+1.png", "@x.png", "-2.png",
-                                                                                     "+3.png")], infer()),
-                                0, "", 5, check=check_csv_cells),
+    "javascript: slide name": Case(
+        "infer",
+        with_inputs(named("javascript:document.body.setAttribute('x',1);x=1+.png"), infer()),
+        0,
+        "",
+        2,
+        check=check_links,
+    ),
+    "slide names with # ? %": Case(
+        "infer",
+        with_inputs(lambda d: [named(n)(d) for n in ("a#1.png", "b?2.png", "c%41.png")], infer()),
+        0,
+        "",
+        4,
+        check=check_links,
+    ),
+    "formula slide names": Case(
+        "infer",
+        with_inputs(lambda d: [named(n)(d) for n in ("=1+1.png", "@x.png", "-2.png", "+3.png")], infer()),
+        0,
+        "",
+        5,
+        check=check_csv_cells,
+    ),
     "244-byte slide name": Case("infer", with_inputs(named("L" * 240 + ".png"), infer()), 0, "", 2),
     "Excel manifest (BOM, CRLF)": Case("infer", excel_manifest, 0, "", 1),
     # infer: refused before anything is written
-    "--out holds the user's files": Case("infer", user_out, 2, "holds files LeukoScan did not write", out="mine_absent"),
+    "--out holds the user's files": Case(
+        "infer", user_out, 2, "holds files LeukoScan did not write", out="mine_absent"
+    ),
     "--device potato": Case("infer", with_inputs(lambda d: None, infer("--device", "potato")), 2, "device 'potato'"),
     "--flag-pct -5": Case("infer", with_inputs(lambda d: None, infer("--flag-pct", "-5")), 2, "--flag-pct"),
     "--flag-pct inf": Case("infer", with_inputs(lambda d: None, infer("--flag-pct", "inf")), 2, "--flag-pct"),
     "--flag-pct nan": Case("infer", with_inputs(lambda d: None, infer("--flag-pct", "nan")), 2, "--flag-pct"),
     "--margin 1e9": Case("infer", with_inputs(lambda d: None, infer("--margin", "1e9")), 2, "--margin"),
     "--tile 1": Case("infer", with_inputs(lambda d: None, infer("--tile", "1")), 2, "--tile"),
-    "pipeline.json without fusion": Case("infer", bad_pipeline('{"detector": "DET", "classifier": "CLF", "margin": 0.1}'),
-                                         2, "lacks fusion"),
-    "pipeline.json with NaN": Case("infer", bad_pipeline('{"detector": "DET", "classifier": "CLF", "fusion": "f.json", '
-                                                         '"margin": NaN}'), 2, "NaN is not a number"),
-    "evaluate-detector evil .pt": Case("evaluate_detector", lambda d, m: ["--weights", str(evil_pt("e.pt")(d / "in")),
-                                                                          "--data", m["data"]], 2, "e.pt: this detector"),
-    "evaluate-pipeline evil .pkl": Case("evaluate_pipeline", lambda d, m: ["--detector", m["det"], "--classifier",
-                                                                           str(_evil_pkl_run(d / "in")), "--data", m["data"]],
-                                        2, "model.pkl: a pickle"),
-    "export evil .pt": Case("export", lambda d, m: ["--detector", str(evil_pt("x.pt")(d / "in")), "--classifier",
-                                                    m["clf"]], 2, "x.pt: this detector checkpoint"),
+    "pipeline.json without fusion": Case(
+        "infer", bad_pipeline('{"detector": "DET", "classifier": "CLF", "margin": 0.1}'), 2, "lacks fusion"
+    ),
+    "pipeline.json with NaN": Case(
+        "infer",
+        bad_pipeline('{"detector": "DET", "classifier": "CLF", "fusion": "f.json", "margin": NaN}'),
+        2,
+        "NaN is not a number",
+    ),
+    "evaluate-detector evil .pt": Case(
+        "evaluate_detector",
+        lambda d, m: ["--weights", str(evil_pt("e.pt")(d / "in")), "--data", m["data"]],
+        2,
+        "e.pt: this detector",
+    ),
+    "evaluate-pipeline evil .pkl": Case(
+        "evaluate_pipeline",
+        lambda d, m: ["--detector", m["det"], "--classifier", str(_evil_pkl_run(d / "in")), "--data", m["data"]],
+        2,
+        "model.pkl: a pickle",
+    ),
+    "export evil .pt": Case(
+        "export",
+        lambda d, m: ["--detector", str(evil_pt("x.pt")(d / "in")), "--classifier", m["clf"]],
+        2,
+        "x.pt: this detector checkpoint",
+    ),
     # prepare-data
-    "prepare --out = source": Case("prepare_data", prep("voc", voc_folder, lambda d: d / "in", "--overwrite"), 2,
-                                   "replacing it would delete the source"),
-    "prepare --out = parent": Case("prepare_data", prep("voc", voc_folder, lambda d: d, "--overwrite"), 2,
-                                   "a folder holding the source"),
-    "prepare --out inside source": Case("prepare_data", prep("voc", voc_folder, lambda d: d / "in" / "c"), 2,
-                                        "lies inside the source"),
-    "prepare existing --out": Case("prepare_data", lambda d, m: ((d / "o").mkdir(), (d / "o" / "keep").write_text("k"),
-                                                                 prep("voc", voc_folder, lambda d: d / "o")(d, m))[2],
-                                   2, "--overwrite", out="o_absent"),
-    "yolo NaN coordinate": Case("prepare_data", prep("yolo", lambda s: yolo_folder(s, {"a": ["0 nan 0.5 0.2 0.2"]}),
-                                                     lambda d: d / "o"), 2, "a.txt:1: non-finite", out="o"),
-    "yolo inf size": Case("prepare_data", prep("yolo", lambda s: yolo_folder(s, {"a": ["0 0.5 0.5 inf 0.2"]}),
-                                               lambda d: d / "o"), 2, "a.txt:1: non-finite", out="o"),
-    "yolo NaN class id": Case("prepare_data", prep("yolo", lambda s: yolo_folder(s, {"a": ["nan 0.5 0.5 0.2 0.2"]}),
-                                                   lambda d: d / "o"), 2, "a.txt:1: non-finite", out="o"),
-    "voc NaN coordinate": Case("prepare_data", prep("voc", lambda s: voc_folder(s, "nan"), lambda d: d / "o"), 2,
-                               "im0.xml: object 0 (WBC) <xmin> is not a finite number", out="o"),
+    "prepare --out = source": Case(
+        "prepare_data",
+        prep("voc", voc_folder, lambda d: d / "in", "--overwrite"),
+        2,
+        "replacing it would delete the source",
+    ),
+    "prepare --out = parent": Case(
+        "prepare_data", prep("voc", voc_folder, lambda d: d, "--overwrite"), 2, "a folder holding the source"
+    ),
+    "prepare --out inside source": Case(
+        "prepare_data", prep("voc", voc_folder, lambda d: d / "in" / "c"), 2, "lies inside the source"
+    ),
+    "prepare existing --out": Case(
+        "prepare_data",
+        lambda d, m: (
+            (d / "o").mkdir(),
+            (d / "o" / "keep").write_text("k"),
+            prep("voc", voc_folder, lambda d: d / "o")(d, m),
+        )[2],
+        2,
+        "--overwrite",
+        out="o_absent",
+    ),
+    "yolo NaN coordinate": Case(
+        "prepare_data",
+        prep("yolo", lambda s: yolo_folder(s, {"a": ["0 nan 0.5 0.2 0.2"]}), lambda d: d / "o"),
+        2,
+        "a.txt:1: non-finite",
+        out="o",
+    ),
+    "yolo inf size": Case(
+        "prepare_data",
+        prep("yolo", lambda s: yolo_folder(s, {"a": ["0 0.5 0.5 inf 0.2"]}), lambda d: d / "o"),
+        2,
+        "a.txt:1: non-finite",
+        out="o",
+    ),
+    "yolo NaN class id": Case(
+        "prepare_data",
+        prep("yolo", lambda s: yolo_folder(s, {"a": ["nan 0.5 0.5 0.2 0.2"]}), lambda d: d / "o"),
+        2,
+        "a.txt:1: non-finite",
+        out="o",
+    ),
+    "voc NaN coordinate": Case(
+        "prepare_data",
+        prep("voc", lambda s: voc_folder(s, "nan"), lambda d: d / "o"),
+        2,
+        "im0.xml: object 0 (WBC) <xmin> is not a finite number",
+        out="o",
+    ),
     # train-detector: refused before training
     "train-detector --epochs 0": Case("train_detector", train_det(None, "--epochs", "0"), 2, "epochs must be >= 1"),
     "train-detector --epochs -1": Case("train_detector", train_det(None, "--epochs", "-1"), 2, "epochs must be >= 1"),
     "train-detector --batch 0": Case("train_detector", train_det(None, "--batch", "0"), 2, "batch must be >= 1"),
-    "all class ids unknown": Case("train_detector", train_det(lambda s, m: yolo_folder(
-        s, {"a": ["4 0.5 0.5 0.2 0.2"], "b": ["9 0.5 0.5 0.2 0.2"]})), 2, "0 objects in 2 image(s)"),
-    "empty val split": Case("train_detector", train_det(lambda s, m: yolo_folder(
-        s, {"a": ["0 0.5 0.5 0.2 0.2"]}, val={})), 2, "split 'val' has no images"),
+    "all class ids unknown": Case(
+        "train_detector",
+        train_det(lambda s, m: yolo_folder(s, {"a": ["4 0.5 0.5 0.2 0.2"], "b": ["9 0.5 0.5 0.2 0.2"]})),
+        2,
+        "0 objects in 2 image(s)",
+    ),
+    "empty val split": Case(
+        "train_detector",
+        train_det(lambda s, m: yolo_folder(s, {"a": ["0 0.5 0.5 0.2 0.2"]}, val={})),
+        2,
+        "split 'val' has no images",
+    ),
     "NaN in a prepared dataset": Case("train_detector", train_det(nan_in_prepared), 2, "non-finite (NaN/inf)"),
-    "train-detector --device potato": Case("train_detector", train_det(None, "--device", "potato"), 2,
-                                           "device 'potato'"),
-    "train-detector --imgsz 100000": Case("train_detector", train_det(None, "--imgsz", "100000"), 2,
-                                          "imgsz must be <= 4096"),
+    "train-detector --device potato": Case(
+        "train_detector", train_det(None, "--device", "potato"), 2, "device 'potato'"
+    ),
+    "train-detector --imgsz 100000": Case(
+        "train_detector", train_det(None, "--imgsz", "100000"), 2, "imgsz must be <= 4096"
+    ),
     "binary --config": Case("train_detector", binary_config, 2, "not a text (YAML) file"),
-    "tiling explodes": Case("train_detector", train_det(None, "tile.enabled=on", "tile.size=40", "tile.overlap=36",
-                                                        "tile.max_tiles=100"), 2, "would make"),
-    "tile overlap >= tile": Case("train_detector", train_det(None, "tile.enabled=on", "tile.size=40",
-                                                             "tile.overlap=40"), 2, "must be smaller than the tile"),
+    "tiling explodes": Case(
+        "train_detector",
+        train_det(None, "tile.enabled=on", "tile.size=40", "tile.overlap=36", "tile.max_tiles=100"),
+        2,
+        "would make",
+    ),
+    "tile overlap >= tile": Case(
+        "train_detector",
+        train_det(None, "tile.enabled=on", "tile.size=40", "tile.overlap=40"),
+        2,
+        "must be smaller than the tile",
+    ),
     # train-classifier
-    "train-classifier --epochs -1": Case("train_classifier", train_clf(None, "--epochs", "-1"), 2, "fit.epochs must be"),
+    "train-classifier --epochs -1": Case(
+        "train_classifier", train_clf(None, "--epochs", "-1"), 2, "fit.epochs must be"
+    ),
     "train-classifier --batch 0": Case("train_classifier", train_clf(None, "--batch", "0"), 2, "fit.batch must be"),
-    "train-classifier unknown data": Case("train_classifier", lambda d, m: ["--data", "unknown_name",
-                                                                            f"project={d / 'runs'}"], 2, "unknown_name"),
-    "train-classifier --imgsz 100000": Case("train_classifier", train_clf(None, "--imgsz", "100000"), 2,
-                                            "imgsz must be 16-2048"),
-    "evaluate-detector --tile 1": Case("evaluate_detector", lambda d, m: ["--weights", m["det"], "--data", m["data"],
-                                                                          "--tile", "1"], 2, "--tile must be"),
-    "evaluate-detector --device potato": Case("evaluate_detector", lambda d, m: ["--weights", m["det"], "--data",
-                                                                                 m["data"], "--device", "potato"],
-                                              2, "device 'potato'"),
-    "--folds larger than the groups": Case("train_classifier", train_clf(lambda s: cells_folder(
-        s / "cells", ["blast", "normal"] * 2), "--folds", "10"), 2, "folds=10"),
-    "one-class cells": Case("train_classifier", train_clf(lambda s: cells_folder(s / "cells", ["blast"] * 4)), 2,
-                            "a classifier needs at least two classes"),
+    "train-classifier unknown data": Case(
+        "train_classifier", lambda d, m: ["--data", "unknown_name", f"project={d / 'runs'}"], 2, "unknown_name"
+    ),
+    "train-classifier --imgsz 100000": Case(
+        "train_classifier", train_clf(None, "--imgsz", "100000"), 2, "imgsz must be 16-2048"
+    ),
+    "evaluate-detector --tile 1": Case(
+        "evaluate_detector",
+        lambda d, m: ["--weights", m["det"], "--data", m["data"], "--tile", "1"],
+        2,
+        "--tile must be",
+    ),
+    "evaluate-detector --device potato": Case(
+        "evaluate_detector",
+        lambda d, m: ["--weights", m["det"], "--data", m["data"], "--device", "potato"],
+        2,
+        "device 'potato'",
+    ),
+    "--folds larger than the groups": Case(
+        "train_classifier",
+        train_clf(lambda s: cells_folder(s / "cells", ["blast", "normal"] * 2), "--folds", "10"),
+        2,
+        "folds=10",
+    ),
+    "one-class cells": Case(
+        "train_classifier",
+        train_clf(lambda s: cells_folder(s / "cells", ["blast"] * 4)),
+        2,
+        "a classifier needs at least two classes",
+    ),
 }
 
 
@@ -591,8 +790,9 @@ def _summary_dir(d: Path, case: Case, argv: list[str]) -> Path | None:
     return runs[-1] if runs else None
 
 
-def _judge(case: Case, d: Path, argv: list[str], code: int | None, out: str, err: str,
-           before: dict[str, str], exc: str | None) -> str:
+def _judge(
+    case: Case, d: Path, argv: list[str], code: int | None, out: str, err: str, before: dict[str, str], exc: str | None
+) -> str:
     """-> "clean", "traceback", "wrong" (silent wrong result / wrong contract), "data-loss"."""
     if exc is not None or "Traceback" in out + err:
         return f"traceback: {exc or err[-500:]}"
@@ -674,12 +874,15 @@ def test_corpus_figure(capsys):
     if len(RESULTS) < len(CASES):
         pytest.skip("run the whole corpus file for the figure")
     tried = [v for v in RESULTS.values() if not v.startswith("skipped")]
-    fig = {"cases_tried": len(tried), "handled_cleanly": sum(v == "clean" for v in tried),
-           "tracebacks": sum(v.startswith("traceback") for v in tried),
-           "silent_wrong_results": sum(v.startswith("wrong") for v in tried),
-           "data_loss_events": sum(v.startswith("data-loss") for v in tried),
-           "code_executions": sum(v.startswith("code-execution") for v in tried),
-           "skipped": [k for k, v in RESULTS.items() if v.startswith("skipped")]}
+    fig = {
+        "cases_tried": len(tried),
+        "handled_cleanly": sum(v == "clean" for v in tried),
+        "tracebacks": sum(v.startswith("traceback") for v in tried),
+        "silent_wrong_results": sum(v.startswith("wrong") for v in tried),
+        "data_loss_events": sum(v.startswith("data-loss") for v in tried),
+        "code_executions": sum(v.startswith("code-execution") for v in tried),
+        "skipped": [k for k, v in RESULTS.items() if v.startswith("skipped")],
+    }
     if os.environ.get("LEUKOSCAN_CORPUS_FIGURE"):
         Path(os.environ["LEUKOSCAN_CORPUS_FIGURE"]).write_text(json.dumps({"figure": fig, "cases": RESULTS}, indent=1))
     assert fig["handled_cleanly"] == fig["cases_tried"], fig  # the figure: LEUKOSCAN_CORPUS_FIGURE=file

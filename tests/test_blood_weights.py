@@ -36,11 +36,16 @@ def test_copy_found_through_resize_mirror_and_colour_shift(tmp_path):
 
 
 def _voc(path: Path, img: str, boxes: list[tuple[str, list[int]]]) -> None:
-    objs = "".join(f"<object><name>{n}</name><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin>"
-                   f"<xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>" for n, b in boxes)
+    objs = "".join(
+        f"<object><name>{n}</name><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin>"
+        f"<xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>"
+        for n, b in boxes
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<annotation><filename>{img}</filename><size><width>320</width><height>240</height>"
-                    f"<depth>3</depth></size>{objs}</annotation>")
+    path.write_text(
+        f"<annotation><filename>{img}</filename><size><width>320</width><height>240</height>"
+        f"<depth>3</depth></size>{objs}</annotation>"
+    )
 
 
 def test_blood_fields_leaves_out_txl_copies_of_bccd_val(tmp_path):
@@ -59,8 +64,10 @@ def test_blood_fields_leaves_out_txl_copies_of_bccd_val(tmp_path):
     (root / "BCCD" / "ImageSets" / "Main" / "val.txt").write_text("B2\nB3\n")
     txl = root / "TXL_PBC"
     leak = cv2.resize(smears[2].image, (224, 224))[::-1]  # BCCD val B2, resized and flipped
-    for split, imgs in (("train", {"t_leak": leak, "t_own": make_smear(224, 224, seed=50).image}),
-                        ("val", {"v_own": make_smear(224, 224, seed=51).image})):
+    for split, imgs in (
+        ("train", {"t_leak": leak, "t_own": make_smear(224, 224, seed=50).image}),
+        ("val", {"v_own": make_smear(224, 224, seed=51).image}),
+    ):
         for stem, img in imgs.items():
             _jpg(txl / "images" / split / f"{stem}.jpg", img)
             (txl / "labels" / split).mkdir(parents=True, exist_ok=True)
@@ -105,14 +112,28 @@ def _tiny_pbc_run(tmp_path: Path) -> Path:
     from leukoscan.classify.pretrain import PretrainConfig, pretrain_backbone
     from leukoscan.data.canonical import CellImage, staged_output, write_cells
 
-    items = [CellImage(f"{c}_{i}.png", c, f"{c}{i}", ("train", "train", "val", "test")[i % 4],
-                       array=make_cell_crop(48, blast=c == "blast", seed=i + 7 * k))
-             for k, c in enumerate(("blast", "lymphocyte", "monocyte")) for i in range(8)]
+    items = [
+        CellImage(
+            f"{c}_{i}.png",
+            c,
+            f"{c}{i}",
+            ("train", "train", "val", "test")[i % 4],
+            array=make_cell_crop(48, blast=c == "blast", seed=i + 7 * k),
+        )
+        for k, c in enumerate(("blast", "lymphocyte", "monocyte"))
+        for i in range(8)
+    ]
     out = tmp_path / "pbc"
     with staged_output(out, overwrite=True) as stage:
         write_cells(stage, items, progress=False)
-    cfg = PretrainConfig(arch="cnn", data=str(out), imgsz=32, project=str(tmp_path / "runs"), name="pbc_cnn",
-                         fit=FitCfg(epochs=1, batch=4, device="cpu"))
+    cfg = PretrainConfig(
+        arch="cnn",
+        data=str(out),
+        imgsz=32,
+        project=str(tmp_path / "runs"),
+        name="pbc_cnn",
+        fit=FitCfg(epochs=1, batch=4, device="cpu"),
+    )
     return pretrain_backbone(cfg).parent
 
 
@@ -195,16 +216,38 @@ def test_yolo_weights_file_round_trip_and_blood_init(tmp_path, weights_dir):
     from leukoscan.detect.train import DetectTrainConfig, train
 
     data = make_tiny_dataset(tmp_path / "data")
-    run = train(DetectTrainConfig(data=str(data), epochs=1, imgsz=64, batch=2, pretrained=False, name="a",
-                                  project=str(tmp_path / "runs"), val=False), progress=False)
+    run = train(
+        DetectTrainConfig(
+            data=str(data),
+            epochs=1,
+            imgsz=64,
+            batch=2,
+            pretrained=False,
+            name="a",
+            project=str(tmp_path / "runs"),
+            val=False,
+        ),
+        progress=False,
+    )
     det = detect.load(run)
     wfile = save_weights_file(det, tmp_path / "w.pt")
     again = detect.load(wfile)  # rebuilt from the YAML + tensors, no pickle
     img = make_smear(96, 128, seed=3).image
     a, b = det.predict(img, conf=0.001), again.predict(img, conf=0.001)
     assert len(a) == len(b)
-    run2 = train(DetectTrainConfig(data=str(data), epochs=1, imgsz=64, batch=2, pretrained=str(wfile), name="b",
-                                   project=str(tmp_path / "runs"), val=False), progress=False)
+    run2 = train(
+        DetectTrainConfig(
+            data=str(data),
+            epochs=1,
+            imgsz=64,
+            batch=2,
+            pretrained=str(wfile),
+            name="b",
+            project=str(tmp_path / "runs"),
+            val=False,
+        ),
+        progress=False,
+    )
     info = json.loads((run2 / "run_info.json").read_text())
     assert info["pretrained"].startswith("blood")
     with pytest.raises(LeukoScanError, match="YOLO detectors only"):
@@ -221,9 +264,11 @@ def test_infer_without_any_run_uses_the_bundled_detector_and_says_so(tmp_path, w
 
     net = DetectionModel("yolov8n.yaml", nc=3, verbose=False)
     meta = {"backend": "yolov8n", "class_names": ["WBC", "RBC", "Platelets"], "imgsz": 64}
-    bundled.write_bundle("blood_fields_yolov8n", {"format": WEIGHTS_FORMAT, "leukoscan": meta,
-                                                  "state_dict": net.state_dict()},
-                         {"kind": "detector", "arch": "yolov8n", "data": "blood_fields"})
+    bundled.write_bundle(
+        "blood_fields_yolov8n",
+        {"format": WEIGHTS_FORMAT, "leukoscan": meta, "state_dict": net.state_dict()},
+        {"kind": "detector", "arch": "yolov8n", "data": "blood_fields"},
+    )
     monkeypatch.chdir(tmp_path)  # no runs/ here
     _jpg(tmp_path / "slide.jpg", make_smear(96, 128, seed=1).image)
     assert main([str(tmp_path / "slide.jpg"), "--out", str(tmp_path / "out")]) == 0

@@ -22,9 +22,7 @@ def test_quantise_uses_region_range_and_zero_outside():
 
 
 def test_glrlm_matrix_by_hand():
-    lv = np.array([[1, 1, 2],
-                   [2, 2, 2],
-                   [1, 0, 1]])
+    lv = np.array([[1, 1, 2], [2, 2, 2], [1, 0, 1]])
     # rows (0 deg): [1,1,2] -> (1, len2), (2, len1); [2,2,2] -> (2, len3); [1,0,1] -> (1, len1) x2
     expect0 = np.array([[2, 1, 0], [1, 0, 1]])
     np.testing.assert_array_equal(T.glrlm(lv, 2, (0, 1)), expect0)
@@ -45,8 +43,8 @@ def test_glrlm_features_by_hand():
     f = dict(zip(T.GLRLM_NAMES, T.glrlm_features(p, 5), strict=True))
     assert f["SRE"] == pytest.approx((2 + 1 / 4 + 1) / 4)
     assert f["LRE"] == pytest.approx((2 + 4 + 1) / 4)
-    assert f["GLN"] == pytest.approx((3 ** 2 + 1 ** 2) / 4)
-    assert f["RLN"] == pytest.approx((3 ** 2 + 1 ** 2) / 4)
+    assert f["GLN"] == pytest.approx((3**2 + 1**2) / 4)
+    assert f["RLN"] == pytest.approx((3**2 + 1**2) / 4)
     assert f["RP"] == pytest.approx(4 / 5)
     assert f["LGRE"] == pytest.approx((3 + 1 / 4) / 4)
     assert f["HGRE"] == pytest.approx((3 + 4) / 4)
@@ -59,15 +57,20 @@ def test_glrlm_feature_set_on_uniform_disc():
     m[2:7, 2:7] = True
     v = F.glrlm(_rgb(g), m, m)
     # one level; rows/cols: 5 runs of length 5 (RP 5/25); diagonals: runs 1..5 of length 1..5
-    assert v[0] == pytest.approx(np.mean([1 / 25, 1 / 25, np.mean(1 / np.array([1, 4, 9, 16, 25, 16, 9, 4, 1.])),
-                                          np.mean(1 / np.array([1, 4, 9, 16, 25, 16, 9, 4, 1.]))]))
+    assert v[0] == pytest.approx(
+        np.mean(
+            [
+                1 / 25,
+                1 / 25,
+                np.mean(1 / np.array([1, 4, 9, 16, 25, 16, 9, 4, 1.0])),
+                np.mean(1 / np.array([1, 4, 9, 16, 25, 16, 9, 4, 1.0])),
+            ]
+        )
+    )
 
 
 def test_glcm_inside_mask_by_hand():
-    g = np.array([[0, 0, 255, 255],
-                  [0, 0, 255, 255],
-                  [0, 0, 255, 255],
-                  [9, 9, 9, 9]], np.uint8)
+    g = np.array([[0, 0, 255, 255], [0, 0, 255, 255], [0, 0, 255, 255], [9, 9, 9, 9]], np.uint8)
     m = np.ones_like(g, bool)
     m[3] = False  # last row outside: must not count
     q = T.quantise(g, m, 2)  # 0 -> 1, 255 -> 2
@@ -78,9 +81,16 @@ def test_glcm_inside_mask_by_hand():
     # the feature set uses 16 levels over the region's range: 0 -> 1, 255 -> 16, so
     # contrast = 15^2 x off-diagonal mass; 0 deg 6/18, 90 deg 0, 45/135 deg 4/12
     assert v["contrast"] == pytest.approx(225 * np.mean([6 / 18, 4 / 12, 0.0, 4 / 12]))
-    assert 0 < v["energy"] <= 1 and v["ASM"] == pytest.approx(np.mean(
-        [((6 / 18) ** 2 * 2 + (3 / 18) ** 2 * 2), ((4 / 12) ** 2 * 2 + (2 / 12) ** 2 * 2),
-         0.5, ((4 / 12) ** 2 * 2 + (2 / 12) ** 2 * 2)]))
+    assert 0 < v["energy"] <= 1 and v["ASM"] == pytest.approx(
+        np.mean(
+            [
+                ((6 / 18) ** 2 * 2 + (3 / 18) ** 2 * 2),
+                ((4 / 12) ** 2 * 2 + (2 / 12) ** 2 * 2),
+                0.5,
+                ((4 / 12) ** 2 * 2 + (2 / 12) ** 2 * 2),
+            ]
+        )
+    )
 
 
 def test_lbp_flat_region_is_all_uniform_code_8():
@@ -109,9 +119,9 @@ def test_ldp_code_by_hand():
 
 def test_shape_of_disc_and_square():
     yy, xx = np.mgrid[:101, :101]
-    disc = (yy - 50) ** 2 + (xx - 50) ** 2 <= 30 ** 2
+    disc = (yy - 50) ** 2 + (xx - 50) ** 2 <= 30**2
     v = dict(zip(F.feature_names("shape"), F.shape(_rgb(np.zeros((101, 101))), disc, disc), strict=True))
-    assert v["nuc_area_frac"] == pytest.approx(np.pi * 30 ** 2 / 101 ** 2, rel=0.01)
+    assert v["nuc_area_frac"] == pytest.approx(np.pi * 30**2 / 101**2, rel=0.01)
     assert v["nuc_eccentricity"] < 0.05 and v["nuc_solidity"] > 0.98
     assert v["nuc_compactness"] == pytest.approx(1.0, abs=0.15)  # digital perimeter: ~1.10
     assert v["nc_ratio"] == 1.0 and v["nuc_components"] == 1.0
@@ -151,8 +161,8 @@ def test_every_feature_set_finite_and_named(name):
 
     rgb = make_cell_crop(64, blast=True, seed=0)
     yy, xx = np.mgrid[:64, :64]
-    nuc = (yy - 32) ** 2 + (xx - 32) ** 2 <= 12 ** 2
-    cell = (yy - 32) ** 2 + (xx - 32) ** 2 <= 20 ** 2
+    nuc = (yy - 32) ** 2 + (xx - 32) ** 2 <= 12**2
+    cell = (yy - 32) ** 2 + (xx - 32) ** 2 <= 20**2
     before = rgb.copy()
     v = F.FEATURES[name](rgb, nuc, cell)
     assert v.shape == (len(F.feature_names(name)),) and np.isfinite(v).all()

@@ -44,8 +44,15 @@ def test_every_composition_is_registered():
 
 
 # One composition per segmentation method, per feature set and per classifier (covers each part).
-SAMPLE = ["watershed+glcm+rf", "otsu+shape+svm", "kmeans+colour+dt", "kmedoids+glrlm+knn",
-          "fcm+firstorder+nb", "otsu+lbp+mlp", "watershed+ldp+ensemble"]
+SAMPLE = [
+    "watershed+glcm+rf",
+    "otsu+shape+svm",
+    "kmeans+colour+dt",
+    "kmedoids+glrlm+knn",
+    "fcm+firstorder+nb",
+    "otsu+lbp+mlp",
+    "watershed+ldp+ensemble",
+]
 
 
 @pytest.mark.parametrize("name", SAMPLE)

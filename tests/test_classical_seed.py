@@ -142,8 +142,15 @@ def test_load_cells_groups_by_source_slide(fake_root):
 
 def test_run_seed_table_end_to_end(fake_root, tmp_path):
     out = tmp_path / "seed"
-    cfg = SeedCfg(data_root=str(fake_root.parent), out=str(out), recipes=("das2020", "kumar2018_nb"),
-                  n_boot=20, slide_models=("camera_only",), cache=str(tmp_path / "cache"), fold_seeds=2)
+    cfg = SeedCfg(
+        data_root=str(fake_root.parent),
+        out=str(out),
+        recipes=("das2020", "kumar2018_nb"),
+        n_boot=20,
+        slide_models=("camera_only",),
+        cache=str(tmp_path / "cache"),
+        fold_seeds=2,
+    )
     res = run_seed_table(cfg, log=lambda *_: None)
     assert set(res["cells"]) == {"das2020", "kumar2018_nb"}
     assert set(res["slides"]) == {"camera_only", "das2020 (slides)"}
@@ -158,8 +165,22 @@ def test_run_seed_table_end_to_end(fake_root, tmp_path):
 def test_benchmark_script_smoke_and_bad_args(fake_root, tmp_path, bench, tool):
     main = bench("seed_reproduction").main
     out = tmp_path / "smoke"
-    assert main(["--data-root", str(fake_root), "--recipes", "kumar2018_nb", "--no-slides", "--n-boot", "20",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--data-root",
+                str(fake_root),
+                "--recipes",
+                "kumar2018_nb",
+                "--no-slides",
+                "--n-boot",
+                "20",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "kumar2018_nb" in json.loads(out.with_suffix(".json").read_text())["cells"]
     assert main(["--data-root", str(fake_root), "--recipes", "nobody2020"]) == 2
     assert main(["--data-root", str(tmp_path / "missing")]) == 2
@@ -192,8 +213,9 @@ def test_seed_table_leaves_test_alone_and_scores_it_only_when_named(fake_root, t
     decoded: list[str] = []
     real = rp.read_image
     monkeypatch.setattr(rp, "read_image", lambda p, *a, **k: decoded.append(p.stem) or real(p, *a, **k))
-    cfg = SeedCfg(data_root=str(root), out=str(tmp_path / "dev"), recipes=("kumar2018_nb",), n_boot=0,
-                  slides=False, fold_seeds=2)
+    cfg = SeedCfg(
+        data_root=str(root), out=str(tmp_path / "dev"), recipes=("kumar2018_nb",), n_boot=0, slides=False, fold_seeds=2
+    )
     res = run_seed_table(cfg, log=lambda *_: None)
     test_crops = {f"Im{200 + j:03d}_{j % 2}" for j in (2, 3, 12, 13)}
     assert not test_crops & set(decoded)  # never decoded
@@ -204,19 +226,46 @@ def test_seed_table_leaves_test_alone_and_scores_it_only_when_named(fake_root, t
     assert len(rep["per_seed"]) == 2 and rep["min"] <= rep["mean"] <= rep["max"]
     assert "2 fold seeds:" in (tmp_path / "dev.md").read_text()
 
-    cfg = SeedCfg(data_root=str(root), out=str(tmp_path / "held"), recipes=("kumar2018_nb",), n_boot=0,
-                  slide_models=("camera_only",), fold_seeds=1, test_split="test")
+    cfg = SeedCfg(
+        data_root=str(root),
+        out=str(tmp_path / "held"),
+        recipes=("kumar2018_nb",),
+        n_boot=0,
+        slide_models=("camera_only",),
+        fold_seeds=1,
+        test_split="test",
+    )
     res = run_seed_table(cfg, log=lambda *_: None)
     held = res["cells"]["kumar2018_nb"]["schemes"]["test"]
-    assert held["n"] == 4 and res["cells_n"]["test_n"] == 4 and res["cells"]["kumar2018_nb"]["schemes"]["grouped"]["n"] == 16
+    assert (
+        held["n"] == 4
+        and res["cells_n"]["test_n"] == 4
+        and res["cells"]["kumar2018_nb"]["schemes"]["grouped"]["n"] == 16
+    )
     assert res["slides"]["camera_only"]["schemes"]["test"]["n"] == 4  # the 4 test slides, scored once
     assert "held-out `test`" in (tmp_path / "held.md").read_text()
 
 
 def test_whole_slide_cli(fake_root, tmp_path, tool):
     main = tool("benchmark_classifiers").main
-    assert main(["--slides", "--data-root", str(fake_root.parent), "--out", str(tmp_path), "--fold-seeds", "2",
-                 "--tag", "ws", "--slide-models", "camera_only,global+svm"]) == 0
+    assert (
+        main(
+            [
+                "--slides",
+                "--data-root",
+                str(fake_root.parent),
+                "--out",
+                str(tmp_path),
+                "--fold-seeds",
+                "2",
+                "--tag",
+                "ws",
+                "--slide-models",
+                "camera_only,global+svm",
+            ]
+        )
+        == 0
+    )
     res = json.loads((tmp_path / "ws.json").read_text())
     assert res["cells"] == {} and "camera_only" in res["slides"]
     assert len(res["slides"]["global+svm"]["schemes"]["grouped"]["repeats"]["accuracy"]["per_seed"]) == 2

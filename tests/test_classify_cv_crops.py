@@ -66,8 +66,7 @@ def test_border_crops_keep_size(box):
 def test_crop_from_supervision_detections_and_constant_pad():
     import supervision as sv
 
-    det = sv.Detections(xyxy=np.array([[0, 0, 10, 10], [50, 50, 70, 60]], np.float32),
-                        class_id=np.array([0, 0]))
+    det = sv.Detections(xyxy=np.array([[0, 0, 10, 10], [50, 50, 70, 60]], np.float32), class_id=np.array([0, 0]))
     crops = crop_detections(_image(), det, margin=0.5, size=32, pad_value=255)
     assert len(crops) == 2 and all(c.shape == (32, 32, 3) for c in crops)
     assert crop_detections(_image(), sv.Detections.empty(), margin=0.1) == []

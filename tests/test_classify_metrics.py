@@ -24,7 +24,7 @@ def _proba(p1):
 def test_hand_computed_confusion():
     # truth: 4 positives, 6 negatives; predictions: TP=3, FN=1, FP=2, TN=4
     y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
-    p = np.array([.9, .8, .7, .2, .6, .55, .1, .2, .3, .4])
+    p = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.55, 0.1, 0.2, 0.3, 0.4])
     r = binary_report(y, _proba(p), ("normal", "blast"), positive=1, n_boot=200)
     assert r.confusion.tolist() == [[4, 2], [1, 3]]
     assert r.sensitivity.value == pytest.approx(3 / 4)
@@ -59,7 +59,7 @@ def test_auc_matches_sklearn():
 
 def test_no_positives_is_nan_not_crash():
     y = np.zeros(5, int)
-    r = binary_report(y, _proba([.1, .2, .7, .3, .4]), n_boot=100)
+    r = binary_report(y, _proba([0.1, 0.2, 0.7, 0.3, 0.4]), n_boot=100)
     assert math.isnan(r.sensitivity.value) and math.isnan(r.auc.value)
     assert math.isnan(r.balanced_accuracy.value)
     assert r.specificity.value == pytest.approx(4 / 5)
@@ -68,17 +68,17 @@ def test_no_positives_is_nan_not_crash():
 
 
 def test_no_positives_no_predicted_positives():
-    r = binary_report(np.zeros(3, int), _proba([.1, .2, .3]), n_boot=50)
+    r = binary_report(np.zeros(3, int), _proba([0.1, 0.2, 0.3]), n_boot=50)
     assert math.isnan(r.precision.value) and math.isnan(r.f1.value)
     assert r.accuracy.value == 1.0
 
 
 def test_all_correct_and_all_wrong():
     y = np.array([0, 1, 0, 1])
-    good = binary_report(y, _proba([.1, .9, .2, .8]), n_boot=100)
+    good = binary_report(y, _proba([0.1, 0.9, 0.2, 0.8]), n_boot=100)
     assert good.accuracy.value == 1 and good.balanced_accuracy.value == 1 and good.auc.value == 1
     assert good.confusion.tolist() == [[2, 0], [0, 2]]
-    bad = binary_report(y, _proba([.9, .1, .8, .2]), n_boot=100)
+    bad = binary_report(y, _proba([0.9, 0.1, 0.8, 0.2]), n_boot=100)
     assert bad.accuracy.value == 0 and bad.sensitivity.value == 0 and bad.specificity.value == 0
     assert bad.f1.value == 0 and bad.auc.value == 0 and bad.confusion.tolist() == [[0, 2], [2, 0]]
 
@@ -90,7 +90,7 @@ def test_empty_input():
 
 def test_ece_hand_computed():
     # two bins: conf 0.9 (2 items, 1 correct) and conf 0.6 (2 items, 2 correct)
-    proba = np.array([[.1, .9], [.1, .9], [.4, .6], [.4, .6]])
+    proba = np.array([[0.1, 0.9], [0.1, 0.9], [0.4, 0.6], [0.4, 0.6]])
     y = np.array([1, 0, 1, 1])
     assert expected_calibration_error(y, proba) == pytest.approx(0.5 * 0.4 + 0.5 * 0.4)
 

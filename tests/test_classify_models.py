@@ -22,11 +22,22 @@ def _size(name: str) -> int:
     return 64 if name.startswith("alexnet") else 32  # AlexNet's stride-4 stem needs >= 63 px
 
 
-
 def test_zoo_is_complete():
-    expected = {"cnn", "alexnet", "resnet18", "resnet50", "googlenet", "vgg16", "shufflenet_v2",
-                "mobilenet_v2", "cnn_rnn", "handcrafted+svm", "handcrafted+rf", "mobilenet_v2+svm",
-                "resnet18+rf"}
+    expected = {
+        "cnn",
+        "alexnet",
+        "resnet18",
+        "resnet50",
+        "googlenet",
+        "vgg16",
+        "shufflenet_v2",
+        "mobilenet_v2",
+        "cnn_rnn",
+        "handcrafted+svm",
+        "handcrafted+rf",
+        "mobilenet_v2+svm",
+        "resnet18+rf",
+    }
     assert expected <= set(classify.list_names())
 
 

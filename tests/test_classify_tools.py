@@ -17,8 +17,25 @@ def test_train_classifier_cv_and_load(tmp_path, capsys, tool):
     from leukoscan import classify
 
     main = tool("train_classifier").main
-    rc = main(["--model", "handcrafted+svm", "--data", "demo_cells", "--imgsz", "48", "--folds", "2",
-               "--epochs", "3", "--name", "hc", "--wandb", f"project={tmp_path}", "group_by=slide"])
+    rc = main(
+        [
+            "--model",
+            "handcrafted+svm",
+            "--data",
+            "demo_cells",
+            "--imgsz",
+            "48",
+            "--folds",
+            "2",
+            "--epochs",
+            "3",
+            "--name",
+            "hc",
+            "--wandb",
+            f"project={tmp_path}",
+            "group_by=slide",
+        ]
+    )
     assert rc == 0
     assert "ignored" in capsys.readouterr().out
     run = tmp_path / "hc"
@@ -35,8 +52,26 @@ def test_train_classifier_cv_and_load(tmp_path, capsys, tool):
 
 def test_train_classifier_torch_holdout(tmp_path, tool):
     main = tool("train_classifier").main
-    rc = main(["--model", "cnn", "--data", "demo_cells", "--imgsz", "32", "--folds", "0", "--epochs", "1",
-               "--scratch", "--device", "cpu", "--name", "cnn", f"project={tmp_path}"])
+    rc = main(
+        [
+            "--model",
+            "cnn",
+            "--data",
+            "demo_cells",
+            "--imgsz",
+            "32",
+            "--folds",
+            "0",
+            "--epochs",
+            "1",
+            "--scratch",
+            "--device",
+            "cpu",
+            "--name",
+            "cnn",
+            f"project={tmp_path}",
+        ]
+    )
     assert rc == 0
     m = json.loads((tmp_path / "cnn" / "metrics.json").read_text())
     assert ("val" in m) or ("test" in m) or ("note" in m)
@@ -53,8 +88,26 @@ def test_benchmark_tool(tmp_path, tool):
     main = tool("benchmark_classifiers").main
     cfg = tmp_path / "bench.yaml"
     cfg.write_text("fit: {epochs: 1, batch: 8}\nper_model: {cnn: {imgsz: 32}}\n")
-    rc = main(["--config", str(cfg), "--data", "demo_cells", "--models", "handcrafted+rf,cnn", "--folds", "2", "--imgsz", "32",
-               "--out", str(tmp_path), "--tag", "smoke", "group_by=slide", "n_boot=50"])
+    rc = main(
+        [
+            "--config",
+            str(cfg),
+            "--data",
+            "demo_cells",
+            "--models",
+            "handcrafted+rf,cnn",
+            "--folds",
+            "2",
+            "--imgsz",
+            "32",
+            "--out",
+            str(tmp_path),
+            "--tag",
+            "smoke",
+            "group_by=slide",
+            "n_boot=50",
+        ]
+    )
     assert rc == 0
     out = json.loads((tmp_path / "smoke.json").read_text())
     assert set(out["results"]) == {"handcrafted+rf", "cnn"}
@@ -71,8 +124,23 @@ def test_pretrain_backbone_then_features(tmp_path, tool):
     from leukoscan.synthetic import make_cell_crop
 
     main = tool("pretrain_backbone").main
-    rc = main(["--arch", "cnn", "--data", "demo", "--imgsz", "32", "--epochs", "1", "--name", "pre",
-               f"project={tmp_path}", "per_class=8", "fit.batch=8"])
+    rc = main(
+        [
+            "--arch",
+            "cnn",
+            "--data",
+            "demo",
+            "--imgsz",
+            "32",
+            "--epochs",
+            "1",
+            "--name",
+            "pre",
+            f"project={tmp_path}",
+            "per_class=8",
+            "fit.batch=8",
+        ]
+    )
     assert rc == 0
     weights = tmp_path / "pre" / "backbone.pt"
     assert weights.is_file()

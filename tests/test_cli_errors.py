@@ -17,8 +17,11 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     slide = root / "slide.png"
     Image.fromarray(make_smear(96, 128, seed=1).image).save(slide)
-    return {**make_untrained_models(root), "slide": str(slide),
-            "empty": str(tmp_path_factory.mktemp("empty_data_root"))}
+    return {
+        **make_untrained_models(root),
+        "slide": str(slide),
+        "empty": str(tmp_path_factory.mktemp("empty_data_root")),
+    }
 
 
 # tool -> {case: argv}; {det}, {clf}, {data}, {slide}, {empty}, {tmp} are filled in per test.
@@ -44,7 +47,16 @@ CASES = {
         "missing model": ["--weights", "{tmp}/no_such.pt", "--data", "{data}"],
     },
     "evaluate_pipeline": {
-        "missing data": ["--detector", "{det}", "--classifier", "{clf}", "--data", "all_idb1", "--data-root", "{empty}"],
+        "missing data": [
+            "--detector",
+            "{det}",
+            "--classifier",
+            "{clf}",
+            "--data",
+            "all_idb1",
+            "--data-root",
+            "{empty}",
+        ],
         "bad config value": ["--detector", "{det}", "--classifier", "{clf}", "--data", "{data}", "--split", "test"],
         "missing model": ["--detector", "{det}", "--classifier", "{tmp}/no_such_run"],
     },
@@ -116,6 +128,21 @@ def test_a_bug_is_a_traceback_not_an_exit_code(models, tool, monkeypatch):
 
 
 def test_some_inputs_failed_is_exit_1(models, tool, tmp_path, capsys):
-    assert tool("infer").main([models["slide"], str(tmp_path / "missing.png"), "--detector", models["det"],
-                               "--classifier", models["clf"], "--out", str(tmp_path / "o"), "--tile", "off"]) == 1
+    assert (
+        tool("infer").main(
+            [
+                models["slide"],
+                str(tmp_path / "missing.png"),
+                "--detector",
+                models["det"],
+                "--classifier",
+                models["clf"],
+                "--out",
+                str(tmp_path / "o"),
+                "--tile",
+                "off",
+            ]
+        )
+        == 1
+    )
     assert "missing.png" in capsys.readouterr().err

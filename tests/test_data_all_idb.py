@@ -39,7 +39,9 @@ def test_all_idb1_boxes_follow_the_cells(tmp_path):
             # cytoplasm than the rule assumes, so their boxes are smaller than the cell
             assert best > (0.6 if lab == "blast" else 0.3), (stem, lab, best)
     dropped = rep["issues"]["other_not_leukocyte"]
-    assert len(dropped) == 6 and all("[3.0, 3.0]" in d["detail"] for d in dropped)  # the background points (the copy has no other/)
+    assert len(dropped) == 6 and all(
+        "[3.0, 3.0]" in d["detail"] for d in dropped
+    )  # the background points (the copy has no other/)
     rows = list(csv.DictReader(open(out / "image_labels.csv")))
     split = {r["file"]: r["split"] for r in rows}
     assert split["Im001_1.jpg"] == split["Im007_1.jpg"]  # duplicates in one split
@@ -65,14 +67,19 @@ def test_all_idb2_classes_groups_splits(tmp_path):
     base = tmp_path / "ALL_IDB"
     (base / "ALL_IDB2" / "img").mkdir(parents=True)
     for i, lab in enumerate([1, 0, 1, 0, 1]):
-        tifffile.imwrite(base / "ALL_IDB2" / "img" / f"Im{i + 1:03d}_{lab}.tif", make_cell_crop(64, blast=bool(lab), seed=i))
+        tifffile.imwrite(
+            base / "ALL_IDB2" / "img" / f"Im{i + 1:03d}_{lab}.tif", make_cell_crop(64, blast=bool(lab), seed=i)
+        )
     (base / "allidb2_provenance.csv").write_text(
-        "crop,source_image,x,y\nIm001_1,ImA_1,0,0\nIm002_0,ImA_1,0,0\nIm003_1,ImB_1,0,0\nIm004_0,ImB_1,0,0\n")
+        "crop,source_image,x,y\nIm001_1,ImA_1,0,0\nIm002_0,ImA_1,0,0\nIm003_1,ImB_1,0,0\nIm004_0,ImB_1,0,0\n"
+    )
     (base / "allidb1_dev_split.csv").write_text("image,split\nImA_1,train\nImB_1,val\n")
     out = prepare("all_idb2", data_root=tmp_path, out=tmp_path / "o")
     rows = {r["file"].split("/")[-1]: r for r in read_index(out)}
     assert rows["Im001_1.tif"]["label"] == "blast" and rows["Im002_0.tif"]["label"] == "normal"
     assert rows["Im003_1.tif"]["group"] == "ImB_1" and rows["Im003_1.tif"]["split"] == "val"
-    assert rows["Im005_1.tif"]["group"] == "" and read_report(out)["issues"]["no_provenance"][0]["file"] == "Im005_1.tif"
+    assert (
+        rows["Im005_1.tif"]["group"] == "" and read_report(out)["issues"]["no_provenance"][0]["file"] == "Im005_1.tif"
+    )
     assert (out / rows["Im004_0.tif"]["file"]).is_file()
     assert np.isclose(len(rows), 5)

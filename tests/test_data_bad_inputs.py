@@ -30,14 +30,21 @@ def _break_voc(root, how):
         xml.write_text(xml.read_text().replace("<xmin>", "<xmin>abc", 1))
         return "img_001.xml"
     if how == "box_outside_image":
-        xml.write_text(xml.read_text().replace("</annotation>", "<object><name>RBC</name><bndbox><xmin>500</xmin>"
-                                               "<ymin>500</ymin><xmax>540</xmax><ymax>540</ymax></bndbox></object></annotation>"))
+        xml.write_text(
+            xml.read_text().replace(
+                "</annotation>",
+                "<object><name>RBC</name><bndbox><xmin>500</xmin>"
+                "<ymin>500</ymin><xmax>540</xmax><ymax>540</ymax></bndbox></object></annotation>",
+            )
+        )
         return "img_001"
     raise AssertionError(how)
 
 
-@pytest.mark.parametrize("how", ["zero_byte_jpg", "text_named_jpg", "truncated_jpg", "malformed_xml",
-                                 "non_number_in_xml", "box_outside_image"])
+@pytest.mark.parametrize(
+    "how",
+    ["zero_byte_jpg", "text_named_jpg", "truncated_jpg", "malformed_xml", "non_number_in_xml", "box_outside_image"],
+)
 @pytest.mark.parametrize("name", ["voc", "bccd"])
 def test_bad_voc_inputs(tmp_path, how, name):
     root = tmp_path / "data" / "BCCD"
@@ -64,8 +71,13 @@ def test_partial_out_of_bounds_is_clipped_and_reported(tmp_path):
     root = tmp_path / "voc"
     make_voc(root, n=2)
     xml = root / "Annotations" / "img_000.xml"
-    xml.write_text(xml.read_text().replace("</annotation>", "<object><name>RBC</name><bndbox><xmin>100</xmin>"
-                                           "<ymin>10</ymin><xmax>140</xmax><ymax>30</ymax></bndbox></object></annotation>"))
+    xml.write_text(
+        xml.read_text().replace(
+            "</annotation>",
+            "<object><name>RBC</name><bndbox><xmin>100</xmin>"
+            "<ymin>10</ymin><xmax>140</xmax><ymax>30</ymax></bndbox></object></annotation>",
+        )
+    )
     out = prepare("voc", source=root, out=tmp_path / "o")
     rep = read_report(out)
     assert rep["issues"]["out_of_bounds"][0]["file"] == "img_000.jpg"

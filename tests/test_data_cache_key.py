@@ -13,10 +13,12 @@ def _all_idb2(root):
     base = root / "ALL_IDB"
     (base / "ALL_IDB2" / "img").mkdir(parents=True)
     for i, lab in enumerate([1, 0, 1, 0]):
-        tifffile.imwrite(base / "ALL_IDB2" / "img" / f"Im{i + 1:03d}_{lab}.tif",
-                         make_cell_crop(48, blast=bool(lab), seed=i))
+        tifffile.imwrite(
+            base / "ALL_IDB2" / "img" / f"Im{i + 1:03d}_{lab}.tif", make_cell_crop(48, blast=bool(lab), seed=i)
+        )
     (base / "allidb2_provenance.csv").write_text(
-        "crop,source_image\nIm001_1,ImA_1\nIm002_0,ImA_1\nIm003_1,ImB_1\nIm004_0,ImB_1\n")
+        "crop,source_image\nIm001_1,ImA_1\nIm002_0,ImA_1\nIm003_1,ImB_1\nIm004_0,ImB_1\n"
+    )
     (base / "allidb1_dev_split.csv").write_text("image,split\nImA_1,train\nImB_1,test\n")
     return base
 

@@ -60,8 +60,18 @@ def test_canonical_layout(tmp_path):
 
 def test_box_rules():
     rep = QualityReport("t")
-    boxes = np.array([[10, 10, 20, 20], [10, 10, 20, 20], [5, 5, 5, 9], [-4, 0, 16, 10], [90, 90, 130, 130],
-                      [0, 0, 5, 5], [1, 1, 3, 3]], float)
+    boxes = np.array(
+        [
+            [10, 10, 20, 20],
+            [10, 10, 20, 20],
+            [5, 5, 5, 9],
+            [-4, 0, 16, 10],
+            [90, 90, 130, 130],
+            [0, 0, 5, 5],
+            [1, 1, 3, 3],
+        ],
+        float,
+    )
     labels = ["a", "a", "a", "a", "a", "zzz", "a"]
     kept, lab = clean_boxes("f.jpg", boxes, labels, (100, 100), ["a"], rep)
     assert rep.issue_counts() == {"degenerate_box": 1, "duplicate_box": 1, "out_of_bounds": 2, "unknown_label": 1}
@@ -138,5 +148,7 @@ def test_cli_smoke(tmp_path, capsys):
     make_voc(tmp_path / "voc", n=2)
     assert mod.main(["voc", "--source", str(tmp_path / "voc"), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     assert "train: 1 images" in capsys.readouterr().out
-    assert mod.main(["voc", "--source", str(tmp_path / "voc"), "--out", str(tmp_path / "o")]) == 2  # a user error: one line, exit 2 (as every tool)
+    assert (
+        mod.main(["voc", "--source", str(tmp_path / "voc"), "--out", str(tmp_path / "o")]) == 2
+    )  # a user error: one line, exit 2 (as every tool)
     assert "overwrite" in capsys.readouterr().err

@@ -37,7 +37,10 @@ def test_bccd_counts(shared_data, tmp_path):
         for r in read_detection(out, split):
             got.update(r.labels)
     assert dict(got) == _raw_bccd_counts(shared_data / "BCCD") == {"WBC": 301, "RBC": 3348, "Platelets": 292}
-    assert sorted(i["file"] for i in rep["issues"]["degenerate_box"]) == ["BloodImage_00338.jpg", "BloodImage_00343.jpg"]
+    assert sorted(i["file"] for i in rep["issues"]["degenerate_box"]) == [
+        "BloodImage_00338.jpg",
+        "BloodImage_00343.jpg",
+    ]
     assert set(rep["issue_counts"]) == {"degenerate_box"}
     assert any("test" in n for n in rep["notes"])  # official test split held back here
     n_labels = sum(1 for s in ("train", "val") for _ in (out / "labels" / s).glob("*.txt"))

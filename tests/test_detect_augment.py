@@ -30,9 +30,13 @@ def test_ultralytics_rot90_moves_boxes_with_pixels():
     img, box = _image_and_box()
     seen = set()
     for _ in range(12):
-        labels = {"img": img.copy(), "cls": np.array([[0.0]]),
-                  "instances": Instances(np.array([box]), np.zeros((0, 1000, 2), np.float32), bbox_format="xyxy",
-                                         normalized=False)}
+        labels = {
+            "img": img.copy(),
+            "cls": np.array([[0.0]]),
+            "instances": Instances(
+                np.array([box]), np.zeros((0, 1000, 2), np.float32), bbox_format="xyxy", normalized=False
+            ),
+        }
         out = wrapper(labels)
         inst = out["instances"]
         inst.convert_bbox("xyxy")
@@ -73,15 +77,23 @@ def test_default_is_stock_geometry_and_presets_switch_it():
     assert AugmentConfig(flipud=0.3).resolved().flipud == 0.3  # preset none: fields as written
 
 
-@pytest.mark.parametrize("kw", [{"preset": "ultralytics", "flipud": 0.3}, {"preset": "microscopy", "rot90": 0.2},
-                                {"preset": "stock"}, {"preset": False}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"preset": "ultralytics", "flipud": 0.3},
+        {"preset": "microscopy", "rot90": 0.2},
+        {"preset": "stock"},
+        {"preset": False},
+    ],
+)
 def test_preset_clash_or_unknown_is_an_error(kw):
     with pytest.raises(ValueError, match="preset"):
         AugmentConfig(**kw)
 
 
 def test_preset_noaug_augments_nothing():
-    """preset=noaug: the Faster R-CNN pipeline is the identity; ultralytics gets zeros and an empty albumentations list."""
+    """preset=noaug: the Faster R-CNN pipeline is the identity; ultralytics gets zeros and an
+    empty albumentations list."""
     from ultralytics.data.augment import Albumentations
     from ultralytics.utils.instance import Instances
 
@@ -99,9 +111,13 @@ def test_preset_noaug_augments_nothing():
         out = t(image=img, bboxes=[box], labels=[0])
         np.testing.assert_array_equal(out["image"], img)
         np.testing.assert_allclose(out["bboxes"][0], box)
-        labels = {"img": img.copy(), "cls": np.array([[0.0]]),
-                  "instances": Instances(np.array([box]), np.zeros((0, 1000, 2), np.float32), bbox_format="xyxy",
-                                         normalized=False)}
+        labels = {
+            "img": img.copy(),
+            "cls": np.array([[0.0]]),
+            "instances": Instances(
+                np.array([box]), np.zeros((0, 1000, 2), np.float32), bbox_format="xyxy", normalized=False
+            ),
+        }
         np.testing.assert_array_equal(wrapper(labels)["img"], img)
     with pytest.raises(ValueError, match="preset"):
         AugmentConfig(preset="noaug", mosaic=0.5)

@@ -19,9 +19,17 @@ def tiny(tmp_path_factory):
 
 
 def test_registry_names():
-    assert detect.DETECTORS.list_names() == sorted([
-        "yolov8n", "yolov8s", "yolov8m", "yolov5nu", "yolov5su",
-        "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn_v2"])
+    assert detect.DETECTORS.list_names() == sorted(
+        [
+            "yolov8n",
+            "yolov8s",
+            "yolov8m",
+            "yolov5nu",
+            "yolov5su",
+            "fasterrcnn_mobilenet_v3_large_fpn",
+            "fasterrcnn_resnet50_fpn_v2",
+        ]
+    )
     with pytest.raises(ValueError, match="Valid names: .*yolov8n"):
         detect.build("yolov99", num_classes=3)
 
@@ -31,8 +39,17 @@ def test_train_one_epoch_predict_save_load(name, tiny, tmp_path):
     imgsz = IMGSZ["yolo" if name.startswith("yolo") else "fasterrcnn"]
     det = detect.build(name, num_classes=3, class_names=NAMES, pretrained=False, imgsz=imgsz, rois_per_image=16)
     seen = []
-    args = FitArgs(data_dir=tiny, run_dir=tmp_path / "run", epochs=1, batch=4, device="cpu", threads=1,
-                   augment=AugmentConfig(), callbacks=[lambda e, m: seen.append((e, m))], verbose=False)
+    args = FitArgs(
+        data_dir=tiny,
+        run_dir=tmp_path / "run",
+        epochs=1,
+        batch=4,
+        device="cpu",
+        threads=1,
+        augment=AugmentConfig(),
+        callbacks=[lambda e, m: seen.append((e, m))],
+        verbose=False,
+    )
     det.fit(args)
     assert [e for e, _ in seen] == [1]
     assert "map50" in seen[0][1] and "epoch_time_s" in seen[0][1]
@@ -58,8 +75,9 @@ def test_train_one_epoch_predict_save_load(name, tiny, tmp_path):
 
 
 def test_bad_image_raises(tiny):
-    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=NAMES, pretrained=False,
-                       imgsz=64)
+    det = detect.build(
+        "fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=NAMES, pretrained=False, imgsz=64
+    )
     with pytest.raises(ValueError, match="RGB uint8"):
         det.predict(np.zeros((32, 32), np.uint8))
 

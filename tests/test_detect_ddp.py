@@ -46,17 +46,32 @@ def test_frcnn_two_processes_gloo(tmp_path):
     env = {**os.environ, "LEUKOSCAN_THREADS": "1", "OMP_NUM_THREADS": "1"}
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         env.pop(k, None)
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           str(HERE / "ddp_worker.py"), str(data), str(project), str(logs)],
-                          env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(HERE / "ddp_worker.py"),
+            str(data),
+            str(project),
+            str(logs),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = (json.loads((logs / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0["world"] == r1["world"] == 2
     per_epoch = 2  # 5 images, 2 ranks: 2 each per epoch (the tail image is dropped, never repeated)
     assert len(r0["indices"]) == len(r1["indices"]) == 2 * per_epoch
     for e in range(2):
-        a = set(r0["indices"][e * per_epoch:(e + 1) * per_epoch])
-        b = set(r1["indices"][e * per_epoch:(e + 1) * per_epoch])
+        a = set(r0["indices"][e * per_epoch : (e + 1) * per_epoch])
+        b = set(r1["indices"][e * per_epoch : (e + 1) * per_epoch])
         assert len(a) == len(b) == per_epoch and not a & b, (e, a, b)
     assert r1["writes"] == [], r1["writes"]  # rank 1 never touched the run folder
     assert any("weights/last.pt" in w for w in r0["writes"])
@@ -74,7 +89,8 @@ def test_yolo_ddp_epochs_are_replayed_from_results_csv(tmp_path):
 
     (tmp_path / "results.csv").write_text(
         "epoch,time,train/box_loss,metrics/mAP50(B),metrics/mAP50-95(B),lr/pg0,lr/pg1\n"
-        "1,10.5,1.2,0.1,0.05,0.01,0.01\n2,20.0,1.0,0.3,0.12,0.009,0.009\n")
+        "1,10.5,1.2,0.1,0.05,0.01,0.01\n2,20.0,1.0,0.3,0.12,0.009,0.009\n"
+    )
     got = []
     replay_results(tmp_path / "results.csv", [lambda e, m: got.append((e, m))])
     assert [e for e, _ in got] == [1, 2]

@@ -17,8 +17,10 @@ NAMES = ["WBC", "RBC"]
 def _gt():
     """Image 1: WBC box + RBC box; image 2: one RBC box (COCO xywh pixels)."""
     return {
-        "images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 100},
-                   {"id": 2, "file_name": "b.jpg", "width": 200, "height": 100}],
+        "images": [
+            {"id": 1, "file_name": "a.jpg", "width": 200, "height": 100},
+            {"id": 2, "file_name": "b.jpg", "width": 200, "height": 100},
+        ],
         "annotations": [
             {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 40], "area": 1600, "iscrowd": 0},
             {"id": 2, "image_id": 1, "category_id": 2, "bbox": [100, 20, 30, 30], "area": 900, "iscrowd": 0},
@@ -45,8 +47,10 @@ def test_perfect_predictions_score_one():
 def test_known_false_positive_and_miss():
     # WBC perfect. RBC: image 1 hit (0.9), a false positive ranked second (0.8), image 2 missed.
     # RBC precision/recall: (1.0, 0.5) then (0.5, 0.5) -> COCO 101-point AP = 51/101 at every IoU.
-    preds = {1: _det([(10, 10, 50, 50, 0.9, 0), (100, 20, 130, 50, 0.9, 1), (150, 60, 190, 95, 0.8, 1)]),
-             2: empty_detections()}
+    preds = {
+        1: _det([(10, 10, 50, 50, 0.9, 0), (100, 20, 130, 50, 0.9, 1), (150, 60, 190, 95, 0.8, 1)]),
+        2: empty_detections(),
+    }
     m = coco_evaluate(_gt(), coco_results(_gt(), preds))
     assert m.per_class["RBC"]["ap50"] == pytest.approx(51 / 101)
     assert m.per_class["RBC"]["ap"] == pytest.approx(51 / 101)
@@ -78,9 +82,15 @@ def test_centroid_matching_is_one_to_one():
 def test_centroid_hits_recall_precision():
     cents = {"a.jpg": {"blast": [[20, 20], [150, 50]]}, "b.jpg": {"blast": []}}
     names = ["blast", "leukocyte"]
-    preds = {"a.jpg": make_detections(np.array([[0, 0, 40, 40], [140, 40, 160, 60], [60, 0, 90, 30]]),
-                                      np.array([0.9, 0.9, 0.9]), np.array([0, 1, 0]), names),
-             "b.jpg": make_detections(np.array([[0, 0, 10, 10]]), np.array([0.5]), np.array([0]), names)}
+    preds = {
+        "a.jpg": make_detections(
+            np.array([[0, 0, 40, 40], [140, 40, 160, 60], [60, 0, 90, 30]]),
+            np.array([0.9, 0.9, 0.9]),
+            np.array([0, 1, 0]),
+            names,
+        ),
+        "b.jpg": make_detections(np.array([[0, 0, 10, 10]]), np.array([0.5]), np.array([0]), names),
+    }
     res = centroid_hits(cents, preds, {"a.jpg": (100, 200), "b.jpg": (100, 200)})["blast"]
     # (20,20) hit by a blast box; (150,50) only inside a leukocyte box -> miss. 3 blast boxes, 1 match.
     assert (res["tp"], res["n_gt"], res["n_pred"]) == (1, 2, 3)
@@ -119,8 +129,9 @@ def test_sliced_predict_maps_back_and_merges():
         ys, xs = np.nonzero(tile[..., 0] < 100)
         if len(xs) == 0:
             return empty_detections()
-        return make_detections(np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]]), np.array([0.9]),
-                               np.array([0]), NAMES)
+        return make_detections(
+            np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]]), np.array([0.9]), np.array([0]), NAMES
+        )
 
     out = sliced_predict(fn, img, tile=200, overlap=80, iou=0.3)
     assert len(out) >= 1
@@ -158,16 +169,34 @@ def test_evaluate_detector_tool(tmp_path, capsys):
     from leukoscan.tools import evaluate_detector
 
     data = make_tiny_dataset(tmp_path / "data")
-    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=TINY_NAMES,
-                       pretrained=False, imgsz=64, rois_per_image=16)
+    det = detect.build(
+        "fasterrcnn_mobilenet_v3_large_fpn",
+        num_classes=3,
+        class_names=TINY_NAMES,
+        pretrained=False,
+        imgsz=64,
+        rois_per_image=16,
+    )
     w = det.save(tmp_path / "w.pt")
     out = tmp_path / "m.json"
-    assert evaluate_detector.main(["--weights", str(w), "--data", str(data), "--split", "val", "--out", str(out),
-                                   "--orientations"]) == 0
+    assert (
+        evaluate_detector.main(
+            ["--weights", str(w), "--data", str(data), "--split", "val", "--out", str(out), "--orientations"]
+        )
+        == 0
+    )
     m = json.loads(out.read_text())
     assert set(m["per_class"]) == set(TINY_NAMES) and 0.0 <= m["map50"] <= 1.0
-    assert set(m["orientations"]) == {"rot0", "rot90", "rot180", "rot270", "flip_rot0", "flip_rot90", "flip_rot180",
-                                      "flip_rot270"}
+    assert set(m["orientations"]) == {
+        "rot0",
+        "rot90",
+        "rot180",
+        "rot270",
+        "flip_rot0",
+        "flip_rot90",
+        "flip_rot180",
+        "flip_rot270",
+    }
     assert m["orientations"]["rot0"]["map50"] == pytest.approx(m["map50"])  # identity = the plain evaluation
     assert evaluate_detector.main(["--weights", str(w), "--data", str(data), "--split", "test"]) == 2
     assert "no split 'test'" in capsys.readouterr().err
@@ -199,9 +228,11 @@ def test_evaluate_orientations_oracle_is_perfect_everywhere(tmp_path):
     rng = np.random.default_rng(0)
     img = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
     write_image(data / "images" / "val" / "a.png", img)
-    gt = {"images": [{"id": 1, "file_name": "a.png", "height": 40, "width": 60}],
-          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 6, 10, 8], "area": 80, "iscrowd": 0}],
-          "categories": [{"id": 1, "name": "WBC"}]}
+    gt = {
+        "images": [{"id": 1, "file_name": "a.png", "height": 40, "width": 60}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 6, 10, 8], "area": 80, "iscrowd": 0}],
+        "categories": [{"id": 1, "name": "WBC"}],
+    }
     (data / "annotations" / "val.json").write_text(json.dumps(gt))
 
     class Oracle:  # finds the pattern's transform by matching the image, returns the moved box
@@ -210,7 +241,8 @@ def test_evaluate_orientations_oracle_is_perfect_everywhere(tmp_path):
 
             for k, flip in DIHEDRAL:
                 if dihedral_image(img, k, flip).shape == image.shape and np.array_equal(
-                        dihedral_image(img, k, flip), image):
+                    dihedral_image(img, k, flip), image
+                ):
                     b = dihedral_boxes(np.array([[4, 6, 14, 14]]), (40, 60), k, flip)
                     return make_detections(b, [0.9], [0], ["WBC"])
             raise AssertionError("unknown transform")

@@ -29,9 +29,19 @@ def tiny(tmp_path_factory):
 
 def _cfg(tiny, tmp_path, model="yolov8n", epochs=2, project=None, **kw):
     imgsz = 64 if model.startswith("yolo") else 96
-    return DetectTrainConfig(model=model, data=str(tiny), epochs=epochs, imgsz=imgsz, batch=4, device="cpu",
-                             pretrained=False, threads=1, rois_per_image=16,
-                             project=project or str(tmp_path / "runs"), **kw)
+    return DetectTrainConfig(
+        model=model,
+        data=str(tiny),
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=4,
+        device="cpu",
+        pretrained=False,
+        threads=1,
+        rois_per_image=16,
+        project=project or str(tmp_path / "runs"),
+        **kw,
+    )
 
 
 def _epochs(run: Path) -> list[int]:
@@ -81,9 +91,30 @@ def test_cli_wandb_offline_tiled_run_folder(tiny, tmp_path, monkeypatch):
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
-    rc = train_detector.main(["--data", str(tiny), "--epochs", "1", "--imgsz", "64", "--batch", "4", "--device", "cpu",
-                              "--scratch", "--wandb", "--name", "cli", f"project={tmp_path / 'runs'}", "threads=1",
-                              "tile.enabled=on", "tile.size=64", "tile.overlap=16", "val=false"])
+    rc = train_detector.main(
+        [
+            "--data",
+            str(tiny),
+            "--epochs",
+            "1",
+            "--imgsz",
+            "64",
+            "--batch",
+            "4",
+            "--device",
+            "cpu",
+            "--scratch",
+            "--wandb",
+            "--name",
+            "cli",
+            f"project={tmp_path / 'runs'}",
+            "threads=1",
+            "tile.enabled=on",
+            "tile.size=64",
+            "tile.overlap=16",
+            "val=false",
+        ]
+    )
     assert rc == 0
     run = tmp_path / "runs" / "cli"
     for f in ("config.yaml", "run_info.json", "metrics.csv", "metrics.json", "weights/best.pt", "weights/last.pt"):
@@ -103,11 +134,33 @@ def test_cli_real_signal_then_resume(tiny, tmp_path, sig):
     """A real signal mid-run (SIGINT even when inherited as ignored, as for `cmd &` from a
     script; or plain `kill`): exit 130 with the resume command; --resume then completes."""
     run = tmp_path / "runs" / "sig"
-    cmd = [sys.executable, str(ROOT / "tools" / "train_detector.py"), "--data", str(tiny), "--epochs", "4", "--imgsz",
-           "64", "--batch", "4", "--device", "cpu", "--scratch", "--name", "sig", f"project={tmp_path / 'runs'}",
-           "threads=1"]
-    child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    cmd = [
+        sys.executable,
+        str(ROOT / "tools" / "train_detector.py"),
+        "--data",
+        str(tiny),
+        "--epochs",
+        "4",
+        "--imgsz",
+        "64",
+        "--batch",
+        "4",
+        "--device",
+        "cpu",
+        "--scratch",
+        "--name",
+        "sig",
+        f"project={tmp_path / 'runs'}",
+        "threads=1",
+    ]
+    child = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     deadline = time.monotonic() + 300
     while not ((run / "metrics.csv").is_file() and _epochs(run)) and child.poll() is None:
         assert time.monotonic() < deadline, "no epoch finished in 300 s"
@@ -144,11 +197,19 @@ def test_wandb_without_key_fails_clearly(tmp_path):
     import os
     import subprocess
 
-    env = {**os.environ, "WANDB_MODE": "online", "HOME": str(tmp_path), "WANDB_CONFIG_DIR": str(tmp_path / "c"),
-           "WANDB_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "WANDB_MODE": "online",
+        "HOME": str(tmp_path),
+        "WANDB_CONFIG_DIR": str(tmp_path / "c"),
+        "WANDB_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("WANDB_API_KEY", None)
-    code = ("from pathlib import Path; from leukoscan.detect.runlog import WandbLog; "
-            f"WandbLog(Path({str(tmp_path)!r}), project='p', entity=None, name='n', config={{}})")
+    code = (
+        "from pathlib import Path; from leukoscan.detect.runlog import WandbLog; "
+        f"WandbLog(Path({str(tmp_path)!r}), project='p', entity=None, name='n', config={{}})"
+    )
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "WANDB_MODE=offline" in r.stderr
@@ -189,12 +250,13 @@ def test_training_is_deterministic_at_fixed_seed_and_threads(model, tiny, tmp_pa
     """Two runs of the same config (seed 0, one thread) give the same losses and weights."""
     import torch
 
-    runs = [train(_cfg(tiny, tmp_path, model, epochs=2, project=str(tmp_path / f"p{i}")), progress=False)
-            for i in range(2)]
+    runs = [
+        train(_cfg(tiny, tmp_path, model, epochs=2, project=str(tmp_path / f"p{i}")), progress=False) for i in range(2)
+    ]
     rows = [list(csv.DictReader(open(r / "metrics.csv", newline=""))) for r in runs]
     keys = [k for k in rows[0][0] if "loss" in k]
     assert keys and [[r[k] for k in keys] for r in rows[0]] == [[r[k] for k in keys] for r in rows[1]]
     a, b = (torch.load(r / "weights" / "last.pt", map_location="cpu", weights_only=False) for r in runs)
-    sa = (a["model"].state_dict() if hasattr(a["model"], "state_dict") else a["model"])
-    sb = (b["model"].state_dict() if hasattr(b["model"], "state_dict") else b["model"])
+    sa = a["model"].state_dict() if hasattr(a["model"], "state_dict") else a["model"]
+    sb = b["model"].state_dict() if hasattr(b["model"], "state_dict") else b["model"]
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

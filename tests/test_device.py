@@ -18,8 +18,9 @@ def _devices(module: torch.nn.Module) -> set[str]:
 
 @pytest.mark.parametrize("clf_name", ["cnn", "cnn+svm"])
 def test_pipeline_to_moves_both_models(clf_name):
-    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=1, class_names=["WBC"], pretrained=False,
-                       imgsz=64)
+    det = detect.build(
+        "fasterrcnn_mobilenet_v3_large_fpn", num_classes=1, class_names=["WBC"], pretrained=False, imgsz=64
+    )
     clf = classify.build(clf_name, num_classes=2, pretrained=False, class_names=["blast", "normal"])
     pipe = Pipeline(det, clf)
     assert pipe.to("meta") is pipe  # "meta": a device that is not the CPU, available everywhere
@@ -89,8 +90,18 @@ def test_infer_device_flag_reaches_the_pipeline(tmp_path, monkeypatch):
     assert asked == ["cpu", "cpu"]
 
 
-@pytest.mark.parametrize("tool", ["infer", "evaluate_pipeline", "evaluate_detector", "train_detector",
-                                  "train_classifier", "benchmark_classifiers", "pretrain_backbone"])
+@pytest.mark.parametrize(
+    "tool",
+    [
+        "infer",
+        "evaluate_pipeline",
+        "evaluate_detector",
+        "train_detector",
+        "train_classifier",
+        "benchmark_classifiers",
+        "pretrain_backbone",
+    ],
+)
 def test_every_model_tool_has_a_device_flag(tool):
     import importlib
 

@@ -58,12 +58,21 @@ def test_differential_sums_to_counted_and_warning_threshold():
 
 
 def test_non_cell_not_typed_and_blast_keeps_its_call():
-    det = sv.Detections(xyxy=np.array([[0, 0, 10, 10]] * 3, np.float32), confidence=np.ones(3, np.float32),
-                        data={CELL_CLASS: np.array(["normal", "blast", "normal"], dtype=object),
-                              BLAST_PROB: np.array([0.1, 0.8, 0.2], np.float32)})
-    proba = np.array([[0.1, 0.1, 0.7, 0.1],    # neutrophil
-                      [0.1, 0.6, 0.2, 0.1],    # called a blast by the blast stage: stays a blast
-                      [0.0, 0.1, 0.1, 0.8]])   # platelet: not a white cell, not typed
+    det = sv.Detections(
+        xyxy=np.array([[0, 0, 10, 10]] * 3, np.float32),
+        confidence=np.ones(3, np.float32),
+        data={
+            CELL_CLASS: np.array(["normal", "blast", "normal"], dtype=object),
+            BLAST_PROB: np.array([0.1, 0.8, 0.2], np.float32),
+        },
+    )
+    proba = np.array(
+        [
+            [0.1, 0.1, 0.7, 0.1],  # neutrophil
+            [0.1, 0.6, 0.2, 0.1],  # called a blast by the blast stage: stays a blast
+            [0.0, 0.1, 0.1, 0.8],
+        ]
+    )  # platelet: not a white cell, not typed
     assign_types(det, proba, TYPES)
     assert list(det.data[CELL_TYPE]) == ["neutrophil", "blast", NOT_TYPED]
     assert det.data[TYPE_CONF][0] == pytest.approx(0.7) and det.data[TYPE_CONF][1] == pytest.approx(0.8)
@@ -104,10 +113,16 @@ class GridDetector:
     class_names = ["WBC"]
 
     def predict(self, image, *, conf=0.25, iou=0.5, tile=None):
-        xyxy = np.array([[10 + 36 * (k % 4), 10 + 50 * (k // 4), 40 + 36 * (k % 4), 40 + 50 * (k // 4)]
-                         for k in range(8)], np.float32)
-        return sv.Detections(xyxy=xyxy, confidence=np.full(8, 0.9, np.float32), class_id=np.zeros(8, int),
-                             data={"class_name": np.array(["WBC"] * 8)})
+        xyxy = np.array(
+            [[10 + 36 * (k % 4), 10 + 50 * (k // 4), 40 + 36 * (k % 4), 40 + 50 * (k // 4)] for k in range(8)],
+            np.float32,
+        )
+        return sv.Detections(
+            xyxy=xyxy,
+            confidence=np.full(8, 0.9, np.float32),
+            class_id=np.zeros(8, int),
+            data={"class_name": np.array(["WBC"] * 8)},
+        )
 
 
 @pytest.fixture()
@@ -144,8 +159,9 @@ def test_type_lands_in_every_output(typed_batch):
     assert summ["totals"]["differential"]["counted"] == sum(s["differential"]["counted"] for s in summ["slides"])
     with open(out / "summary.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert rows and all(int(r["wbc_counted"]) == int(r["neutrophil_n"]) + int(r["lymphocyte_n"]) + int(r["blast_n"])
-                        for r in rows)
+    assert rows and all(
+        int(r["wbc_counted"]) == int(r["neutrophil_n"]) + int(r["lymphocyte_n"]) + int(r["blast_n"]) for r in rows
+    )
     assert all(r["differential_warning"] for r in rows) and "neutrophil_ci95_lo" in rows[0]
     page = (out / "report.html").read_text()
     assert 'id="differential"' in page and "neutrophil" in page and "Warning" in page
@@ -188,16 +204,16 @@ def _bccd_like(root: Path) -> Path:
         (bccd / "Annotations" / f"{n}.xml").write_text(voc_xml(f"{n}.jpg", 160, 120, boxes, ["WBC"] * len(boxes)))
     (bccd / "ImageSets/Main/train.txt").write_text("img0\nimg1\nimg2\n")
     (bccd / "ImageSets/Main/val.txt").write_text("img3\n")
-    (bccd / "wbc_subtypes.csv").write_text('image,category,wbc_boxes\nimg0,NEUTROPHIL,1\n'
-                                           'img1,"NEUTROPHIL, EOSINOPHIL",2\nimg2,,1\nimg3,LYMPHOCYTE,1\n')
+    (bccd / "wbc_subtypes.csv").write_text(
+        'image,category,wbc_boxes\nimg0,NEUTROPHIL,1\nimg1,"NEUTROPHIL, EOSINOPHIL",2\nimg2,,1\nimg3,LYMPHOCYTE,1\n'
+    )
     return root
 
 
 def test_bccd_types_mixed_rows_excluded_and_counted(tmp_path):
     from leukoscan.data import prepare, read_report
 
-    out = prepare("bccd_types", data_root=_bccd_like(tmp_path / "data"), out=tmp_path / "cells",
-                  min_per_class=1)
+    out = prepare("bccd_types", data_root=_bccd_like(tmp_path / "data"), out=tmp_path / "cells", min_per_class=1)
     with open(out / "index.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [(r["label"], r["split"]) for r in rows] == [("neutrophil", "train"), ("lymphocyte", "val")]
@@ -227,9 +243,19 @@ def test_train_type_classifier_multiclass_and_use_it(tmp_path, monkeypatch):
     write_cells(cells, items, progress=False)
     from leukoscan.classify.model import FitCfg
 
-    run = run_training(TrainConfig(model="cnn", data=str(cells), imgsz=32, folds=0, pretrained=False,
-                                   project=str(tmp_path / "runs"), name="types", n_boot=0,
-                                   fit=FitCfg(epochs=1, batch=8, device="cpu")))
+    run = run_training(
+        TrainConfig(
+            model="cnn",
+            data=str(cells),
+            imgsz=32,
+            folds=0,
+            pretrained=False,
+            project=str(tmp_path / "runs"),
+            name="types",
+            n_boot=0,
+            fit=FitCfg(epochs=1, batch=8, device="cpu"),
+        )
+    )
     m = json.loads((run / "metrics.json").read_text())
     assert set(m["val"]["recall"]) == {"lymphocyte", "neutrophil", "platelet"}  # the score split (val) only
     assert len(m["val"]["confusion"]) == 3 and m["val"]["accuracy"]["ci95"][0] is not None and "test" not in m
@@ -274,9 +300,16 @@ def test_cells_datasets_concatenate(tmp_path):
 
     for name, labels in (("a", ("neutrophil", "platelet")), ("b", ("eosinophil", "neutrophil"))):
         (tmp_path / name).mkdir()
-        write_cells(tmp_path / name, [CellImage(f"{name}{i}.png", lab, f"g{i}", ("train", "val")[i],
-                                                array=np.full((8, 8, 3), 100 * i, np.uint8))
-                                      for i, lab in enumerate(labels)], progress=False)
+        write_cells(
+            tmp_path / name,
+            [
+                CellImage(
+                    f"{name}{i}.png", lab, f"g{i}", ("train", "val")[i], array=np.full((8, 8, 3), 100 * i, np.uint8)
+                )
+                for i, lab in enumerate(labels)
+            ],
+            progress=False,
+        )
     cells = resolve_cells(f"{tmp_path / 'a'}+{tmp_path / 'b'}")
     assert cells.class_names == ("eosinophil", "neutrophil", "platelet")
     assert [cells.class_names[i] for i in cells.labels] == ["neutrophil", "platelet", "eosinophil", "neutrophil"]
@@ -288,8 +321,7 @@ def test_svm_head_with_a_rare_class_is_a_clear_error():
     from leukoscan import classify
     from leukoscan.errors import DataError
 
-    clf = classify.build("handcrafted+svm", num_classes=3, pretrained=False, imgsz=32,
-                         class_names=("a", "b", "c"))
+    clf = classify.build("handcrafted+svm", num_classes=3, pretrained=False, imgsz=32, class_names=("a", "b", "c"))
     imgs = [np.full((32, 32, 3), 10 * i, np.uint8) for i in range(7)]
     with pytest.raises(DataError, match=r"fewer than 3 training items \{'c': 1\}"):
         clf.fit(imgs, np.array([0, 0, 0, 1, 1, 1, 2]))
@@ -302,22 +334,51 @@ def test_tools_infer_and_evaluate_with_a_type_classifier(tmp_path, tool, capsys)
     from leukoscan import classify
 
     models = make_untrained_models(tmp_path)
-    types = classify.build("cnn", num_classes=3, class_names=("lymphocyte", "neutrophil", "platelet"), imgsz=32,
-                           pretrained=False)
+    types = classify.build(
+        "cnn", num_classes=3, class_names=("lymphocyte", "neutrophil", "platelet"), imgsz=32, pretrained=False
+    )
     (tmp_path / "types").mkdir()
     types.save(tmp_path / "types")
     Image.fromarray(make_smear(96, 128, seed=1).image).save(tmp_path / "slide.png")
-    rc = tool("infer").main([str(tmp_path / "slide.png"), "--detector", models["det"], "--classifier", models["clf"],
-                             "--type-classifier", str(tmp_path / "types"), "--out", str(tmp_path / "out"),
-                             "--conf", "0.0", "--tile", "off"])
+    rc = tool("infer").main(
+        [
+            str(tmp_path / "slide.png"),
+            "--detector",
+            models["det"],
+            "--classifier",
+            models["clf"],
+            "--type-classifier",
+            str(tmp_path / "types"),
+            "--out",
+            str(tmp_path / "out"),
+            "--conf",
+            "0.0",
+            "--tile",
+            "off",
+        ]
+    )
     assert rc == 0
     summ = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert "differential" in summ["slides"][0] and summ["provenance"]["type_classifier"]["run"]
     assert "differential (" in capsys.readouterr().out
     data = _bccd_like(tmp_path / "data")
     out = tmp_path / "eval.json"
-    assert tool("evaluate_pipeline").main(["--data", "bccd", "--data-root", str(data), "--type-classifier",
-                                           str(tmp_path / "types"), "--gt-boxes", "--out", str(out)]) == 0
+    assert (
+        tool("evaluate_pipeline").main(
+            [
+                "--data",
+                "bccd",
+                "--data-root",
+                str(data),
+                "--type-classifier",
+                str(tmp_path / "types"),
+                "--gt-boxes",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert res["n_cells"] == 1 and res["cells_from"] == "ground-truth WBC boxes"  # val: img3 only
     assert tool("evaluate_pipeline").main(["--data", "bccd", "--data-root", str(data), "--gt-boxes"]) == 2

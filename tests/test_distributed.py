@@ -132,8 +132,12 @@ def test_killed_run_then_rerun_completes_without_duplicates(local_ray, tmp_path)
     src = _cohort(tmp_path / "in", n=10)
     out = tmp_path / "ray"
     script = Path(ray_helpers.__file__)
-    proc = subprocess.Popen([sys.executable, str(script), str(out), str(src), "--sleep", "0.5"],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out), str(src), "--sleep", "0.5"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / STATE_DIR).glob("s*.json"))) < 3:
         assert proc.poll() is None, "the batch ended before it could be killed"

@@ -33,8 +33,11 @@ class GroundTruthDetector:
         if not keep:
             return sv.Detections.empty()
         return sv.Detections(
-            xyxy=s.boxes[keep].astype(np.float32), confidence=np.full(len(keep), 0.9, np.float32),
-            class_id=np.zeros(len(keep), int), data={"class_name": np.array(["WBC"] * len(keep))})
+            xyxy=s.boxes[keep].astype(np.float32),
+            confidence=np.full(len(keep), 0.9, np.float32),
+            class_id=np.zeros(len(keep), int),
+            data={"class_name": np.array(["WBC"] * len(keep))},
+        )
 
 
 class HalfBlastClassifier:
@@ -168,8 +171,10 @@ def test_supported_image_modes(tmp_path, mode):
     assert np.abs(out.astype(int) - ref.astype(int)).mean() <= tol
 
 
-@pytest.mark.parametrize("name,content", [("x.gif", b"GIF89a"), ("x.webp", b"RIFF"), ("x.jpg", b""),
-                                          ("x.png", b"\x89PNG\r\n\x1a\n truncated")])
+@pytest.mark.parametrize(
+    "name,content",
+    [("x.gif", b"GIF89a"), ("x.webp", b"RIFF"), ("x.jpg", b""), ("x.png", b"\x89PNG\r\n\x1a\n truncated")],
+)
 def test_unsupported_or_broken_images_are_rejected(tmp_path, name, content):
     p = tmp_path / name
     p.write_bytes(content)

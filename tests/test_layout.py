@@ -141,10 +141,18 @@ ALLOWED = {
 
 
 def test_walk_finds_every_part():
-    for name in ("leukoscan.detect.backends.yolo", "leukoscan.classify.models.torch_zoo",
-                 "leukoscan.pipeline.infer.cascade", "leukoscan.pipeline.batch.runner", "leukoscan.tools.infer",
-                 DISPATCHER, "leukoscan.experiments.seed_table", "leukoscan.schema", "leukoscan.runs",
-                 "leukoscan.errors"):
+    for name in (
+        "leukoscan.detect.backends.yolo",
+        "leukoscan.classify.models.torch_zoo",
+        "leukoscan.pipeline.infer.cascade",
+        "leukoscan.pipeline.batch.runner",
+        "leukoscan.tools.infer",
+        DISPATCHER,
+        "leukoscan.experiments.seed_table",
+        "leukoscan.schema",
+        "leukoscan.runs",
+        "leukoscan.errors",
+    ):
         assert name in MODULES, name
 
 
@@ -155,8 +163,9 @@ def test_imports_follow_the_layers(mod):
 
 
 def test_nothing_shipped_imports_the_research_harness():
-    users = sorted({mod for mod in MODULES for m, _, _ in _imports(mod)
-                    if _layer(m) == RESEARCH and _layer(mod) != RESEARCH})
+    users = sorted(
+        {mod for mod in MODULES for m, _, _ in _imports(mod) if _layer(m) == RESEARCH and _layer(mod) != RESEARCH}
+    )
     assert users == [RESEARCH_COMMAND], users
 
 
@@ -182,7 +191,7 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
         stack.append(m)
         for n in graph[m]:
             if state.get(n) == 1:
-                return stack[stack.index(n):] + [n]
+                return stack[stack.index(n) :] + [n]
             if n not in state and (found := dfs(n)):
                 return found
         stack.pop()
@@ -198,12 +207,13 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 def test_no_import_cycles():
     """No cycle among the imports that run on import (module level), nor among all of them
     (type-only, function-local and by-name loading included)."""
-    run = {m: sorted({p for i, top, _ in _imports(m) if top and i in MODULES for p in _packages_run_by(m, i)} - {m})
-           for m in MODULES}
+    run = {
+        m: sorted({p for i, top, _ in _imports(m) if top and i in MODULES for p in _packages_run_by(m, i)} - {m})
+        for m in MODULES
+    }
     cycle = _find_cycle(run)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
-    every = {m: sorted({i for i, _, _ in _imports(m) if i in MODULES} | set(_loaded_by_name(m)) - {m})
-             for m in MODULES}
+    every = {m: sorted({i for i, _, _ in _imports(m) if i in MODULES} | set(_loaded_by_name(m)) - {m}) for m in MODULES}
     cycle = _find_cycle(every)
     assert cycle is None, "import cycle (counting type-only and deferred imports): " + " -> ".join(cycle)
 

@@ -36,9 +36,16 @@ def test_provenance_in_summary_cells_report_and_image(tmp_path):
     out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
     assert PROV_KEYS <= set(summary["provenance"])
-    assert summary["provenance"]["thresholds"] == {"conf": 0.25, "iou": pipe.cfg.iou, "blast_threshold": 0.5,
-                                                   "max_det": None, "flag_pct": 25, "min_cells": 12,
-                                                   "flag_rule": "lower", "uncertain_band": 0.15}
+    assert summary["provenance"]["thresholds"] == {
+        "conf": 0.25,
+        "iou": pipe.cfg.iou,
+        "blast_threshold": 0.5,
+        "max_det": None,
+        "flag_pct": 25,
+        "min_cells": 12,
+        "flag_rule": "lower",
+        "uncertain_band": 0.15,
+    }
     assert summary["provenance"]["detector"]["name"] == "truth-standin"
     cells = json.loads((out / "a_cells.json").read_text())
     assert PROV_KEYS <= set(cells["provenance"]) and cells["units"]["x1_px"] == "px"
@@ -71,6 +78,7 @@ def test_provenance_lines_mark_implicit_choice():
 
 # ---- 2. annotated image ---------------------------------------------------------------------
 
+
 def _det(xyxy, classes, probs):
     d = sv.Detections(xyxy=np.asarray(xyxy, np.float32), confidence=np.full(len(xyxy), 0.9, np.float32))
     d.data["cell_class"] = np.array(classes, dtype=object)
@@ -102,10 +110,10 @@ def test_banner_legend_and_no_leukocytes_message(tmp_path):
     assert cells["cells"] == [] and cells["summary"]["blast_pct"] is None
     # red text is written across the middle of the (otherwise grey) slide, and in the banner
     top = img.shape[0] - 300 - (img.shape[0] - 300 - _header_height(img))
-    mid = img[top + 120:top + 180]
+    mid = img[top + 120 : top + 180]
     red = (mid[..., 0] > 150) & (mid[..., 1] < 80) & (mid[..., 2] < 80)
     assert red.sum() > 50
-    banner = img[:_header_height(img)]
+    banner = img[: _header_height(img)]
     assert ((banner[..., 0] > 150) & (banner[..., 1] < 80)).sum() > 20
 
 
@@ -137,6 +145,7 @@ def test_jpeg_for_jpeg_inputs_quality_flag_and_png_on_request(tmp_path):
 
 
 # ---- 4. batch identity and resume ------------------------------------------------------------
+
 
 def test_same_name_in_two_folders_gives_two_rows_and_outputs(tmp_path):
     pipe = standin_pipeline()
@@ -194,6 +203,7 @@ def test_changed_input_is_redone(tmp_path):
 
 
 # ---- 5. exports ---------------------------------------------------------------------------------
+
 
 def test_coco_predictions_load_with_pycocotools(tmp_path):
     from pycocotools.coco import COCO
@@ -253,6 +263,7 @@ def test_exported_coco_goes_back_into_training_with_prepare_data(tmp_path):
 
 # ---- 6. flags parity ------------------------------------------------------------------------------
 
+
 def test_save_txt_save_conf_and_max_det(tmp_path):
     pipe = standin_pipeline(max_det=2)
     write_smear(tmp_path / "in" / "s.png", size=(480, 640))
@@ -263,8 +274,10 @@ def test_save_txt_save_conf_and_max_det(tmp_path):
     assert cls in ("0", "1") and 0 < float(xc) < 1 and float(conf) == pytest.approx(0.95, abs=1e-3)
 
 
-@pytest.mark.parametrize("item,msg", [("conff=0.3", "Did you mean 'conf'"), ("iou=high", "not a valid float"),
-                                      ("image_format=gif", "choose from")])
+@pytest.mark.parametrize(
+    "item,msg",
+    [("conff=0.3", "Did you mean 'conf'"), ("iou=high", "not a valid float"), ("image_format=gif", "choose from")],
+)
 def test_infer_overrides_are_checked(tool, tmp_path, capsys, item, msg):
     write_smear(tmp_path / "s.png")
     assert tool("infer").main([str(tmp_path / "s.png"), item]) == 2
@@ -284,8 +297,19 @@ def test_infer_overrides_and_flags_reach_the_pipeline(tool, tmp_path, monkeypatc
 
     monkeypatch.setattr(infer_cmd, "load_pipeline", fake_load)
     write_smear(tmp_path / "s.png")
-    rc = tool("infer").main([str(tmp_path / "s.png"), "--out", str(tmp_path / "o"), "--iou", "0.4",
-                             "conf=0.3", "max_det=5", "device=cuda:1", "save_txt=true"])
+    rc = tool("infer").main(
+        [
+            str(tmp_path / "s.png"),
+            "--out",
+            str(tmp_path / "o"),
+            "--iou",
+            "0.4",
+            "conf=0.3",
+            "max_det=5",
+            "device=cuda:1",
+            "save_txt=true",
+        ]
+    )
     assert rc == 0
     cfg = seen["cfg"]
     assert (cfg.conf, cfg.iou, cfg.max_det, seen["device"]) == (0.3, 0.4, 5, "cuda:1")

@@ -21,12 +21,52 @@ def workdir(tmp_path_factory, tool):
     mp.chdir(wd)
     mp.setenv("LEUKOSCAN_THREADS", "1")
     data = make_tiny_dataset(wd / "det_data", n_train=3, n_val=1)
-    assert tool("train_detector").main([
-        "--model", "yolov8n", "--data", str(data), "--epochs", "1", "--imgsz", "64", "--batch", "4",
-        "--device", "cpu", "--scratch", "--name", "det", "--wandb"]) == 0
-    assert tool("train_classifier").main([
-        "--model", "cnn", "--data", "demo_cells", "--imgsz", "32", "--folds", "0", "--epochs", "1",
-        "--scratch", "--device", "cpu", "--name", "clf", "--wandb"]) == 0
+    assert (
+        tool("train_detector").main(
+            [
+                "--model",
+                "yolov8n",
+                "--data",
+                str(data),
+                "--epochs",
+                "1",
+                "--imgsz",
+                "64",
+                "--batch",
+                "4",
+                "--device",
+                "cpu",
+                "--scratch",
+                "--name",
+                "det",
+                "--wandb",
+            ]
+        )
+        == 0
+    )
+    assert (
+        tool("train_classifier").main(
+            [
+                "--model",
+                "cnn",
+                "--data",
+                "demo_cells",
+                "--imgsz",
+                "32",
+                "--folds",
+                "0",
+                "--epochs",
+                "1",
+                "--scratch",
+                "--device",
+                "cpu",
+                "--name",
+                "clf",
+                "--wandb",
+            ]
+        )
+        == 0
+    )
     yield wd
     mp.undo()
 
@@ -107,6 +147,7 @@ def test_onnx_export_and_parity(workdir, tool):
 
 
 # ---- issue 14: provenance with real models, device, training records, README snippet -----------
+
 
 def test_implicit_models_are_announced_and_recorded(workdir, tool, capsys):
     from leukoscan.io import sha256_file
@@ -208,8 +249,9 @@ def test_readme_python_api_snippet_runs(workdir, monkeypatch):
     (wd / "runs/classify").mkdir(parents=True, exist_ok=True)
     skip = shutil.ignore_patterns("wandb*")
     shutil.copytree(workdir / "runs/detect/det", wd / "runs/detect/yolov8n", dirs_exist_ok=True, ignore=skip)
-    shutil.copytree(workdir / "runs/classify/clf", wd / "runs/classify/handcrafted_svm", dirs_exist_ok=True,
-                    ignore=skip)
+    shutil.copytree(
+        workdir / "runs/classify/clf", wd / "runs/classify/handcrafted_svm", dirs_exist_ok=True, ignore=skip
+    )
     Image.fromarray(make_smear(96, 128, seed=3).image).save(wd / "slide.jpg")
     monkeypatch.chdir(wd)
     ns: dict = {}
@@ -227,12 +269,23 @@ def test_infer_engine_ray_matches_local(workdir, tool, capsys, monkeypatch):
     monkeypatch.setattr(prov.time, "strftime", lambda fmt, *a: "2026-01-01T00:00:00+0000")  # one time stamp
     src = _slides(workdir / "in_ray", 3)
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    common = [str(src), "--detector", "runs/detect/det", "--classifier", "runs/classify/clf", "--conf", "0.001",
-              "--device", "cpu"]
+    common = [
+        str(src),
+        "--detector",
+        "runs/detect/det",
+        "--classifier",
+        "runs/classify/clf",
+        "--conf",
+        "0.001",
+        "--device",
+        "cpu",
+    ]
     assert tool("infer").main([*common, "--out", str(workdir / "out_local")]) == 1
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     try:
-        assert tool("infer").main([*common, "--engine", "ray", "--workers", "2", "--out", str(workdir / "out_ray")]) == 1
+        assert (
+            tool("infer").main([*common, "--engine", "ray", "--workers", "2", "--out", str(workdir / "out_ray")]) == 1
+        )
         assert tool("infer").main([*common, "--engine", "ray", "--out", str(workdir / "out_ray")]) == 1
     finally:
         ray.shutdown()

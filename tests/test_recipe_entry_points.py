@@ -38,8 +38,20 @@ def test_cli_recipe_features_equal_seed_table_features(tmp_path, tool, capsys, m
 
     monkeypatch.setenv("LEUKOSCAN_RUNS", str(tmp_path / "runs"))
     base = _root(tmp_path)
-    rc = tool("train_classifier").main(["--model", "rawat2017", "--data-root", str(base.parent), "--folds", "0",
-                                         "--name", "raw", f"project={tmp_path}", "n_boot=0"])
+    rc = tool("train_classifier").main(
+        [
+            "--model",
+            "rawat2017",
+            "--data-root",
+            str(base.parent),
+            "--folds",
+            "0",
+            "--name",
+            "raw",
+            f"project={tmp_path}",
+            "n_boot=0",
+        ]
+    )
     assert rc == 0
     assert "recipe rawat2017: input 128 px, steps none" in capsys.readouterr().out
     clf = classify.load(tmp_path / "raw")
@@ -54,8 +66,22 @@ def test_explicit_flags_still_win(tmp_path, tool, capsys, monkeypatch):
 
     monkeypatch.setenv("LEUKOSCAN_RUNS", str(tmp_path / "runs"))
     base = _root(tmp_path)
-    rc = tool("train_classifier").main(["--model", "rawat2017", "--data-root", str(base.parent), "--folds", "0",
-                                         "--imgsz", "64", "--name", "r64", f"project={tmp_path}", "n_boot=0"])
+    rc = tool("train_classifier").main(
+        [
+            "--model",
+            "rawat2017",
+            "--data-root",
+            str(base.parent),
+            "--folds",
+            "0",
+            "--imgsz",
+            "64",
+            "--name",
+            "r64",
+            f"project={tmp_path}",
+            "n_boot=0",
+        ]
+    )
     assert rc == 0 and "input 64 px" in capsys.readouterr().out
     assert classify.load(tmp_path / "r64").preprocess.input_size == 64
 

@@ -20,8 +20,7 @@ from leukoscan.pipeline.infer.settings import PipelineConfig
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)),
-                None)
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 
 
 class ScriptedClassifier:

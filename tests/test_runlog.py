@@ -41,8 +41,7 @@ def test_stages_fold_summaries_fixed_columns_and_wandb_view(tmp_path):
     log({"stage": "fold0", "balanced_accuracy": 0.9})  # the fold's summary again: replaced, not added
     log({"stage": "final", "epoch": 1, "train_loss": 0.25}, {"train/final/loss": 0.25}, step=1)
     lines = (tmp_path / "metrics.csv").read_text().splitlines()
-    assert lines == ["stage,epoch,train_loss,lr,balanced_accuracy", "fold0,1,0.5,,", "fold0,,,,0.9",
-                     "final,1,0.25,,"]
+    assert lines == ["stage,epoch,train_loss,lr,balanced_accuracy", "fold0,1,0.5,,", "fold0,,,,0.9", "final,1,0.25,,"]
     assert run.logged[0] == ({"train/fold0/loss": 0.5}, {})  # None values are not sent
     assert run.logged[1] == ({"stage": "fold0", "balanced_accuracy": 0.8}, {})  # no W&B view: the row
     assert run.logged[-1] == ({"train/final/loss": 0.25}, {"step": 1})

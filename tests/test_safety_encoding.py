@@ -23,8 +23,18 @@ from PIL import Image
 from leukoscan.encode import csv_cell, csv_uncell, href, read_csv_dicts, short_name
 from leukoscan.synthetic import make_smear
 
-NAMES = ["javascript:document.body.setAttribute('data-pwned',1);x=1+.jpg", "a#b.png", "c?d.png", "e%41.png",
-         "=HYPERLINK(1).png", "+1.png", "-2.png", "@cmd.png", "\tt.png", "L" * 240 + ".png"]
+NAMES = [
+    "javascript:document.body.setAttribute('data-pwned',1);x=1+.jpg",
+    "a#b.png",
+    "c?d.png",
+    "e%41.png",
+    "=HYPERLINK(1).png",
+    "+1.png",
+    "-2.png",
+    "@cmd.png",
+    "\tt.png",
+    "L" * 240 + ".png",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +49,22 @@ def batch(models, tmp_path_factory):
     root = tmp_path_factory.mktemp("enc")
     (root / "in").mkdir()
     for i, name in enumerate(NAMES):
-        Image.fromarray(make_smear(64, 80, seed=i).image).save(root / "in" / name,
-                                                               format="JPEG" if name.endswith(".jpg") else "PNG")
-    code = infer.main([str(root / "in"), "--detector", models["det"], "--classifier", models["clf"], "--tile",
-                       "off", "--out", str(root / "out")])
+        Image.fromarray(make_smear(64, 80, seed=i).image).save(
+            root / "in" / name, format="JPEG" if name.endswith(".jpg") else "PNG"
+        )
+    code = infer.main(
+        [
+            str(root / "in"),
+            "--detector",
+            models["det"],
+            "--classifier",
+            models["clf"],
+            "--tile",
+            "off",
+            "--out",
+            str(root / "out"),
+        ]
+    )
     return root / "out", code
 
 
@@ -116,8 +138,19 @@ def test_disk_full_fails_one_slide_and_the_batch_goes_on(tmp_path, models, monke
         return real(path, *a, **kw)
 
     monkeypatch.setattr(report, "save_annotated", full)
-    code = infer.main([str(tmp_path / "in"), "--detector", models["det"], "--classifier", models["clf"], "--tile",
-                       "off", "--out", str(tmp_path / "out")])
+    code = infer.main(
+        [
+            str(tmp_path / "in"),
+            "--detector",
+            models["det"],
+            "--classifier",
+            models["clf"],
+            "--tile",
+            "off",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "FAILED" in err and "No space left on device" in err and "Traceback" not in err
     slides = json.loads((tmp_path / "out" / "summary.json").read_text())["slides"]

@@ -58,8 +58,11 @@ def _evil_pickle(tmp_path, marker):
 
 def _loader_cfg(tmp_path, marker) -> dict:
     cfg = _cfg()
-    cfg["head"] = [*cfg["head"][:-1], [-1, 1, "torch_safe_load", [repr(str(_evil_pickle(tmp_path, marker)))]],
-                   cfg["head"][-1]]
+    cfg["head"] = [
+        *cfg["head"][:-1],
+        [-1, 1, "torch_safe_load", [repr(str(_evil_pickle(tmp_path, marker)))]],
+        cfg["head"][-1],
+    ]
     return cfg
 
 
@@ -103,8 +106,12 @@ def newobj_loader(tmp_path):
     return net
 
 
-TRAPS = {"constructor gadget (activation eval)": gadget_act, "constructor gadget (nested loader)": gadget_loader,
-         "stored description (activation eval)": newobj_act, "stored description (nested loader)": newobj_loader}
+TRAPS = {
+    "constructor gadget (activation eval)": gadget_act,
+    "constructor gadget (nested loader)": gadget_loader,
+    "stored description (activation eval)": newobj_act,
+    "stored description (nested loader)": newobj_loader,
+}
 
 
 def _det_file(tmp_path, trap) -> str:
@@ -117,8 +124,16 @@ def _det_file(tmp_path, trap) -> str:
 def _clf_run(tmp_path, trap) -> str:
     run = tmp_path / "clf_run"
     run.mkdir()
-    torch.save({"name": "cnn", "class_names": ["blast", "normal"], "preprocess": {"input_size": 32},
-                "build_kwargs": {}, "state_dict": TRAPS[trap](tmp_path)}, run / "model.pt")
+    torch.save(
+        {
+            "name": "cnn",
+            "class_names": ["blast", "normal"],
+            "preprocess": {"input_size": 32},
+            "build_kwargs": {},
+            "state_dict": TRAPS[trap](tmp_path),
+        },
+        run / "model.pt",
+    )
     return str(run)
 
 
@@ -132,12 +147,15 @@ ENTRY_POINTS = {
     "classify.load": lambda f, m, tool: classify.load(f["clf"]),
     "Python API load_pipeline (detector)": lambda f, m, tool: load_pipeline(f["det"], m["clf"]),
     "Python API load_pipeline (classifier)": lambda f, m, tool: load_pipeline(m["det"], f["clf"]),
-    "infer --detector": lambda f, m, tool: tool("infer").main([f["img"], "--detector", f["det"], "--classifier",
-                                                               m["clf"], "--out", f["out"]]),
-    "infer --classifier": lambda f, m, tool: tool("infer").main([f["img"], "--detector", m["det"], "--classifier",
-                                                                 f["clf"], "--out", f["out"]]),
-    "evaluate-detector --weights": lambda f, m, tool: tool("evaluate_detector").main(["--weights", f["det"],
-                                                                                      "--data", m["data"]]),
+    "infer --detector": lambda f, m, tool: tool("infer").main(
+        [f["img"], "--detector", f["det"], "--classifier", m["clf"], "--out", f["out"]]
+    ),
+    "infer --classifier": lambda f, m, tool: tool("infer").main(
+        [f["img"], "--detector", m["det"], "--classifier", f["clf"], "--out", f["out"]]
+    ),
+    "evaluate-detector --weights": lambda f, m, tool: tool("evaluate_detector").main(
+        ["--weights", f["det"], "--data", m["data"]]
+    ),
     "export --detector": lambda f, m, tool: tool("export").main(["--detector", f["det"], "--classifier", m["clf"]]),
 }
 
@@ -152,8 +170,12 @@ def test_no_payload_runs(trap, entry, models, tool, tmp_path, capsys, monkeypatc
     monkeypatch.chdir(tmp_path)
     img = tmp_path / "slide.png"
     Image.fromarray(make_smear(96, 128, seed=0).image).save(img)
-    files = {"det": _det_file(tmp_path, trap), "clf": _clf_run(tmp_path, trap), "img": str(img),
-             "out": str(tmp_path / "out")}
+    files = {
+        "det": _det_file(tmp_path, trap),
+        "clf": _clf_run(tmp_path, trap),
+        "img": str(img),
+        "out": str(tmp_path / "out"),
+    }
     capsys.readouterr()
     if entry.startswith(("infer", "evaluate", "export")):
         code = ENTRY_POINTS[entry](files, models, tool)
@@ -186,8 +208,15 @@ def test_own_yolo_checkpoint_is_rebuilt_not_unpickled(tmp_path):
 
 
 def _skops_state(estimator) -> dict:
-    return {"format": 1, "kind": "sklearn", "name": "handcrafted+rf", "class_names": ["blast", "normal"],
-            "preprocess": {"input_size": 32, "steps": []}, "estimator": estimator, "features": {}}
+    return {
+        "format": 1,
+        "kind": "sklearn",
+        "name": "handcrafted+rf",
+        "class_names": ["blast", "normal"],
+        "preprocess": {"input_size": 32, "steps": []},
+        "estimator": estimator,
+        "features": {},
+    }
 
 
 def test_skops_callable_and_non_classifier_refused(tmp_path):
@@ -214,8 +243,12 @@ def test_own_estimators_need_only_listed_skops_types(tmp_path):
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 5)), np.array([0, 1] * 20)
-    makers = {**ESTIMATORS, **EXTRA_ESTIMATORS, "zoo_svm": lambda s: _estimator("svm", s),
-              "zoo_rf": lambda s: _estimator("rf", s)}
+    makers = {
+        **ESTIMATORS,
+        **EXTRA_ESTIMATORS,
+        "zoo_svm": lambda s: _estimator("svm", s),
+        "zoo_rf": lambda s: _estimator("rf", s),
+    }
     for name, make in makers.items():
         est = make(0)
         if hasattr(est, "n_estimators"):

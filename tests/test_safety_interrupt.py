@@ -26,17 +26,26 @@ def tiny(tmp_path_factory):
     return make_tiny_dataset(tmp_path_factory.mktemp("sig") / "data")
 
 
-@pytest.mark.parametrize("sig,where", [
-    ("SIGTERM", "ultralytics"),
-    pytest.param("SIGINT", "ultralytics", marks=pytest.mark.slow),
-    pytest.param("SIGINT", "leukoscan", marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "sig,where",
+    [
+        ("SIGTERM", "ultralytics"),
+        pytest.param("SIGINT", "ultralytics", marks=pytest.mark.slow),
+        pytest.param("SIGINT", "leukoscan", marks=pytest.mark.slow),
+    ],
+)
 def test_interrupt_in_final_validation_then_resume_finishes(sig, where, tiny, tmp_path, monkeypatch, capsys):
     from leukoscan.tools import train_detector
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "YOLO_OFFLINE": "1", "WANDB_MODE": "offline"}
-    p = subprocess.run([sys.executable, str(WORKER), str(tiny), str(tmp_path / "runs"), sig, where],
-                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    p = subprocess.run(
+        [sys.executable, str(WORKER), str(tiny), str(tmp_path / "runs"), sig, where],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=900,
+    )
     run = tmp_path / "runs" / "r"
     assert p.returncode == 130, p.stderr[-2000:]
     assert "--resume" in p.stdout and not (run / "metrics.json").exists()

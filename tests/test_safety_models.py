@@ -98,8 +98,14 @@ def test_own_classifier_formats_round_trip_without_pickle(tmp_path):
 
 
 def test_wrong_or_random_model_files_are_one_line_errors(tmp_path):
-    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=1, class_names=["WBC"], pretrained=False,
-                       imgsz=64, rois_per_image=16)
+    det = detect.build(
+        "fasterrcnn_mobilenet_v3_large_fpn",
+        num_classes=1,
+        class_names=["WBC"],
+        pretrained=False,
+        imgsz=64,
+        rois_per_image=16,
+    )
     det_pt = det.save(tmp_path / "det.pt")
     with pytest.raises(BadInputError, match="not a LeukoScan torch classifier"):
         classify.load(det_pt.rename(tmp_path / "model.pt"))

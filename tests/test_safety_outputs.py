@@ -55,8 +55,9 @@ def test_decompression_bomb_sized_header_is_refused_not_decoded(tmp_path):
 
     p = tmp_path / "bomb.png"
     ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
-    p.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
-                  + chunk(b"IEND", b""))
+    p.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    )
     with pytest.raises(ImageReadError, match=r"bomb\.png: image too large \(20000x20000 = 400\.0 megapixels"):
         read_image(p)
 
@@ -137,8 +138,7 @@ def test_a_named_out_folder_in_use_is_refused(tmp_path):
     t.start()
     held.wait(10)
     try:
-        with pytest.raises(OutputBusyError, match=rf"--out {out} is in use by pid {os.getpid()}"), \
-                locked_out_dir(out):
+        with pytest.raises(OutputBusyError, match=rf"--out {out} is in use by pid {os.getpid()}"), locked_out_dir(out):
             pass
     finally:
         release.set()
@@ -193,8 +193,10 @@ def test_two_batches_at_once_both_complete(tool, tmp_path, monkeypatch, capsys):
     for i in range(6):
         _smear(src / f"s{i}.png", i)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("leukoscan.tools.infer.load_pipeline",
-                        lambda *a, **k: Pipeline(SlowDetector(), HalfBlastClassifier(), PipelineConfig()))
+    monkeypatch.setattr(
+        "leukoscan.tools.infer.load_pipeline",
+        lambda *a, **k: Pipeline(SlowDetector(), HalfBlastClassifier(), PipelineConfig()),
+    )
     infer = tool("infer")
 
     def run_two(extra):

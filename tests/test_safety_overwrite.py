@@ -42,8 +42,19 @@ def test_out_holding_the_users_files_is_refused(tmp_path, models, capsys):
     out.mkdir()
     (out / "summary.csv").write_text("my own table\n")
     (out / "report.html").write_text("<p>my report</p>")
-    code = infer.main([str(tmp_path / "in"), "--detector", models["det"], "--classifier", models["clf"],
-                       "--tile", "off", "--out", str(out)])
+    code = infer.main(
+        [
+            str(tmp_path / "in"),
+            "--detector",
+            models["det"],
+            "--classifier",
+            models["clf"],
+            "--tile",
+            "off",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "holds files LeukoScan did not write" in err[0], err
     assert (out / "summary.csv").read_text() == "my own table\n"
@@ -54,8 +65,17 @@ def test_out_of_an_earlier_run_is_reused(tmp_path, models, capsys):
     from leukoscan.tools import infer
 
     _slide(tmp_path / "in")
-    argv = [str(tmp_path / "in"), "--detector", models["det"], "--classifier", models["clf"], "--tile", "off",
-            "--out", str(tmp_path / "out")]
+    argv = [
+        str(tmp_path / "in"),
+        "--detector",
+        models["det"],
+        "--classifier",
+        models["clf"],
+        "--tile",
+        "off",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert infer.main(argv) == 0
     assert infer.main(argv) == 0
     assert "skipped 1 slide" in capsys.readouterr().out

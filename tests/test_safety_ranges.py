@@ -10,8 +10,18 @@ import pytest
 from leukoscan.errors import BadInputError, ConfigError
 
 
-@pytest.mark.parametrize("kw", [{"margin": 1e9}, {"margin": -0.1}, {"conf": math.nan}, {"iou": 1.5},
-                                {"tile": 1}, {"blast_threshold": math.inf}, {"max_det": 0}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"margin": 1e9},
+        {"margin": -0.1},
+        {"conf": math.nan},
+        {"iou": 1.5},
+        {"tile": 1},
+        {"blast_threshold": math.inf},
+        {"max_det": 0},
+    ],
+)
 def test_pipeline_config_ranges(kw):
     from leukoscan.pipeline.infer.settings import PipelineConfig
 
@@ -62,9 +72,11 @@ def test_fusion_with_nan_inf_or_wrong_shape_is_refused(tmp_path):
     f = tmp_path / "f.json"
     f.write_text('{"coef": [[0.1, 0.2, 0.3], [0, 0, 0], [0, 0, 0]], "intercept": [0, 0, 0]}')
     load_fusion(f)
-    for text, says in (('{"coef": [[NaN, 0, 0], [0, 0, 0], [0, 0, 0]], "intercept": [0, 0, 0]}', "NaN is not a number"),
-                       ('{"coef": [[1e999, 0, 0], [0, 0, 0], [0, 0, 0]], "intercept": [0, 0, 0]}', "not finite"),
-                       ('{"coef": [[1, 0], [0, 0]], "intercept": [0, 0]}', "shape")):
+    for text, says in (
+        ('{"coef": [[NaN, 0, 0], [0, 0, 0], [0, 0, 0]], "intercept": [0, 0, 0]}', "NaN is not a number"),
+        ('{"coef": [[1e999, 0, 0], [0, 0, 0], [0, 0, 0]], "intercept": [0, 0, 0]}', "not finite"),
+        ('{"coef": [[1, 0], [0, 0]], "intercept": [0, 0]}', "shape"),
+    ):
         f.write_text(text)
         with pytest.raises(ConfigError, match=says):
             load_fusion(f)

@@ -57,7 +57,7 @@ def test_non_finite_voc_coordinate_is_refused(tmp_path):
 
 def _first_xmin(text: str, value: str) -> str:
     a = text.index("<xmin>") + len("<xmin>")
-    return text[:a] + value + text[text.index("</xmin>", a):]
+    return text[:a] + value + text[text.index("</xmin>", a) :]
 
 
 def test_training_refuses_data_with_nothing_to_learn(tool, tmp_path, monkeypatch, capsys):
@@ -65,8 +65,18 @@ def test_training_refuses_data_with_nothing_to_learn(tool, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     make_yolo(tmp_path / "y", {"a": ["5 0.5 0.5 0.2 0.2", "7 0.3 0.3 0.1 0.1"], "b": ["5 0.5 0.5 0.2 0.2"]})
     make_yolo(tmp_path / "y", {"c": ["0 0.5 0.5 0.2 0.2"]}, split="val")
-    code = tool("train_detector").main(["--data", str(tmp_path / "y"), "--model", "fasterrcnn_mobilenet_v3_large_fpn",
-                                        "--scratch", "--epochs", "1", f"project={tmp_path / 'runs'}"])
+    code = tool("train_detector").main(
+        [
+            "--data",
+            str(tmp_path / "y"),
+            "--model",
+            "fasterrcnn_mobilenet_v3_large_fpn",
+            "--scratch",
+            "--epochs",
+            "1",
+            f"project={tmp_path / 'runs'}",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "split 'train' has 0 objects in 2 image(s)" in err[0] and "unknown_label 3" in err[0]
@@ -109,14 +119,17 @@ def test_prepare_never_replaces_or_writes_into_its_source(tmp_path, where, tool,
     assert _hashes(tmp_path / "d") == before
 
 
-@pytest.mark.parametrize("tool_name,argv,msg", [
-    ("train_detector", ["--epochs", "0"], "epochs must be >= 1, got 0"),
-    ("train_detector", ["--epochs", "-1"], "epochs must be >= 1, got -1"),
-    ("train_detector", ["--batch", "0"], "batch must be >= 1, got 0"),
-    ("train_classifier", ["--epochs", "-1"], "fit.epochs must be >= 1, got -1"),
-    ("train_classifier", ["--batch", "0"], "fit.batch must be >= 1, got 0"),
-    ("train_classifier", ["--data", "unknown_name"], "'unknown_name' is neither a folder nor a dataset name"),
-])
+@pytest.mark.parametrize(
+    "tool_name,argv,msg",
+    [
+        ("train_detector", ["--epochs", "0"], "epochs must be >= 1, got 0"),
+        ("train_detector", ["--epochs", "-1"], "epochs must be >= 1, got -1"),
+        ("train_detector", ["--batch", "0"], "batch must be >= 1, got 0"),
+        ("train_classifier", ["--epochs", "-1"], "fit.epochs must be >= 1, got -1"),
+        ("train_classifier", ["--batch", "0"], "fit.batch must be >= 1, got 0"),
+        ("train_classifier", ["--data", "unknown_name"], "'unknown_name' is neither a folder nor a dataset name"),
+    ],
+)
 def test_bad_counts_are_refused_before_anything_runs(tool, tool_name, argv, msg, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert tool(tool_name).main([*argv, f"project={tmp_path / 'runs'}"]) == 2
@@ -154,8 +167,11 @@ def test_tiling_follows_cell_size_and_refuses_exploding_plans(tmp_path):
     assert count_tiles([(480, 640)], 160, 128) == len(tile_grid(480, 640, 160, 128)) == 176  # 12 images: 2,112
     forced = plan_tiles(data, ("train", "val"), mode="on", imgsz=160)
     assert forced.overlap >= forced.cell_px and forced.tile >= 3 * forced.overlap
-    with pytest.raises(ConfigError, match=r"into 160 px tiles with 128 px overlap \(stride 32 px\) would make "
-                                          r"2,112 tiles .* over tile.max_tiles=1,000"):
+    with pytest.raises(
+        ConfigError,
+        match=r"into 160 px tiles with 128 px overlap \(stride 32 px\) would make "
+        r"2,112 tiles .* over tile.max_tiles=1,000",
+    ):
         plan_tiles(data, ("train", "val"), mode="on", imgsz=160, size=160, overlap=128, max_tiles=1000)
     with pytest.raises(ConfigError, match=r"tile.overlap=128 px must be smaller than the tile \(128 px\)"):
         plan_tiles(data, ("train", "val"), mode="on", imgsz=128, size=128, overlap=128)
@@ -186,8 +202,19 @@ def test_interrupt_before_the_first_epoch_says_there_is_nothing_to_resume(tool, 
 
     monkeypatch.setattr(FrcnnDetector, "fit", interrupted)
     data = make_tiny_dataset(tmp_path / "data", n_train=1, n_val=1)
-    code = tool("train_detector").main(["--data", str(data), "--model", "fasterrcnn_mobilenet_v3_large_fpn",
-                                        "--scratch", "--epochs", "1", "--imgsz", "64",
-                                        f"project={tmp_path / 'runs'}"])
+    code = tool("train_detector").main(
+        [
+            "--data",
+            str(data),
+            "--model",
+            "fasterrcnn_mobilenet_v3_large_fpn",
+            "--scratch",
+            "--epochs",
+            "1",
+            "--imgsz",
+            "64",
+            f"project={tmp_path / 'runs'}",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 130 and "nothing to resume" in out and "--resume" not in out

@@ -18,13 +18,18 @@ from leukoscan.synthetic import make_smear
 
 def _det(xyxy, conf, names):
     cls = {"blast": 0, "leukocyte": 1, "WBC": 0}
-    return sv.Detections(xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4), confidence=np.asarray(conf, np.float32),
-                         class_id=np.array([cls[n] for n in names]), data={"class_name": np.array(names, dtype=object)})
+    return sv.Detections(
+        xyxy=np.asarray(xyxy, np.float32).reshape(-1, 4),
+        confidence=np.asarray(conf, np.float32),
+        class_id=np.array([cls[n] for n in names]),
+        data={"class_name": np.array(names, dtype=object)},
+    )
 
 
 def test_group_cells_merges_one_cell_across_classes_and_keeps_both_scores():
-    det = _det([[0, 0, 100, 100], [4, 2, 98, 104], [300, 300, 380, 380]], [0.4, 0.7, 0.9],
-               ["blast", "leukocyte", "blast"])
+    det = _det(
+        [[0, 0, 100, 100], [4, 2, 98, 104], [300, 300, 380, 380]], [0.4, 0.7, 0.9], ["blast", "leukocyte", "blast"]
+    )
     before = det.xyxy.copy()
     cells = seam.group_cells(det)
     assert len(cells) == 2
@@ -54,9 +59,9 @@ def test_cell_labels_blasts_first_one_to_one():
 def test_fusion_fits_round_trips_and_decides(tmp_path):
     rng = np.random.default_rng(0)
     y = np.array(["blast"] * 60 + ["normal"] * 60 + ["none"] * 60, dtype=object)
-    db = np.r_[rng.uniform(.5, .9, 60), rng.uniform(0, .3, 60), rng.uniform(0, .2, 60)]
-    dl = np.r_[rng.uniform(0, .3, 60), rng.uniform(.5, .9, 60), rng.uniform(0, .2, 60)]
-    cb = np.r_[rng.uniform(.6, 1, 60), rng.uniform(0, .4, 60), rng.uniform(0, 1, 60)]
+    db = np.r_[rng.uniform(0.5, 0.9, 60), rng.uniform(0, 0.3, 60), rng.uniform(0, 0.2, 60)]
+    dl = np.r_[rng.uniform(0, 0.3, 60), rng.uniform(0.5, 0.9, 60), rng.uniform(0, 0.2, 60)]
+    cb = np.r_[rng.uniform(0.6, 1, 60), rng.uniform(0, 0.4, 60), rng.uniform(0, 1, 60)]
     x = seam.feature_matrix(db, dl, cb)
     f = seam.Fusion().fit(x, y)
     p = f.proba(x)
@@ -111,11 +116,24 @@ def test_oof_classifier_never_sees_the_predicted_fold():
 
 def test_choose_operating_point_finds_the_separating_thresholds():
     # two slides: s1 has 2 blasts + 2 normals, s2 has 4 normals; one junk box each
-    labels = np.array(["blast", "blast", "normal", "normal", "none", "normal", "normal", "normal", "normal", "none"],
-                      dtype=object)
+    labels = np.array(
+        ["blast", "blast", "normal", "normal", "none", "normal", "normal", "normal", "normal", "none"], dtype=object
+    )
     slide = np.array(["s1"] * 5 + ["s2"] * 5, dtype=object)
-    p = np.array([[.8, .1, .1], [.7, .2, .1], [.2, .7, .1], [.3, .6, .1], [.1, .1, .8],
-                  [.2, .7, .1], [.1, .8, .1], [.35, .55, .1], [.2, .7, .1], [.3, .2, .5]])
+    p = np.array(
+        [
+            [0.8, 0.1, 0.1],
+            [0.7, 0.2, 0.1],
+            [0.2, 0.7, 0.1],
+            [0.3, 0.6, 0.1],
+            [0.1, 0.1, 0.8],
+            [0.2, 0.7, 0.1],
+            [0.1, 0.8, 0.1],
+            [0.35, 0.55, 0.1],
+            [0.2, 0.7, 0.1],
+            [0.3, 0.2, 0.5],
+        ]
+    )
     truth = {"s1": seam_fit.SlideTruth(2, 2), "s2": seam_fit.SlideTruth(0, 4)}
     best = seam_fit.choose_operating_point(p, np.full(10, 0.9), labels, slide, truth)
     assert best["recall"] == 1.0 and best["precision"] == 1.0 and best["blast_pct_mae"] == 0.0
@@ -123,6 +141,7 @@ def test_choose_operating_point_finds_the_separating_thresholds():
 
 
 # ---- the one-command pipeline on synthetic ALL-IDB1-like slides ---------------------------------
+
 
 class _OracleDetector:
     """Stand-in detector: annotated leukocyte boxes (jittered) with informative class scores,
@@ -142,7 +161,7 @@ class _OracleDetector:
         xyxy = np.asarray(xyxy, float) + rng.normal(0, 2, (len(xyxy), 4))
         out_xyxy, out_conf, out_names = [], [], []
         for b, n in zip(xyxy, names, strict=True):
-            sb = rng.uniform(.55, .9) if n == "blast" else rng.uniform(.05, .4)
+            sb = rng.uniform(0.55, 0.9) if n == "blast" else rng.uniform(0.05, 0.4)
             out_xyxy += [b, b + 1]
             out_conf += [sb, 1 - sb]
             out_names += ["blast", "leukocyte"]
@@ -150,8 +169,11 @@ class _OracleDetector:
         out_conf.append(0.2)
         out_names.append("leukocyte")
         keep = np.asarray(out_conf) >= conf
-        return _det(np.asarray(out_xyxy)[keep], np.asarray(out_conf)[keep],
-                    [n for n, k in zip(out_names, keep, strict=True) if k])
+        return _det(
+            np.asarray(out_xyxy)[keep],
+            np.asarray(out_conf)[keep],
+            [n for n, k in zip(out_names, keep, strict=True) if k],
+        )
 
 
 def _fake_allidb1(root: Path, n_train: int = 12, n_val: int = 4):
@@ -201,10 +223,17 @@ def trained_allpipe(tmp_path, monkeypatch):
     boxes, train, val = _fake_allidb1(data)
     folds = _fake_fold_runs(tmp_path, train)
     monkeypatch.setattr(allpipe, "load_detector", lambda run: _OracleDetector(boxes))
-    cfg = allpipe.AllPipelineConfig(data=str(data), detector="full_run", fold_detectors=folds, cv_folds=3,
-                                    cells_detector="oof",
-                                    classifier="handcrafted+rf", classifier_imgsz=64, crop_size=64,
-                                    margins=[0.15])
+    cfg = allpipe.AllPipelineConfig(
+        data=str(data),
+        detector="full_run",
+        fold_detectors=folds,
+        cv_folds=3,
+        cells_detector="oof",
+        classifier="handcrafted+rf",
+        classifier_imgsz=64,
+        crop_size=64,
+        margins=[0.15],
+    )
     _OracleDetector.ran_on = []
     run = allpipe.train_all_pipeline(cfg, tmp_path / "run", log=lambda *a: None)
     return run, boxes, train, val, folds
@@ -217,7 +246,7 @@ def test_allpipe_trains_on_training_slides_only_out_of_fold(trained_allpipe):
     rows = list(__import__("csv").DictReader(open(run / "cells_m0.15" / "index.csv")))
     assert {r["slide"] for r in rows} == set(train)
     for r in rows:  # each slide's crops come from the fold detector that did not train on it
-        fold_train = (Path(folds[int(r["fold"][-1])]).parent / f"{r['fold']}_data" / "splits" / "train.txt")
+        fold_train = Path(folds[int(r["fold"][-1])]).parent / f"{r['fold']}_data" / "splits" / "train.txt"
         assert r["slide"] not in fold_train.read_text().split()
     labels = {r["label"] for r in rows}
     assert labels == {"blast", "normal", "none"}  # the junk box of each slide is 'none'
@@ -227,7 +256,9 @@ def test_allpipe_trains_on_training_slides_only_out_of_fold(trained_allpipe):
     sel = json.loads((run / "state.json").read_text())["select"]
     assert {t["inputs"] for t in sel["trials"]} == set(allpipe.FUSION_INPUTS)
     fusion = seam.Fusion.load(spec["fusion"])
-    assert fusion.chosen_by == spec["chosen_by"] and "conf" not in fusion.to_dict()  # the operating point: pipeline.json
+    assert (
+        fusion.chosen_by == spec["chosen_by"] and "conf" not in fusion.to_dict()
+    )  # the operating point: pipeline.json
     # repeated CV: the choice is made on the pooled out-of-fold results of 5 fold seeds, its spread recorded
     assert spec["fold_seeds"] == [0, 1, 2, 3, 4] and "5 fold seeds" in spec["chosen_by"]
     assert len(spec["spread"]["chosen_per_seed"]) == 5
@@ -270,8 +301,9 @@ def test_pipeline_fused_and_detector_only_calls(trained_allpipe):
 
     image = read_image(next((run.parent / "all_idb1" / "images" / "val").iterdir()))
     det = _OracleDetector(boxes)
-    chosen = PipelineConfig(margin=spec["margin"], conf=spec["conf"], reject=spec["reject"],
-                            blast_threshold=spec["blast_threshold"])
+    chosen = PipelineConfig(
+        margin=spec["margin"], conf=spec["conf"], reject=spec["reject"], blast_threshold=spec["blast_threshold"]
+    )
     fused = Pipeline(det, load_classifier(spec["classifier"]), chosen, fusion=seam.Fusion.load(spec["fusion"]))(image)
     assert set(fused.data["call_by"]) <= {"fusion"} and set(fused.data["cell_class"]) <= {"blast", "normal"}
     only = Pipeline(det, None)(image)
@@ -334,14 +366,22 @@ def test_allpipe_in_fold_cells_use_the_full_detector(tmp_path, monkeypatch):
     data = tmp_path / "all_idb1"
     boxes, train, val = _fake_allidb1(data, n_train=9, n_val=2)
     monkeypatch.setattr(allpipe, "load_detector", lambda run: _OracleDetector(boxes))
-    cfg = allpipe.AllPipelineConfig(data=str(data), detector=str(tmp_path / "full"), cells_detector="full",
-                                    cv_folds=3, classifier="handcrafted+rf", classifier_imgsz=64, crop_size=64,
-                                    margins=[0.15])
+    cfg = allpipe.AllPipelineConfig(
+        data=str(data),
+        detector=str(tmp_path / "full"),
+        cells_detector="full",
+        cv_folds=3,
+        classifier="handcrafted+rf",
+        classifier_imgsz=64,
+        crop_size=64,
+        margins=[0.15],
+    )
     run = allpipe.train_all_pipeline(cfg, tmp_path / "run", log=lambda *a: None)
     state = json.loads((run / "state.json").read_text())
     assert state["folds"] == []  # no fold detectors trained
     rows = allpipe.read_index(run / "cells_m0.15")
     assert {r["fold"] for r in rows} == {"full"} and {r["slide"] for r in rows} == set(train)
     with pytest.raises(Exception, match="cells_detector"):
-        allpipe.train_all_pipeline(allpipe.AllPipelineConfig(data=str(data), detector="x", cells_detector="half"),
-                                   tmp_path / "bad")
+        allpipe.train_all_pipeline(
+            allpipe.AllPipelineConfig(data=str(data), detector="x", cells_detector="half"), tmp_path / "bad"
+        )

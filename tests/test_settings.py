@@ -48,8 +48,14 @@ def trained(tmp_path, monkeypatch):
     y = np.array(["blast", "normal", "none"] * 20, dtype=object)
     x = seam.feature_matrix(rng.uniform(0, 1, 60), rng.uniform(0, 1, 60), rng.uniform(0, 1, 60))
     seam.Fusion(chosen_by="test").fit(x, y).save(run / "fusion.json")
-    spec = {"detector": str(run / "det.pt"), "classifier": str(run / "clf.skops"),
-            "fusion": str(run / "fusion.json"), "inputs": "detector+classifier", "chosen_by": "test", **CHOSEN}
+    spec = {
+        "detector": str(run / "det.pt"),
+        "classifier": str(run / "clf.skops"),
+        "fusion": str(run / "fusion.json"),
+        "inputs": "detector+classifier",
+        "chosen_by": "test",
+        **CHOSEN,
+    }
     (run / "pipeline.json").write_text(json.dumps(spec))
     RecordingDetector.seen_conf = []
     monkeypatch.setattr("leukoscan.detect.load", lambda path, trust=False: RecordingDetector())
@@ -65,8 +71,12 @@ def _infer(tool, tmp_path, run, *flags):
 
 
 def _in_effect(prov: dict, name: str) -> float:
-    return {"margin": prov["crop_margin"], "conf": prov["thresholds"]["conf"],
-            "blast_threshold": prov["thresholds"]["blast_threshold"], "reject": prov["fusion"]["reject"]}[name]
+    return {
+        "margin": prov["crop_margin"],
+        "conf": prov["thresholds"]["conf"],
+        "blast_threshold": prov["thresholds"]["blast_threshold"],
+        "reject": prov["fusion"]["reject"],
+    }[name]
 
 
 @pytest.mark.parametrize("name", sorted(CHOSEN))
@@ -75,11 +85,14 @@ def test_a_flag_typed_next_to_pipeline_overrides_it_and_says_so(name, trained, t
     assert rc == 0
     text = f"{name} {TYPED[name]:g} set by {FLAGS[name]}, pipeline chose {CHOSEN[name]:g}"
     assert text in capsys.readouterr().out  # the console header
-    for prov in (json.loads((out / "summary.json").read_text())["provenance"],
-                 json.loads((out / "a_cells.json").read_text())["provenance"]):
+    for prov in (
+        json.loads((out / "summary.json").read_text())["provenance"],
+        json.loads((out / "a_cells.json").read_text())["provenance"],
+    ):
         assert _in_effect(prov, name) == TYPED[name]
-        assert prov["overrides"] == {name: {"value": TYPED[name], "set_by": FLAGS[name],
-                                            "pipeline_chose": CHOSEN[name]}}
+        assert prov["overrides"] == {
+            name: {"value": TYPED[name], "set_by": FLAGS[name], "pipeline_chose": CHOSEN[name]}
+        }
     assert text in (out / "report.html").read_text()
     pipe = load_pipeline(cfg=PipelineConfig(**{name: TYPED[name]}), pipeline=trained, typed={name: FLAGS[name]})
     assert getattr(pipe.cfg, name) == TYPED[name]  # the one value the pipeline reads
@@ -135,8 +148,19 @@ def test_reject_without_a_trained_pipeline_is_refused(tmp_path, tool, capsys, mo
     write_smear(tmp_path / "in" / "a.png")
     (tmp_path / "det.pt").write_bytes(b"d")
     (tmp_path / "clf.skops").write_bytes(b"c")
-    rc = tool("infer").main([str(tmp_path / "in"), "--detector", str(tmp_path / "det.pt"), "--classifier",
-                             str(tmp_path / "clf.skops"), "--out", str(tmp_path / "out"), "--reject", "0.5"])
+    rc = tool("infer").main(
+        [
+            str(tmp_path / "in"),
+            "--detector",
+            str(tmp_path / "det.pt"),
+            "--classifier",
+            str(tmp_path / "clf.skops"),
+            "--out",
+            str(tmp_path / "out"),
+            "--reject",
+            "0.5",
+        ]
+    )
     assert rc == 2 and "--reject applies to a trained pipeline's fusion only" in capsys.readouterr().err
 
 

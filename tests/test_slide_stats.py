@@ -17,11 +17,18 @@ def _cells(probs, threshold=0.5, call_by="classifier"):
     p = np.asarray(probs, np.float32)
     n = len(p)
     xy = np.array([[10 * i, 0, 10 * i + 8, 8] for i in range(n)], np.float32).reshape(-1, 4)
-    return sv.Detections(xyxy=xy, confidence=np.full(n, 0.9, np.float32), class_id=np.zeros(n, int),
-                         data={"class_name": np.array(["WBC"] * n, dtype=object),
-                               "cell_class": np.where(p >= threshold, "blast", "normal").astype(object),
-                               "blast_prob": p, "call_by": np.array([call_by] * n, dtype=object),
-                               "det_blast": np.zeros(n, np.float32)})
+    return sv.Detections(
+        xyxy=xy,
+        confidence=np.full(n, 0.9, np.float32),
+        class_id=np.zeros(n, int),
+        data={
+            "class_name": np.array(["WBC"] * n, dtype=object),
+            "cell_class": np.where(p >= threshold, "blast", "normal").astype(object),
+            "blast_prob": p,
+            "call_by": np.array([call_by] * n, dtype=object),
+            "det_blast": np.zeros(n, np.float32),
+        },
+    )
 
 
 def test_poisson_binomial_matches_binomial_and_certain_calls():

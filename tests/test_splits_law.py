@@ -71,8 +71,24 @@ def test_plan_fit_rules():
 @pytest.mark.parametrize("folds", ["2", "0"])
 def test_train_classifier_never_reads_test(tmp_path, tool, reads, capsys, folds):
     main = tool("train_classifier").main
-    rc = main(["--model", "handcrafted+svm", "--data", "demo_cells", "--imgsz", "48", "--folds", folds,
-               "--name", "r", f"project={tmp_path}", "group_by=slide", "n_boot=20", "fold_seeds=2"])
+    rc = main(
+        [
+            "--model",
+            "handcrafted+svm",
+            "--data",
+            "demo_cells",
+            "--imgsz",
+            "48",
+            "--folds",
+            folds,
+            "--name",
+            "r",
+            f"project={tmp_path}",
+            "group_by=slide",
+            "n_boot=20",
+            "fold_seeds=2",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "fitted on: split train (48 items)" in out and "left alone" in out
@@ -93,22 +109,55 @@ def test_train_classifier_never_reads_test(tmp_path, tool, reads, capsys, folds)
 
 def test_train_classifier_fit_splits_flag(tmp_path, tool, capsys):
     main = tool("train_classifier").main
-    rc = main(["--model", "handcrafted+svm", "--data", "demo_cells", "--imgsz", "48", "--folds", "0",
-               "--fit-splits", "train,val", "--name", "tv", f"project={tmp_path}", "n_boot=20", "score_split="])
+    rc = main(
+        [
+            "--model",
+            "handcrafted+svm",
+            "--data",
+            "demo_cells",
+            "--imgsz",
+            "48",
+            "--folds",
+            "0",
+            "--fit-splits",
+            "train,val",
+            "--name",
+            "tv",
+            f"project={tmp_path}",
+            "n_boot=20",
+            "score_split=",
+        ]
+    )
     assert rc == 0
     assert "fitted on: split train+val (64 items)" in capsys.readouterr().out
     assert _scaler_n(tmp_path / "tv") == N_TRAIN + N_VAL
-    assert main(["--model", "handcrafted+svm", "--data", "demo_cells", "--fit-splits", "train,test",
-                 f"project={tmp_path}"]) == 2
+    assert (
+        main(
+            ["--model", "handcrafted+svm", "--data", "demo_cells", "--fit-splits", "train,test", f"project={tmp_path}"]
+        )
+        == 2
+    )
 
 
 def test_benchmark_cv_inside_dev_splits(tmp_path, reads):
     from leukoscan.experiments.classifier_benchmark import BenchConfig, run_benchmark
 
     lines: list[str] = []
-    out = run_benchmark(BenchConfig(data="demo_cells", models=("handcrafted+svm",), folds=2, fold_seeds=2,
-                                    group_by="slide", imgsz=48, out=str(tmp_path), tag="b", n_boot=20,
-                                    leakage_check=False), log=lines.append)
+    out = run_benchmark(
+        BenchConfig(
+            data="demo_cells",
+            models=("handcrafted+svm",),
+            folds=2,
+            fold_seeds=2,
+            group_by="slide",
+            imgsz=48,
+            out=str(tmp_path),
+            tag="b",
+            n_boot=20,
+            leakage_check=False,
+        ),
+        log=lines.append,
+    )
     assert out["n"] == N_TRAIN + N_VAL and out["splits"]["held_out_split"] == {"test": N_TEST}
     assert "split train+val" in lines[0]
     assert not any(p.endswith(t) for p in reads for t in _test_files())

@@ -51,14 +51,23 @@ def test_classifier_verdict_from_its_metrics():
 
 def _gt(boxes, names=("WBC", "RBC"), cats=None):
     cats = cats or [0] * len(boxes)
-    return {"images": [{"id": 1}], "categories": [{"id": i, "name": n} for i, n in enumerate(names)],
-            "annotations": [{"image_id": 1, "category_id": c, "bbox": [x1, y1, x2 - x1, y2 - y1]}
-                            for (x1, y1, x2, y2), c in zip(boxes, cats, strict=True)]}
+    return {
+        "images": [{"id": 1}],
+        "categories": [{"id": i, "name": n} for i, n in enumerate(names)],
+        "annotations": [
+            {"image_id": 1, "category_id": c, "bbox": [x1, y1, x2 - x1, y2 - y1]}
+            for (x1, y1, x2, y2), c in zip(boxes, cats, strict=True)
+        ],
+    }
 
 
 def _det(boxes, scores, names):
-    return sv.Detections(xyxy=np.array(boxes, np.float32).reshape(-1, 4), confidence=np.array(scores, np.float32),
-                         class_id=np.zeros(len(boxes), int), data={"class_name": np.array(names, dtype=object)})
+    return sv.Detections(
+        xyxy=np.array(boxes, np.float32).reshape(-1, 4),
+        confidence=np.array(scores, np.float32),
+        class_id=np.zeros(len(boxes), int),
+        data={"class_name": np.array(names, dtype=object)},
+    )
 
 
 def test_found_cells_counts_white_cells_at_the_score_floor_only():
@@ -71,8 +80,15 @@ def test_found_cells_counts_white_cells_at_the_score_floor_only():
     assert found_cells(gt2, preds)[:2] == (1, 2)
 
 
-def _fake_run(base: Path, name: str, weights: Path, *, metrics: dict | None = None, rel="weights/best.pt",
-              epochs_done: int | None = None) -> Path:
+def _fake_run(
+    base: Path,
+    name: str,
+    weights: Path,
+    *,
+    metrics: dict | None = None,
+    rel="weights/best.pt",
+    epochs_done: int | None = None,
+) -> Path:
     run = base / name
     (run / rel).parent.mkdir(parents=True)
     shutil.copy(weights, run / rel)
@@ -95,7 +111,7 @@ def test_run_state_complete_training_interrupted(tmp_path):
     st = run_state(live)
     assert (st.state, st.epoch, st.epochs) == (TRAINING, 4, 10) and st.text == "still training, epoch 4/10"
     status = json.loads((live / "status.json").read_text())
-    (live / "status.json").write_text(json.dumps({**status, "pid": 2 ** 22 + 7}))  # no such process
+    (live / "status.json").write_text(json.dumps({**status, "pid": 2**22 + 7}))  # no such process
     assert run_state(live).state == INTERRUPTED and run_state(live).text == "interrupted at epoch 4/10"
     old = _fake_run(tmp_path, "old", w, rel="weights/last.pt")  # no status.json, no metrics.json
     assert run_state(old).state == INTERRUPTED

@@ -24,8 +24,21 @@ from PIL import Image
 from leukoscan.synthetic import make_smear
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP = shutil.ignore_patterns(".git", ".venv", ".ci", "runs", "build", "dist", "*.egg-info", "__pycache__",
-                              ".pytest_cache", ".ruff_cache", "wandb", "results", "tmp")
+SKIP = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".ci",
+    "runs",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "wandb",
+    "results",
+    "tmp",
+)
 
 
 def _run(cmd: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
@@ -39,8 +52,21 @@ def test_wheel_in_fresh_venv(tmp_path):
     for d in (src / "datasets").iterdir():  # raw data folders are not part of the source
         if d.is_dir():
             shutil.rmtree(d)
-    r = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-              str(tmp_path / "dist"), str(src)], tmp_path)
+    r = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(src),
+        ],
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     wheel = next((tmp_path / "dist").glob("leukoscan-*.whl"))
     import zipfile
@@ -48,9 +74,15 @@ def test_wheel_in_fresh_venv(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     top = ("detect", "classify", "pipeline", "tools", "experiments", "tests", "benchmarks")
     assert not [n for n in names if n.split("/")[0] in top], names[:20]
-    for f in ("leukoscan/detect/backends/yolo.py", "leukoscan/pipeline/infer/cascade.py", "leukoscan/tools/infer.py",
-              "leukoscan/tools/cli.py", "leukoscan/experiments/seed_table.py",
-              "leukoscan/configs/detect_bccd_yolov8n.yaml", "leukoscan/datasets/README.md"):
+    for f in (
+        "leukoscan/detect/backends/yolo.py",
+        "leukoscan/pipeline/infer/cascade.py",
+        "leukoscan/tools/infer.py",
+        "leukoscan/tools/cli.py",
+        "leukoscan/experiments/seed_table.py",
+        "leukoscan/configs/detect_bccd_yolov8n.yaml",
+        "leukoscan/datasets/README.md",
+    ):
         assert f in names, f
 
     venv = tmp_path / "venv"
@@ -58,8 +90,9 @@ def test_wheel_in_fresh_venv(tmp_path):
     py, exe = venv / "bin" / "python", venv / "bin" / "leukoscan"
     r = _run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
-    site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                     tmp_path).stdout.strip())
+    site = Path(
+        _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).stdout.strip()
+    )
     (site / "zz_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     work = tmp_path / "work"
@@ -67,14 +100,26 @@ def test_wheel_in_fresh_venv(tmp_path):
     for name in ("detect", "classify", "pipeline", "tools"):
         r = _run([str(py), "-c", f"import {name}"], work)
         assert r.returncode != 0 and "No module named" in r.stderr, name
-    r = _run([str(py), "-c", "import leukoscan.detect, leukoscan.paths as p; print(leukoscan.detect.__file__);"
-                             "print(p.CONFIGS_DIR)"], work)
+    r = _run(
+        [
+            str(py),
+            "-c",
+            "import leukoscan.detect, leukoscan.paths as p; print(leukoscan.detect.__file__);print(p.CONFIGS_DIR)",
+        ],
+        work,
+    )
     assert r.returncode == 0 and str(site) in r.stdout and str(ROOT) not in r.stdout, r.stdout + r.stderr
 
     from leukoscan import classify, detect
 
-    det = detect.build("fasterrcnn_mobilenet_v3_large_fpn", num_classes=3, class_names=NAMES, pretrained=False,
-                       imgsz=64, rois_per_image=16)
+    det = detect.build(
+        "fasterrcnn_mobilenet_v3_large_fpn",
+        num_classes=3,
+        class_names=NAMES,
+        pretrained=False,
+        imgsz=64,
+        rois_per_image=16,
+    )
     det.save(work / "det.pt")
     clf = classify.build("handcrafted+svm", class_names=("blast", "normal"), imgsz=32, pretrained=False)
     crops = [make_smear(40, 40, seed=i, n_leukocytes=1).image for i in range(12)]
@@ -82,11 +127,34 @@ def test_wheel_in_fresh_venv(tmp_path):
     (work / "clf").mkdir()
     clf.save(work / "clf")
     Image.fromarray(make_smear(96, 128, seed=3).image).save(work / "smear.png")
-    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "LEUKOSCAN_OFFLINE": "1",
-           "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(tmp_path / "ul"), "MPLCONFIGDIR": str(tmp_path / "mpl"),
-           "LEUKOSCAN_THREADS": "1"}
-    r = _run([str(exe), "infer", "smear.png", "--detector", "det.pt", "--classifier", "clf", "--out", "out",
-              "--conf", "0.0", "--tile", "off"], work, env=env)
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LEUKOSCAN_OFFLINE": "1",
+        "YOLO_OFFLINE": "1",
+        "YOLO_CONFIG_DIR": str(tmp_path / "ul"),
+        "MPLCONFIGDIR": str(tmp_path / "mpl"),
+        "LEUKOSCAN_THREADS": "1",
+    }
+    r = _run(
+        [
+            str(exe),
+            "infer",
+            "smear.png",
+            "--detector",
+            "det.pt",
+            "--classifier",
+            "clf",
+            "--out",
+            "out",
+            "--conf",
+            "0.0",
+            "--tile",
+            "off",
+        ],
+        work,
+        env=env,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     summary = json.loads((work / "out" / "summary.json").read_text())
     assert [s["image"] for s in summary["slides"]] == ["smear.png"] and (work / "out" / "report.html").is_file()

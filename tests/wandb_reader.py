@@ -27,8 +27,8 @@ def records(path: Path) -> list[Any]:
         if left < HEADER:  # block trailer padding
             pos += left
             continue
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + HEADER])
-        chunk = data[pos + HEADER:pos + HEADER + length]
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + HEADER])
+        chunk = data[pos + HEADER : pos + HEADER + length]
         pos += HEADER + length
         if kind == 0 and length == 0:
             continue
@@ -53,9 +53,13 @@ def read_run(run_dir: Path) -> dict[str, Any]:
         elif kind == "config":
             out["config"].update({i.key: json.loads(i.value_json) for i in rec.config.update})
         elif kind == "history":
-            out["history"].append({(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in rec.history.item})
+            out["history"].append(
+                {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in rec.history.item}
+            )
         elif kind == "summary":
-            out["summary"].update({(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in rec.summary.update})
+            out["summary"].update(
+                {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in rec.summary.update}
+            )
         elif kind == "artifact":
             out["artifacts"].append(rec.artifact)
     return out

@@ -38,8 +38,9 @@ DEFAULT_CONFIG = CONFIGS_DIR / "classify_benchmark.yaml"
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     p.add_argument("--config", default=str(DEFAULT_CONFIG))
     p.add_argument("--data", help="dataset name or prepared cells folder")
     p.add_argument("--data-root", dest="data_root")
@@ -54,17 +55,31 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default benchmarks/results)")
     p.add_argument("--tag", help="output file stem")
     p.add_argument("--render", metavar="JSON", help="only re-write the markdown table of a results JSON")
-    p.add_argument("--recipes", metavar="seed|NAMES", help="run the seed-reproduction table instead (every "
-                   "recipe, or comma-separated recipe names); see benchmarks/seed_reproduction.py")
-    p.add_argument("--slides", dest="slides", action="store_true", default=None,
-                   help="with --recipes: add the whole-slide rows (the default); alone: whole-slide rows only")
+    p.add_argument(
+        "--recipes",
+        metavar="seed|NAMES",
+        help="run the seed-reproduction table instead (every "
+        "recipe, or comma-separated recipe names); see benchmarks/seed_reproduction.py",
+    )
+    p.add_argument(
+        "--slides",
+        dest="slides",
+        action="store_true",
+        default=None,
+        help="with --recipes: add the whole-slide rows (the default); alone: whole-slide rows only",
+    )
     p.add_argument("--no-slides", dest="slides", action="store_false", help="with --recipes: cells only")
-    p.add_argument("--test-split", dest="test_split", help="seed / whole-slide table: fit on train+val, "
-                   "score this split once")
+    p.add_argument(
+        "--test-split", dest="test_split", help="seed / whole-slide table: fit on train+val, score this split once"
+    )
     p.add_argument("--fold-seeds", dest="fold_seeds", type=int, help="fold assignments per CV figure (default 5)")
     p.add_argument("--cache", help="seed table: folder caching feature matrices between runs")
-    p.add_argument("--slide-models", dest="slide_models", help="comma-separated whole-slide models besides the "
-                   "recipes' (default: every one: " + ", ".join(SLIDE_MODELS) + ")")
+    p.add_argument(
+        "--slide-models",
+        dest="slide_models",
+        help="comma-separated whole-slide models besides the "
+        "recipes' (default: every one: " + ", ".join(SLIDE_MODELS) + ")",
+    )
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. leakage_check=false")
     return p
 
@@ -75,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.recipes or a.slides:
         return _seed(a)
     if a.test_split:
-        raise ConfigError("--test-split is for the seed / whole-slide table (--recipes / --slides); the zoo "
-                          "benchmark cross-validates inside train+val and never reads a test split")
+        raise ConfigError(
+            "--test-split is for the seed / whole-slide table (--recipes / --slides); the zoo "
+            "benchmark cross-validates inside train+val and never reads a test split"
+        )
     if a.render:
         print(f"wrote {render(a.render)}")
         return 0
@@ -103,8 +120,10 @@ def _seed(a: argparse.Namespace) -> int:
         names = SEED_ORDER if a.recipes == "seed" else tuple(r.strip() for r in a.recipes.split(","))
     bad = [r for r in names if r not in RECIPES]
     if bad or not a.data_root:
-        raise ConfigError(f"--recipes / --slides need --data-root; recipe names from: seed, {', '.join(RECIPES)}"
-                          + (f" (unknown: {', '.join(bad)})" if bad else ""))
+        raise ConfigError(
+            f"--recipes / --slides need --data-root; recipe names from: seed, {', '.join(RECIPES)}"
+            + (f" (unknown: {', '.join(bad)})" if bad else "")
+        )
     tag = a.tag or ("seed_reproduction" if names else "whole_slide")
     kw = {k: getattr(a, k) for k in ("fold_seeds", "test_split", "cache") if getattr(a, k) is not None}
     if a.slide_models is not None:
@@ -112,8 +131,13 @@ def _seed(a: argparse.Namespace) -> int:
         bad = [m for m in kw["slide_models"] if m not in SLIDE_MODELS]
         if bad:
             raise ConfigError(f"unknown slide model(s) {', '.join(bad)}; valid: {', '.join(SLIDE_MODELS)}")
-    cfg = SeedCfg(data_root=a.data_root, out=f"{a.out or 'benchmarks/results'}/{tag}", recipes=names,
-                  slides=a.slides is not False, **kw)
+    cfg = SeedCfg(
+        data_root=a.data_root,
+        out=f"{a.out or 'benchmarks/results'}/{tag}",
+        recipes=names,
+        slides=a.slides is not False,
+        **kw,
+    )
     res = run_seed_table(cfg)
     print(f"wall {res['wall_seconds']} s; results: {cfg.out}.json / .md")
     return 0

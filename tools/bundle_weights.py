@@ -40,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.list:
         for n in bundled_names():
             c = card(n)
-            print(f"{n}: {c['kind']} {c['arch']} on {c['data']} ({c['licence_of_data']}), "
-                  f"{c['size_bytes'] / 1e6:.1f} MB, sha256 {c['sha256'][:12]}")
+            print(
+                f"{n}: {c['kind']} {c['arch']} on {c['data']} ({c['licence_of_data']}), "
+                f"{c['size_bytes'] / 1e6:.1f} MB, sha256 {c['sha256'][:12]}"
+            )
         return 0
     if a.detector:
         extra = json.loads(open(a.metrics).read()) if a.metrics else None

@@ -45,8 +45,10 @@ COMMAND_HELP = {
 
 def _usage() -> str:
     verbs = "\n".join(f"  {v:<22}{COMMAND_HELP.get(v, '')}" for v in COMMANDS)
-    return (f"usage: leukoscan <command> [options]   (leukoscan <command> -h for help; leukoscan --version)"
-            f"\n\ncommands:\n{verbs}")
+    return (
+        f"usage: leukoscan <command> [options]   (leukoscan <command> -h for help; leukoscan --version)"
+        f"\n\ncommands:\n{verbs}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,11 +48,20 @@ def user_errors(main: Callable[[list[str] | None], int]) -> Callable[[list[str] 
     return wrapper
 
 
-def training_parser(doc: str, *, default_config: str, model_help: str, data_help: str, runs: str,
-                    pretrained_help: str, override_example: str) -> argparse.ArgumentParser:
+def training_parser(
+    doc: str,
+    *,
+    default_config: str,
+    model_help: str,
+    data_help: str,
+    runs: str,
+    pretrained_help: str,
+    override_example: str,
+) -> argparse.ArgumentParser:
     """An argument parser with the flags shared by the training commands (``leukoscan train-*``)."""
-    p = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=doc)
+    p = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc
+    )
     p.add_argument("--config", default=default_config, help="YAML experiment config")
     p.add_argument("--model", help=f"{model_help} (see --list-models)")
     p.add_argument("--data", help=data_help)
@@ -62,8 +71,13 @@ def training_parser(doc: str, *, default_config: str, model_help: str, data_help
     p.add_argument("--batch", type=int, help="batch size")
     p.add_argument("--device", help="auto (default), cpu, cuda:0, 0")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--pretrained", dest="pretrained", action="store_true", default=None,
-                   help=f"{pretrained_help} (default; offline -> one loud warning, scratch)")
+    g.add_argument(
+        "--pretrained",
+        dest="pretrained",
+        action="store_true",
+        default=None,
+        help=f"{pretrained_help} (default; offline -> one loud warning, scratch)",
+    )
     g.add_argument("--scratch", dest="pretrained", action="store_false", help="train from scratch (random init)")
     p.add_argument("--wandb", action="store_true", default=None, help="log to Weights & Biases")
     p.add_argument("--name", help=f"run folder name under {runs}")

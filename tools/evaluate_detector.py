@@ -27,23 +27,31 @@ from leukoscan.tools.common import user_errors
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--weights", required=True, help="weights file or run folder")
     p.add_argument("--data", required=True, help="dataset name or folder (canonical, VOC, YOLO or COCO)")
     p.add_argument("--split", default="val")
     p.add_argument("--data-root", dest="data_root", help="where raw datasets live")
     p.add_argument("--out", help="write the metrics JSON here")
     p.add_argument("--conf", type=float, default=0.001, help="score threshold for mAP (default 0.001)")
-    p.add_argument("--centroid-conf", type=float, default=DETECT_CONF,
-                   help="operating threshold for centroid hits (default: the pipeline's, %(default)s)")
+    p.add_argument(
+        "--centroid-conf",
+        type=float,
+        default=DETECT_CONF,
+        help="operating threshold for centroid hits (default: the pipeline's, %(default)s)",
+    )
     p.add_argument("--iou", type=float, default=None, help="NMS IoU (default: leukoscan.detect.base.NMS_IOU = 0.6)")
     p.add_argument("--tile", type=int, default=None, help="tile size for sliced inference (0 = never; default auto)")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--orientations", action="store_true", help="also score under the 8 rotations/mirrorings")
-    p.add_argument("--trust-model", action="store_true",
-                   help="also load model files that can run code when loaded (README, Safety)")
+    p.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="also load model files that can run code when loaded (README, Safety)",
+    )
     return p
 
 
@@ -58,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     det.threads = set_cpu_threads()
     det.to(resolve_device(a.device))
     nms = {} if a.iou is None else {"iou": a.iou}
-    m = evaluate_detector(det, data_dir, a.split, conf=a.conf, tile=a.tile, **nms,
-                          centroid_conf=a.centroid_conf, max_images=a.max_images)
+    m = evaluate_detector(
+        det, data_dir, a.split, conf=a.conf, tile=a.tile, **nms, centroid_conf=a.centroid_conf, max_images=a.max_images
+    )
     print(f"{det.name} on {data_dir} [{a.split}]")
     print(m.summary())
     extra = {}
@@ -72,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         vals = [v.map50 for v in ors.values()]
         print(f"mAP50 over 8 orientations: mean {sum(vals) / len(vals):.4f}, min {min(vals):.4f}, max {max(vals):.4f}")
     if a.out:
-        atomic_write_json(a.out, {"weights": str(a.weights), "data": str(data_dir), "split": a.split, **m.to_dict(),
-                                  **extra})
+        atomic_write_json(
+            a.out, {"weights": str(a.weights), "data": str(data_dir), "split": a.split, **m.to_dict(), **extra}
+        )
         print(f"wrote {a.out}")
     return 0
 

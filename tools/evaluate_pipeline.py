@@ -36,23 +36,31 @@ from leukoscan.tools.pipeline_args import ALL, add_pipeline_args, typed_settings
 #: every benchmark); infer's --min-cells / --flag-rule / --uncertain-band do not apply here.
 _SETTINGS = tuple(n for n in ALL if n not in ("min_cells", "flag_rule", "uncertain_band"))
 
+
 def get_args_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--detector", help="detector run folder or weights (default: newest run)")
     ap.add_argument("--classifier", help="classifier run folder or weights (default: newest run)")
     ap.add_argument("--pipeline", help="a train-all-pipeline run folder (detector, classifier, fusion, thresholds)")
-    ap.add_argument("--no-classifier", action="store_true",
-                    help="detector only: blasts from the detector's own blast class")
+    ap.add_argument(
+        "--no-classifier", action="store_true", help="detector only: blasts from the detector's own blast class"
+    )
     ap.add_argument("--data", default="all_idb1", help="dataset name or prepared folder")
     ap.add_argument("--data-root", help="raw data root (default: $LEUKOSCAN_DATA or ./datasets)")
     ap.add_argument("--split", default="val")
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:0 or 0: both stages")
     add_pipeline_args(ap, _SETTINGS)
-    ap.add_argument("--gt-boxes", action="store_true",
-                    help="with --type-classifier: type the annotated boxes (no detector, no blast stage)")
+    ap.add_argument(
+        "--gt-boxes",
+        action="store_true",
+        help="with --type-classifier: type the annotated boxes (no detector, no blast stage)",
+    )
     ap.add_argument("--out", help="JSON file for the results")
-    ap.add_argument("--trust-model", action="store_true",
-                    help="also load model files that can run code when loaded (README, Safety)")
+    ap.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="also load model files that can run code when loaded (README, Safety)",
+    )
     return ap
 
 
@@ -65,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     if cfg.type_classifier and args.gt_boxes:
         return _shares(args, cfg)
     clf = False if args.no_classifier else args.classifier
-    pipe = load_pipeline(args.detector, clf, cfg, pipeline=args.pipeline, device=args.device,
-                         trust=args.trust_model, typed=typed)
+    pipe = load_pipeline(
+        args.detector, clf, cfg, pipeline=args.pipeline, device=args.device, trust=args.trust_model, typed=typed
+    )
     data_dir = resolve(args.data, data_root=args.data_root)
     res = evaluate_pipeline(pipe, data_dir, args.split, rules=rules)
     res["provenance"] = provenance(pipe, rules=POINT_RULE, flag_pct=rules.flag_pct)
@@ -74,12 +83,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# {line}")
     print(f"blast calls by: {res['call_by']}")
     for key, agg in [("all", res["overall"]), *res["by_camera"].items()]:
-        v = {k: agg[k]["value"] for k in ("cell_blast_recall", "cell_blast_precision", "cell_specificity",
-                                          "slide_sensitivity", "slide_specificity", "count_within_10pct")}
-        print(f"{key:>18}: slides {agg['slides']:3d}  cell blast recall {v['cell_blast_recall']}  precision "
-              f"{v['cell_blast_precision']}  cell specificity {v['cell_specificity']}  slide sens "
-              f"{v['slide_sensitivity']}  spec {v['slide_specificity']}  blast% MAE {agg['blast_pct_mae']['value']}"
-              f"  count within 10% {v['count_within_10pct']}")
+        v = {
+            k: agg[k]["value"]
+            for k in (
+                "cell_blast_recall",
+                "cell_blast_precision",
+                "cell_specificity",
+                "slide_sensitivity",
+                "slide_specificity",
+                "count_within_10pct",
+            )
+        }
+        print(
+            f"{key:>18}: slides {agg['slides']:3d}  cell blast recall {v['cell_blast_recall']}  precision "
+            f"{v['cell_blast_precision']}  cell specificity {v['cell_specificity']}  slide sens "
+            f"{v['slide_sensitivity']}  spec {v['slide_specificity']}  blast% MAE {agg['blast_pct_mae']['value']}"
+            f"  count within 10% {v['count_within_10pct']}"
+        )
     if args.out:
         atomic_write_json(args.out, res)
         print(f"written: {args.out}")
@@ -93,25 +113,42 @@ TYPED_DATA = ("bccd", "bccd_types")
 def _types(args: argparse.Namespace, cfg: PipelineConfig, typed: dict[str, str]) -> int:
     if not cfg.type_classifier:
         raise ConfigError(f"--data {args.data}: evaluating the differential needs --type-classifier RUN")
-    pipe = (type_stage_only(cfg.type_classifier, cfg, trust=args.trust_model) if args.gt_boxes else
-            load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
-                          device=args.device, trust=args.trust_model, typed=typed))
+    pipe = (
+        type_stage_only(cfg.type_classifier, cfg, trust=args.trust_model)
+        if args.gt_boxes
+        else load_pipeline(
+            args.detector,
+            False if args.no_classifier else args.classifier,
+            cfg,
+            device=args.device,
+            trust=args.trust_model,
+            typed=typed,
+        )
+    )
     res = evaluate_types(pipe, locate("bccd_types", args.data_root), args.split, gt_boxes=args.gt_boxes)
     res["type_classifier"] = pipe.sources["type_classifier"].to_dict()
     pc, pi = res["per_cell"], res["per_image"]
     acc = pc["accuracy"]
-    print(f"cells from {res['cells_from']}; {res['n_cells']} typed cells in {res['n_images']} images "
-          f"(left out: {res['left_out']['mixed_or_no_type_boxes']} boxes of images naming several types or none)")
-    print(f"per-cell type accuracy {acc['value']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}]  "
-          f"balanced {pc['balanced_accuracy']:.3f}")
+    print(
+        f"cells from {res['cells_from']}; {res['n_cells']} typed cells in {res['n_images']} images "
+        f"(left out: {res['left_out']['mixed_or_no_type_boxes']} boxes of images naming several types or none)"
+    )
+    print(
+        f"per-cell type accuracy {acc['value']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}]  "
+        f"balanced {pc['balanced_accuracy']:.3f}"
+    )
     for k, v in pc["recall"].items():
         print(f"  recall {k:12s} {v['value']:.3f} [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}]  n={v['n']}")
-    print(f"per-image agreement {pi['agreement']['value']:.3f} ({pi['agreement']['k']}/{pi['agreement']['n']}), "
-          f"mean differential error {pi['diff_error_pts_mean']} points")
+    print(
+        f"per-image agreement {pi['agreement']['value']:.3f} ({pi['agreement']['k']}/{pi['agreement']['n']}), "
+        f"mean differential error {pi['diff_error_pts_mean']} points"
+    )
     pool = res["pooled_differential"]
-    print("pooled differential (true % -> predicted %): " + ", ".join(
-        f"{k} {v['true_pct']} -> {v['pred_pct']}" for k, v in pool["types"].items())
-        + f"; mean error {pool['mean_abs_error_pts']} points")
+    print(
+        "pooled differential (true % -> predicted %): "
+        + ", ".join(f"{k} {v['true_pct']} -> {v['pred_pct']}" for k, v in pool["types"].items())
+        + f"; mean error {pool['mean_abs_error_pts']} points"
+    )
     if args.out:
         atomic_write_json(args.out, res)
         print(f"written: {args.out}")

@@ -57,36 +57,67 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("inputs", nargs="+", help="image files and/or folders of images, and key=value overrides")
     ap.add_argument("--detector", help="detector run folder (runs/detect/<name>) or weights file; default: newest run")
-    ap.add_argument("--classifier", help="classifier run folder (runs/classify/<name>) or weights file; default: newest run")
-    ap.add_argument("--pipeline", help="a train-all-pipeline run folder: detector, classifier, fusion and the "
-                    "operating points chosen for them (--detector/--classifier override its entries)")
-    ap.add_argument("--no-classifier", action="store_true",
-                    help="detector only: leukocyte count, and blasts from the detector's own blast class if it has one")
+    ap.add_argument(
+        "--classifier", help="classifier run folder (runs/classify/<name>) or weights file; default: newest run"
+    )
+    ap.add_argument(
+        "--pipeline",
+        help="a train-all-pipeline run folder: detector, classifier, fusion and the "
+        "operating points chosen for them (--detector/--classifier override its entries)",
+    )
+    ap.add_argument(
+        "--no-classifier",
+        action="store_true",
+        help="detector only: leukocyte count, and blasts from the detector's own blast class if it has one",
+    )
     ap.add_argument("--out", help="output folder (default: runs/infer/<name>, a new one each time)")
     ap.add_argument("--name", default="exp", help="run name under runs/infer/ when --out is not given")
     ap.add_argument("--root", help="folder the slide keys are relative to (default: deepest folder holding all inputs)")
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:0 or 0: both stages")
     add_pipeline_args(ap)
-    ap.add_argument("--image-format", default="auto", choices=("auto", "jpg", "png"),
-                    help="annotated images: auto = JPEG for JPEG inputs, PNG otherwise")
+    ap.add_argument(
+        "--image-format",
+        default="auto",
+        choices=("auto", "jpg", "png"),
+        help="annotated images: auto = JPEG for JPEG inputs, PNG otherwise",
+    )
     ap.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of annotated images (1-100)")
     ap.add_argument("--save-txt", action="store_true", help="also write YOLO-format labels/<slide>.txt")
     ap.add_argument("--save-conf", action="store_true", help="with --save-txt: add the detector score column")
     ap.add_argument("--overwrite", action="store_true", help="redo slides already done in --out")
     ap.add_argument("--onnx", action="store_true", help="run exported ONNX models with onnxruntime")
-    ap.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
-                    help="search folders recursively (default: on; symlink loops are safe)")
-    ap.add_argument("--max-pixels", type=int, default=None,
-                    help="refuse images with more pixels than this (default: 50000000, or $LEUKOSCAN_MAX_PIXELS)")
-    ap.add_argument("--engine", choices=("local", "ray"), default="local",
-                    help="local: this process (default); ray: Ray Data workers, one model copy each")
-    ap.add_argument("--address", help="with --engine ray: auto (the running cluster) or ray://HEAD:10001; "
-                                      "default: start a local Ray")
-    ap.add_argument("--workers", type=int, help="with --engine ray: workers (default: one per CPU, one per GPU "
-                                                "with a CUDA --device)")
-    ap.add_argument("--trust-model", action="store_true",
-                    help="load model files that can run code when loaded (pickles; see README, Safety); "
-                         "only for files you trust")
+    ap.add_argument(
+        "--recursive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="search folders recursively (default: on; symlink loops are safe)",
+    )
+    ap.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        help="refuse images with more pixels than this (default: 50000000, or $LEUKOSCAN_MAX_PIXELS)",
+    )
+    ap.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: Ray Data workers, one model copy each",
+    )
+    ap.add_argument(
+        "--address",
+        help="with --engine ray: auto (the running cluster) or ray://HEAD:10001; default: start a local Ray",
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        help="with --engine ray: workers (default: one per CPU, one per GPU with a CUDA --device)",
+    )
+    ap.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="load model files that can run code when loaded (pickles; see README, Safety); only for files you trust",
+    )
     return ap
 
 
@@ -146,18 +177,35 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else reserve_run_dir("runs/infer", args.name)
     try:
         ensure_free(out)  # before the models load: a busy or unwritable --out fails at once (run_batch locks it)
-        pipe = load_pipeline(args.detector, False if args.no_classifier else args.classifier, cfg,
-                             onnx=args.onnx, pipeline=args.pipeline, device=args.device, trust=args.trust_model,
-                             typed=typed)
+        pipe = load_pipeline(
+            args.detector,
+            False if args.no_classifier else args.classifier,
+            cfg,
+            onnx=args.onnx,
+            pipeline=args.pipeline,
+            device=args.device,
+            trust=args.trust_model,
+            typed=typed,
+        )
         prov = provenance(pipe, rules=rules)
         for line in provenance_lines(prov):
             print(f"# {line}")
         for line in model_warnings(prov):
             print(f"!! {line}", file=sys.stderr)
-        opts = OutputOptions(image_format=args.image_format, jpeg_quality=args.jpeg_quality,
-                             save_txt=args.save_txt, save_conf=args.save_conf)
-        kw = {"rules": rules, "root": args.root, "options": opts, "overwrite": args.overwrite,
-              "recursive": args.recursive, "max_pixels": args.max_pixels}
+        opts = OutputOptions(
+            image_format=args.image_format,
+            jpeg_quality=args.jpeg_quality,
+            save_txt=args.save_txt,
+            save_conf=args.save_conf,
+        )
+        kw = {
+            "rules": rules,
+            "root": args.root,
+            "options": opts,
+            "overwrite": args.overwrite,
+            "recursive": args.recursive,
+            "max_pixels": args.max_pixels,
+        }
         if args.engine == "ray":
             res = _run_ray(args, cfg, typed, pipe, out, kw)
             for s in res.summaries:
@@ -184,8 +232,11 @@ def _check_some_images(inputs: list[str], recursive: bool) -> None:
     if any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
         return
     why = failures + [(str(p), f"unsupported file type {p.suffix!r}") for p in files]
-    raise DataError(f"no image files to process (looked for {' '.join(IMAGE_SUFFIXES)}): "
-                    + "; ".join(f"{p}: {m}" for p, m in why[:5]) + (f" (+{len(why) - 5} more)" if len(why) > 5 else ""))
+    raise DataError(
+        f"no image files to process (looked for {' '.join(IMAGE_SUFFIXES)}): "
+        + "; ".join(f"{p}: {m}" for p, m in why[:5])
+        + (f" (+{len(why) - 5} more)" if len(why) > 5 else "")
+    )
 
 
 def _print_slide(rec: dict[str, Any], t: dict[str, float]) -> None:
@@ -202,12 +253,15 @@ def _print_speed(times: list[dict[str, float]]) -> None:
     """``Speed: 812 ms detect, 95 ms classify, 140 ms write per slide (mean of 4 slides)``."""
     if times:
         mean = {k: sum(t[k] for t in times) / len(times) for k in ("detect", "classify", "write")}
-        print(f"Speed: {mean['detect']:.0f} ms detect, {mean['classify']:.0f} ms classify, {mean['write']:.0f} ms "
-              f"write per slide (mean of {len(times)} slide{'' if len(times) == 1 else 's'})")
+        print(
+            f"Speed: {mean['detect']:.0f} ms detect, {mean['classify']:.0f} ms classify, {mean['write']:.0f} ms "
+            f"write per slide (mean of {len(times)} slide{'' if len(times) == 1 else 's'})"
+        )
 
 
-def _run_ray(args: argparse.Namespace, cfg: PipelineConfig, typed: dict[str, str], pipe: Pipeline, out: Path,
-             kw: dict[str, Any]) -> BatchResult:
+def _run_ray(
+    args: argparse.Namespace, cfg: PipelineConfig, typed: dict[str, str], pipe: Pipeline, out: Path, kw: dict[str, Any]
+) -> BatchResult:
     """The batch on Ray workers, each loading the models this process loaded (absolute paths)."""
     import functools
     import importlib.util
@@ -220,12 +274,21 @@ def _run_ray(args: argparse.Namespace, cfg: PipelineConfig, typed: dict[str, str
     )
 
     gpu = str(getattr(pipe.detector, "device", "cpu")).startswith("cuda")
-    models = {role: str(Path(src.weights).absolute()) for role, src in pipe.sources.items()
-              if role in ("detector", "classifier")}
-    factory = functools.partial(load_pipeline, models.get("detector"),
-                                False if args.no_classifier else models.get("classifier"), cfg, onnx=args.onnx,
-                                pipeline=str(Path(args.pipeline).absolute()) if args.pipeline else None,
-                                trust=args.trust_model, typed=typed)
+    models = {
+        role: str(Path(src.weights).absolute())
+        for role, src in pipe.sources.items()
+        if role in ("detector", "classifier")
+    }
+    factory = functools.partial(
+        load_pipeline,
+        models.get("detector"),
+        False if args.no_classifier else models.get("classifier"),
+        cfg,
+        onnx=args.onnx,
+        pipeline=str(Path(args.pipeline).absolute()) if args.pipeline else None,
+        trust=args.trust_model,
+        typed=typed,
+    )
     opts = RayOptions(address=args.address, device="cuda" if gpu else "cpu", workers=args.workers)
     return run_batch_ray(factory, args.inputs, out, pipeline=pipe, ray_options=opts, **kw)
 

@@ -41,21 +41,35 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "iou": (float, "detector NMS IoU threshold (default {})"),
     "max_det": (int, "keep at most this many leukocytes per slide (default: all)"),
     "tile": (str, "sliced inference: auto (large slides only, default), off, or a tile size in pixels"),
-    "margin": (float, "crop margin per side, as a fraction of the box side (default {}; with --pipeline: "
-                      "the pipeline's)"),
-    "blast_threshold": (float, "blast probability (fusion: blast share) at or above which a cell is a blast "
-                               "(default {}; with --pipeline: the pipeline's)"),
+    "margin": (
+        float,
+        "crop margin per side, as a fraction of the box side (default {}; with --pipeline: the pipeline's)",
+    ),
+    "blast_threshold": (
+        float,
+        "blast probability (fusion: blast share) at or above which a cell is a blast "
+        "(default {}; with --pipeline: the pipeline's)",
+    ),
     "reject": (float, "with --pipeline: drop a cell when the fusion's P(none) >= this (default: the pipeline's)"),
-    "group_ios": (float, "merge a cell's boxes across detector classes at this intersection over the smaller "
-                         "box (default {}; 0: keep every box)"),
-    "type_classifier": (str, "cell-type classifier run folder or weights file: the differential (each cell not "
-                             "called a blast gets its type; train one: leukoscan train-classifier --config "
-                             "configs/classify_types.yaml); default: none"),
+    "group_ios": (
+        float,
+        "merge a cell's boxes across detector classes at this intersection over the smaller "
+        "box (default {}; 0: keep every box)",
+    ),
+    "type_classifier": (
+        str,
+        "cell-type classifier run folder or weights file: the differential (each cell not "
+        "called a blast gets its type; train one: leukoscan train-classifier --config "
+        "configs/classify_types.yaml); default: none",
+    ),
     "type_margin": (float, "crop margin per side of the type stage, as a fraction of the box side (default {})"),
     "flag_pct": (float, "flag a slide (call ALL) when its blast %% reaches this, by --flag-rule (default {})"),
-    "flag_rule": (str, "lower: flag when the 95%% lower bound of blast %% reaches --flag-pct; point: when the "
-                       "point estimate does (default {})"),
-    "min_cells": (int, "fewest leukocytes for a slide call; fewer: \"insufficient cells\" (default {})"),
+    "flag_rule": (
+        str,
+        "lower: flag when the 95%% lower bound of blast %% reaches --flag-pct; point: when the "
+        "point estimate does (default {})",
+    ),
+    "min_cells": (int, 'fewest leukocytes for a slide call; fewer: "insufficient cells" (default {})'),
     "uncertain_band": (float, "a cell is uncertain when |P(blast) - blast threshold| < this (default {})"),
 }
 ALL = tuple(SETTINGS)
@@ -73,8 +87,9 @@ def add_pipeline_args(ap: argparse.ArgumentParser, names: tuple[str, ...] = ALL)
         ap.add_argument(flag(name), dest=name, type=typ, default=None, help=text.format(default))
 
 
-def typed_settings(args: argparse.Namespace, names: tuple[str, ...] = ALL
-                   ) -> tuple[PipelineConfig, SlideRules, dict[str, str]]:
+def typed_settings(
+    args: argparse.Namespace, names: tuple[str, ...] = ALL
+) -> tuple[PipelineConfig, SlideRules, dict[str, str]]:
     """-> (pipeline settings, slide rules, the settings typed: ``{name: flag}``).
 
     Settings not typed keep their defaults; a typed value out of range is a ConfigError

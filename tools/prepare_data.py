@@ -41,21 +41,40 @@ def get_args_parser() -> argparse.ArgumentParser:
     ap.add_argument("--detector", nargs="+", help="all_idb1_cells: detector run folder(s)")
     ap.add_argument("--split", default="train", help="all_idb1_cells: which split's slides (default train)")
     add_pipeline_args(ap, ("margin",))  # all_idb1_cells: the crop margin, as at inference
-    ap.add_argument("--cell-conf", type=float, help="all_idb1_cells: detector score floor when cutting cells "
-                    f"(default {AllPipelineConfig().cell_conf}, as train-all-pipeline)")
+    ap.add_argument(
+        "--cell-conf",
+        type=float,
+        help="all_idb1_cells: detector score floor when cutting cells "
+        f"(default {AllPipelineConfig().cell_conf}, as train-all-pipeline)",
+    )
     return ap
 
 
 @user_errors
 def main(argv: list[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
-    opts = {k: v for k, v in (("split_file", args.split_file), ("provenance", args.provenance),
-                              ("exclude", args.exclude), ("seed", args.seed)) if v is not None}
+    opts = {
+        k: v
+        for k, v in (
+            ("split_file", args.split_file),
+            ("provenance", args.provenance),
+            ("exclude", args.exclude),
+            ("seed", args.seed),
+        )
+        if v is not None
+    }
     t0 = time.perf_counter()
     if args.name == "all_idb1_cells":
         return _cells(args, t0)
-    out = prepare(args.name, data_root=args.data_root, out=args.out, source=args.source,
-                  overwrite=args.overwrite, progress=not args.quiet, **opts)
+    out = prepare(
+        args.name,
+        data_root=args.data_root,
+        out=args.out,
+        source=args.source,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        **opts,
+    )
     print(format_summary(read_report(out)))
     print(f"wrote {out} in {time.perf_counter() - t0:.1f} s (report: {out / 'report.json'})")
     return 0
@@ -70,9 +89,16 @@ def _cells(args: argparse.Namespace, t0: float) -> int:
     data_dir = resolve("all_idb1", data_root=args.data_root)
     cfg, _, _ = typed_settings(args, ("margin",))
     base = AllPipelineConfig()
-    build_cells_dataset(data_dir, args.split, args.detector, out, margin=cfg.margin,
-                        conf=base.cell_conf if args.cell_conf is None else args.cell_conf, iou=base.iou,
-                        size=base.crop_size)
+    build_cells_dataset(
+        data_dir,
+        args.split,
+        args.detector,
+        out,
+        margin=cfg.margin,
+        conf=base.cell_conf if args.cell_conf is None else args.cell_conf,
+        iou=base.iou,
+        size=base.crop_size,
+    )
     counts = Counter(r["label"] for r in read_index(out))
     print(f"cells: {dict(sorted(counts.items()))}; wrote {out} in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -27,8 +27,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1")
     p.add_argument("--name")
-    p.add_argument("--bundle", action="store_true",
-                   help="also write the weights + model card into the package (leukoscan/weights/)")
+    p.add_argument(
+        "--bundle",
+        action="store_true",
+        help="also write the weights + model card into the package (leukoscan/weights/)",
+    )
     p.add_argument("overrides", nargs="*", help="key=value, e.g. per_class=300 fit.lr=0.002")
     return p
 
@@ -37,8 +40,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = get_args_parser().parse_args(argv)
     over = parse_overrides(a.overrides)
-    over.update({k: getattr(a, k) for k in ("arch", "data", "data_root", "imgsz", "name")
-                 if getattr(a, k) is not None})
+    over.update({k: getattr(a, k) for k in ("arch", "data", "data_root", "imgsz", "name") if getattr(a, k) is not None})
     for key in ("epochs", "device"):
         if getattr(a, key) is not None:
             over.setdefault("fit", {})[key] = getattr(a, key)

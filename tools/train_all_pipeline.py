@@ -31,8 +31,9 @@ DEFAULT_CONFIG = CONFIGS_DIR / "all_pipeline.yaml"
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config")
     ap.add_argument("--data-root", help="where raw datasets live")
     ap.add_argument("--name", help="run folder name under runs/allpipe")
@@ -75,11 +76,15 @@ def _print_spread(path: Path) -> None:
     if not sp:
         return
     per = sp["pooled_choice_per_seed"]
-    print(f"operating point (pooled over fold seeds {spec['fold_seeds']}): conf {spec['conf']}, reject "
-          f"{spec['reject']}, blast {spec['blast_threshold']}; each seed's own blast threshold "
-          f"{[c['blast'] for c in sp['chosen_per_seed']]}")
-    print(f"CV estimate at that point, mean (range) over fold seeds: blast % MAE "
-          f"{fmt_spread(per['blast_pct_mae'], 2)}, cell blast F1 {fmt_spread(per['f1'])}")
+    print(
+        f"operating point (pooled over fold seeds {spec['fold_seeds']}): conf {spec['conf']}, reject "
+        f"{spec['reject']}, blast {spec['blast_threshold']}; each seed's own blast threshold "
+        f"{[c['blast'] for c in sp['chosen_per_seed']]}"
+    )
+    print(
+        f"CV estimate at that point, mean (range) over fold seeds: blast % MAE "
+        f"{fmt_spread(per['blast_pct_mae'], 2)}, cell blast F1 {fmt_spread(per['f1'])}"
+    )
 
 
 if __name__ == "__main__":

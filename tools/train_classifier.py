@@ -38,13 +38,21 @@ _FIT_FLAGS = ("epochs", "batch", "device")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    p = training_parser(__doc__, default_config=str(DEFAULT_CONFIG), model_help="classifier name",
-                        data_help="dataset name (all_idb2, demo_cells, ...) or prepared cells folder",
-                        runs="runs/classify", pretrained_help="ImageNet weights",
-                        override_example="fit.lr=0.003 split=random")
+    p = training_parser(
+        __doc__,
+        default_config=str(DEFAULT_CONFIG),
+        model_help="classifier name",
+        data_help="dataset name (all_idb2, demo_cells, ...) or prepared cells folder",
+        runs="runs/classify",
+        pretrained_help="ImageNet weights",
+        override_example="fit.lr=0.003 split=random",
+    )
     p.add_argument("--folds", type=int, help="k for k-fold CV (default 5); < 2: use the index split")
-    p.add_argument("--fit-splits", dest="fit_splits", help="comma-separated splits to fit on (default train; "
-                   "never test), e.g. train,val")
+    p.add_argument(
+        "--fit-splits",
+        dest="fit_splits",
+        help="comma-separated splits to fit on (default train; never test), e.g. train,val",
+    )
     return p
 
 
@@ -80,23 +88,29 @@ def _recipe_settings(cfg: TrainConfig, file_cfg: TrainConfig, over: dict) -> Tra
     r = RECIPES[cfg.model]
     keep = {k: getattr(cfg, k) for k in ("imgsz", "steps", "pretrained") if k in over}
     cfg = replace(cfg, **{"imgsz": None, "steps": (), "pretrained": False, **keep})
-    print(f"recipe {cfg.model}: input {cfg.imgsz or r.size} px, steps {list(cfg.steps) or 'none'}, "
-          f"{'pretrained' if cfg.pretrained else 'random-init'} features (the recipe's own unless given on the "
-          f"command line; the config file's are for {file_cfg.model})")
+    print(
+        f"recipe {cfg.model}: input {cfg.imgsz or r.size} px, steps {list(cfg.steps) or 'none'}, "
+        f"{'pretrained' if cfg.pretrained else 'random-init'} features (the recipe's own unless given on the "
+        f"command line; the config file's are for {file_cfg.model})"
+    )
     return cfg
+
+
 def model_groups() -> dict[str, list[str]]:
     """Registered classifiers by family: CNNs, deep features + scikit-learn, classical systems by segmentation."""
-    groups: dict[str, list[str]] = {"CNNs trained end to end (torch)": [],
-                                    "deep features + scikit-learn classifier": []}
+    groups: dict[str, list[str]] = {
+        "CNNs trained end to end (torch)": [],
+        "deep features + scikit-learn classifier": [],
+    }
     for name in CLASSIFIERS.list_names():
         family, kind = CLASSIFIERS.entry(name).meta.get("family"), CLASSIFIERS.kind_of(name)
         if family == "classical":
             seg = name.split("+")[0] if "+" in name else "named recipes (papers)"
-            groups.setdefault(f"classical, segmentation {seg}" if "+" in name else f"classical, {seg}",
-                              []).append(name)
+            groups.setdefault(f"classical, segmentation {seg}" if "+" in name else f"classical, {seg}", []).append(name)
         else:
-            groups["CNNs trained end to end (torch)" if kind == "torch" else
-                   "deep features + scikit-learn classifier"].append(name)
+            groups[
+                "CNNs trained end to end (torch)" if kind == "torch" else "deep features + scikit-learn classifier"
+            ].append(name)
     return groups
 
 
@@ -108,8 +122,10 @@ def _summary(run_dir: Path) -> None:
         for split in [k for k in ("cv", score_split) if k and k in m] + [k for k in m if ":" in k]:
             r = m[split]
             acc = r["accuracy"]
-            print(f"{split:22s} accuracy {acc['value']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}] "
-                  f"balanced {r['balanced_accuracy'] or float('nan'):.3f} (n={r['n']})")
+            print(
+                f"{split:22s} accuracy {acc['value']:.3f} [{acc['ci95'][0]:.3f}, {acc['ci95'][1]:.3f}] "
+                f"balanced {r['balanced_accuracy'] or float('nan'):.3f} (n={r['n']})"
+            )
     elif res:
         for k in ("balanced_accuracy", "sensitivity", "specificity", "auc"):
             v = res[k]
@@ -117,8 +133,12 @@ def _summary(run_dir: Path) -> None:
             val = "n/a" if v["value"] is None else f"{v['value']:.3f}"
             ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None else ""
             spread = (res.get("repeats") or {}).get(k)
-            sp = f"  mean {spread['mean']:.3f} (range {spread['min']:.3f}-{spread['max']:.3f}) over " \
-                 f"{len(res['repeats']['fold_seeds'])} fold seeds" if spread and spread["mean"] is not None else ""
+            sp = (
+                f"  mean {spread['mean']:.3f} (range {spread['min']:.3f}-{spread['max']:.3f}) over "
+                f"{len(res['repeats']['fold_seeds'])} fold seeds"
+                if spread and spread["mean"] is not None
+                else ""
+            )
             print(f"{k:18s} {val}{ci_s}{sp}")
     if m.get("verdict"):
         print(f"verdict: {m['verdict']['text']}")

@@ -31,11 +31,23 @@ _FLAGS = ("model", "data", "data_root", "epochs", "imgsz", "batch", "device", "n
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    p = training_parser(__doc__, default_config=str(DEFAULT_CONFIG), model_help="detector backend",
-                        data_help="dataset name (bccd, all_idb1, demo, ...) or folder", runs="runs/detect",
-                        pretrained_help="start from pretrained COCO weights", override_example="augment.flipud=0.5")
-    p.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
-                   help="continue from weights/last.pt of RUN_DIR (default: --name or newest run)")
+    p = training_parser(
+        __doc__,
+        default_config=str(DEFAULT_CONFIG),
+        model_help="detector backend",
+        data_help="dataset name (bccd, all_idb1, demo, ...) or folder",
+        runs="runs/detect",
+        pretrained_help="start from pretrained COCO weights",
+        override_example="augment.flipud=0.5",
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="RUN_DIR",
+        help="continue from weights/last.pt of RUN_DIR (default: --name or newest run)",
+    )
     return p
 
 

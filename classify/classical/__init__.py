@@ -37,17 +37,35 @@ def composition_names() -> list[str]:
 def is_classical(name: str) -> bool:
     """True for a classical composition or a seed recipe name."""
     parts = name.split("+")
-    return name in RECIPES or (len(parts) == 3 and parts[0] in METHODS and parts[1] in FEATURES
-                               and parts[2] in ESTIMATORS)
+    return name in RECIPES or (
+        len(parts) == 3 and parts[0] in METHODS and parts[1] in FEATURES and parts[2] in ESTIMATORS
+    )
 
 
 def _composition_builder(seg: str, feat: str, clf: str):
-    def build(*, num_classes: int = 2, pretrained: bool = False, class_names: Sequence[str] | None = None,
-              imgsz: int | None = None, steps: Sequence[str] = (), seed: int = 0, preprocess: Any = None,
-              **kw: Any) -> Any:
+    def build(
+        *,
+        num_classes: int = 2,
+        pretrained: bool = False,
+        class_names: Sequence[str] | None = None,
+        imgsz: int | None = None,
+        steps: Sequence[str] = (),
+        seed: int = 0,
+        preprocess: Any = None,
+        **kw: Any,
+    ) -> Any:
 
-        return build_classical(seg, (feat,), clf, num_classes=num_classes, class_names=class_names,
-                               imgsz=imgsz, steps=steps, seed=seed, preprocess=preprocess)
+        return build_classical(
+            seg,
+            (feat,),
+            clf,
+            num_classes=num_classes,
+            class_names=class_names,
+            imgsz=imgsz,
+            steps=steps,
+            seed=seed,
+            preprocess=preprocess,
+        )
 
     build.__doc__ = f"{seg} nucleus segmentation -> {feat} features -> {clf} (classical pipeline)."
     return build
@@ -72,16 +90,36 @@ def register_all(registry: Any) -> None:
     for seg in METHODS:
         for feat in FEATURES:
             for clf in ESTIMATORS:
-                registry.add(f"{seg}+{feat}+{clf}", _composition_builder(seg, feat, clf), kind="sklearn",
-                             load=load_sklearn_state, family="classical", features=f"{seg}+{feat}")
+                registry.add(
+                    f"{seg}+{feat}+{clf}",
+                    _composition_builder(seg, feat, clf),
+                    kind="sklearn",
+                    load=load_sklearn_state,
+                    family="classical",
+                    features=f"{seg}+{feat}",
+                )
     for name, r in RECIPES.items():
         torch = r.kind == "deep"
-        registry.add(name, _recipe_builder(name), kind="torch" if torch else "sklearn",
-                     load=load_torch_state if torch else load_sklearn_state, family="classical", features=name)
+        registry.add(
+            name,
+            _recipe_builder(name),
+            kind="torch" if torch else "sklearn",
+            load=load_torch_state if torch else load_sklearn_state,
+            family="classical",
+            features=name,
+        )
 
 
 register_all(CLASSIFIERS)
 
 
-__all__ = ["ESTIMATORS", "FEATURES", "METHODS", "RECIPES", "build_recipe", "composition_names",
-           "is_classical", "register_all"]
+__all__ = [
+    "ESTIMATORS",
+    "FEATURES",
+    "METHODS",
+    "RECIPES",
+    "build_recipe",
+    "composition_names",
+    "is_classical",
+    "register_all",
+]

@@ -96,7 +96,13 @@ def ensemble(seed: int = 0) -> Any:
 
 
 ESTIMATORS: dict[str, Callable[[int], Any]] = {
-    "svm": svm, "rf": rf, "dt": dt, "knn": knn, "nb": nb, "mlp": mlp, "ensemble": ensemble,
+    "svm": svm,
+    "rf": rf,
+    "dt": dt,
+    "knn": knn,
+    "nb": nb,
+    "mlp": mlp,
+    "ensemble": ensemble,
 }
 EXTRA_ESTIMATORS: dict[str, Callable[[int], Any]] = {"dnn": dnn}
 

@@ -33,8 +33,7 @@ def centre_disc(h: int, w: int, frac: float = 0.25) -> np.ndarray:
 class ClassicalExtractor(CachedExtractor):
     """Features of ``segmentation`` + ``features`` on crops resized to ``preprocess.input_size``."""
 
-    def __init__(self, segmentation: str, features: Sequence[str], preprocess: PreprocessCfg,
-                 seed: int = 0) -> None:
+    def __init__(self, segmentation: str, features: Sequence[str], preprocess: PreprocessCfg, seed: int = 0) -> None:
         super().__init__()
         if segmentation not in METHODS:
             raise ConfigError(f"Unknown segmentation {segmentation!r}. Valid: {', '.join(METHODS)}")
@@ -50,8 +49,7 @@ class ClassicalExtractor(CachedExtractor):
 
     def masks(self, crop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(rgb, nucleus, cell)`` of one crop after steps and resizing."""
-        rgb = resize_square(apply_steps(np.asarray(crop)[..., :3], self.preprocess.steps),
-                            self.preprocess.input_size)
+        rgb = resize_square(apply_steps(np.asarray(crop)[..., :3], self.preprocess.steps), self.preprocess.input_size)
         nucleus = segment_nucleus(rgb, self.segmentation, seed=self.seed)
         if nucleus.sum() < 16:
             self.n_fallback += 1
@@ -62,16 +60,26 @@ class ClassicalExtractor(CachedExtractor):
         return np.stack([compute(self.features, *self.masks(c)) for c in crops])
 
 
-def build_classical(segmentation: str, features: Sequence[str], classifier: str, *,
-                    num_classes: int = 2, class_names: Sequence[str] | None = None,
-                    imgsz: int | None = None, steps: Sequence[str] = (), seed: int = 0,
-                    preprocess: PreprocessCfg | None = None, name: str | None = None,
-                    default_size: int = 128) -> SklearnClassifier:
+def build_classical(
+    segmentation: str,
+    features: Sequence[str],
+    classifier: str,
+    *,
+    num_classes: int = 2,
+    class_names: Sequence[str] | None = None,
+    imgsz: int | None = None,
+    steps: Sequence[str] = (),
+    seed: int = 0,
+    preprocess: PreprocessCfg | None = None,
+    name: str | None = None,
+    default_size: int = 128,
+) -> SklearnClassifier:
     """A :class:`SklearnClassifier` ``segmentation+features+classifier`` (``imgsz`` px crops)."""
     pre = preprocess or PreprocessCfg(input_size=int(imgsz or default_size), steps=tuple(steps))
     names = tuple(class_names) if class_names is not None else tuple(f"class{i}" for i in range(num_classes))
     if len(names) != num_classes:
         raise ConfigError(f"{len(names)} class names for num_classes={num_classes}")
     label = name or "+".join([segmentation, *features, classifier])
-    return SklearnClassifier(label, ClassicalExtractor(segmentation, features, pre, seed),
-                             build_estimator(classifier, seed), names)
+    return SklearnClassifier(
+        label, ClassicalExtractor(segmentation, features, pre, seed), build_estimator(classifier, seed), names
+    )

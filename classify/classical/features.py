@@ -50,8 +50,9 @@ def glcm_matrix(levels: np.ndarray, n_levels: int) -> np.ndarray:
     """Co-occurrence counts ``(n_levels, n_levels, 1, 4)`` of quantised ``levels`` (0 = outside)."""
     from skimage.feature import graycomatrix
 
-    p = graycomatrix(levels.astype(np.uint8), distances=[1], angles=list(ANGLES),
-                     levels=n_levels + 1, symmetric=True, normed=False)
+    p = graycomatrix(
+        levels.astype(np.uint8), distances=[1], angles=list(ANGLES), levels=n_levels + 1, symmetric=True, normed=False
+    )
     return p[1:, 1:]
 
 
@@ -90,7 +91,7 @@ def _region(mask: np.ndarray):
 
 
 def _compactness(p) -> float:
-    return float(p.perimeter ** 2 / (4 * np.pi * p.area)) if p.area else 0.0
+    return float(p.perimeter**2 / (4 * np.pi * p.area)) if p.area else 0.0
 
 
 def shape(rgb: np.ndarray, nucleus: np.ndarray, cell: np.ndarray) -> np.ndarray:
@@ -102,11 +103,21 @@ def shape(rgb: np.ndarray, nucleus: np.ndarray, cell: np.ndarray) -> np.ndarray:
     h, w = nucleus.shape
     p, c = _region(nucleus), _region(cell)
     ratio = p.axis_major_length / p.axis_minor_length if p.axis_minor_length > 0 else 1.0
-    return np.array([
-        p.area / nucleus.size, _compactness(p), p.eccentricity, p.solidity, p.extent, ratio,
-        p.equivalent_diameter_area / min(h, w), float(measure.label(nucleus).max()),
-        p.area / c.area, c.area / cell.size, _compactness(c),
-    ])
+    return np.array(
+        [
+            p.area / nucleus.size,
+            _compactness(p),
+            p.eccentricity,
+            p.solidity,
+            p.extent,
+            ratio,
+            p.equivalent_diameter_area / min(h, w),
+            float(measure.label(nucleus).max()),
+            p.area / c.area,
+            c.area / cell.size,
+            _compactness(c),
+        ]
+    )
 
 
 def colour(rgb: np.ndarray, nucleus: np.ndarray, cell: np.ndarray) -> np.ndarray:
@@ -134,14 +145,33 @@ def firstorder(rgb: np.ndarray, nucleus: np.ndarray, cell: np.ndarray) -> np.nda
     skew = float(stats.skew(v)) if sd > 0 else 0.0
     kurt = float(stats.kurtosis(v)) if sd > 0 else 0.0
     p10, med, p90 = np.percentile(v, [10, 50, 90])
-    return np.array([v.mean(), sd, skew, kurt, float(-(nz * np.log2(nz)).sum()),
-                     float((hist ** 2).sum()), v.min(), p10, med, p90, v.max(), v.max() - v.min()])
+    return np.array(
+        [
+            v.mean(),
+            sd,
+            skew,
+            kurt,
+            float(-(nz * np.log2(nz)).sum()),
+            float((hist**2).sum()),
+            v.min(),
+            p10,
+            med,
+            p90,
+            v.max(),
+            v.max() - v.min(),
+        ]
+    )
 
 
 FeatureFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 FEATURES: dict[str, FeatureFn] = {
-    "glcm": glcm, "glrlm": glrlm, "lbp": lbp, "ldp": ldp,
-    "shape": shape, "colour": colour, "firstorder": firstorder,
+    "glcm": glcm,
+    "glrlm": glrlm,
+    "lbp": lbp,
+    "ldp": ldp,
+    "shape": shape,
+    "colour": colour,
+    "firstorder": firstorder,
 }
 
 
@@ -152,21 +182,46 @@ def feature_names(name: str) -> list[str]:
         "glrlm": [f"glrlm_{n}" for n in GLRLM_NAMES],
         "lbp": [f"lbp_{i}" for i in range(10)],
         "ldp": [f"ldp_{c}" for c in ldp_code_table(3)],
-        "shape": ["nuc_area_frac", "nuc_compactness", "nuc_eccentricity", "nuc_solidity", "nuc_extent",
-                  "nuc_axis_ratio", "nuc_eq_diam_frac", "nuc_components", "nc_ratio", "cell_area_frac",
-                  "cell_compactness"],
-        "colour": [f"{reg}_{st}_{ch}" for reg in ("nuc", "cyto") for st in ("mean", "std")
-                   for ch in ("R", "G", "B", "H", "S", "V")],
-        "firstorder": ["mean", "std", "skewness", "kurtosis", "entropy", "energy", "min", "p10",
-                       "median", "p90", "max", "range"],
+        "shape": [
+            "nuc_area_frac",
+            "nuc_compactness",
+            "nuc_eccentricity",
+            "nuc_solidity",
+            "nuc_extent",
+            "nuc_axis_ratio",
+            "nuc_eq_diam_frac",
+            "nuc_components",
+            "nc_ratio",
+            "cell_area_frac",
+            "cell_compactness",
+        ],
+        "colour": [
+            f"{reg}_{st}_{ch}"
+            for reg in ("nuc", "cyto")
+            for st in ("mean", "std")
+            for ch in ("R", "G", "B", "H", "S", "V")
+        ],
+        "firstorder": [
+            "mean",
+            "std",
+            "skewness",
+            "kurtosis",
+            "entropy",
+            "energy",
+            "min",
+            "p10",
+            "median",
+            "p90",
+            "max",
+            "range",
+        ],
     }
     if name not in cols:
         raise ConfigError(f"Unknown feature set {name!r}. Valid: {', '.join(FEATURES)}")
     return cols[name]
 
 
-def compute(names: tuple[str, ...] | list[str], rgb: np.ndarray, nucleus: np.ndarray,
-            cell: np.ndarray) -> np.ndarray:
+def compute(names: tuple[str, ...] | list[str], rgb: np.ndarray, nucleus: np.ndarray, cell: np.ndarray) -> np.ndarray:
     """Concatenated feature sets ``names`` for one cell, float64 ``(D,)``, NaN/inf -> 0."""
     for n in names:
         if n not in FEATURES:

@@ -213,13 +213,17 @@ def _central(mask: np.ndarray) -> np.ndarray:
 
     best = max(props, key=score)
     by, bx = best.centroid
-    keep = [p.label for p in props if p.area >= 0.1 * best.area
-            and np.hypot(p.centroid[0] - by, p.centroid[1] - bx) <= 0.3 * min(h, w)]
+    keep = [
+        p.label
+        for p in props
+        if p.area >= 0.1 * best.area and np.hypot(p.centroid[0] - by, p.centroid[1] - bx) <= 0.3 * min(h, w)
+    ]
     return ndi.binary_fill_holes(np.isin(lab, keep))
 
 
-def segment_nucleus(rgb: np.ndarray, method: str = "otsu", *, central: bool = True,
-                    seed: int = 0, min_frac: float = 0.002) -> np.ndarray:
+def segment_nucleus(
+    rgb: np.ndarray, method: str = "otsu", *, central: bool = True, seed: int = 0, min_frac: float = 0.002
+) -> np.ndarray:
     """Boolean nucleus mask ``(H, W)`` by ``method`` (see :data:`METHODS`).
 
     ``min_frac``: components smaller than this fraction of the image are dropped.
@@ -246,6 +250,7 @@ def segment_cell(rgb: np.ndarray, nucleus: np.ndarray, *, max_scale: float = 1.8
     """
     from scipy import ndimage as ndi
     from skimage import measure
+
     nucleus = np.asarray(nucleus, bool)
     if not nucleus.any():
         return np.zeros(nucleus.shape, bool)
@@ -257,7 +262,7 @@ def segment_cell(rgb: np.ndarray, nucleus: np.ndarray, *, max_scale: float = 1.8
     cell = np.isin(lab, touch)
     yy, xx = np.nonzero(nucleus)
     r = np.sqrt(len(yy) / np.pi) * max_scale
-    gy, gx = np.mgrid[:nucleus.shape[0], :nucleus.shape[1]]
+    gy, gx = np.mgrid[: nucleus.shape[0], : nucleus.shape[1]]
     disc = (gy - yy.mean()) ** 2 + (gx - xx.mean()) ** 2 <= r * r
     return ndi.binary_fill_holes((cell & disc) | nucleus)
 

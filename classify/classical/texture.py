@@ -83,19 +83,21 @@ def glrlm_features(p: np.ndarray, n_pixels: int) -> np.ndarray:
         return np.zeros(len(GLRLM_NAMES))
     g = np.arange(1, p.shape[0] + 1, dtype=np.float64)[:, None]
     r = np.arange(1, p.shape[1] + 1, dtype=np.float64)[None, :]
-    return np.array([
-        (p / r**2).sum() / nr,  # short-run emphasis
-        (p * r**2).sum() / nr,  # long-run emphasis
-        (p.sum(axis=1) ** 2).sum() / nr,  # grey-level non-uniformity
-        (p.sum(axis=0) ** 2).sum() / nr,  # run-length non-uniformity
-        nr / max(n_pixels, 1),  # run percentage
-        (p / g**2).sum() / nr,  # low grey-level run emphasis
-        (p * g**2).sum() / nr,  # high grey-level run emphasis
-        (p / (g**2 * r**2)).sum() / nr,
-        (p * g**2 / r**2).sum() / nr,
-        (p * r**2 / g**2).sum() / nr,
-        (p * g**2 * r**2).sum() / nr,
-    ])
+    return np.array(
+        [
+            (p / r**2).sum() / nr,  # short-run emphasis
+            (p * r**2).sum() / nr,  # long-run emphasis
+            (p.sum(axis=1) ** 2).sum() / nr,  # grey-level non-uniformity
+            (p.sum(axis=0) ** 2).sum() / nr,  # run-length non-uniformity
+            nr / max(n_pixels, 1),  # run percentage
+            (p / g**2).sum() / nr,  # low grey-level run emphasis
+            (p * g**2).sum() / nr,  # high grey-level run emphasis
+            (p / (g**2 * r**2)).sum() / nr,
+            (p * g**2 / r**2).sum() / nr,
+            (p * r**2 / g**2).sum() / nr,
+            (p * g**2 * r**2).sum() / nr,
+        ]
+    )
 
 
 def glrlm_descriptor(levels: np.ndarray, n_levels: int) -> np.ndarray:
@@ -105,16 +107,19 @@ def glrlm_descriptor(levels: np.ndarray, n_levels: int) -> np.ndarray:
 
 
 # Kirsch compass masks M0..M7 (east, north-east, north, ..., south-east), Jabid et al. 2010.
-KIRSCH = np.array([
-    [[-3, -3, 5], [-3, 0, 5], [-3, -3, 5]],
-    [[-3, 5, 5], [-3, 0, 5], [-3, -3, -3]],
-    [[5, 5, 5], [-3, 0, -3], [-3, -3, -3]],
-    [[5, 5, -3], [5, 0, -3], [-3, -3, -3]],
-    [[5, -3, -3], [5, 0, -3], [5, -3, -3]],
-    [[-3, -3, -3], [5, 0, -3], [5, 5, -3]],
-    [[-3, -3, -3], [-3, 0, -3], [5, 5, 5]],
-    [[-3, -3, -3], [-3, 0, 5], [-3, 5, 5]],
-], dtype=np.float64)
+KIRSCH = np.array(
+    [
+        [[-3, -3, 5], [-3, 0, 5], [-3, -3, 5]],
+        [[-3, 5, 5], [-3, 0, 5], [-3, -3, -3]],
+        [[5, 5, 5], [-3, 0, -3], [-3, -3, -3]],
+        [[5, 5, -3], [5, 0, -3], [-3, -3, -3]],
+        [[5, -3, -3], [5, 0, -3], [5, -3, -3]],
+        [[-3, -3, -3], [5, 0, -3], [5, 5, -3]],
+        [[-3, -3, -3], [-3, 0, -3], [5, 5, 5]],
+        [[-3, -3, -3], [-3, 0, 5], [-3, 5, 5]],
+    ],
+    dtype=np.float64,
+)
 
 
 def ldp_codes(gray: np.ndarray, k: int = 3) -> np.ndarray:

@@ -37,8 +37,7 @@ from leukoscan.classify.preprocess import PreprocessCfg
 from leukoscan.classify.registry import CLASSIFIERS, load_sklearn_state, load_torch_state
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 
-NET_NAMES = ("cnn", "alexnet", "resnet18", "resnet50", "googlenet", "vgg16", "shufflenet_v2",
-             "mobilenet_v2", "cnn_rnn")
+NET_NAMES = ("cnn", "alexnet", "resnet18", "resnet50", "googlenet", "vgg16", "shufflenet_v2", "mobilenet_v2", "cnn_rnn")
 HEADS = ("svm", "rf")
 # Declared input size per network (ImageNet networks: their pretraining size).
 DEFAULT_SIZE = {"cnn": 64, "cnn_rnn": 64, "handcrafted": 128}
@@ -71,9 +70,16 @@ def blood_backbone(pretrained: bool | str, net_name: str) -> Path | None:
 
 
 def _torch_builder(net_name: str):
-    def build(*, num_classes: int = 2, pretrained: bool | str = True, class_names: Sequence[str] | None = None,
-              imgsz: int | None = None, preprocess: PreprocessCfg | None = None,
-              steps: Sequence[str] = (), **kw: Any) -> TorchClassifier:
+    def build(
+        *,
+        num_classes: int = 2,
+        pretrained: bool | str = True,
+        class_names: Sequence[str] | None = None,
+        imgsz: int | None = None,
+        preprocess: PreprocessCfg | None = None,
+        steps: Sequence[str] = (),
+        **kw: Any,
+    ) -> TorchClassifier:
         from leukoscan.classify.models.torch_zoo import build_net  # heavy: imports torch
 
         pre = preprocess or default_preprocess(net_name, imgsz, steps)
@@ -96,13 +102,14 @@ def _estimator(head: str, seed: int):
     from sklearn.svm import SVC
 
     if head == "svm":
-        svc = CalibratedClassifierCV(SVC(kernel="rbf", class_weight="balanced", random_state=seed),
-                                     method="sigmoid", cv=3, ensemble=False)
-        grid = GridSearchCV(svc, {"estimator__C": [0.3, 1.0, 3.0, 10.0, 30.0]}, cv=3,
-                            scoring="balanced_accuracy")
+        svc = CalibratedClassifierCV(
+            SVC(kernel="rbf", class_weight="balanced", random_state=seed), method="sigmoid", cv=3, ensemble=False
+        )
+        grid = GridSearchCV(svc, {"estimator__C": [0.3, 1.0, 3.0, 10.0, 30.0]}, cv=3, scoring="balanced_accuracy")
         return make_pipeline(StandardScaler(), grid)
-    return make_pipeline(StandardScaler(), RandomForestClassifier(
-        n_estimators=500, class_weight="balanced", random_state=seed, n_jobs=1))
+    return make_pipeline(
+        StandardScaler(), RandomForestClassifier(n_estimators=500, class_weight="balanced", random_state=seed, n_jobs=1)
+    )
 
 
 def load_backbone(net: Any, path: str) -> None:
@@ -121,10 +128,18 @@ def load_backbone(net: Any, path: str) -> None:
 
 
 def _sklearn_builder(feat: str, head: str):
-    def build(*, num_classes: int = 2, pretrained: bool | str = True, class_names: Sequence[str] | None = None,
-              imgsz: int | None = None, preprocess: PreprocessCfg | None = None,
-              steps: Sequence[str] = (), backbone_weights: str | None = None, seed: int = 0,
-              **kw: Any) -> SklearnClassifier:
+    def build(
+        *,
+        num_classes: int = 2,
+        pretrained: bool | str = True,
+        class_names: Sequence[str] | None = None,
+        imgsz: int | None = None,
+        preprocess: PreprocessCfg | None = None,
+        steps: Sequence[str] = (),
+        backbone_weights: str | None = None,
+        seed: int = 0,
+        **kw: Any,
+    ) -> SklearnClassifier:
         pre = preprocess or default_preprocess(feat, imgsz, steps)
         if feat == "handcrafted":
             extractor: Any = HandcraftedExtractor(pre)
@@ -140,8 +155,7 @@ def _sklearn_builder(feat: str, head: str):
             if backbone_weights:
                 load_backbone(net, backbone_weights)
             extractor = DeepExtractor(net, pre)
-        return SklearnClassifier(f"{feat}+{head}", extractor, _estimator(head, seed),
-                                 _names(num_classes, class_names))
+        return SklearnClassifier(f"{feat}+{head}", extractor, _estimator(head, seed), _names(num_classes, class_names))
 
     build.__doc__ = f"{feat} features -> scikit-learn {head}."
     return build
@@ -152,8 +166,9 @@ def _register() -> None:
         CLASSIFIERS.add(net, _torch_builder(net), kind="torch", load=load_torch_state, features=net)
     for feat in (*NET_NAMES, "handcrafted"):
         for head in HEADS:
-            CLASSIFIERS.add(f"{feat}+{head}", _sklearn_builder(feat, head), kind="sklearn", load=load_sklearn_state,
-                            features=feat)
+            CLASSIFIERS.add(
+                f"{feat}+{head}", _sklearn_builder(feat, head), kind="sklearn", load=load_sklearn_state, features=feat
+            )
 
 
 _register()

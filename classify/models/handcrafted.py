@@ -40,7 +40,7 @@ def segment_nucleus(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
     crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 1.0)
     _, lbl, centres = cv2.kmeans(lab, 3, None, crit, 2, cv2.KMEANS_PP_CENTERS)
     dark = int(np.argmin(centres[:, 0]))
-    mask = (lbl.reshape(h, w) == dark)
+    mask = lbl.reshape(h, w) == dark
     mask = ndi.binary_opening(mask, iterations=1)
     lab_img = measure.label(mask)
     if lab_img.max() == 0:
@@ -68,19 +68,28 @@ def _shape(mask: np.ndarray) -> list[float]:
     area = float(p.area)
     hu = list(p.moments_hu[:4])
     ratio = p.axis_major_length / max(p.axis_minor_length, 1e-6)
-    return [area / mask.size, p.perimeter ** 2 / max(area, 1.0), p.eccentricity, p.solidity,
-            p.extent, ratio, 1 - p.solidity, float(p.euler_number),
-            *[float(np.sign(v) * np.log10(abs(v) + 1e-12)) for v in hu]]
+    return [
+        area / mask.size,
+        p.perimeter**2 / max(area, 1.0),
+        p.eccentricity,
+        p.solidity,
+        p.extent,
+        ratio,
+        1 - p.solidity,
+        float(p.euler_number),
+        *[float(np.sign(v) * np.log10(abs(v) + 1e-12)) for v in hu],
+    ]
 
 
 def _texture(gray: np.ndarray, mask: np.ndarray) -> list[float]:
     from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
 
     ys, xs = np.nonzero(mask)
-    box = gray[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    box = gray[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     q = (box // 8).astype(np.uint8)  # 32 levels
-    glcm = graycomatrix(q, distances=[1, 2, 4], angles=[0, np.pi / 4, np.pi / 2, 3 * np.pi / 4],
-                        levels=32, symmetric=True, normed=True)
+    glcm = graycomatrix(
+        q, distances=[1, 2, 4], angles=[0, np.pi / 4, np.pi / 2, 3 * np.pi / 4], levels=32, symmetric=True, normed=True
+    )
     feats = [float(graycoprops(glcm, prop).mean(axis=1)[d]) for prop in GLCM_PROPS for d in range(3)]
     lbp = local_binary_pattern(gray, P=8, R=1, method="uniform")
     hist, _ = np.histogram(lbp[mask], bins=10, range=(0, 10))
@@ -107,7 +116,6 @@ def _colour(rgb: np.ndarray, mask: np.ndarray) -> list[float]:
 def handcrafted_features(rgb: np.ndarray, size: int = 128) -> np.ndarray:
     """Feature vector ``(D,)`` float32 for an RGB uint8 cell crop (resized to ``size``)."""
     import cv2
-
 
     rgb = resize_square(rgb, size)
     mask = segment_nucleus(rgb)

@@ -51,8 +51,9 @@ class TrunkNet(nn.Module):
         self.num_features = num_features
         self.num_classes = num_classes
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Sequential(nn.Dropout(drop), nn.Linear(num_features, num_classes)) \
-            if num_classes > 0 else nn.Identity()
+        self.head = (
+            nn.Sequential(nn.Dropout(drop), nn.Linear(num_features, num_classes)) if num_classes > 0 else nn.Identity()
+        )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.trunk(x)).flatten(1)
@@ -76,8 +77,9 @@ class CnnRnn(nn.Module):
         self.rnn = cls(width * 4, hidden, batch_first=True, bidirectional=True)
         self.num_features = 2 * hidden
         self.num_classes = num_classes
-        self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * hidden, num_classes)) \
-            if num_classes > 0 else nn.Identity()
+        self.head = (
+            nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * hidden, num_classes)) if num_classes > 0 else nn.Identity()
+        )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         fmap = self.trunk(x)  # (B, C, h, w)
@@ -92,8 +94,12 @@ class CnnRnn(nn.Module):
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
         nn.MaxPool2d(2),
     )
 
@@ -117,7 +123,8 @@ def _warn_scratch(name: str, why: str) -> None:
         warnings.warn(
             f"ImageNet weights unavailable ({why}): building {name} and every further model "
             "in this process FROM SCRATCH (random init). Expect lower accuracy.",
-            RuntimeWarning, stacklevel=3,
+            RuntimeWarning,
+            stacklevel=3,
         )
 
 
@@ -149,8 +156,11 @@ def _tv_trunk(name: str, weights) -> tuple[nn.Module, int]:
     builder = getattr(tvm, TV_MODELS[name][0])
     try:
         if name == "googlenet":
-            m = builder(weights=weights, aux_logits=False, init_weights=weights is None) \
-                if weights is None else builder(weights=weights)
+            m = (
+                builder(weights=weights, aux_logits=False, init_weights=weights is None)
+                if weights is None
+                else builder(weights=weights)
+            )
         else:
             m = builder(weights=weights)
     except Exception as e:  # download failure after a positive probe

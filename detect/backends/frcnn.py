@@ -51,8 +51,12 @@ def make_model(arch: str, num_classes: int, imgsz: int, pretrained: bool, rois: 
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 
     fn = getattr(D, arch)
-    kw = {"min_size": imgsz, "max_size": imgsz, "box_batch_size_per_image": rois,
-          "rpn_post_nms_top_n_test": max(100, 2 * rois)}
+    kw = {
+        "min_size": imgsz,
+        "max_size": imgsz,
+        "box_batch_size_per_image": rois,
+        "rpn_post_nms_top_n_test": max(100, 2 * rois),
+    }
     if pretrained:
         var = offline_var()
         reason = f"offline: {var} is set" if var else unreachable("download.pytorch.org")
@@ -104,8 +108,17 @@ def _collate(batch: list) -> tuple:
     return tuple(zip(*batch, strict=True))
 
 
-def train_one_epoch(model: Any, optimizer: Any, scheduler: Any, loader: Any, device: str, *,
-                    desc: str = "train", progress: bool = True, scaler: Any = None) -> dict[str, float]:
+def train_one_epoch(
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    loader: Any,
+    device: str,
+    *,
+    desc: str = "train",
+    progress: bool = True,
+    scaler: Any = None,
+) -> dict[str, float]:
     """One pass over ``loader``; returns mean losses (``train_loss``, ``train_loss_classifier``...).
 
     ``model`` may be wrapped in ``DistributedDataParallel``; ``scaler`` (a CUDA
@@ -165,8 +178,13 @@ class FrcnnDetector(BaseDetector):
 
     def _ensure_model(self) -> None:
         if self.model is None:
-            self.model, self.meta.pretrained = make_model(self.meta.backend, len(self.class_names), self.meta.imgsz,
-                                                          self._want_pretrained, self.meta.extra.get("rois", 128))
+            self.model, self.meta.pretrained = make_model(
+                self.meta.backend,
+                len(self.class_names),
+                self.meta.imgsz,
+                self._want_pretrained,
+                self.meta.extra.get("rois", 128),
+            )
 
     def _optim(self, args: FitArgs, steps: int) -> tuple[Any, Any]:
         import torch
@@ -176,9 +194,14 @@ class FrcnnDetector(BaseDetector):
         opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
         warm, total = max(1, min(100, steps)), max(steps * args.epochs, 1)
         sch = torch.optim.lr_scheduler  # linear warm-up from 10% of lr, then cosine to 5% of lr
-        return opt, sch.SequentialLR(opt, [sch.LinearLR(opt, start_factor=0.1, total_iters=warm),
-                                           sch.CosineAnnealingLR(opt, T_max=max(1, total - warm), eta_min=0.05 * lr)],
-                                     milestones=[warm])
+        return opt, sch.SequentialLR(
+            opt,
+            [
+                sch.LinearLR(opt, start_factor=0.1, total_iters=warm),
+                sch.CosineAnnealingLR(opt, T_max=max(1, total - warm), eta_min=0.05 * lr),
+            ],
+            milestones=[warm],
+        )
 
     def fit(self, args: FitArgs) -> dict[str, Any]:
         """Train; under ``torchrun`` each process trains on its own shard (DistributedSampler,
@@ -195,13 +218,19 @@ class FrcnnDetector(BaseDetector):
             self.meta = DetectorMeta.from_dict(ckpt["leukoscan"])
         self._ensure_model()
         self.model.to(device)
-        ds = BoxDataset(args.data_dir, args.train_split,
-                        albumentations_pipeline(args.augment or AugmentConfig(), seed=args.seed))
+        ds = BoxDataset(
+            args.data_dir, args.train_split, albumentations_pipeline(args.augment or AugmentConfig(), seed=args.seed)
+        )
         per_rank = max(1, args.batch // ddp.world_size())  # --batch is the global batch, as in ultralytics
         sampler = ddp.sampler(ds, shuffle=True, seed=args.seed)
-        loader = torch.utils.data.DataLoader(ds, batch_size=per_rank, sampler=sampler, num_workers=args.workers,
-                                             collate_fn=_collate,
-                                             drop_last=len(ds) // ddp.world_size() > per_rank)
+        loader = torch.utils.data.DataLoader(
+            ds,
+            batch_size=per_rank,
+            sampler=sampler,
+            num_workers=args.workers,
+            collate_fn=_collate,
+            drop_last=len(ds) // ddp.world_size() > per_rank,
+        )
         opt, sched = self._optim(args, len(loader))
         scaler = torch.amp.GradScaler("cuda") if args.amp and str(device).startswith("cuda") else None
         start, best = 0, -1.0
@@ -215,15 +244,24 @@ class FrcnnDetector(BaseDetector):
         for epoch in range(start, args.epochs):
             t0 = time.time()
             sampler.set_epoch(epoch)
-            losses = train_one_epoch(net, opt, sched, loader, device, desc=f"epoch {epoch + 1}/{args.epochs}",
-                                     progress=args.verbose and ddp.is_main(), scaler=scaler)
+            losses = train_one_epoch(
+                net,
+                opt,
+                sched,
+                loader,
+                device,
+                desc=f"epoch {epoch + 1}/{args.epochs}",
+                progress=args.verbose and ddp.is_main(),
+                scaler=scaler,
+            )
             if ddp.is_main():
                 best = self._end_epoch(args, epoch, losses, opt, sched, best, t0)
             ddp.barrier()  # the other ranks wait while rank 0 validates and saves
         return {"seconds": time.time() - t_all, "best_map50": best, "optimizer": "SGD", "lr0": args.lr or 0.01}
 
-    def _end_epoch(self, args: FitArgs, epoch: int, losses: dict[str, float], opt: Any, sched: Any,
-                   best: float, t0: float) -> float:
+    def _end_epoch(
+        self, args: FitArgs, epoch: int, losses: dict[str, float], opt: Any, sched: Any, best: float, t0: float
+    ) -> float:
         """Validate, save ``best.pt``/``last.pt``, report to the callbacks (rank 0 only)."""
         wdir = args.run_dir / "weights"
         wdir.mkdir(parents=True, exist_ok=True)
@@ -236,8 +274,11 @@ class FrcnnDetector(BaseDetector):
         self._save_ckpt(wdir / "last.pt", epoch, best, opt, sched)
         metrics = {"epoch_time_s": time.time() - t0, **metrics}
         if args.verbose:
-            print(f"epoch {epoch + 1}/{args.epochs}: loss {losses.get('train_loss', 0):.4f} "
-                  f"mAP50 {metrics.get('map50', float('nan')):.4f} ({metrics['epoch_time_s']:.0f}s)", flush=True)
+            print(
+                f"epoch {epoch + 1}/{args.epochs}: loss {losses.get('train_loss', 0):.4f} "
+                f"mAP50 {metrics.get('map50', float('nan')):.4f} ({metrics['epoch_time_s']:.0f}s)",
+                flush=True,
+            )
         for cb in args.callbacks:
             cb(epoch + 1, metrics)
         return best
@@ -245,8 +286,12 @@ class FrcnnDetector(BaseDetector):
     def _save_ckpt(self, path: Path, epoch: int, best: float, opt: Any = None, sched: Any = None) -> None:
         import torch
 
-        ckpt: dict[str, Any] = {"leukoscan": self.meta.to_dict(), "model": self.model.state_dict(),
-                                "epoch": epoch, "best_fitness": best}
+        ckpt: dict[str, Any] = {
+            "leukoscan": self.meta.to_dict(),
+            "model": self.model.state_dict(),
+            "epoch": epoch,
+            "best_fitness": best,
+        }
         if opt is not None:
             ckpt.update(optimizer=opt.state_dict(), scheduler=sched.state_dict())
         with atomic_path(path) as tmp:
@@ -268,8 +313,9 @@ class FrcnnDetector(BaseDetector):
         x = torch.tensor(image).permute(2, 0, 1).float().div(255).to(dev)
         with torch.inference_mode(), autocast(dev):
             out = m([x])[0]
-        return make_detections(out["boxes"].cpu().numpy(), out["scores"].cpu().numpy(),
-                               out["labels"].cpu().numpy() - 1, self.class_names)
+        return make_detections(
+            out["boxes"].cpu().numpy(), out["scores"].cpu().numpy(), out["labels"].cpu().numpy() - 1, self.class_names
+        )
 
     def save(self, path: str | Path) -> Path:
         self._ensure_model()
@@ -279,11 +325,21 @@ class FrcnnDetector(BaseDetector):
         return path
 
 
-def build_frcnn(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool | str = True,
-                imgsz: int = 640, rois_per_image: int = 128, **_: Any) -> FrcnnDetector:
+def build_frcnn(
+    name: str,
+    *,
+    num_classes: int,
+    class_names: list[str] | None = None,
+    pretrained: bool | str = True,
+    imgsz: int = 640,
+    rois_per_image: int = 128,
+    **_: Any,
+) -> FrcnnDetector:
     if isinstance(pretrained, str):
-        raise ConfigError(f"pretrained={pretrained}: LeukoScan's blood weights exist for YOLO detectors only; "
-                          "use pretrained=true (COCO, online) or --scratch for Faster R-CNN")
+        raise ConfigError(
+            f"pretrained={pretrained}: LeukoScan's blood weights exist for YOLO detectors only; "
+            "use pretrained=true (COCO, online) or --scratch for Faster R-CNN"
+        )
     names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]
     if len(names) != num_classes:
         raise ConfigError(f"num_classes={num_classes} but {len(names)} class names given")

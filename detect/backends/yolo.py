@@ -103,8 +103,15 @@ def write_data_yaml(data_dir: Path, out: Path, train_split: str, val_split: str,
 class YoloDetector(BaseDetector):
     """An ultralytics YOLO model behind the :class:`~leukoscan.detect.base.BaseDetector` interface."""
 
-    def __init__(self, meta: DetectorMeta, *, weights: Path | None = None, pretrained: bool | str = False,
-                 model: Any = None, net: Any = None) -> None:
+    def __init__(
+        self,
+        meta: DetectorMeta,
+        *,
+        weights: Path | None = None,
+        pretrained: bool | str = False,
+        model: Any = None,
+        net: Any = None,
+    ) -> None:
         self.meta = meta
         self._weights = Path(weights) if weights else None
         self._net = net  # a network LeukoScan rebuilt from the checkpoint (rebuild_ultralytics)
@@ -145,8 +152,10 @@ class YoloDetector(BaseDetector):
         path, label = init_weights_path(source, self.meta.backend)
         blob = read_weights(path)
         if blob["leukoscan"]["backend"] != self.meta.backend:
-            raise ConfigError(f"pretrained={source}: weights of {blob['leukoscan']['backend']}, not "
-                              f"{self.meta.backend}; use --model {blob['leukoscan']['backend']}")
+            raise ConfigError(
+                f"pretrained={source}: weights of {blob['leukoscan']['backend']}, not "
+                f"{self.meta.backend}; use --model {blob['leukoscan']['backend']}"
+            )
         model = yolo_from_state(DetectorMeta.from_dict(blob["leukoscan"]), blob["state_dict"])
         own = model.model.state_dict()
         matched = intersect_dicts({k: v.float() for k, v in blob["state_dict"].items()}, own)
@@ -181,8 +190,11 @@ class YoloDetector(BaseDetector):
             # destination (a symlink to the user's file) is written through
             before, net.pt_path = getattr(net, "pt_path", None), str(Path(tmp) / "model.pt")
             try:
-                out = Path(self.model.export(format="onnx", imgsz=self.meta.imgsz, dynamic=True, simplify=False,
-                                             device="cpu", verbose=False))
+                out = Path(
+                    self.model.export(
+                        format="onnx", imgsz=self.meta.imgsz, dynamic=True, simplify=False, device="cpu", verbose=False
+                    )
+                )
             finally:
                 net.pt_path = before
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,8 +219,10 @@ class YoloDetector(BaseDetector):
 
         def train_start(trainer: Any) -> None:  # the optimizer ultralytics chose (optimizer=auto)
             opt = trainer.optimizer
-            used.update(optimizer=type(opt).__name__,
-                        lr0=float(opt.param_groups[0].get("initial_lr", opt.param_groups[0]["lr"])))
+            used.update(
+                optimizer=type(opt).__name__,
+                lr0=float(opt.param_groups[0].get("initial_lr", opt.param_groups[0]["lr"])),
+            )
 
         def epoch_start(trainer: Any) -> None:
             torch.set_num_threads(args.threads)
@@ -304,7 +318,12 @@ class YoloDetector(BaseDetector):
 
         bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics reads numpy arrays as BGR
         res = self.model.predict(
-            bgr, conf=conf, iou=iou, imgsz=self.meta.imgsz, device=_ul_device(self.device), verbose=False,
+            bgr,
+            conf=conf,
+            iou=iou,
+            imgsz=self.meta.imgsz,
+            device=_ul_device(self.device),
+            verbose=False,
             **fp16_kwargs(self.device),
         )[0]
         if self.threads:
@@ -439,8 +458,9 @@ def yolo_from_state(meta: DetectorMeta, state: dict[str, Any]) -> Any:
     net = DetectionModel(f"{meta.backend}.yaml", nc=len(meta.class_names), verbose=False)
     missing, unexpected = net.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
     if missing or unexpected:
-        raise BadInputError(f"{meta.backend} weights do not fit the architecture: missing {missing[:3]}, "
-                            f"unexpected {unexpected[:3]}")
+        raise BadInputError(
+            f"{meta.backend} weights do not fit the architecture: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
     net.names = dict(enumerate(meta.class_names))
     net.args = model.model.args
     model.model = net
@@ -460,8 +480,15 @@ def save_weights_file(det: YoloDetector, path: str | Path, extra: dict[str, Any]
     return Path(path)
 
 
-def build_yolo(name: str, *, num_classes: int, class_names: list[str] | None = None, pretrained: bool | str = True,
-               imgsz: int = 640, **_: Any) -> YoloDetector:
+def build_yolo(
+    name: str,
+    *,
+    num_classes: int,
+    class_names: list[str] | None = None,
+    pretrained: bool | str = True,
+    imgsz: int = 640,
+    **_: Any,
+) -> YoloDetector:
     names = list(class_names) if class_names else [f"class{i}" for i in range(num_classes)]
     if len(names) != num_classes:
         raise ConfigError(f"num_classes={num_classes} but {len(names)} class names given")
@@ -489,8 +516,9 @@ def rebuild_ultralytics(path: Path, ckpt: dict[str, Any]) -> Any:
 
     record = ckpt.get("ema") or ckpt.get("model")
     if not isinstance(record, LayerRecord) or record.qualname != "ultralytics.nn.tasks.DetectionModel":
-        raise UntrustedModelError(f"{path}: holds {record!r}, not an ultralytics detection network; not loaded "
-                                  f"({TRUST_HINT})")
+        raise UntrustedModelError(
+            f"{path}: holds {record!r}, not an ultralytics detection network; not loaded ({TRUST_HINT})"
+        )
     cfg = check_architecture(record.state.get("yaml"), path)
     names = _names_of(record)
     if isinstance(names, dict):
@@ -501,8 +529,9 @@ def rebuild_ultralytics(path: Path, ckpt: dict[str, Any]) -> Any:
         net = DetectionModel(cfg, ch=int(cfg.get("channels", 3)), nc=cfg["nc"], verbose=False)
         net.load_state_dict(record.state_dict(), strict=True)
     except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:  # tensors do not fit the network
-        raise BadInputError(f"{path}: weights do not fit the network they describe "
-                            f"({str(e).strip().splitlines()[0][:160]})") from e
+        raise BadInputError(
+            f"{path}: weights do not fit the network they describe ({str(e).strip().splitlines()[0][:160]})"
+        ) from e
     train_args = ckpt.get("train_args") if isinstance(ckpt.get("train_args"), dict) else {}
     net.names = dict(enumerate(names))
     net.args = {**DEFAULT_CFG_DICT, **{k: v for k, v in train_args.items() if k in DEFAULT_CFG_DICT}}
@@ -517,8 +546,13 @@ def wrap_network(net: Any, path: Path) -> Any:
 
     model = YOLO("yolov8n.yaml", task="detect")  # ultralytics' own packaged description, replaced below
     model.model, model.ckpt, model.task = net, {}, "detect"
-    model.overrides = {"imgsz": net.args.get("imgsz", 640), "data": net.args.get("data"), "task": "detect",
-                       "single_cls": net.args.get("single_cls", False), "model": str(path)}
+    model.overrides = {
+        "imgsz": net.args.get("imgsz", 640),
+        "data": net.args.get("data"),
+        "task": "detect",
+        "single_cls": net.args.get("single_cls", False),
+        "model": str(path),
+    }
     model.ckpt_path = model.model_name = str(path)
     return model
 
@@ -529,5 +563,4 @@ def is_ultralytics_checkpoint(ckpt: dict[str, Any]) -> bool:
 
 
 for _name in YOLO_MODELS:
-    DETECTORS.add(_name, partial(build_yolo, _name), kind="yolo", load=load_yolo,
-                  recognizes=is_ultralytics_checkpoint)
+    DETECTORS.add(_name, partial(build_yolo, _name), kind="yolo", load=load_yolo, recognizes=is_ultralytics_checkpoint)

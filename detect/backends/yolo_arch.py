@@ -21,11 +21,39 @@ from typing import Any
 from leukoscan.trust import TRUST_HINT, UntrustedModelError
 
 #: Layer names a detection architecture may use (ultralytics' detection yamls v3-v12).
-LAYERS = frozenset({
-    "Conv", "DWConv", "GhostConv", "Concat", "Bottleneck", "C2", "C2f", "C3", "C3Ghost", "C3k2", "C2PSA", "PSA",
-    "SPP", "SPPF", "SPPELAN", "ADown", "AConv", "ELAN1", "RepNCSPELAN4", "SCDown", "C2fCIB", "A2C2f", "RepC3",
-    "Detect", "v10Detect", "nn.Upsample", "nn.Identity", "nn.MaxPool2d", "nn.ZeroPad2d",
-})
+LAYERS = frozenset(
+    {
+        "Conv",
+        "DWConv",
+        "GhostConv",
+        "Concat",
+        "Bottleneck",
+        "C2",
+        "C2f",
+        "C3",
+        "C3Ghost",
+        "C3k2",
+        "C2PSA",
+        "PSA",
+        "SPP",
+        "SPPF",
+        "SPPELAN",
+        "ADown",
+        "AConv",
+        "ELAN1",
+        "RepNCSPELAN4",
+        "SCDown",
+        "C2fCIB",
+        "A2C2f",
+        "RepC3",
+        "Detect",
+        "v10Detect",
+        "nn.Upsample",
+        "nn.Identity",
+        "nn.MaxPool2d",
+        "nn.ZeroPad2d",
+    }
+)
 #: Strings a layer argument may be (ultralytics reads them as None / a mode / the class count).
 ARG_WORDS = frozenset({"None", "nearest", "nc"})
 ACTIVATIONS = ("SiLU", "ReLU", "ReLU6", "LeakyReLU", "Hardswish", "GELU", "Mish", "Identity", "Sigmoid")
@@ -39,21 +67,34 @@ def _is_num(v: Any) -> bool:
 
 
 def _ints(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) or (
-        isinstance(v, list) and bool(v) and all(isinstance(x, int) and not isinstance(x, bool) for x in v))
+    return (
+        isinstance(v, int)
+        and not isinstance(v, bool)
+        or (isinstance(v, list) and bool(v) and all(isinstance(x, int) and not isinstance(x, bool) for x in v))
+    )
 
 
 _KEYS = {
     "nc": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 10_000,
-    "scales": lambda v: isinstance(v, dict) and all(
-        isinstance(k, str) and isinstance(x, list) and len(x) == 3 and all(_is_num(y) for y in x) for k, x in v.items()),
+    "scales": lambda v: (
+        isinstance(v, dict)
+        and all(
+            isinstance(k, str) and isinstance(x, list) and len(x) == 3 and all(_is_num(y) for y in x)
+            for k, x in v.items()
+        )
+    ),
     "scale": lambda v: isinstance(v, str) and re.fullmatch(r"[a-z]{0,2}", v) is not None,
-    "depth_multiple": _is_num, "width_multiple": _is_num, "max_channels": _is_num,
+    "depth_multiple": _is_num,
+    "width_multiple": _is_num,
+    "max_channels": _is_num,
     "yaml_file": lambda v: isinstance(v, str) and len(v) < 300 and re.fullmatch(r"[\w./ -]*", v) is not None,
-    "ch": lambda v: v in (1, 3), "channels": lambda v: v in (1, 3),
-    "end2end": lambda v: isinstance(v, bool), "reg_max": lambda v: isinstance(v, int) and 0 < v <= 64,
+    "ch": lambda v: v in (1, 3),
+    "channels": lambda v: v in (1, 3),
+    "end2end": lambda v: isinstance(v, bool),
+    "reg_max": lambda v: isinstance(v, int) and 0 < v <= 64,
     "activation": lambda v: isinstance(v, str) and _ACT.match(v.strip()) is not None,
-    "backbone": lambda v: isinstance(v, list), "head": lambda v: isinstance(v, list),
+    "backbone": lambda v: isinstance(v, list),
+    "head": lambda v: isinstance(v, list),
 }
 
 
@@ -68,8 +109,10 @@ def _arg_ok(a: Any, depth: int = 0) -> bool:
 
 
 def _refuse(path: Path, why: str) -> UntrustedModelError:
-    return UntrustedModelError(f"{path}: the network description in this checkpoint is not one LeukoScan "
-                               f"builds ({why}); not loaded ({TRUST_HINT})")
+    return UntrustedModelError(
+        f"{path}: the network description in this checkpoint is not one LeukoScan "
+        f"builds ({why}); not loaded ({TRUST_HINT})"
+    )
 
 
 def check_architecture(cfg: Any, path: Path) -> dict[str, Any]:

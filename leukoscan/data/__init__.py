@@ -93,9 +93,7 @@ def prepare(
         if source is None and conv.generic:
             source = data_root
         if source is None and conv.generic:
-            raise ConfigError(
-                f"dataset {name!r} needs the folder to convert (source= / --source DIR)"
-            )
+            raise ConfigError(f"dataset {name!r} needs the folder to convert (source= / --source DIR)")
         src = Path(source) if source is not None else locate(name, data_root)
         if not src.is_dir():
             raise MissingDatasetError(f"{name}: source folder {src} does not exist")
@@ -128,11 +126,14 @@ def _check_not_inside(src: Path, out: Path) -> None:
     """``--out`` must not be the source, hold it, or lie inside it (inputs are only read)."""
     s, o = src.resolve(), out.expanduser().resolve()
     if s == o or o in s.parents:
-        raise ConfigError(f"--out {out} is {'the source folder' if s == o else 'a folder holding the source'} "
-                          f"{src}; replacing it would delete the source data. Choose another --out")
+        raise ConfigError(
+            f"--out {out} is {'the source folder' if s == o else 'a folder holding the source'} "
+            f"{src}; replacing it would delete the source data. Choose another --out"
+        )
     if s in o.parents:
-        raise ConfigError(f"--out {out} lies inside the source folder {src}; inputs are only read. "
-                          "Choose an --out outside it")
+        raise ConfigError(
+            f"--out {out} lies inside the source folder {src}; inputs are only read. Choose an --out outside it"
+        )
 
 
 def _check_options(name: str, fn: Any, opts: dict[str, Any]) -> None:
@@ -143,8 +144,9 @@ def _check_options(name: str, fn: Any, opts: dict[str, Any]) -> None:
     extra = sorted(set(opts) - set(params))
     if extra:
         takes = sorted(k for k, p in params.items() if p.kind is p.KEYWORD_ONLY and k != "progress")
-        raise ConfigError(f"dataset {name!r} does not take option(s) {', '.join(extra)} "
-                          f"(it takes: {', '.join(takes) or 'none'})")
+        raise ConfigError(
+            f"dataset {name!r} does not take option(s) {', '.join(extra)} (it takes: {', '.join(takes) or 'none'})"
+        )
 
 
 def read_report(folder: str | Path) -> dict[str, Any]:
@@ -170,10 +172,7 @@ def resolve(name_or_folder: str | Path, *, data_root: str | Path | None = None) 
         return prepare(fmt, source=p, out=out, overwrite=True)
     name = str(name_or_folder)
     if name not in CONVERTERS:
-        raise ConfigError(
-            f"{name!r} is neither a folder nor a dataset name "
-            f"(datasets: {', '.join(list_datasets())})"
-        )
+        raise ConfigError(f"{name!r} is neither a folder nor a dataset name (datasets: {', '.join(list_datasets())})")
     out = runs_data_dir() / name
     if canonical_kind(out) and _same_source(out, name, data_root):
         return out

@@ -25,7 +25,11 @@ class Converter:
 
 
 def converter(
-    name: str, *, needs_source: bool = True, kind: str = "detection", generic: bool = False,
+    name: str,
+    *,
+    needs_source: bool = True,
+    kind: str = "detection",
+    generic: bool = False,
     side_files: tuple[str, ...] = (),
 ):
     def deco(fn: Callable[..., None]) -> Callable[..., None]:

@@ -91,9 +91,7 @@ def _splits(src, stems, labels, groups, hashes, split_file, seed, report) -> dic
                 continue
             out[s] = table[s]
     else:
-        assigned = grouped_stratified_split(
-            [str(labels[s]) for s in stems], [groups[s] for s in stems], seed=seed
-        )
+        assigned = grouped_stratified_split([str(labels[s]) for s in stems], [groups[s] for s in stems], seed=seed)
         out = dict(zip(stems, assigned, strict=True))
         report.note(f"grouped stratified split (seed {seed}, groups: duplicates/meta group_id)")
     by_hash: dict[str, str] = {}
@@ -103,9 +101,7 @@ def _splits(src, stems, labels, groups, hashes, split_file, seed, report) -> dic
         h = hashes[s]
         if h in by_hash:
             twin = next(t for t in stems if hashes[t] == h)
-            report.add(
-                "duplicate_image", s, f"byte-identical to {twin}", "kept, same split and group"
-            )
+            report.add("duplicate_image", s, f"byte-identical to {twin}", "kept, same split and group")
         if h in by_hash and out[s] != by_hash[h]:
             report.add(
                 "duplicate_image_split",
@@ -134,9 +130,7 @@ def _measure_all(src: Path, imgs: list[Path], report: QualityReport, progress: b
         for kind, pts in (("blast", blasts), ("other", others)):
             bad = (pts[:, 0] < 0) | (pts[:, 1] < 0) | (pts[:, 0] >= w) | (pts[:, 1] >= h)
             if bad.any():
-                raise DataError(
-                    f"{img.stem}.xyc ({kind}): centroid {pts[bad][0].tolist()} outside the {w}x{h} image"
-                )
+                raise DataError(f"{img.stem}.xyc ({kind}): centroid {pts[bad][0].tolist()} outside the {w}x{h} image")
         seeds = np.concatenate([blasts, others])
         data[img.stem] = dict(
             path=img,
@@ -157,14 +151,10 @@ def _boxes_for(stem: str, d: dict, default_side: float, report: QualityReport):
     keep_o = []
     for p, b in zip(d["others"], d["ob"], strict=True):
         if len(d["blasts"]) and np.min(np.hypot(*(d["blasts"] - p).T)) < near:
-            report.add(
-                "other_duplicate_of_blast", f"{stem}.xyc", f"other point {p.tolist()}", "dropped"
-            )
+            report.add("other_duplicate_of_blast", f"{stem}.xyc", f"other point {p.tolist()}", "dropped")
         elif not ce.is_leukocyte(b, max(w, h)):
             why = f"contrast {b.contrast:.2f}, nucleus {b.eq_diameter:.0f} px"
-            report.add(
-                "other_not_leukocyte", f"{stem}.xyc", f"point {p.tolist()}: {why}", "dropped"
-            )
+            report.add("other_not_leukocyte", f"{stem}.xyc", f"point {p.tolist()}: {why}", "dropped")
         else:
             keep_o.append(b)
     good = [b.side for b in d["bb"] if b.box is not None] + [b.side for b in keep_o]
@@ -174,11 +164,7 @@ def _boxes_for(stem: str, d: dict, default_side: float, report: QualityReport):
         if ce.size_ok(b, median):
             boxes.append(b.box)
         else:
-            why = (
-                "no nucleus-coloured blob"
-                if b.box is None
-                else f"blob side {b.side:.0f} px vs median {median:.0f}"
-            )
+            why = "no nucleus-coloured blob" if b.box is None else f"blob side {b.side:.0f} px vs median {median:.0f}"
             report.add(
                 "fallback_box",
                 f"{stem}.xyc",
@@ -232,9 +218,7 @@ def convert_all_idb1(
     for s, d in data.items():
         boxes, labs, leuk = _boxes_for(s, d, default[(d["w"], d["h"])], report)
         boxes, labs = clean_boxes(d["path"].name, boxes, labs, (d["w"], d["h"]), NAMES, report)
-        out[split_of[s]].append(
-            DetImage(d["path"].name, d["w"], d["h"], boxes, labs, src=d["path"])
-        )
+        out[split_of[s]].append(DetImage(d["path"].name, d["w"], d["h"], boxes, labs, src=d["path"]))
         cents[split_of[s]][d["path"].name] = {"blast": d["blasts"].tolist(), "leukocyte": leuk}
     out = {
         k: out[k]

@@ -50,9 +50,7 @@ def convert_all_idb2(
     prov = read_provenance(prov_path) if (provenance or prov_path.is_file()) else {}
     report.note(f"groups from {prov_path}" if prov else "no provenance file: group column empty")
     split_path = Path(split_file) if split_file else src.parent / "allidb1_dev_split.csv"
-    slide_split = (
-        read_split_file(split_path) if prov and (split_file or split_path.is_file()) else {}
-    )
+    slide_split = read_split_file(split_path) if prov and (split_file or split_path.is_file()) else {}
     if slide_split:
         report.note(f"split = source slide's split in {split_path}")
     items = []

@@ -65,8 +65,6 @@ def convert_bccd(
     for split, items in out.items():
         for it in items:
             if it.file in seen:
-                report.add(
-                    "image_in_two_splits", it.file, f"{seen[it.file]} and {split}", "kept in both"
-                )
+                report.add("image_in_two_splits", it.file, f"{seen[it.file]} and {split}", "kept in both")
             seen.setdefault(it.file, split)
     write_detection(stage, final, out, BCCD_NAMES, progress=progress)

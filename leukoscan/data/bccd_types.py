@@ -67,7 +67,7 @@ def square_crop(image: np.ndarray, box: np.ndarray, margin: float) -> np.ndarray
     x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
     x1i, y1i = max(int(round(cx + side / 2)), x0 + 1), max(int(round(cy + side / 2)), y0 + 1)
     h, w = image.shape[:2]
-    inner = image[max(0, y0):min(h, y1i), max(0, x0):min(w, x1i)]
+    inner = image[max(0, y0) : min(h, y1i), max(0, x0) : min(w, x1i)]
     pads = ((max(0, -y0), max(0, y1i - h)), (max(0, -x0), max(0, x1i - w)), (0, 0))
     return np.ascontiguousarray(np.pad(inner, pads, mode="edge") if any(sum(p) for p in pads) else inner)
 
@@ -102,8 +102,9 @@ def convert_bccd_types(
             ann = parse_voc(xml)
             wbc = [i for i, n in enumerate(ann.labels) if n == WBC and not ann.degenerate[i]]
             named = types.get(stem)
-            kind = "no_row" if named is None else "no_type" if not named else \
-                "mixed_types" if len(set(named)) > 1 else ""
+            kind = (
+                "no_row" if named is None else "no_type" if not named else "mixed_types" if len(set(named)) > 1 else ""
+            )
             if kind:
                 left_out[kind] += len(wbc)
                 report.add(kind, f"{stem}.jpg", f"{len(wbc)} WBC box(es), types {named}", "left out")
@@ -125,7 +126,9 @@ def convert_bccd_types(
             report.count(split, labels, len(labels))
     if not items:
         raise DataError(f"{src}: no typed WBC boxes found (ImageSets lists, Annotations, {SUBTYPES_CSV})")
-    report.note(f"WBC boxes left out: {left_out['mixed_types']} in images naming several types, "
-                f"{left_out['no_type']} with no type, {left_out['no_row']} in images without a row")
+    report.note(
+        f"WBC boxes left out: {left_out['mixed_types']} in images naming several types, "
+        f"{left_out['no_type']} with no type, {left_out['no_row']} in images without a row"
+    )
     report.note(f"cells cut as squares with margin {margin} (the pipeline's type crop); type given per image")
     write_cells(stage, items, progress=progress)

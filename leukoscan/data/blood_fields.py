@@ -59,8 +59,14 @@ def _txl(src: Path, split: str, report: QualityReport) -> list[DetImage]:
 SINGLE_CELL_THRESHOLD = 0.6
 
 
-def _drop_copies(items: list[DetImage], ref: list[DetImage], kind: str, report: QualityReport,
-                 progress: bool, threshold: float = COPY_THRESHOLD) -> list[DetImage]:
+def _drop_copies(
+    items: list[DetImage],
+    ref: list[DetImage],
+    kind: str,
+    report: QualityReport,
+    progress: bool,
+    threshold: float = COPY_THRESHOLD,
+) -> list[DetImage]:
     copies = find_copies([it.src for it in items], [r.src for r in ref], threshold=threshold, progress=progress)
     for it in items:
         if it.src in copies:
@@ -88,8 +94,10 @@ def convert_blood_fields(
     train = b_train + t_train
     t_val = _drop_copies(_txl(txl, "val", report), b_train, "copy_of_train", report, progress)
     t_val = _drop_copies(t_val, t_train, "copy_of_train", report, progress, SINGLE_CELL_THRESHOLD)
-    report.note(f"copies found by content (high-pass thumbnail correlation, any flip): >= {COPY_THRESHOLD} "
-                f"against BCCD fields, >= {SINGLE_CELL_THRESHOLD} against TXL-PBC train")
+    report.note(
+        f"copies found by content (high-pass thumbnail correlation, any flip): >= {COPY_THRESHOLD} "
+        f"against BCCD fields, >= {SINGLE_CELL_THRESHOLD} against TXL-PBC train"
+    )
     splits = {"train": train, "val": b_val, "val_txl": t_val}
     for name, items in splits.items():
         report.count(name, [lab for it in items for lab in it.labels], len(items))

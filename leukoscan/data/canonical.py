@@ -85,9 +85,7 @@ def staged_output(out: str | Path, *, overwrite: bool = False) -> Iterator[Path]
     """
     out = Path(out).expanduser().absolute()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise OutputExistsError(
-            f"{out} already exists and is not empty; pass --overwrite to replace it"
-        )
+        raise OutputExistsError(f"{out} already exists and is not empty; pass --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -117,9 +115,7 @@ def _put_image(dst: Path, src: Path | None, array: np.ndarray | None) -> None:
 def yolo_lines(boxes: np.ndarray, class_ids: list[int], width: int, height: int) -> list[str]:
     """xyxy pixels -> YOLO ``class cx cy w h`` lines normalised by the image size."""
     out = []
-    for (x1, y1, x2, y2), c in zip(
-        np.asarray(boxes, np.float64).reshape(-1, 4), class_ids, strict=True
-    ):
+    for (x1, y1, x2, y2), c in zip(np.asarray(boxes, np.float64).reshape(-1, 4), class_ids, strict=True):
         cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
         bw, bh = (x2 - x1) / width, (y2 - y1) / height
         out.append(f"{c} {cx:.6f} {cy:.6f} {bw:.6f} {bh:.6f}")
@@ -132,9 +128,7 @@ def coco_dict(images: list[DetImage], names: list[str]) -> dict:
     imgs, anns = [], []
     for i, im in enumerate(images, start=1):
         imgs.append({"id": i, "file_name": im.file, "width": im.width, "height": im.height})
-        for (x1, y1, x2, y2), lab in zip(
-            np.asarray(im.boxes, np.float64).reshape(-1, 4), im.labels, strict=True
-        ):
+        for (x1, y1, x2, y2), lab in zip(np.asarray(im.boxes, np.float64).reshape(-1, 4), im.labels, strict=True):
             w, h = x2 - x1, y2 - y1
             bbox = [
                 round(float(x1), 3),
@@ -204,9 +198,7 @@ def write_cells(stage: Path, items: list[CellImage], *, progress: bool = True) -
         if (stage / rel).exists():
             raise DataError(f"{it.file}: two crops with the same name in class {it.label}")
         _put_image(stage / rel, it.src, it.array)
-        rows.append(
-            {"file": rel.as_posix(), "label": it.label, "group": it.group, "split": it.split}
-        )
+        rows.append({"file": rel.as_posix(), "label": it.label, "group": it.group, "split": it.split})
     with open(stage / "index.csv", "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=["file", "label", "group", "split"])
         wr.writeheader()
@@ -216,11 +208,7 @@ def write_cells(stage: Path, items: list[CellImage], *, progress: bool = True) -
 def canonical_kind(folder: str | Path) -> str | None:
     """``"detection"``, ``"cells"`` or None when ``folder`` is not in canonical form."""
     folder = Path(folder)
-    if (
-        (folder / "data.yaml").is_file()
-        and (folder / "labels").is_dir()
-        and (folder / "annotations").is_dir()
-    ):
+    if (folder / "data.yaml").is_file() and (folder / "labels").is_dir() and (folder / "annotations").is_dir():
         return "detection"
     if (folder / "index.csv").is_file() and (folder / "cells").is_dir():
         return "cells"

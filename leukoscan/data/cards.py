@@ -66,15 +66,11 @@ def locate(name: str, root: str | Path | None = None, *, download: bool = True) 
     where = f"{name}: not found: put the files under {folder}/ ({', '.join(card.required)})"
     where += " or pass --data-root / set LEUKOSCAN_DATA; see datasets/README.md"
     if not (card.download and download) or offline():
-        raise MissingDatasetError(
-            where + ("" if card.download else f" (obtain it from {card.source})")
-        )
+        raise MissingDatasetError(where + ("" if card.download else f" (obtain it from {card.source})"))
     reason = _try_download(card, folder)
     if reason is None and not _missing(card, folder):
         return folder
-    raise MissingDatasetError(
-        f"{where} (download failed: {reason or 'archive lacks ' + str(_missing(card, folder))})"
-    )
+    raise MissingDatasetError(f"{where} (download failed: {reason or 'archive lacks ' + str(_missing(card, folder))})")
 
 
 def _try_download(card: Card, folder: Path) -> str | None:

@@ -56,11 +56,7 @@ class Blob:
 
     @property
     def side(self) -> float:
-        return (
-            0.0
-            if self.box is None
-            else float(np.sqrt((self.box[2] - self.box[0]) * (self.box[3] - self.box[1])))
-        )
+        return 0.0 if self.box is None else float(np.sqrt((self.box[2] - self.box[0]) * (self.box[3] - self.box[1])))
 
 
 def stain_ratio(rgb: np.ndarray) -> np.ndarray:
@@ -155,9 +151,7 @@ def _nearest(lab: np.ndarray, c: int, px: int, py: int) -> float:
 
 
 def _clip(box: np.ndarray, w: int, h: int) -> np.ndarray:
-    return np.array(
-        [max(box[0], 0.0), max(box[1], 0.0), min(box[2], float(w)), min(box[3], float(h))]
-    )
+    return np.array([max(box[0], 0.0), max(box[1], 0.0), min(box[2], float(w)), min(box[3], float(h))])
 
 
 def is_leukocyte(blob: Blob, image_width: int) -> bool:

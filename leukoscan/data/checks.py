@@ -43,18 +43,27 @@ def check_detection_splits(folder: str | Path, train_split: str, val_split: str)
         coco = read_coco(folder, split)  # a missing split: DataError naming the ones there are
         n_img = len(coco["images"])
         if n_img == 0:
-            raise DataError(f"{folder}: split {split!r} has no images; nothing to "
-                            f"{'train on' if split == train_split else 'validate on'}")
-        bad = [a for a in coco["annotations"]
-               if len(a.get("bbox", ())) != 4 or not all(math.isfinite(float(v)) for v in a["bbox"])]
+            raise DataError(
+                f"{folder}: split {split!r} has no images; nothing to "
+                f"{'train on' if split == train_split else 'validate on'}"
+            )
+        bad = [
+            a
+            for a in coco["annotations"]
+            if len(a.get("bbox", ())) != 4 or not all(math.isfinite(float(v)) for v in a["bbox"])
+        ]
         if bad:
-            raise DataError(f"{folder}: split {split!r} has {len(bad)} box(es) with non-finite (NaN/inf) "
-                            f"coordinates; fix the labels and prepare the data again")
+            raise DataError(
+                f"{folder}: split {split!r} has {len(bad)} box(es) with non-finite (NaN/inf) "
+                f"coordinates; fix the labels and prepare the data again"
+            )
         names = {c["id"]: c["name"] for c in coco["categories"]}
         counts[split] = Counter(names.get(a["category_id"], "?") for a in coco["annotations"])
         if split == train_split and not counts[split]:
-            raise DataError(f"{folder}: split {split!r} has 0 objects in {n_img} image(s) of classes "
-                            f"{list(names.values())}; nothing to learn{_dropped(folder)}")
+            raise DataError(
+                f"{folder}: split {split!r} has 0 objects in {n_img} image(s) of classes "
+                f"{list(names.values())}; nothing to learn{_dropped(folder)}"
+            )
     return counts
 
 
@@ -64,8 +73,10 @@ def check_cells(labels: list[str] | tuple[str, ...], where: str) -> Counter:
     if not counts:
         raise DataError(f"{where}: no cell images; nothing to train on")
     if len(counts) < 2:
-        raise DataError(f"{where}: all {sum(counts.values())} cell images are of class "
-                        f"{next(iter(counts))!r}; a classifier needs at least two classes")
+        raise DataError(
+            f"{where}: all {sum(counts.values())} cell images are of class "
+            f"{next(iter(counts))!r}; a classifier needs at least two classes"
+        )
     return counts
 
 
@@ -108,10 +119,12 @@ def _content(path: Path) -> str:
 
 def cache_key(src: str | Path | None, side_files: list[Path], options: dict | None = None) -> dict:
     """What a prepared copy was made from (see the module docstring); compare for equality."""
-    return {"source": source_fingerprint(src) if src else None,
-            "side_files": {str(Path(p).absolute()): _content(Path(p)) for p in side_files},
-            "options": {k: str(v) for k, v in sorted((options or {}).items())},
-            "converter_version": converter_version()}
+    return {
+        "source": source_fingerprint(src) if src else None,
+        "side_files": {str(Path(p).absolute()): _content(Path(p)) for p in side_files},
+        "options": {k: str(v) for k, v in sorted((options or {}).items())},
+        "converter_version": converter_version(),
+    }
 
 
 __all__ = ["cache_key", "check_cells", "check_detection_splits", "converter_version", "source_fingerprint"]

@@ -36,18 +36,12 @@ def load_coco(path: Path) -> dict:
         coco = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: malformed JSON ({e})") from None
-    if not isinstance(coco, dict) or not all(
-        k in coco for k in ("images", "annotations", "categories")
-    ):
-        raise DataError(
-            f"{path}: not a COCO detection file (needs images, annotations, categories)"
-        )
+    if not isinstance(coco, dict) or not all(k in coco for k in ("images", "annotations", "categories")):
+        raise DataError(f"{path}: not a COCO detection file (needs images, annotations, categories)")
     return coco
 
 
-def coco_items(
-    path: Path, img_dir: Path, names: list[str], report: QualityReport
-) -> list[DetImage]:
+def coco_items(path: Path, img_dir: Path, names: list[str], report: QualityReport) -> list[DetImage]:
     coco = load_coco(path)
     cat = {c["id"]: str(c["name"]) for c in coco["categories"]}
     anns: dict = {}
@@ -71,9 +65,7 @@ def coco_items(
         xywh = np.asarray([b for _, b in objs], np.float64).reshape(-1, 4)
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
         deg = (xywh[:, 2] <= 0) | (xywh[:, 3] <= 0)
-        b, lab = clean_boxes(
-            img.name, boxes, [n for n, _ in objs], (w, h), names, report, degenerate=deg
-        )
+        b, lab = clean_boxes(img.name, boxes, [n for n, _ in objs], (w, h), names, report, degenerate=deg)
         items.append(DetImage(Path(im["file_name"]).name, w, h, b, lab, src=img))
     return items
 
@@ -96,9 +88,7 @@ def convert_coco(
     """Any COCO folder -> canonical detection form."""
     jsons = coco_jsons(src)
     if not jsons:
-        raise DataError(
-            f"{src}: no COCO .json files (looked in annotations/ and the folder itself)"
-        )
+        raise DataError(f"{src}: no COCO .json files (looked in annotations/ and the folder itself)")
     if not names:
         cats: dict = {}
         for j in jsons:

@@ -44,8 +44,7 @@ def signatures(paths: Sequence[Path], size: int = SIGNATURE_SIZE, *, progress: b
     """``(N, size * size)`` signatures of image files."""
     from tqdm import tqdm
 
-    out = [signature(read_image(p), size) for p in tqdm(paths, desc="signatures", disable=not progress,
-                                                        leave=False)]
+    out = [signature(read_image(p), size) for p in tqdm(paths, desc="signatures", disable=not progress, leave=False)]
     return np.stack(out) if out else np.zeros((0, size * size), np.float32)
 
 
@@ -63,8 +62,9 @@ def best_match(query: np.ndarray, ref: np.ndarray, size: int = SIGNATURE_SIZE) -
     return corr.argmax(1), corr.max(1)
 
 
-def find_copies(query: Sequence[Path], ref: Sequence[Path], *, threshold: float = COPY_THRESHOLD,
-                progress: bool = False) -> dict[Path, tuple[Path, float]]:
+def find_copies(
+    query: Sequence[Path], ref: Sequence[Path], *, threshold: float = COPY_THRESHOLD, progress: bool = False
+) -> dict[Path, tuple[Path, float]]:
     """``{query path: (reference path it copies, correlation)}`` for every query image that is
     a (resized / mirrored / colour-shifted) copy of a reference image."""
     qs, rs = signatures(query, progress=progress), signatures(ref, progress=progress)

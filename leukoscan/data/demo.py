@@ -47,9 +47,7 @@ def convert_demo(
         for i in range(n):
             s = make_smear(height, width, seed=int(rng.integers(2**31)))
             labels = [_TO_BCCD[lab] for lab in s.labels]
-            items.append(
-                DetImage(f"demo_{split}_{i:04d}.jpg", width, height, s.boxes, labels, array=s.image)
-            )
+            items.append(DetImage(f"demo_{split}_{i:04d}.jpg", width, height, s.boxes, labels, array=s.image))
         splits[split] = items
         report.count(split, [lab for it in items for lab in it.labels], n)
     write_detection(stage, final, splits, DEMO_NAMES, progress=progress)
@@ -76,9 +74,7 @@ def convert_demo_cells(
         slide = i // 4
         split = ("train", "train", "train", "val", "test")[slide % 5]
         img = make_cell_crop(size, blast=lab == "blast", seed=int(rng.integers(2**31)))
-        items.append(
-            CellImage(f"cell_{i:04d}.png", lab, f"demo_slide{slide:03d}", split, array=img)
-        )
+        items.append(CellImage(f"cell_{i:04d}.png", lab, f"demo_slide{slide:03d}", split, array=img))
     write_cells(stage, items, progress=progress)
     for split in ("train", "val", "test"):
         sel = [it.label for it in items if it.split == split]

@@ -32,8 +32,10 @@ def check_fit_splits(splits: Sequence[str], what: str = "fit splits") -> tuple[s
     if not splits or any(not s for s in splits):
         raise ConfigError(f"{what}: name at least one split (e.g. train), got {list(splits)}")
     if HELD_OUT in splits:
-        raise ConfigError(f"{what}: {list(splits)} names the {HELD_OUT!r} split; a training command never "
-                          f"fits on it (it is left alone for an independent evaluation)")
+        raise ConfigError(
+            f"{what}: {list(splits)} names the {HELD_OUT!r} split; a training command never "
+            f"fits on it (it is left alone for an independent evaluation)"
+        )
     return splits
 
 
@@ -67,13 +69,17 @@ class FitPlan:
         return s
 
     def to_dict(self) -> dict:
-        return {"fit_splits": ["(all: no split column)"] if self.unsplit_whole else list(self.fit_splits),
-                "n_fit": int(len(self.fit)), "not_fitted": self.left_out,
-                "held_out_split": {HELD_OUT: self.held_out} if self.held_out else {}}
+        return {
+            "fit_splits": ["(all: no split column)"] if self.unsplit_whole else list(self.fit_splits),
+            "n_fit": int(len(self.fit)),
+            "not_fitted": self.left_out,
+            "held_out_split": {HELD_OUT: self.held_out} if self.held_out else {},
+        }
 
 
-def plan_fit(item_splits: Sequence[str], fit_splits: Sequence[str] = ("train",), *,
-             all_counts: dict[str, int] | None = None) -> FitPlan:
+def plan_fit(
+    item_splits: Sequence[str], fit_splits: Sequence[str] = ("train",), *, all_counts: dict[str, int] | None = None
+) -> FitPlan:
     """The items of ``fit_splits`` (see the module docstring for items with no split).
 
     ``all_counts``: items per split of the whole dataset when ``item_splits`` is a part of

@@ -30,8 +30,7 @@ from leukoscan.data.quality import QualityReport
 from leukoscan.errors import ConfigError, DataError
 from leukoscan.io import IMAGE_SUFFIXES, ImageReadError, read_image
 
-PBC_CLASSES = ("basophil", "eosinophil", "erythroblast", "ig", "lymphocyte", "monocyte",
-               "neutrophil", "platelet")
+PBC_CLASSES = ("basophil", "eosinophil", "erythroblast", "ig", "lymphocyte", "monocyte", "neutrophil", "platelet")
 #: The white-cell types among the PBC classes (erythroblast = nucleated red cell; platelet = no cell).
 PBC_LEUKOCYTES = ("basophil", "eosinophil", "ig", "lymphocyte", "monocyte", "neutrophil")
 
@@ -71,7 +70,7 @@ def center_crop(image: np.ndarray, center: float) -> np.ndarray:
     h, w = image.shape[:2]
     side = max(8, int(round(min(h, w) * center)))
     y0, x0 = (h - side) // 2, (w - side) // 2
-    return np.ascontiguousarray(image[y0:y0 + side, x0:x0 + side])
+    return np.ascontiguousarray(image[y0 : y0 + side, x0 : x0 + side])
 
 
 @converter("pbc", kind="cells")
@@ -105,9 +104,11 @@ def convert_pbc(
     by_class = {c: _readable(files, report, progress) for c, files in by_class.items()}
     items = []
     for label, files in by_class.items():
-        for p, split in zip(files, stratified_split(len(files), (1 - val_fraction - test_fraction,
-                                                                   val_fraction, test_fraction), rng),
-                              strict=True):
+        for p, split in zip(
+            files,
+            stratified_split(len(files), (1 - val_fraction - test_fraction, val_fraction, test_fraction), rng),
+            strict=True,
+        ):
             if center < 1.0:
                 items.append(CellImage(f"{p.name}.png", label, p.stem, split, array=center_crop(read_image(p), center)))
             else:
@@ -123,8 +124,9 @@ PBC_CROPS_CENTER = 0.6
 
 
 @converter("pbc_crops", kind="cells")
-def convert_pbc_crops(src: Path, stage: Path, final: Path, report: QualityReport, *, progress: bool = True,
-                      seed: int = 0) -> None:
+def convert_pbc_crops(
+    src: Path, stage: Path, final: Path, report: QualityReport, *, progress: bool = True, seed: int = 0
+) -> None:
     """PBC with the same seeded split, each image cut to its centre ``PBC_CROPS_CENTER``."""
     report.note(f"each image cut to its centre {PBC_CROPS_CENTER} (written as PNG)")
     convert_pbc(src, stage, final, report, progress=progress, seed=seed, center=PBC_CROPS_CENTER)

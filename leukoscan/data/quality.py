@@ -156,8 +156,7 @@ def clean_boxes(
         seen.add(key)
         if b[0] >= w or b[1] >= h or b[2] <= 0 or b[3] <= 0:
             raise DataError(
-                f"{file}: box {desc} lies entirely outside the {w}x{h} image "
-                "(annotation does not match the image)"
+                f"{file}: box {desc} lies entirely outside the {w}x{h} image (annotation does not match the image)"
             )
         excess = max(-b[0], -b[1], b[2] - w, b[3] - h)
         if 0 < excess <= SUBPIXEL:  # rounding noise (e.g. normalised YOLO coordinates)

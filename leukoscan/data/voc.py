@@ -85,9 +85,7 @@ def parse_voc(path: str | Path) -> VocAnnotation:
 def voc_xml(filename: str, width: int, height: int, boxes: np.ndarray, labels: list[str]) -> str:
     """A VOC XML string for xyxy pixel ``boxes`` (rounded to VOC's 1-based integers)."""
     objs = []
-    for (x1, y1, x2, y2), lab in zip(
-        np.asarray(boxes, np.float64).reshape(-1, 4), labels, strict=True
-    ):
+    for (x1, y1, x2, y2), lab in zip(np.asarray(boxes, np.float64).reshape(-1, 4), labels, strict=True):
         objs.append(
             f"  <object><name>{lab}</name><difficult>0</difficult><bndbox>"
             f"<xmin>{int(round(x1)) + 1}</xmin><ymin>{int(round(y1)) + 1}</ymin>"
@@ -95,9 +93,7 @@ def voc_xml(filename: str, width: int, height: int, boxes: np.ndarray, labels: l
         )
     return (
         f"<annotation>\n  <filename>{filename}</filename>\n  <size><width>{width}</width>"
-        f"<height>{height}</height><depth>3</depth></size>\n"
-        + "\n".join(objs)
-        + "\n</annotation>\n"
+        f"<height>{height}</height><depth>3</depth></size>\n" + "\n".join(objs) + "\n</annotation>\n"
     )
 
 
@@ -120,9 +116,7 @@ def voc_image(ann: VocAnnotation, img: Path, names: list[str], report: QualityRe
             f"XML says {ann.width}x{ann.height}, image is {w}x{h}",
             "image size used",
         )
-    boxes, labels = clean_boxes(
-        img.name, ann.boxes, ann.labels, (w, h), names, report, degenerate=ann.degenerate
-    )
+    boxes, labels = clean_boxes(img.name, ann.boxes, ann.labels, (w, h), names, report, degenerate=ann.degenerate)
     return DetImage(img.name, w, h, boxes, labels, src=img)
 
 
@@ -138,9 +132,7 @@ def find_image(folder: Path, stem: str, hint: str = "") -> Path | None:
 
 def _voc_dirs(src: Path) -> tuple[Path, Path]:
     if (src / "Annotations").is_dir():
-        return src / "Annotations", src / "JPEGImages" if (
-            src / "JPEGImages"
-        ).is_dir() else src / "images"
+        return src / "Annotations", src / "JPEGImages" if (src / "JPEGImages").is_dir() else src / "images"
     return src, src
 
 
@@ -169,9 +161,7 @@ def convert_voc(
     }
     if not splits:
         splits = {"train": sorted(anns)}
-        report.note(
-            "no ImageSets/Main split lists: every image is in 'train' (data.yaml val = train)"
-        )
+        report.note("no ImageSets/Main split lists: every image is in 'train' (data.yaml val = train)")
     out = {}
     for split, ids in splits.items():
         items = []

@@ -21,9 +21,7 @@ from leukoscan.errors import DataError
 from leukoscan.io import IMAGE_SUFFIXES
 
 
-def read_yolo_labels(
-    path: Path, width: int, height: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def read_yolo_labels(path: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """-> (class ids (N,), boxes (N, 4) xyxy pixels, degenerate (N,) bool)."""
     rows = []
     for i, line in enumerate(path.read_text().splitlines(), start=1):
@@ -31,9 +29,7 @@ def read_yolo_labels(
         if not parts:
             continue
         if len(parts) != 5:
-            raise DataError(
-                f"{path}:{i}: expected 'class cx cy w h', got {len(parts)} fields: {line.strip()!r}"
-            )
+            raise DataError(f"{path}:{i}: expected 'class cx cy w h', got {len(parts)} fields: {line.strip()!r}")
         try:
             vals = [float(p) for p in parts]
         except ValueError:
@@ -109,9 +105,7 @@ def convert_yolo_folder(
     used_excl: set[str] = set()
     for split, (img_dir, lab_dir) in splits.items():
         rows = []
-        imgs = sorted(
-            p for p in img_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        imgs = sorted(p for p in img_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         for img in tqdm(imgs, desc=f"read {split}", disable=not progress, leave=False):
             if img.name in exclude or img.stem in exclude:
                 used_excl |= {img.name, img.stem}
@@ -133,9 +127,7 @@ def convert_yolo_folder(
     if exclude - used_excl:
         unmatched = sorted(n for n in exclude - used_excl if Path(n).stem not in used_excl)
         if unmatched:
-            report.note(
-                f"--exclude names not found ({len(unmatched)}): {', '.join(unmatched[:10])}"
-            )
+            report.note(f"--exclude names not found ({len(unmatched)}): {', '.join(unmatched[:10])}")
     out = {}
     for split, rows in per_split.items():
         items = []

@@ -70,20 +70,27 @@ def _read_record(out_dir: Path, job: SlideJob, settings: dict[str, Any]) -> dict
     if not path.is_file():
         return None
     rec = json.loads(path.read_text())
-    same = (rec.get("key") == job.key and rec.get("settings") == settings
-            and rec.get("sha256") == sha256_file(job.source))
+    same = (
+        rec.get("key") == job.key and rec.get("settings") == settings and rec.get("sha256") == sha256_file(job.source)
+    )
     return rec if same else None
 
 
-def run_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, tries: int, settings: dict[str, Any],
-              kw: dict[str, Any]) -> dict[str, Any]:
+def run_slide(
+    pipeline: Pipeline, job: SlideJob, out_dir: Path, tries: int, settings: dict[str, Any], kw: dict[str, Any]
+) -> dict[str, Any]:
     """Process one slide (:func:`~leukoscan.pipeline.batch.runner.process_slide`) and write its record.
 
     ``tries``: failed tries in earlier runs. An unusable input fails at once with the
     one-process message; any other error is retried while tries < MAX_TRIES.
     """
-    head = {"key": job.key, "stem": job.stem, "source": str(job.source), "sha256": sha256_file(job.source),
-            "settings": settings}
+    head = {
+        "key": job.key,
+        "stem": job.stem,
+        "source": str(job.source),
+        "sha256": sha256_file(job.source),
+        "settings": settings,
+    }
     t0 = time.perf_counter()
     while True:
         tries += 1
@@ -103,8 +110,15 @@ def run_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, tries: int, sett
 class SlideWorker:
     """Ray Data actor: loads the pipeline once, then processes rows ``{source, key, stem, tries}``."""
 
-    def __init__(self, factory: Callable[[], Pipeline], out_dir: str, device: str, threads: int,
-                 settings: dict[str, Any], kw: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], Pipeline],
+        out_dir: str,
+        device: str,
+        threads: int,
+        settings: dict[str, Any],
+        kw: dict[str, Any],
+    ) -> None:
         set_cpu_threads(threads)
         self.pipeline = factory()
         self.pipeline.to("cuda:0" if device != "cpu" else "cpu")  # Ray gives each actor its own GPU as cuda:0
@@ -155,22 +169,35 @@ def _run_pool(rows: list[dict[str, Any]], worker_kw: dict[str, Any], opts: RayOp
     ctx.enable_progress_bars = False
     n = min(_pool_size(opts), len(rows))
     ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-        SlideWorker, batch_size=1,
+        SlideWorker,
+        batch_size=1,
         # one slide per actor at a time: a worker that dies takes no other slide's try with it
         compute=ray.data.ActorPoolStrategy(size=n, max_tasks_in_flight_per_actor=1),
         fn_constructor_kwargs={**worker_kw, "device": opts.device, "threads": opts.cpus_per_worker},
-        num_cpus=opts.cpus_per_worker, num_gpus=1 if opts.device != "cpu" else 0,
-        max_restarts=MAX_TRIES - 1, max_task_retries=MAX_TRIES - 1)
-    for _ in tqdm(ds.iter_rows(), total=len(rows), desc=f"slides ({n} Ray workers)", unit="img",
-                  disable=not progress):
+        num_cpus=opts.cpus_per_worker,
+        num_gpus=1 if opts.device != "cpu" else 0,
+        max_restarts=MAX_TRIES - 1,
+        max_task_retries=MAX_TRIES - 1,
+    )
+    for _ in tqdm(ds.iter_rows(), total=len(rows), desc=f"slides ({n} Ray workers)", unit="img", disable=not progress):
         pass
 
 
-def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path], out_dir: str | Path, *,
-                  pipeline: Pipeline | None = None, rules: SlideRules | None = None, root: str | Path | None = None,
-                  options: OutputOptions | None = None, overwrite: bool = False, recursive: bool = True,
-                  max_pixels: int | None = None, ray_options: RayOptions | None = None,
-                  progress: bool = True) -> BatchResult:
+def run_batch_ray(
+    factory: Callable[[], Pipeline],
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    pipeline: Pipeline | None = None,
+    rules: SlideRules | None = None,
+    root: str | Path | None = None,
+    options: OutputOptions | None = None,
+    overwrite: bool = False,
+    recursive: bool = True,
+    max_pixels: int | None = None,
+    ray_options: RayOptions | None = None,
+    progress: bool = True,
+) -> BatchResult:
     """:func:`~leukoscan.pipeline.batch.runner.run_batch` on Ray; ``factory()`` builds the pipeline in each worker.
 
     ``factory`` must be picklable (``functools.partial(load_pipeline, ...)`` with absolute
@@ -189,14 +216,16 @@ def run_batch_ray(factory: Callable[[], Pipeline], inputs: Iterable[str | Path],
         if overwrite:
             shutil.rmtree(out / STATE_DIR, ignore_errors=True)
         _fold(out, manifest, settings)  # slides finished by the workers of a killed run
-        jobs, skipped, failures = runner.plan_inputs(inputs, out, manifest, root=root, overwrite=overwrite,
-                                                    recursive=recursive)
+        jobs, skipped, failures = runner.plan_inputs(
+            inputs, out, manifest, root=root, overwrite=overwrite, recursive=recursive
+        )
         rows = []
         for job in jobs:
             rec = _read_record(out, job, settings)
             if rec is None or rec["status"] != "failed" or rec["tries"] < MAX_TRIES:
-                rows.append({"source": str(job.source), "key": job.key, "stem": job.stem,
-                             "tries": rec["tries"] if rec else 0})
+                rows.append(
+                    {"source": str(job.source), "key": job.key, "stem": job.stem, "tries": rec["tries"] if rec else 0}
+                )
         if rows:
             worker_kw = {"factory": factory, "out_dir": str(out), "settings": settings, "kw": kw}
             _run_with_ray(rows, worker_kw, ray_options or RayOptions(), progress)
@@ -240,8 +269,16 @@ def _fold(out: Path, manifest: dict[str, Any], settings: dict[str, Any]) -> None
 
 def _died(out: Path, job: SlideJob, settings: dict[str, Any]) -> dict[str, Any]:
     """The record of a slide whose worker died on every try (none was written)."""
-    rec = {"key": job.key, "stem": job.stem, "source": str(job.source), "sha256": sha256_file(job.source),
-           "settings": settings, "status": "failed", "error": f"{DIED} ({MAX_TRIES} tries)", "tries": MAX_TRIES}
+    rec = {
+        "key": job.key,
+        "stem": job.stem,
+        "source": str(job.source),
+        "sha256": sha256_file(job.source),
+        "settings": settings,
+        "status": "failed",
+        "error": f"{DIED} ({MAX_TRIES} tries)",
+        "tries": MAX_TRIES,
+    }
     atomic_write_json(_record_path(out, job.stem), rec)
     return rec
 

@@ -21,8 +21,9 @@ from leukoscan.pipeline.batch.outputs import LOCK_FILE
 Failure = tuple[str, str]  # (input path, reason)
 
 
-def _walk(folder: Path, recursive: bool, seen: set[tuple[int, int]], files: list[Path],
-          failures: list[Failure]) -> None:
+def _walk(
+    folder: Path, recursive: bool, seen: set[tuple[int, int]], files: list[Path], failures: list[Failure]
+) -> None:
     try:
         st = folder.stat()
     except OSError as e:
@@ -50,8 +51,7 @@ def _walk(folder: Path, recursive: bool, seen: set[tuple[int, int]], files: list
             files.append(p)
 
 
-def expand_inputs(inputs: Iterable[str | Path], *, recursive: bool = True
-                  ) -> tuple[list[Path], list[Failure]]:
+def expand_inputs(inputs: Iterable[str | Path], *, recursive: bool = True) -> tuple[list[Path], list[Failure]]:
     """Files from ``inputs`` (files as given, folders searched) and the failures so far."""
     files: list[Path] = []
     failures: list[Failure] = []

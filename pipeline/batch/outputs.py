@@ -59,8 +59,10 @@ def check_out_dir(out: str | Path) -> Path:
         raise ConfigError(f"--out {out}: exists and is a file, not a folder")
     foreign = foreign_files(out)
     if foreign:
-        raise ConfigError(f"--out {out}: holds files LeukoScan did not write ({', '.join(foreign[:3])}"
-                          f"{', ...' if len(foreign) > 3 else ''}; no {MANIFEST}); choose an empty or new folder")
+        raise ConfigError(
+            f"--out {out}: holds files LeukoScan did not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}; no {MANIFEST}); choose an empty or new folder"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -83,8 +85,9 @@ def foreign_files(out: Path) -> list[str]:
     if not out.is_dir() or (out / MANIFEST).is_file():
         return []
     ours = (LOCK_FILE,)
-    return sorted(p.name for p in out.iterdir()
-                  if p.name not in ours and not p.name.startswith((_STAGE_PREFIX, ".write-test-")))
+    return sorted(
+        p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith((_STAGE_PREFIX, ".write-test-"))
+    )
 
 
 @contextmanager
@@ -97,8 +100,10 @@ def locked_out_dir(out: str | Path) -> Iterator[Path]:
         lock.acquire(timeout=0)
     except Timeout:
         holder = path.read_text(errors="replace").strip() if path.is_file() else ""
-        raise OutputBusyError(f"--out {out} is in use by {holder or 'another run'}; wait for it to finish or "
-                              "choose another --out (leave --out out to get a new folder)") from None
+        raise OutputBusyError(
+            f"--out {out} is in use by {holder or 'another run'}; wait for it to finish or "
+            "choose another --out (leave --out out to get a new folder)"
+        ) from None
     try:
         path.write_text(f"pid {os.getpid()} (started {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
         _remove_stale_stages(out)
@@ -141,6 +146,14 @@ def slide_outputs(out: str | Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-__all__ = ["LOCK_FILE", "MANIFEST", "OutputBusyError", "check_out_dir", "ensure_free", "foreign_files",
-           "locked_out_dir", "reserve_run_dir",
-           "slide_outputs"]
+__all__ = [
+    "LOCK_FILE",
+    "MANIFEST",
+    "OutputBusyError",
+    "check_out_dir",
+    "ensure_free",
+    "foreign_files",
+    "locked_out_dir",
+    "reserve_run_dir",
+    "slide_outputs",
+]

@@ -63,8 +63,21 @@ from leukoscan.pipeline.report.summary import SlideRules, SlideSummary, summariz
 from leukoscan.schema import NORMAL
 
 MANIFEST_FORMAT = "leukoscan-batch-manifest/1"
-SUMMARY_FIELDS = ["image", "source", "width", "height", "leukocytes", "blasts", "blast_pct", "ci95_lo",
-                  "ci95_hi", "flagged", "call_by", "annotated", "cells_csv"]
+SUMMARY_FIELDS = [
+    "image",
+    "source",
+    "width",
+    "height",
+    "leukocytes",
+    "blasts",
+    "blast_pct",
+    "ci95_lo",
+    "ci95_hi",
+    "flagged",
+    "call_by",
+    "annotated",
+    "cells_csv",
+]
 
 
 @dataclass(frozen=True)
@@ -132,8 +145,12 @@ def output_paths(job: SlideJob, source_suffix: str, opts: OutputOptions) -> dict
         fmt = "jpg" if source_suffix.lower() in (".jpg", ".jpeg") else "png"
     if fmt not in ("jpg", "jpeg", "png"):
         raise ConfigError(f"image format must be auto, jpg or png, not {opts.image_format!r}")
-    out = {"annotated": f"{job.stem}_annotated.{fmt}", "thumb": f"thumbs/{job.stem}.jpg",
-           "cells_csv": f"{job.stem}_cells.csv", "cells_json": f"{job.stem}_cells.json"}
+    out = {
+        "annotated": f"{job.stem}_annotated.{fmt}",
+        "thumb": f"thumbs/{job.stem}.jpg",
+        "cells_csv": f"{job.stem}_cells.csv",
+        "cells_json": f"{job.stem}_cells.json",
+    }
     if opts.save_txt:
         out["labels_txt"] = f"labels/{job.stem}.txt"
     return out
@@ -156,9 +173,17 @@ def cell_classes(pipeline: Pipeline) -> list[str]:
     return [pipeline.cfg.blast_class, NORMAL]
 
 
-def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, rules: SlideRules | None = None,
-                  options: OutputOptions | None = None, prov: dict[str, Any] | None = None,
-                  max_pixels: int | None = None, timing: dict[str, float] | None = None) -> dict[str, Any]:
+def process_slide(
+    pipeline: Pipeline,
+    job: SlideJob,
+    out_dir: Path,
+    *,
+    rules: SlideRules | None = None,
+    options: OutputOptions | None = None,
+    prov: dict[str, Any] | None = None,
+    max_pixels: int | None = None,
+    timing: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """Run the pipeline on one slide and write all its outputs; return its manifest record.
     ``timing``, when given, receives the milliseconds spent: detect, classify, write.
 
@@ -184,28 +209,62 @@ def process_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, *, rules: Sl
     with slide_outputs(out_dir) as stage:
         rec = _write_slide(pipeline, job, stage, image, det, loaded.notes, rules, opts, prov)
     if timing is not None:  # not in the record: the manifest holds results, not how long they took
-        timing.update(detect=round(1000 * (t1 - t0), 1), classify=round(1000 * (t2 - t1), 1),
-                      write=round(1000 * (time.perf_counter() - t2), 1))
+        timing.update(
+            detect=round(1000 * (t1 - t0), 1),
+            classify=round(1000 * (t2 - t1), 1),
+            write=round(1000 * (time.perf_counter() - t2), 1),
+        )
     return rec
 
 
-def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, det: Any, notes: Any,
-                 rules: SlideRules, opts: OutputOptions, prov: dict[str, Any]) -> dict[str, Any]:
+def _write_slide(
+    pipeline: Pipeline,
+    job: SlideJob,
+    out_dir: Path,
+    image: Any,
+    det: Any,
+    notes: Any,
+    rules: SlideRules,
+    opts: OutputOptions,
+    prov: dict[str, Any],
+) -> dict[str, Any]:
     cfg = pipeline.cfg
-    summary = summarize(det, image=job.key, image_hw=image.shape[:2], rules=rules,
-                        blast_class=cfg.blast_class, call_by=pipeline.call_by, blast_threshold=cfg.blast_threshold)
+    summary = summarize(
+        det,
+        image=job.key,
+        image_hw=image.shape[:2],
+        rules=rules,
+        blast_class=cfg.blast_class,
+        call_by=pipeline.call_by,
+        blast_threshold=cfg.blast_threshold,
+    )
     outputs = output_paths(job, job.source.suffix, opts)
     source = {"key": job.key, "path": str(_abs(job.source)), "sha256": sha256_file(job.source)}
-    rows = slide_report.cell_rows(det, blast_class=cfg.blast_class, blast_threshold=cfg.blast_threshold,
-                                  uncertain_band=rules.uncertain_band)
+    rows = slide_report.cell_rows(
+        det, blast_class=cfg.blast_class, blast_threshold=cfg.blast_threshold, uncertain_band=rules.uncertain_band
+    )
     diff = differential.from_detections(det)  # None unless the type stage ran
     diff_d = None if diff is None else diff.to_dict()
-    slide_report.write_cells(rows, out_dir / outputs["cells_csv"], out_dir / outputs["cells_json"], summary,
-                       provenance=prov, source=source, notes=notes, differential=diff_d)
+    slide_report.write_cells(
+        rows,
+        out_dir / outputs["cells_csv"],
+        out_dir / outputs["cells_json"],
+        summary,
+        provenance=prov,
+        source=source,
+        notes=notes,
+        differential=diff_d,
+    )
     footer = provenance_lines(prov)
-    kw = {"summary": summary, "blast_class": cfg.blast_class, "blast_threshold": cfg.blast_threshold,
-          "quality": opts.jpeg_quality, "warnings": model_warnings(prov), "uncertain_band": rules.uncertain_band,
-          "differential": diff}
+    kw = {
+        "summary": summary,
+        "blast_class": cfg.blast_class,
+        "blast_threshold": cfg.blast_threshold,
+        "quality": opts.jpeg_quality,
+        "warnings": model_warnings(prov),
+        "uncertain_band": rules.uncertain_band,
+        "differential": diff,
+    }
     slide_report.save_annotated(out_dir / outputs["annotated"], image, det, footer=footer, **kw)
     slide_report.save_annotated(out_dir / outputs["thumb"], image, det, max_side=480, **kw)
     sheet = gallery.crop_sheet(image, det.xyxy, margin=cfg.margin) if len(det) else None
@@ -213,10 +272,18 @@ def _write_slide(pipeline: Pipeline, job: SlideJob, out_dir: Path, image: Any, d
         outputs["crops"] = f"crops/{job.stem}.jpg"
         write_image(out_dir / outputs["crops"], sheet, quality=opts.jpeg_quality)
     if opts.save_txt:
-        atomic_write_text(out_dir / outputs["labels_txt"],
-                          _yolo_txt(rows, image.shape[:2], cell_classes(pipeline), opts.save_conf))
-    rec = {"key": job.key, "source": source["path"], "sha256": source["sha256"], "stem": job.stem,
-           "outputs": outputs, "summary": summary.to_dict(), "processed": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        atomic_write_text(
+            out_dir / outputs["labels_txt"], _yolo_txt(rows, image.shape[:2], cell_classes(pipeline), opts.save_conf)
+        )
+    rec = {
+        "key": job.key,
+        "source": source["path"],
+        "sha256": source["sha256"],
+        "stem": job.stem,
+        "outputs": outputs,
+        "summary": summary.to_dict(),
+        "processed": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     if diff_d is not None:
         rec["differential"] = diff_d
     return rec
@@ -240,16 +307,19 @@ def start_manifest(out_dir: Path, prov: dict[str, Any], overwrite: bool) -> dict
     if old is not None and old.get("settings") != key:
         if not overwrite:
             diff = sorted(k for k in key if old.get("settings", {}).get(k) != key[k])
-            raise ConfigError(f"{out_dir} holds results made with other settings ({', '.join(diff)} differ); "
-                              "use another --out, or --overwrite to redo the given slides with these settings")
+            raise ConfigError(
+                f"{out_dir} holds results made with other settings ({', '.join(diff)} differ); "
+                "use another --out, or --overwrite to redo the given slides with these settings"
+            )
         old = None
     doc = old or {"format": MANIFEST_FORMAT, "slides": {}}
     doc.update(settings=key, provenance=prov)
     return doc
 
 
-def plan(files: list[Path], root: Path, manifest: dict[str, Any], out_dir: Path, overwrite: bool
-         ) -> tuple[list[SlideJob], list[str]]:
+def plan(
+    files: list[Path], root: Path, manifest: dict[str, Any], out_dir: Path, overwrite: bool
+) -> tuple[list[SlideJob], list[str]]:
     """Jobs to run and keys to skip. A source already in the manifest keeps its key and stem;
     it is skipped when its hash is unchanged, its outputs exist and not ``overwrite``."""
     slides = manifest["slides"]
@@ -272,21 +342,36 @@ def plan(files: list[Path], root: Path, manifest: dict[str, Any], out_dir: Path,
     return jobs, skipped
 
 
-def plan_inputs(inputs: list[str | Path], out_dir: Path, manifest: dict[str, Any], *, root: str | Path | None,
-                overwrite: bool, recursive: bool) -> tuple[list[SlideJob], list[str], list[tuple[str, str]]]:
+def plan_inputs(
+    inputs: list[str | Path],
+    out_dir: Path,
+    manifest: dict[str, Any],
+    *,
+    root: str | Path | None,
+    overwrite: bool,
+    recursive: bool,
+) -> tuple[list[SlideJob], list[str], list[tuple[str, str]]]:
     """Inputs -> (jobs to run, keys already done, failures: missing paths, unsupported files)."""
     files, failures = expand_inputs(inputs, recursive=recursive)
     bad = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
     failures += [(str(p), f"unsupported file type {p.suffix!r}") for p in bad]
-    jobs, skipped = plan([p for p in files if p not in bad], batch_root(inputs, root), manifest, out_dir,
-                         overwrite)
+    jobs, skipped = plan([p for p in files if p not in bad], batch_root(inputs, root), manifest, out_dir, overwrite)
     return jobs, skipped, failures
 
 
-def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | Path, *,
-              rules: SlideRules | None = None, root: str | Path | None = None, options: OutputOptions | None = None,
-              overwrite: bool = False, recursive: bool = True, max_pixels: int | None = None,
-              on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None) -> BatchResult:
+def run_batch(
+    pipeline: Pipeline,
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    rules: SlideRules | None = None,
+    root: str | Path | None = None,
+    options: OutputOptions | None = None,
+    overwrite: bool = False,
+    recursive: bool = True,
+    max_pixels: int | None = None,
+    on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None,
+) -> BatchResult:
     """Process every input not already done in ``out_dir``; a bad file is a failure, skipped.
 
     ``out_dir`` is locked for the run (a second run there is refused). ``on_slide(record, ms)`` is
@@ -294,26 +379,46 @@ def run_batch(pipeline: Pipeline, inputs: Iterable[str | Path], out_dir: str | P
     the times of every slide processed are also in ``BatchResult.timings``.
     """
     with locked_out_dir(out_dir) as out:
-        return _run_batch(pipeline, list(inputs), out, rules or SlideRules(), root, options, overwrite, recursive,
-                          max_pixels, on_slide)
+        return _run_batch(
+            pipeline,
+            list(inputs),
+            out,
+            rules or SlideRules(),
+            root,
+            options,
+            overwrite,
+            recursive,
+            max_pixels,
+            on_slide,
+        )
 
 
-def _run_batch(pipeline: Pipeline, inputs: list[str | Path], out_dir: Path, rules: SlideRules,
-               root: str | Path | None, options: OutputOptions | None, overwrite: bool, recursive: bool,
-               max_pixels: int | None, on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None
-               ) -> BatchResult:
+def _run_batch(
+    pipeline: Pipeline,
+    inputs: list[str | Path],
+    out_dir: Path,
+    rules: SlideRules,
+    root: str | Path | None,
+    options: OutputOptions | None,
+    overwrite: bool,
+    recursive: bool,
+    max_pixels: int | None,
+    on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None,
+) -> BatchResult:
     prov = provenance(pipeline, rules=rules)
     manifest = start_manifest(out_dir, prov, overwrite)
     write_manifest(out_dir, manifest)  # marks the folder as LeukoScan's before any slide lands in it
-    jobs, skipped, failures = plan_inputs(inputs, out_dir, manifest, root=root, overwrite=overwrite,
-                                          recursive=recursive)
+    jobs, skipped, failures = plan_inputs(
+        inputs, out_dir, manifest, root=root, overwrite=overwrite, recursive=recursive
+    )
     result = BatchResult(out_dir, skipped=skipped, failures=failures, provenance=prov)
     out_dir.mkdir(parents=True, exist_ok=True)
     for job in tqdm(jobs, desc="slides", unit="img", disable=len(jobs) < 2):
         try:
             ms: dict[str, float] = {}
-            rec = process_slide(pipeline, job, out_dir, rules=rules, options=options, prov=prov,
-                                max_pixels=max_pixels, timing=ms)
+            rec = process_slide(
+                pipeline, job, out_dir, rules=rules, options=options, prov=prov, max_pixels=max_pixels, timing=ms
+            )
         except BadInputError as e:
             result.failures.append((str(job.source), str(e)))
             continue
@@ -349,15 +454,32 @@ def _summary_csv(records: list[dict[str, Any]]) -> str:
     for r in records:
         s = r["summary"]
         lo, hi = s["blast_pct_ci95"]
-        w.writerow(csv_row([r["key"], r["source"], s["width"], s["height"], s["leukocytes"], s["blasts"],
-                            s["blast_pct"], lo, hi, int(s["flagged"]), s.get("call_by") or "",
-                            r["outputs"]["annotated"], r["outputs"]["cells_csv"]]
-                           + ([] if types is None else differential.csv_values(r.get("differential"), types))))
+        w.writerow(
+            csv_row(
+                [
+                    r["key"],
+                    r["source"],
+                    s["width"],
+                    s["height"],
+                    s["leukocytes"],
+                    s["blasts"],
+                    s["blast_pct"],
+                    lo,
+                    hi,
+                    int(s["flagged"]),
+                    s.get("call_by") or "",
+                    r["outputs"]["annotated"],
+                    r["outputs"]["cells_csv"],
+                ]
+                + ([] if types is None else differential.csv_values(r.get("differential"), types))
+            )
+        )
     return buf.getvalue()
 
 
-def finish_batch(out_dir: Path, manifest: dict[str, Any], failures: list[tuple[str, str]],
-                 classes: list[str]) -> list[dict[str, Any]]:
+def finish_batch(
+    out_dir: Path, manifest: dict[str, Any], failures: list[tuple[str, str]], classes: list[str]
+) -> list[dict[str, Any]]:
     """Write ``summary.csv``, ``summary.json``, ``report.html`` and ``exports/`` for every slide
     in ``manifest``; return its records sorted by key."""
     records = sorted(manifest["slides"].values(), key=lambda r: r["key"])
@@ -368,12 +490,24 @@ def finish_batch(out_dir: Path, manifest: dict[str, Any], failures: list[tuple[s
     pool = differential.pooled(r.get("differential") for r in records)
     if pool is not None:  # the type stage ran: every slide's cells counted together
         totals["differential"] = pool.to_dict()
-    atomic_write_json(out_dir / "summary.json", {
-        "provenance": prov, "totals": totals,
-        "slides": [{**r["summary"], "source": r["source"], "sha256": r["sha256"], "outputs": r["outputs"],
-                    **({"differential": r["differential"]} if "differential" in r else {})}
-                   for r in records],
-        "failures": [{"input": p, "error": m} for p, m in failures]})
+    atomic_write_json(
+        out_dir / "summary.json",
+        {
+            "provenance": prov,
+            "totals": totals,
+            "slides": [
+                {
+                    **r["summary"],
+                    "source": r["source"],
+                    "sha256": r["sha256"],
+                    "outputs": r["outputs"],
+                    **({"differential": r["differential"]} if "differential" in r else {}),
+                }
+                for r in records
+            ],
+            "failures": [{"input": p, "error": m} for p, m in failures],
+        },
+    )
     report_html.write_report(out_dir / "report.html", records, failures, prov, provenance_lines(prov), cells)
     export_labels.write_exports(out_dir / "exports", records, cells, classes)
     return records

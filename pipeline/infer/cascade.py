@@ -69,9 +69,14 @@ class Pipeline:
     it with a trained pipeline's choices and the user's overrides (:attr:`overrides`).
     """
 
-    def __init__(self, detector: Detector, classifier: Classifier | None = None,
-                 cfg: PipelineConfig | None = None, fusion: Fusion | None = None,
-                 type_classifier: Classifier | None = None) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        classifier: Classifier | None = None,
+        cfg: PipelineConfig | None = None,
+        fusion: Fusion | None = None,
+        type_classifier: Classifier | None = None,
+    ) -> None:
         self.detector, self.classifier, self.fusion = detector, classifier, fusion
         self.cfg = cfg or PipelineConfig()
         #: the type stage's classifier (None: no differential); see leukoscan.pipeline.infer.cell_types
@@ -89,8 +94,15 @@ class Pipeline:
         if fusion is None and self.cfg.reject < 1.0:
             raise ConfigError(f"reject={self.cfg.reject:g}: only a trained pipeline's fusion rejects cells")
         has_blast = self.cfg.blast_class in list(getattr(detector, "class_names", []))
-        self.call_by = ("fusion" if fusion is not None else "classifier" if classifier is not None
-                        else "detector" if has_blast else "count")
+        self.call_by = (
+            "fusion"
+            if fusion is not None
+            else "classifier"
+            if classifier is not None
+            else "detector"
+            if has_blast
+            else "count"
+        )
         #: where each model came from (:class:`~leukoscan.pipeline.infer.sources.ModelSource` by role);
         #: filled by :func:`load_pipeline`, empty for models built in memory.
         self.sources: dict[str, Any] = {}
@@ -123,8 +135,8 @@ class Pipeline:
             return probs
         size = int(self.classifier.preprocess.input_size)
         for s in range(0, n, self.cfg.batch):
-            crops = crop_detections(image, det.xyxy[s:s + self.cfg.batch], margin=self.cfg.margin, size=size)
-            probs[s:s + len(crops)] = self.classifier.predict_proba(crops)[:, self._blast_idx]
+            crops = crop_detections(image, det.xyxy[s : s + self.cfg.batch], margin=self.cfg.margin, size=size)
+            probs[s : s + len(crops)] = self.classifier.predict_proba(crops)[:, self._blast_idx]
         return probs
 
     def classify(self, image: np.ndarray, det: sv.Detections) -> sv.Detections:
@@ -135,8 +147,9 @@ class Pipeline:
         sb, sl = det.data[DET_BLAST], det.data[DET_LEUK]
         if self.call_by == "fusion":
             p = self.fusion.proba(feature_matrix(sb, sl, np.nan_to_num(clf, nan=0.5)))
-            kept, blast = decide(p, np.maximum(sb, sl), conf=self.cfg.conf, reject=self.cfg.reject,
-                                 blast=self.cfg.blast_threshold)
+            kept, blast = decide(
+                p, np.maximum(sb, sl), conf=self.cfg.conf, reject=self.cfg.reject, blast=self.cfg.blast_threshold
+            )
             det = det[kept]
             prob, is_blast = blast_share(p)[kept], blast[kept]
         elif self.call_by == "classifier":
@@ -147,8 +160,9 @@ class Pipeline:
         else:
             prob, is_blast = np.full(len(det), np.nan), np.zeros(len(det), bool)
         det.data[BLAST_PROB] = np.asarray(prob, dtype=np.float32)
-        det.data[CELL_CLASS] = np.where(is_blast, self.cfg.blast_class,
-                                        LEUKOCYTE if self.call_by == "count" else NORMAL).astype(object)
+        det.data[CELL_CLASS] = np.where(
+            is_blast, self.cfg.blast_class, LEUKOCYTE if self.call_by == "count" else NORMAL
+        ).astype(object)
         det.data[CALL_BY] = np.full(len(det), self.call_by, dtype=object)
         return det
 
@@ -168,8 +182,14 @@ def bundled_detector() -> str | None:
     return next(iter(bundled_names("detector")), None)
 
 
-def find_run(given: str | Path | None, base: Path, train_cmd: str, *, bundled: str | None = None,
-             skipped: list[str] | None = None) -> Path:
+def find_run(
+    given: str | Path | None,
+    base: Path,
+    train_cmd: str,
+    *,
+    bundled: str | None = None,
+    skipped: list[str] | None = None,
+) -> Path:
     """``given`` (run folder or weights file) as is, or the newest finished run under ``base``,
     or (no run at all) the bundled weights ``bundled`` when the package ships them. A run still
     training or interrupted is never picked implicitly; newer such runs are appended to ``skipped``."""
@@ -181,8 +201,9 @@ def find_run(given: str | Path | None, base: Path, train_cmd: str, *, bundled: s
             return bundled_file(bundled)
         if run is None:
             flag = "--detector" if base == DETECT_RUNS else "--classifier"
-            unfinished = f" (only unfinished runs: {'; '.join(passed)}; name one with {flag} to use it anyway)" \
-                if passed else ""
+            unfinished = (
+                f" (only unfinished runs: {'; '.join(passed)}; name one with {flag} to use it anyway)" if passed else ""
+            )
             alt = " (or count leukocytes with the detector alone: --no-classifier)" if base == CLASSIFY_RUNS else ""
             raise MissingModelError(f"no trained model in {base}/{unfinished}; train one first: {train_cmd}{alt}")
         return run
@@ -211,8 +232,9 @@ def read_pipeline_spec(spec_file: Path) -> dict[str, Any]:
         raise ConfigError(f"{spec_file}: not a pipeline.json (a {type(spec).__name__})")
     missing = [k for k in ("detector", "classifier", "fusion") if k not in spec]
     if missing:
-        raise ConfigError(f"{spec_file}: pipeline.json lacks {', '.join(missing)} (train one: leukoscan "
-                          "train-all-pipeline)")
+        raise ConfigError(
+            f"{spec_file}: pipeline.json lacks {', '.join(missing)} (train one: leukoscan train-all-pipeline)"
+        )
     numbers = all(isinstance(spec[k], int | float) and not isinstance(spec[k], bool) for k in CHOSEN if k in spec)
     if not all(isinstance(spec[k], str) for k in ("detector", "fusion")) or not numbers:
         raise ConfigError(f"{spec_file}: detector/fusion must be paths and {', '.join(CHOSEN)} numbers")
@@ -239,14 +261,21 @@ def check_role(path: Path, role: str) -> None:
     else:  # a file: only by where it lies (a random file named model.pt is the loader's to refuse)
         in_clf_run = (p.parent / "config.yaml").is_file() and not (p.parent / "weights").is_dir()
         is_clf = p.suffix == ".skops" or (p.name in clf_files and in_clf_run)
-        is_det = p.parent.name == "weights" and p.name in ("best.pt", "last.pt") and \
-            (p.parent.parent / "config.yaml").is_file()
+        is_det = (
+            p.parent.name == "weights"
+            and p.name in ("best.pt", "last.pt")
+            and (p.parent.parent / "config.yaml").is_file()
+        )
     if role == "detector" and is_clf:
-        raise ConfigError(f"{p} is a classifier run, not a detector: give it as --classifier, and a detector run "
-                          "(runs/detect/<name>) as --detector")
+        raise ConfigError(
+            f"{p} is a classifier run, not a detector: give it as --classifier, and a detector run "
+            "(runs/detect/<name>) as --detector"
+        )
     if role == "classifier" and is_det:
-        raise ConfigError(f"{p} is a detector run, not a classifier: give it as --detector, and a classifier run "
-                          "(runs/classify/<name>) as --classifier")
+        raise ConfigError(
+            f"{p} is a detector run, not a classifier: give it as --detector, and a classifier run "
+            "(runs/classify/<name>) as --classifier"
+        )
 
 
 def _onnx_twin(path: Path, kind: str) -> Path:
@@ -258,10 +287,17 @@ def _onnx_twin(path: Path, kind: str) -> Path:
     return twin
 
 
-def load_pipeline(detector: str | Path | None = None, classifier: str | Path | None | bool = None,
-                  cfg: PipelineConfig | None = None, *, onnx: bool = False,
-                  pipeline: str | Path | None = None, device: str | None = None,
-                  trust: bool = False, typed: Mapping[str, str] | None = None) -> Pipeline:
+def load_pipeline(
+    detector: str | Path | None = None,
+    classifier: str | Path | None | bool = None,
+    cfg: PipelineConfig | None = None,
+    *,
+    onnx: bool = False,
+    pipeline: str | Path | None = None,
+    device: str | None = None,
+    trust: bool = False,
+    typed: Mapping[str, str] | None = None,
+) -> Pipeline:
     """Pipeline from run folders / weights files; ``None`` picks the newest trained run
     and says so loudly on stderr (which run, its weights hash).
 
@@ -325,11 +361,17 @@ def load_pipeline(detector: str | Path | None = None, classifier: str | Path | N
         types = classify.load(find_run(cfg.type_classifier, CLASSIFY_RUNS, TRAIN_CLASSIFIER), trust=trust)
     pipe = Pipeline(det, clf, cfg, fusion=fusion, type_classifier=types)
     pipe.overrides = overrides
-    for role, given, file, model, flag in (("detector", detector, det_file, det, "--detector"),
-                                           ("classifier", classifier, clf_file, clf, "--classifier"),
-                                           ("type_classifier", types and cfg.type_classifier,
-                                            types and find_run(cfg.type_classifier, CLASSIFY_RUNS, ""), types,
-                                            "--type-classifier")):
+    for role, given, file, model, flag in (
+        ("detector", detector, det_file, det, "--detector"),
+        ("classifier", classifier, clf_file, clf, "--classifier"),
+        (
+            "type_classifier",
+            types and cfg.type_classifier,
+            types and find_run(cfg.type_classifier, CLASSIFY_RUNS, ""),
+            types,
+            "--type-classifier",
+        ),
+    ):
         if model is None:
             continue
         chosen = GIVEN if given is not None else BUNDLED if role == "detector" and det_bundled else NEWEST

@@ -47,26 +47,32 @@ def check_type_classifier(clf: Classifier, blast_class: str = "blast") -> None:
     """A type classifier names cell types: at least two classes, none of them the blast class."""
     names = list(clf.class_names)
     if blast_class in names:
-        raise ConfigError(f"type classifier {getattr(clf, 'name', '?')!r} has a {blast_class!r} class "
-                          f"({names}): blasts are called by the blast stage; train the type classifier "
-                          "on typed normal cells (e.g. --data pbc_crops)")
+        raise ConfigError(
+            f"type classifier {getattr(clf, 'name', '?')!r} has a {blast_class!r} class "
+            f"({names}): blasts are called by the blast stage; train the type classifier "
+            "on typed normal cells (e.g. --data pbc_crops)"
+        )
     if len([n for n in names if n not in NON_CELL_TYPES]) < 2:
         raise ConfigError(f"type classifier classes {names}: need at least two cell types")
 
 
-def type_probs(image: np.ndarray, det: sv.Detections, clf: Classifier, *, margin: float,
-               batch: int = 64) -> np.ndarray:
+def type_probs(image: np.ndarray, det: sv.Detections, clf: Classifier, *, margin: float, batch: int = 64) -> np.ndarray:
     """The type classifier's class probabilities ``(N, C)`` float32 for every cell of ``det``."""
     size = int(clf.preprocess.input_size)
     out = np.zeros((len(det), len(clf.class_names)), dtype=np.float32)
     for s in range(0, len(det), batch):
-        crops = crop_detections(image, det.xyxy[s:s + batch], margin=margin, size=size)
-        out[s:s + len(crops)] = clf.predict_proba(crops)
+        crops = crop_detections(image, det.xyxy[s : s + batch], margin=margin, size=size)
+        out[s : s + len(crops)] = clf.predict_proba(crops)
     return out
 
 
-def assign_types(det: sv.Detections, proba: np.ndarray | None, class_names: tuple[str, ...] | list[str],
-                 *, blast_class: str = "blast") -> sv.Detections:
+def assign_types(
+    det: sv.Detections,
+    proba: np.ndarray | None,
+    class_names: tuple[str, ...] | list[str],
+    *,
+    blast_class: str = "blast",
+) -> sv.Detections:
     """Set ``data[CELL_TYPE]`` / ``data[TYPE_CONF]`` on ``det`` (in place) and return it.
 
     ``proba``: ``(N, C)`` type probabilities over ``class_names`` (None: no type classifier).

@@ -56,8 +56,13 @@ def group_cells(det: Any, *, blast_class: str = "blast", ios: float = GROUP_IOS)
         import supervision as sv
 
         out = sv.Detections.empty()
-        out.data.update({CLASS_NAME: np.array([], dtype=object), DET_BLAST: np.zeros(0, np.float32),
-                         DET_LEUK: np.zeros(0, np.float32)})
+        out.data.update(
+            {
+                CLASS_NAME: np.array([], dtype=object),
+                DET_BLAST: np.zeros(0, np.float32),
+                DET_LEUK: np.zeros(0, np.float32),
+            }
+        )
         return out
     conf = np.asarray(det.confidence, np.float64)
     is_blast = np.asarray(det.data[CLASS_NAME], dtype=object) == blast_class
@@ -192,8 +197,9 @@ def blast_share(p: np.ndarray) -> np.ndarray:
     return p[:, 0] / np.maximum(p[:, 0] + p[:, 1], 1e-12)
 
 
-def decide(p: np.ndarray, det_conf: np.ndarray, *, conf: float, reject: float, blast: float
-           ) -> tuple[np.ndarray, np.ndarray]:
+def decide(
+    p: np.ndarray, det_conf: np.ndarray, *, conf: float, reject: float, blast: float
+) -> tuple[np.ndarray, np.ndarray]:
     """-> (kept (N,) bool, blast (N,) bool): a cell is kept when ``P(none) < reject`` and the
     detector score ``max(det_blast, det_leukocyte) >= conf``; a kept cell is a blast when its
     blast share ``P(blast) / (P(blast) + P(normal)) >= blast``."""

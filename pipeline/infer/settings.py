@@ -49,7 +49,9 @@ class PipelineConfig:
     margin: float = CROP_MARGIN  # crop margin per side, fraction of the box side
     leukocyte_classes: tuple[str, ...] = ("WBC", "leukocyte", "blast")
     blast_class: str = "blast"
-    blast_threshold: float = BLAST_THRESHOLD  # blast probability (fusion: blast share) at or above which a cell is a blast
+    blast_threshold: float = (
+        BLAST_THRESHOLD  # blast probability (fusion: blast share) at or above which a cell is a blast
+    )
     # fusion pipelines only: a cell is dropped when the fusion's P(none) >= this (1: none dropped)
     reject: float = 1.0
     batch: int = 64
@@ -91,8 +93,9 @@ class Override:
         return dataclasses.asdict(self)
 
 
-def resolve_settings(cfg: PipelineConfig, chosen: Mapping[str, float] | None,
-                     typed: Mapping[str, str]) -> tuple[PipelineConfig, dict[str, Override]]:
+def resolve_settings(
+    cfg: PipelineConfig, chosen: Mapping[str, float] | None, typed: Mapping[str, str]
+) -> tuple[PipelineConfig, dict[str, Override]]:
     """-> (the settings in effect, the user's overrides of the pipeline's choices).
 
     ``cfg``: the settings given (defaults where the user set nothing). ``chosen``: a trained

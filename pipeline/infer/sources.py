@@ -63,14 +63,20 @@ def announce_implicit(src: ModelSource, flag: str, skipped: list[str] | tuple[st
     newer runs were passed over)."""
     bar = "!" * 78
     if src.chosen == BUNDLED:
-        print(f"{bar}\n!! no {flag} given and no trained {src.role} run: using the BUNDLED {src.role}\n"
-              f"!!   {src.short}\n!! (trained on open data; model card: {Path(src.weights).name[:-3]}.card.json "
-              f"beside it)\n{bar}", file=sys.stderr)
+        print(
+            f"{bar}\n!! no {flag} given and no trained {src.role} run: using the BUNDLED {src.role}\n"
+            f"!!   {src.short}\n!! (trained on open data; model card: {Path(src.weights).name[:-3]}.card.json "
+            f"beside it)\n{bar}",
+            file=sys.stderr,
+        )
         return
     passed = "".join(f"!!   passed over, unfinished: {s}\n" for s in skipped)
-    print(f"{bar}\n!! no {flag} given: using the NEWEST {src.role} run (the newest finished one)\n"
-          f"!!   {src.short}\n{passed}"
-          f"!! name it with {flag} to be sure which model makes the calls\n{bar}", file=sys.stderr)
+    print(
+        f"{bar}\n!! no {flag} given: using the NEWEST {src.role} run (the newest finished one)\n"
+        f"!!   {src.short}\n{passed}"
+        f"!! name it with {flag} to be sure which model makes the calls\n{bar}",
+        file=sys.stderr,
+    )
 
 
 __all__ = ["BUNDLED", "GIVEN", "NEWEST", "ModelSource", "announce_implicit", "model_source"]

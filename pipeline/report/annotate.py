@@ -104,7 +104,7 @@ def _wrap(parts: Sequence[str], width: int, scale: float, thick: int, sep: str =
                 if _text_size(head, scale, thick)[0] <= width or k == 1:
                     break
             out.append(head)
-            line = " ".join(line.split(" ")[len(head.split(" ")):])
+            line = " ".join(line.split(" ")[len(head.split(" ")) :])
         out.append(line)
     return out
 
@@ -120,16 +120,20 @@ def _summary_parts(summary: SlideSummary | None, n: int) -> list[tuple[str, RGB]
         parts.append(("blasts not assessed", (0, 0, 0)))
         return parts
     lo, hi = summary.blast_pct_ci95
-    parts += [(_plural(summary.blasts, "blast"), (0, 0, 0)),
-              (f"blast {summary.blast_pct:.1f}% (95% CI {lo:.1f}-{hi:.1f})", (0, 0, 0))]
+    parts += [
+        (_plural(summary.blasts, "blast"), (0, 0, 0)),
+        (f"blast {summary.blast_pct:.1f}% (95% CI {lo:.1f}-{hi:.1f})", (0, 0, 0)),
+    ]
     if summary.uncertain:
         parts.append((f"{summary.uncertain} uncertain", FLAG_RGB))
     status = getattr(summary, "status", "") or ("FLAG" if summary.flagged else "")
     bound = " (95% lower bound)" if getattr(summary, "flag_rule", "") == "lower" else ""
-    words = {"FLAG": f"FLAG: blast %{bound} >= {summary.flag_pct:g}",
-             "borderline": f"BORDERLINE: blast % >= {summary.flag_pct:g}, lower bound below: review",
-             "insufficient cells": f"INSUFFICIENT CELLS (< {summary.min_cells}): no slide call, review",
-             "clear": "clear"}
+    words = {
+        "FLAG": f"FLAG: blast %{bound} >= {summary.flag_pct:g}",
+        "borderline": f"BORDERLINE: blast % >= {summary.flag_pct:g}, lower bound below: review",
+        "insufficient cells": f"INSUFFICIENT CELLS (< {summary.min_cells}): no slide call, review",
+        "clear": "clear",
+    }
     if status in words:
         parts.append((words[status], (0, 0, 0) if status == "clear" else FLAG_RGB))
     call_by = getattr(summary, "call_by", None)
@@ -142,8 +146,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _strip(lines: list[tuple[str, RGB]] | list[list[tuple[str, RGB]]], width: int, scale: float, thick: int,
-           bg: RGB) -> np.ndarray:
+def _strip(
+    lines: list[tuple[str, RGB]] | list[list[tuple[str, RGB]]], width: int, scale: float, thick: int, bg: RGB
+) -> np.ndarray:
     """Lines of text; a line is ``(text, colour)`` or a list of such segments drawn side by side."""
     import cv2
 
@@ -153,14 +158,15 @@ def _strip(lines: list[tuple[str, RGB]] | list[list[tuple[str, RGB]]], width: in
     for k, line in enumerate(lines):
         y = line_h * (k + 1) - base
         x = max(3, th // 3)
-        for text, col in (line if isinstance(line, list) else [line]):
+        for text, col in line if isinstance(line, list) else [line]:
             cv2.putText(strip, text, (x, y), FONT, scale, col, thick, cv2.LINE_AA)
             x += _text_size(text, scale, thick)[0]
     return strip
 
 
-def _wrap_segments(parts: list[tuple[str, RGB]], width: int, scale: float, thick: int, sep: str = "  |  "
-                   ) -> list[list[tuple[str, RGB]]]:
+def _wrap_segments(
+    parts: list[tuple[str, RGB]], width: int, scale: float, thick: int, sep: str = "  |  "
+) -> list[list[tuple[str, RGB]]]:
     """Banner phrases, each in its own colour, joined by ``sep`` into lines no wider than ``width``."""
     lines: list[list[tuple[str, RGB]]] = [[]]
     used = 0
@@ -175,10 +181,18 @@ def _wrap_segments(parts: list[tuple[str, RGB]], width: int, scale: float, thick
     return [ln for ln in lines if ln]
 
 
-def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
-             footer: Sequence[str] = (), blast_class: str = "blast", blast_threshold: float = BLAST_THRESHOLD,
-             warnings: Sequence[str] = (), uncertain_band: float = 0.15,
-             differential: Differential | None = None) -> np.ndarray:
+def annotate(
+    image: np.ndarray,
+    det: sv.Detections,
+    *,
+    summary: SlideSummary | None = None,
+    footer: Sequence[str] = (),
+    blast_class: str = "blast",
+    blast_threshold: float = BLAST_THRESHOLD,
+    warnings: Sequence[str] = (),
+    uncertain_band: float = 0.15,
+    differential: Differential | None = None,
+) -> np.ndarray:
     """RGB uint8 canvas: banner + legend above the slide, boxes and id markers on it, the side
     list of calls right of it, ``footer`` below. The slide keeps its size; the input is not modified.
     Cell ids are 1-based positions in ``det`` (the ``cell_id`` of the cells table). With a
@@ -215,13 +229,13 @@ def annotate(image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | N
     out = [banner, legend, slide]
     if footer:
         lines = _wrap(list(footer), width - 8, scale * 0.8, max(1, thick - 1), sep="; ")
-        out.append(_strip([(t, (40, 40, 40)) for t in lines], width, scale * 0.8, max(1, thick - 1),
-                          (230, 230, 230)))
+        out.append(_strip([(t, (40, 40, 40)) for t in lines], width, scale * 0.8, max(1, thick - 1), (230, 230, 230)))
     return np.ascontiguousarray(np.concatenate(out, axis=0))
 
 
-def _draw_cells(canvas: np.ndarray, det: sv.Detections, classes: list[str], blast_class: str, scale: float,
-                thick: int) -> np.ndarray:
+def _draw_cells(
+    canvas: np.ndarray, det: sv.Detections, classes: list[str], blast_class: str, scale: float, thick: int
+) -> np.ndarray:
     """Boxes (sv.BoxAnnotator) and id markers (sv.LabelAnnotator, smart_position) on an RGB canvas."""
     import supervision as sv
 
@@ -232,15 +246,22 @@ def _draw_cells(canvas: np.ndarray, det: sv.Detections, classes: list[str], blas
     boxes = sv.Detections(xyxy=np.asarray(det.xyxy, np.float32))
     bgr = np.ascontiguousarray(canvas[..., ::-1])  # supervision draws numpy scenes as BGR
     bgr = sv.BoxAnnotator(color=palette, thickness=max(2, round(max(H, W) / 500))).annotate(
-        bgr, boxes, custom_color_lookup=lookup)
-    labels = sv.LabelAnnotator(color=palette, text_scale=scale, text_thickness=thick, text_padding=max(2, thick + 1),
-                               smart_position=True)
+        bgr, boxes, custom_color_lookup=lookup
+    )
+    labels = sv.LabelAnnotator(
+        color=palette, text_scale=scale, text_thickness=thick, text_padding=max(2, thick + 1), smart_position=True
+    )
     bgr = labels.annotate(bgr, boxes, labels=[str(i + 1) for i in range(len(det))], custom_color_lookup=lookup)
     return np.ascontiguousarray(bgr[..., ::-1])
 
 
-def side_list_lines(det: sv.Detections, blast_class: str = "blast", blast_threshold: float = BLAST_THRESHOLD,
-                    uncertain_band: float = 0.15, labels: Sequence[str] | None = None) -> list[str]:
+def side_list_lines(
+    det: sv.Detections,
+    blast_class: str = "blast",
+    blast_threshold: float = BLAST_THRESHOLD,
+    uncertain_band: float = 0.15,
+    labels: Sequence[str] | None = None,
+) -> list[str]:
     """``"12 blast 0.91"`` per cell (id = 1-based position), ``" ?"`` appended when uncertain;
     ``labels`` replace the call labels (e.g. the cell types of the differential)."""
     out = []
@@ -251,8 +272,17 @@ def side_list_lines(det: sv.Detections, blast_class: str = "blast", blast_thresh
     return out
 
 
-def _side_list(det: sv.Detections, classes: list[str], blast_class: str, blast_threshold: float, band: float,
-               height: int, scale: float, thick: int, labels: Sequence[str] | None = None) -> np.ndarray:
+def _side_list(
+    det: sv.Detections,
+    classes: list[str],
+    blast_class: str,
+    blast_threshold: float,
+    band: float,
+    height: int,
+    scale: float,
+    thick: int,
+    labels: Sequence[str] | None = None,
+) -> np.ndarray:
     """The column(s) right of the slide: one line per cell, in the colour of its call (or type)."""
     import cv2
 

@@ -37,9 +37,15 @@ MIN_COUNTED = 100
 DIFF_TYPES = ("neutrophil", "lymphocyte", "monocyte", "eosinophil", "basophil", "ig", "blast")
 #: Box / legend colour per type (RGB); other types grey.
 TYPE_RGB: dict[str, tuple[int, int, int]] = {
-    "blast": (215, 25, 28), "neutrophil": (30, 100, 220), "lymphocyte": (0, 150, 80),
-    "monocyte": (150, 60, 190), "eosinophil": (230, 120, 0), "basophil": (90, 50, 20),
-    "ig": (0, 160, 170), "erythroblast": (200, 60, 130)}
+    "blast": (215, 25, 28),
+    "neutrophil": (30, 100, 220),
+    "lymphocyte": (0, 150, 80),
+    "monocyte": (150, 60, 190),
+    "eosinophil": (230, 120, 0),
+    "basophil": (90, 50, 20),
+    "ig": (0, 160, 170),
+    "erythroblast": (200, 60, 130),
+}
 OTHER_TYPE_RGB = (110, 110, 110)
 #: Label of a detection the type stage left untyped (not a white cell), in images and exports.
 UNTYPED = "untyped"
@@ -90,12 +96,20 @@ def differential(types: Iterable[str], *, order: Sequence[str] = DIFF_TYPES) -> 
     for t in [*order, *sorted(set(counts) - set(order))]:
         k = counts.get(t, 0)
         est = wilson(k, n)
-        rows.append(TypeCount(t, k, None if n == 0 else round(100 * est.value, 2),
-                              (None, None) if n == 0 else (round(100 * est.lo, 2), round(100 * est.hi, 2))))
+        rows.append(
+            TypeCount(
+                t,
+                k,
+                None if n == 0 else round(100 * est.value, 2),
+                (None, None) if n == 0 else (round(100 * est.lo, 2), round(100 * est.hi, 2)),
+            )
+        )
     warning = None
     if n < MIN_COUNTED:
-        warning = (f"only {n} white cells counted (fewer than {MIN_COUNTED}, the usual minimum for a "
-                   "differential): the percentages are imprecise")
+        warning = (
+            f"only {n} white cells counted (fewer than {MIN_COUNTED}, the usual minimum for a "
+            "differential): the percentages are imprecise"
+        )
     return Differential(n, tuple(rows), nrbc, None if n == 0 else round(100 * nrbc / n, 2), not_typed, warning)
 
 
@@ -213,13 +227,18 @@ def html_table(diff: Differential | dict[str, Any] | None) -> str:
     d = diff if isinstance(diff, Differential) else Differential.from_dict(diff)
     rows = "".join(
         f"<tr><td>{html.escape(r.type)}</td><td>{r.count}</td><td>{'' if r.pct is None else f'{r.pct:.1f}'}</td>"
-        f"<td>{'' if r.pct is None else f'{r.ci95[0]:.1f} - {r.ci95[1]:.1f}'}</td></tr>" for r in d.rows)
-    extra = (f"<p>Nucleated red cells: {d.nrbc} ({d.nrbc_per_100:g} per 100 white cells), not counted.</p>"
-             if d.nrbc else "")
+        f"<td>{'' if r.pct is None else f'{r.ci95[0]:.1f} - {r.ci95[1]:.1f}'}</td></tr>"
+        for r in d.rows
+    )
+    extra = (
+        f"<p>Nucleated red cells: {d.nrbc} ({d.nrbc_per_100:g} per 100 white cells), not counted.</p>" if d.nrbc else ""
+    )
     warn = f'<p class="warn"><b>Warning:</b> {html.escape(d.warning)}</p>' if d.warning else ""
-    return (f'<table class="diff"><caption>Differential: {d.counted} white cells counted '
-            f"({d.not_typed} detections not typed)</caption><tr><th>type</th><th>cells</th><th>%</th>"
-            f"<th>95% CI (%)</th></tr>{rows}</table>{extra}{warn}")
+    return (
+        f'<table class="diff"><caption>Differential: {d.counted} white cells counted '
+        f"({d.not_typed} detections not typed)</caption><tr><th>type</th><th>cells</th><th>%</th>"
+        f"<th>95% CI (%)</th></tr>{rows}</table>{extra}{warn}"
+    )
 
 
 def html_section(records: Sequence[dict[str, Any]]) -> str:
@@ -229,14 +248,36 @@ def html_section(records: Sequence[dict[str, Any]]) -> str:
     if not typed:
         return ""
     pool = pooled(r["differential"] for r in typed)
-    per = "".join(f"<details open><summary>{html.escape(r['key'])}</summary>{html_table(r['differential'])}"
-                  "</details>" for r in typed)
-    return ('<h2 id="differential">Differential</h2><p>Cell types from the type classifier (blasts from the '
-            "blast stage); percent of the white cells counted, with 95% Wilson intervals. Nucleated red "
-            "cells and untyped detections are not counted. Research output, not a validated differential.</p>"
-            f"<h3>All slides pooled</h3>{html_table(pool)}<h3>Per slide</h3>{per}")
+    per = "".join(
+        f"<details open><summary>{html.escape(r['key'])}</summary>{html_table(r['differential'])}</details>"
+        for r in typed
+    )
+    return (
+        '<h2 id="differential">Differential</h2><p>Cell types from the type classifier (blasts from the '
+        "blast stage); percent of the white cells counted, with 95% Wilson intervals. Nucleated red "
+        "cells and untyped detections are not counted. Research output, not a validated differential.</p>"
+        f"<h3>All slides pooled</h3>{html_table(pool)}<h3>Per slide</h3>{per}"
+    )
 
 
-__all__ = ["DIFF_TYPES", "MIN_COUNTED", "UNTYPED", "Differential", "TypeCount", "banner_parts", "csv_fields", "csv_types",
-           "csv_values", "differential", "from_detections", "from_rows", "html_section", "html_table", "legend_items", "pooled",
-           "text_lines", "type_colour", "type_labels"]
+__all__ = [
+    "DIFF_TYPES",
+    "MIN_COUNTED",
+    "UNTYPED",
+    "Differential",
+    "TypeCount",
+    "banner_parts",
+    "csv_fields",
+    "csv_types",
+    "csv_values",
+    "differential",
+    "from_detections",
+    "from_rows",
+    "html_section",
+    "html_table",
+    "legend_items",
+    "pooled",
+    "text_lines",
+    "type_colour",
+    "type_labels",
+]

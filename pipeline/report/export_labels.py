@@ -26,8 +26,6 @@ from leukoscan.pipeline.report.differential import UNTYPED
 COCO_DATASET, COCO_PREDICTIONS, CVAT_XML = "coco_dataset.json", "coco_predictions.json", "cvat_annotations.xml"
 
 
-
-
 def category(row: dict[str, Any]) -> str:
     """A cell's export category: its type when the type stage ran (``untyped`` for a non-cell),
     else its call (``blast`` / ``normal``)."""
@@ -43,8 +41,9 @@ def _categories(cells: dict[str, list[dict[str, Any]]], classes: list[str]) -> l
     return names
 
 
-def coco_dataset(records: list[dict[str, Any]], cells: dict[str, list[dict[str, Any]]],
-                 classes: list[str]) -> dict[str, Any]:
+def coco_dataset(
+    records: list[dict[str, Any]], cells: dict[str, list[dict[str, Any]]], classes: list[str]
+) -> dict[str, Any]:
     """COCO detection dict; image ids 1..N in ``records`` order, category ids 1..K."""
     names = _categories(cells, classes)
     cat_id = {n: i + 1 for i, n in enumerate(names)}
@@ -59,20 +58,37 @@ def coco_dataset(records: list[dict[str, Any]], cells: dict[str, list[dict[str, 
             call = r.get("type_conf") if typed else r.get("call_conf")
             if call is not None:
                 conf *= call
-            anns.append({"id": len(anns) + 1, "image_id": img_id, "category_id": cat_id[category(r)],
-                         "bbox": [r["x1_px"], r["y1_px"], round(w, 1), round(h, 1)], "area": round(w * h, 1),
-                         "iscrowd": 0, "score": round(conf, 4),
-                         "attributes": {k: r.get(k) for k in ("det_score", "blast_prob", "call_conf", "call_by")
-                                        + (("cell_class", "type_conf") if typed else ()) if k in r}})
-    return {"info": {"description": "LeukoScan predictions", "date_created": time.strftime("%Y-%m-%d")},
-            "images": images, "annotations": anns,
-            "categories": [{"id": i, "name": n, "supercategory": "leukocyte"} for n, i in cat_id.items()]}
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": img_id,
+                    "category_id": cat_id[category(r)],
+                    "bbox": [r["x1_px"], r["y1_px"], round(w, 1), round(h, 1)],
+                    "area": round(w * h, 1),
+                    "iscrowd": 0,
+                    "score": round(conf, 4),
+                    "attributes": {
+                        k: r.get(k)
+                        for k in ("det_score", "blast_prob", "call_conf", "call_by")
+                        + (("cell_class", "type_conf") if typed else ())
+                        if k in r
+                    },
+                }
+            )
+    return {
+        "info": {"description": "LeukoScan predictions", "date_created": time.strftime("%Y-%m-%d")},
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": i, "name": n, "supercategory": "leukocyte"} for n, i in cat_id.items()],
+    }
 
 
 def coco_predictions(dataset: dict[str, Any]) -> list[dict[str, Any]]:
     """The COCO results list of ``dataset`` (what ``COCO.loadRes`` takes)."""
-    return [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": a["score"]}
-            for a in dataset["annotations"]]
+    return [
+        {"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": a["score"]}
+        for a in dataset["annotations"]
+    ]
 
 
 def cvat_xml(dataset: dict[str, Any]) -> str:
@@ -94,22 +110,37 @@ def cvat_xml(dataset: dict[str, Any]) -> str:
     for a in dataset["annotations"]:
         by_image.setdefault(a["image_id"], []).append(a)
     for k, im in enumerate(dataset["images"]):
-        el = ET.SubElement(root, "image", id=str(k), name=im["file_name"], width=str(im["width"]),
-                           height=str(im["height"]))
+        el = ET.SubElement(
+            root, "image", id=str(k), name=im["file_name"], width=str(im["width"]), height=str(im["height"])
+        )
         for a in by_image.get(im["id"], []):
             x, y, w, h = a["bbox"]
-            ET.SubElement(el, "box", label=names[a["category_id"]], source="auto", occluded="0",
-                          xtl=f"{x:.2f}", ytl=f"{y:.2f}", xbr=f"{x + w:.2f}", ybr=f"{y + h:.2f}", z_order="0")
+            ET.SubElement(
+                el,
+                "box",
+                label=names[a["category_id"]],
+                source="auto",
+                occluded="0",
+                xtl=f"{x:.2f}",
+                ytl=f"{y:.2f}",
+                xbr=f"{x + w:.2f}",
+                ybr=f"{y + h:.2f}",
+                z_order="0",
+            )
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def write_exports(folder: Path, records: list[dict[str, Any]], cells: dict[str, list[dict[str, Any]]],
-                  classes: list[str]) -> dict[str, Path]:
+def write_exports(
+    folder: Path, records: list[dict[str, Any]], cells: dict[str, list[dict[str, Any]]], classes: list[str]
+) -> dict[str, Path]:
     """Write the three files of the module docstring into ``folder``; return their paths."""
     ds = coco_dataset(records, cells, classes)
-    out = {"coco_dataset": folder / COCO_DATASET, "coco_predictions": folder / COCO_PREDICTIONS,
-           "cvat": folder / CVAT_XML}
+    out = {
+        "coco_dataset": folder / COCO_DATASET,
+        "coco_predictions": folder / COCO_PREDICTIONS,
+        "cvat": folder / CVAT_XML,
+    }
     atomic_write_json(out["coco_dataset"], ds)
     atomic_write_json(out["coco_predictions"], coco_predictions(ds))
     atomic_write_text(out["cvat"], cvat_xml(ds))

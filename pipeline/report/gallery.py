@@ -29,7 +29,7 @@ def crop_sheet(image: np.ndarray, xyxy: np.ndarray, margin: float = CROP_MARGIN)
     sheet = np.full((rows * CROP_PX, min(len(crops), SHEET_COLS) * CROP_PX, 3), 255, np.uint8)
     for k, c in enumerate(crops):
         y, x = (k // SHEET_COLS) * CROP_PX, (k % SHEET_COLS) * CROP_PX
-        sheet[y:y + CROP_PX, x:x + CROP_PX] = c
+        sheet[y : y + CROP_PX, x : x + CROP_PX] = c
     return sheet
 
 
@@ -41,6 +41,7 @@ def sheet_offset(cell_id: int) -> tuple[int, int]:
 
 def review_order(rows: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
     """Cells rows, most uncertain first (see module docstring); ties keep the cell id order."""
+
     def key(r: dict[str, Any]) -> tuple[int, float, int]:
         p = r.get("blast_prob")
         if p is None:

@@ -134,8 +134,15 @@ def _status(s: dict[str, Any]) -> str:
     """The slide call; summaries written before issue 21 have no ``status``."""
     if s.get("status"):
         return s["status"]
-    return "no leukocytes" if s["leukocytes"] == 0 else FLAG if s.get("flagged") else \
-        NOT_ASSESSED if s.get("blast_pct") is None else "clear"
+    return (
+        "no leukocytes"
+        if s["leukocytes"] == 0
+        else FLAG
+        if s.get("flagged")
+        else NOT_ASSESSED
+        if s.get("blast_pct") is None
+        else "clear"
+    )
 
 
 def _gallery(rows: list[dict[str, Any]] | None, threshold: float, band: float) -> list[dict[str, Any]]:
@@ -143,13 +150,22 @@ def _gallery(rows: list[dict[str, Any]] | None, threshold: float, band: float) -
     for r in review_order(rows or [], threshold):
         x, y = sheet_offset(r["cell_id"])
         p = r.get("blast_prob")
-        out.append({"id": r["cell_id"], "call": r.get("cell_class", ""), "conf": r.get("call_conf"), "x": x, "y": y,
-                    "unsure": p is not None and abs(float(p) - threshold) < band})
+        out.append(
+            {
+                "id": r["cell_id"],
+                "call": r.get("cell_class", ""),
+                "conf": r.get("call_conf"),
+                "x": x,
+                "y": y,
+                "unsure": p is not None and abs(float(p) - threshold) < band,
+            }
+        )
     return out
 
 
-def _slide(i: int, rec: dict[str, Any], cells: list[dict[str, Any]] | None, threshold: float,
-           band: float) -> dict[str, Any]:
+def _slide(
+    i: int, rec: dict[str, Any], cells: list[dict[str, Any]] | None, threshold: float, band: float
+) -> dict[str, Any]:
     s, o = rec["summary"], rec["outputs"]
     status = _status(s)
     pct, (lo, hi) = s.get("blast_pct"), s.get("blast_pct_ci95") or (None, None)
@@ -157,8 +173,12 @@ def _slide(i: int, rec: dict[str, Any], cells: list[dict[str, Any]] | None, thre
     review = status in REVIEW or bool(s.get("uncertain"))
     gallery = _gallery(cells, threshold, band) if o.get("crops") else []
     return {
-        "key": rec["key"], "source": rec["source"], "anchor": f"slide-{i + 1}", "leukocytes": s["leukocytes"],
-        "blasts_sort": s["blasts"] if assessed else "", "blasts_text": s["blasts"] if assessed else "not assessed",
+        "key": rec["key"],
+        "source": rec["source"],
+        "anchor": f"slide-{i + 1}",
+        "leukocytes": s["leukocytes"],
+        "blasts_sort": s["blasts"] if assessed else "",
+        "blasts_text": s["blasts"] if assessed else "not assessed",
         "pct_sort": "" if pct is None else pct,
         "pct_text": f"{pct:.1f}" if pct is not None else ("not assessed" if not assessed and s["leukocytes"] else ""),
         "ci_text": "" if lo is None else f"{lo:.1f}\u2013{hi:.1f}",
@@ -166,12 +186,19 @@ def _slide(i: int, rec: dict[str, Any], cells: list[dict[str, Any]] | None, thre
         "uncertain_text": "" if s.get("uncertain") is None else s["uncertain"],
         "call_text": {FLAG: f"FLAG (\u2265 {s['flag_pct']:g}% blasts)"}.get(status, status),
         "call_class": "flag" if status == FLAG else "review" if status in REVIEW else "",
-        "call_rank": _CALL_RANK.get(status, 2), "call_by": s.get("call_by") or "",
+        "call_rank": _CALL_RANK.get(status, 2),
+        "call_by": s.get("call_by") or "",
         "row_class": " ".join(c for c, on in (("flagged", status == FLAG), ("review", review)) if on),
-        "annotated": o["annotated"], "thumb": o["thumb"], "cells_csv": o["cells_csv"], "cells_json": o["cells_json"],
-        "crops": o.get("crops", ""), "words": SlideSummary.from_dict(s).words() if "status" in s else "",
-        "gallery": gallery[:GALLERY_MAX], "gallery_more": max(0, len(gallery) - GALLERY_MAX),
-        "cells": cells, "cell_cols": list(cells[0]) if cells else [],
+        "annotated": o["annotated"],
+        "thumb": o["thumb"],
+        "cells_csv": o["cells_csv"],
+        "cells_json": o["cells_json"],
+        "crops": o.get("crops", ""),
+        "words": SlideSummary.from_dict(s).words() if "status" in s else "",
+        "gallery": gallery[:GALLERY_MAX],
+        "gallery_more": max(0, len(gallery) - GALLERY_MAX),
+        "cells": cells,
+        "cell_cols": list(cells[0]) if cells else [],
     }
 
 
@@ -182,42 +209,74 @@ def totals(records: list[dict[str, Any]], n_failed: int) -> dict[str, Any]:
     assessed = [s for s in sums if s.get("blast_pct") is not None and s.get("blasts") is not None]
     blasts = sum(s["blasts"] for s in assessed)
     n_assessed = sum(s["leukocytes"] for s in assessed)
-    return {"slides": len(sums), "flagged": sum(_status(s) == FLAG for s in sums),
-            "review": sum(_status(s) in REVIEW or bool(s.get("uncertain")) for s in sums), "leukocytes": leuk,
-            "blasts": blasts if assessed or not sums else None,
-            "blast_pct_pooled": round(100.0 * blasts / n_assessed, 2) if n_assessed else None,
-            "uncertain_cells": sum(s.get("uncertain") or 0 for s in sums),
-            "no_leukocytes": sum(s["leukocytes"] == 0 for s in sums), "failed": n_failed}
+    return {
+        "slides": len(sums),
+        "flagged": sum(_status(s) == FLAG for s in sums),
+        "review": sum(_status(s) in REVIEW or bool(s.get("uncertain")) for s in sums),
+        "leukocytes": leuk,
+        "blasts": blasts if assessed or not sums else None,
+        "blast_pct_pooled": round(100.0 * blasts / n_assessed, 2) if n_assessed else None,
+        "uncertain_cells": sum(s.get("uncertain") or 0 for s in sums),
+        "no_leukocytes": sum(s["leukocytes"] == 0 for s in sums),
+        "failed": n_failed,
+    }
 
 
-def write_report(path: Path, records: list[dict[str, Any]], failures: list[tuple[str, str]],
-                 provenance: dict[str, Any], prov_lines: list[str],
-                 cells: dict[str, list[dict[str, Any]]] | None = None) -> None:
+def write_report(
+    path: Path,
+    records: list[dict[str, Any]],
+    failures: list[tuple[str, str]],
+    provenance: dict[str, Any],
+    prov_lines: list[str],
+    cells: dict[str, list[dict[str, Any]]] | None = None,
+) -> None:
     """Write the batch report. ``records``: manifest slide records (``key``, ``source``,
     ``summary``, ``outputs`` with paths relative to the report); ``cells``: rows by key."""
     t = totals(records, len(failures))
     th = provenance.get("thresholds", {})
     threshold, band = float(th.get("blast_threshold", 0.5)), float(th.get("uncertain_band", 0.15))
-    rule = SlideRules(**{k: th[k] for k in ("flag_pct", "min_cells", "flag_rule", "uncertain_band")
-                         if th.get(k) is not None})
+    rule = SlideRules(
+        **{k: th[k] for k in ("flag_pct", "min_cells", "flag_rule", "uncertain_band") if th.get(k) is not None}
+    )
     pooled = "not assessed" if t["blast_pct_pooled"] is None else f"{t['blast_pct_pooled']:.1f}%"
-    boxes = [("slides", t["slides"], False), ("flagged", t["flagged"], t["flagged"] > 0),
-             ("to review", t["review"], t["review"] > 0), ("leukocytes", t["leukocytes"], False),
-             ("blasts", "not assessed" if t["blasts"] is None else t["blasts"], False),
-             ("blast % (pooled)", pooled, False), ("uncertain cells", t["uncertain_cells"], False),
-             ("no leukocytes", t["no_leukocytes"], t["no_leukocytes"] > 0), ("failed inputs", t["failed"], t["failed"] > 0)]
+    boxes = [
+        ("slides", t["slides"], False),
+        ("flagged", t["flagged"], t["flagged"] > 0),
+        ("to review", t["review"], t["review"] > 0),
+        ("leukocytes", t["leukocytes"], False),
+        ("blasts", "not assessed" if t["blasts"] is None else t["blasts"], False),
+        ("blast % (pooled)", pooled, False),
+        ("uncertain cells", t["uncertain_cells"], False),
+        ("no leukocytes", t["no_leukocytes"], t["no_leukocytes"] > 0),
+        ("failed inputs", t["failed"], t["failed"] > 0),
+    ]
     with_call_by = any(r["summary"].get("call_by") for r in records)
-    columns = [("Slide", "slide"), ("Annotated", ""), ("Leukocytes", "leukocytes"), ("Blasts", "blasts"),
-               ("Blast %", "blast_pct"), ("95% CI", ""), ("Uncertain", "uncertain"), ("Call", "call")]
+    columns = [
+        ("Slide", "slide"),
+        ("Annotated", ""),
+        ("Leukocytes", "leukocytes"),
+        ("Blasts", "blasts"),
+        ("Blast %", "blast_pct"),
+        ("95% CI", ""),
+        ("Uncertain", "uncertain"),
+        ("Call", "call"),
+    ]
     columns += [("Calls by", "call_by")] if with_call_by else []
     columns.append(("Files", ""))
     doc = _ENV.from_string(_TEMPLATE).render(
-        warnings=model_warnings(provenance), totals=boxes, rule=rule.describe(),
-        prov_lines=prov_lines, prov_json=json.dumps(provenance, indent=2),
-        columns=[{"title": a, "key": b} for a, b in columns], with_call_by=with_call_by,
+        warnings=model_warnings(provenance),
+        totals=boxes,
+        rule=rule.describe(),
+        prov_lines=prov_lines,
+        prov_json=json.dumps(provenance, indent=2),
+        columns=[{"title": a, "key": b} for a, b in columns],
+        with_call_by=with_call_by,
         slides=[_slide(i, r, (cells or {}).get(r["key"]), threshold, band) for i, r in enumerate(records)],
-        failures=failures, crop_px=CROP_PX, js=_JS,
-        differential_html=markupsafe.Markup(html_section(records)))  # escaped where it is built
+        failures=failures,
+        crop_px=CROP_PX,
+        js=_JS,
+        differential_html=markupsafe.Markup(html_section(records)),
+    )  # escaped where it is built
     atomic_write_text(path, doc)
 
 

@@ -27,20 +27,45 @@ if TYPE_CHECKING:
 #: Columns of the cells table. Boxes are ``xyxy`` in pixels of the input image (origin top
 #: left); scores and probabilities are in [0, 1]; ``call_conf`` is the confidence of the call
 #: (P(blast) for a blast, 1 - P(blast) for a normal cell); empty = not assessed.
-CELL_FIELDS = ("cell_id", "x1_px", "y1_px", "x2_px", "y2_px", "det_class", "det_score", "cell_class",
-               "call_conf", "blast_prob", "review")
+CELL_FIELDS = (
+    "cell_id",
+    "x1_px",
+    "y1_px",
+    "x2_px",
+    "y2_px",
+    "det_class",
+    "det_score",
+    "cell_class",
+    "call_conf",
+    "blast_prob",
+    "review",
+)
 #: Optional per-cell keys written when the pipeline sets them (issue 12: fusion of the stages).
-EXTRA_CELL_FIELDS = ("call_by", "det_blast", "det_leukocyte", "clf_blast",
-                     # issue 24, the type stage: the cell's type ("" = not typed) and its confidence
-                     "cell_type", "type_conf")
-UNITS = {"x1_px": "px", "y1_px": "px", "x2_px": "px", "y2_px": "px", "det_score": "probability [0, 1]",
-         "call_conf": "probability [0, 1] of the call made", "blast_prob": "probability [0, 1] of blast",
-         "det_blast": "probability [0, 1]", "det_leukocyte": "probability [0, 1]",
-         "clf_blast": "probability [0, 1] (classifier alone)",
-         "type_conf": "probability [0, 1] of the cell type given",
-         "review": "\"uncertain\" when P(blast) is within the uncertain band of the call threshold",
-         "blast_pct": "percent of leukocytes",
-         "blast_pct_ci95": "percent, 95% interval over counting and call uncertainty (report.slide_stats)"}
+EXTRA_CELL_FIELDS = (
+    "call_by",
+    "det_blast",
+    "det_leukocyte",
+    "clf_blast",
+    # issue 24, the type stage: the cell's type ("" = not typed) and its confidence
+    "cell_type",
+    "type_conf",
+)
+UNITS = {
+    "x1_px": "px",
+    "y1_px": "px",
+    "x2_px": "px",
+    "y2_px": "px",
+    "det_score": "probability [0, 1]",
+    "call_conf": "probability [0, 1] of the call made",
+    "blast_prob": "probability [0, 1] of blast",
+    "det_blast": "probability [0, 1]",
+    "det_leukocyte": "probability [0, 1]",
+    "clf_blast": "probability [0, 1] (classifier alone)",
+    "type_conf": "probability [0, 1] of the cell type given",
+    "review": '"uncertain" when P(blast) is within the uncertain band of the call threshold',
+    "blast_pct": "percent of leukocytes",
+    "blast_pct_ci95": "percent, 95% interval over counting and call uncertainty (report.slide_stats)",
+}
 
 
 def _num(v: object, nd: int = 4) -> float | None:
@@ -48,8 +73,12 @@ def _num(v: object, nd: int = 4) -> float | None:
     return None if np.isnan(f) else round(f, nd)
 
 
-def cell_rows(det: sv.Detections, blast_class: str = "blast", blast_threshold: float = BLAST_THRESHOLD,
-              uncertain_band: float = 0.15) -> list[dict[str, Any]]:
+def cell_rows(
+    det: sv.Detections,
+    blast_class: str = "blast",
+    blast_threshold: float = BLAST_THRESHOLD,
+    uncertain_band: float = 0.15,
+) -> list[dict[str, Any]]:
     """Per-cell records (``CELL_FIELDS`` + any ``EXTRA_CELL_FIELDS`` present); boxes in pixels.
     Scores that were not assessed are ``None`` (empty in the CSV), never 0."""
     rows = []
@@ -59,11 +88,17 @@ def cell_rows(det: sv.Detections, blast_class: str = "blast", blast_threshold: f
         x1, y1, x2, y2 = (round(float(v), 1) for v in det.xyxy[i])
         cell_class, p = str(det.data[CELL_CLASS][i]), det.data[BLAST_PROB][i]
         row = {
-            "cell_id": i + 1, "x1_px": x1, "y1_px": y1, "x2_px": x2, "y2_px": y2,
+            "cell_id": i + 1,
+            "x1_px": x1,
+            "y1_px": y1,
+            "x2_px": x2,
+            "y2_px": y2,
             "det_class": str(det.data[CLASS_NAME][i]) if CLASS_NAME in det.data else "",
             "det_score": round(float(det.confidence[i]), 4) if det.confidence is not None else None,
-            "cell_class": cell_class, "call_conf": _num(call_confidence(cell_class, p, blast_class)),
-            "blast_prob": _num(p), "review": "uncertain" if unc[i] else "",
+            "cell_class": cell_class,
+            "call_conf": _num(call_confidence(cell_class, p, blast_class)),
+            "blast_prob": _num(p),
+            "review": "uncertain" if unc[i] else "",
         }
         count_only = CALL_BY in det.data and str(det.data[CALL_BY][i]) == "count"
         for k in extras:
@@ -75,9 +110,16 @@ def cell_rows(det: sv.Detections, blast_class: str = "blast", blast_threshold: f
     return rows
 
 
-def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, summary: SlideSummary,
-                provenance: dict[str, Any] | None = None, source: dict[str, Any] | None = None,
-                notes: list[str] | tuple[str, ...] = (), differential: dict[str, Any] | None = None) -> None:
+def write_cells(
+    rows: list[dict[str, Any]],
+    csv_path: Path,
+    json_path: Path,
+    summary: SlideSummary,
+    provenance: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
+    notes: list[str] | tuple[str, ...] = (),
+    differential: dict[str, Any] | None = None,
+) -> None:
     """Cell table as CSV and JSON (JSON also carries summary, units, source, provenance, notes); atomic.
 
     ``notes`` (how the image was read, e.g. its bit depth) go into the JSON and, when
@@ -90,22 +132,46 @@ def write_cells(rows: list[dict[str, Any]], csv_path: Path, json_path: Path, sum
     writer.writeheader()
     writer.writerows(csv_rows([{**r, "note": note} for r in rows] if note else rows))
     atomic_write_text(csv_path, buf.getvalue())
-    doc = {"source": source, "summary": summary.to_dict(), "units": UNITS,
-           "provenance": provenance, "cells": rows, "notes": list(notes)}
+    doc = {
+        "source": source,
+        "summary": summary.to_dict(),
+        "units": UNITS,
+        "provenance": provenance,
+        "cells": rows,
+        "notes": list(notes),
+    }
     if differential is not None:  # the type stage ran (leukoscan.pipeline.report.differential)
         doc["differential"] = differential
     atomic_write_json(json_path, doc)
 
 
-def save_annotated(path: Path, image: np.ndarray, det: sv.Detections, *, summary: SlideSummary | None = None,
-                   footer: list[str] | tuple[str, ...] = (), max_side: int | None = None,
-                   blast_class: str = "blast", blast_threshold: float, quality: int = 90,
-                   warnings: list[str] | tuple[str, ...] = (), uncertain_band: float = 0.15,
-                   differential: Any = None) -> None:
+def save_annotated(
+    path: Path,
+    image: np.ndarray,
+    det: sv.Detections,
+    *,
+    summary: SlideSummary | None = None,
+    footer: list[str] | tuple[str, ...] = (),
+    max_side: int | None = None,
+    blast_class: str = "blast",
+    blast_threshold: float,
+    quality: int = 90,
+    warnings: list[str] | tuple[str, ...] = (),
+    uncertain_band: float = 0.15,
+    differential: Any = None,
+) -> None:
     """Annotated canvas (:func:`leukoscan.pipeline.report.annotate.annotate`) to ``path``; format from the suffix."""
-    out = annotate(image, det, summary=summary, footer=footer, blast_class=blast_class,
-                   blast_threshold=blast_threshold, warnings=warnings, uncertain_band=uncertain_band,
-                   differential=differential)
+    out = annotate(
+        image,
+        det,
+        summary=summary,
+        footer=footer,
+        blast_class=blast_class,
+        blast_threshold=blast_threshold,
+        warnings=warnings,
+        uncertain_band=uncertain_band,
+        differential=differential,
+    )
     if max_side and max(out.shape[:2]) > max_side:
         import cv2
 

@@ -46,7 +46,7 @@ def poisson_binomial(p: np.ndarray) -> np.ndarray:
     pmf = np.zeros(len(p) + 1)
     pmf[0] = 1.0
     for i, pi in enumerate(np.clip(np.asarray(p, float), 0.0, 1.0)):
-        pmf[1:i + 2] = pmf[1:i + 2] * (1 - pi) + pmf[:i + 1] * pi
+        pmf[1 : i + 2] = pmf[1 : i + 2] * (1 - pi) + pmf[: i + 1] * pi
         pmf[0] *= 1 - pi
     return pmf
 
@@ -88,5 +88,17 @@ def slide_status(n: int, pct: float | None, lo: float | None, rule: Any, assesse
     return BORDERLINE if pct >= flag_pct else CLEAR
 
 
-__all__ = ["BORDERLINE", "CLEAR", "FLAG", "FLAG_RULES", "INSUFFICIENT", "NOT_ASSESSED", "NO_CELLS", "REVIEW",
-           "blast_interval", "poisson_binomial", "slide_status", "uncertain_mask"]
+__all__ = [
+    "BORDERLINE",
+    "CLEAR",
+    "FLAG",
+    "FLAG_RULES",
+    "INSUFFICIENT",
+    "NOT_ASSESSED",
+    "NO_CELLS",
+    "REVIEW",
+    "blast_interval",
+    "poisson_binomial",
+    "slide_status",
+    "uncertain_mask",
+]

@@ -61,10 +61,12 @@ class SlideRules:
     def describe(self) -> str:
         """The rule in words, for reports."""
         how = "its 95% lower bound" if self.flag_rule == "lower" else "its blast % (point estimate)"
-        return (f"a slide is called only with >= {self.min_cells} leukocytes (else \"insufficient cells\"); "
-                f"FLAG when {how} is >= {self.flag_pct:g}%"
-                + ("; \"borderline\" when only the point estimate is" if self.flag_rule == "lower" else "")
-                + f"; a cell is uncertain when |P(blast) - threshold| < {self.uncertain_band:g}")
+        return (
+            f'a slide is called only with >= {self.min_cells} leukocytes (else "insufficient cells"); '
+            f"FLAG when {how} is >= {self.flag_pct:g}%"
+            + ('; "borderline" when only the point estimate is' if self.flag_rule == "lower" else "")
+            + f"; a cell is uncertain when |P(blast) - threshold| < {self.uncertain_band:g}"
+        )
 
 
 def plural(n: int, word: str) -> str:
@@ -123,9 +125,17 @@ class SlideSummary:
         return cls(**known)
 
 
-def summarize(det: sv.Detections, *, image: str, image_hw: tuple[int, int], flag_pct: float | None = None,
-              rules: SlideRules | None = None, blast_class: str = "blast", call_by: str = "",
-              blast_threshold: float = BLAST_THRESHOLD) -> SlideSummary:
+def summarize(
+    det: sv.Detections,
+    *,
+    image: str,
+    image_hw: tuple[int, int],
+    flag_pct: float | None = None,
+    rules: SlideRules | None = None,
+    blast_class: str = "blast",
+    call_by: str = "",
+    blast_threshold: float = BLAST_THRESHOLD,
+) -> SlideSummary:
     """Slide summary and call under ``rules`` (``flag_pct``, when given, replaces its flag %).
     ``blasts``, ``blast_pct`` and ``uncertain`` are ``None`` when blasts were not assessed
     (``call_by="count"``: a detector without a blast class, no classifier); ``blast_pct`` is
@@ -136,9 +146,22 @@ def summarize(det: sv.Detections, *, image: str, image_hw: tuple[int, int], flag
     n = len(det)
     w, h = int(image_hw[1]), int(image_hw[0])
     if call_by == "count":
-        return SlideSummary(image, w, h, n, None, None, (None, None), False, rules.flag_pct, call_by,
-                            slide_status(n, None, None, rules, assessed=False), None, rules.min_cells,
-                            rules.flag_rule)
+        return SlideSummary(
+            image,
+            w,
+            h,
+            n,
+            None,
+            None,
+            (None, None),
+            False,
+            rules.flag_pct,
+            call_by,
+            slide_status(n, None, None, rules, assessed=False),
+            None,
+            rules.min_cells,
+            rules.flag_rule,
+        )
     k = int(np.sum(np.asarray(det.data.get(CELL_CLASS, []), dtype=object) == blast_class)) if n else 0
     probs = np.asarray(det.data.get(BLAST_PROB, np.full(n, np.nan)), float)
     pct = ci = None
@@ -153,8 +176,22 @@ def summarize(det: sv.Detections, *, image: str, image_hw: tuple[int, int], flag
         pct = round(pct, 2)
     status = slide_status(n, pct, ci[0] if ci else None, rules)
     unc = int(uncertain_mask(probs, blast_threshold, rules.uncertain_band).sum())
-    return SlideSummary(image, w, h, n, k, pct, ci or (None, None), status == FLAG, rules.flag_pct, call_by,
-                        status, unc, rules.min_cells, rules.flag_rule)
+    return SlideSummary(
+        image,
+        w,
+        h,
+        n,
+        k,
+        pct,
+        ci or (None, None),
+        status == FLAG,
+        rules.flag_pct,
+        call_by,
+        status,
+        unc,
+        rules.min_cells,
+        rules.flag_rule,
+    )
 
 
 __all__ = ["SlideRules", "SlideSummary", "plural", "summarize"]

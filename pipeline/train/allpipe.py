@@ -60,8 +60,11 @@ from leukoscan.pipeline.train.seam_fit import (
     slide_folds,
 )
 
-FUSION_INPUTS = {"detector+classifier": FEATURES, "detector": ("det_blast", "det_leukocyte"),
-                 "classifier": ("clf_blast",)}
+FUSION_INPUTS = {
+    "detector+classifier": FEATURES,
+    "detector": ("det_blast", "det_leukocyte"),
+    "classifier": ("clf_blast",),
+}
 
 
 @dataclass(frozen=True)
@@ -130,14 +133,20 @@ def _training_slides(run: str | Path) -> set[str]:
 def _fold_stage(cfg: AllPipelineConfig, run_dir: Path, data_dir: Path, slides: list[Slide]) -> list[str]:
     if cfg.fold_detectors:
         return [str(r) for r in cfg.fold_detectors]
-    fold = slide_folds([s.name for s in slides], [s.group for s in slides],
-                       [f"{s.label}_{s.camera}" for s in slides], cfg.folds, seed=cfg.seed)
+    fold = slide_folds(
+        [s.name for s in slides],
+        [s.group for s in slides],
+        [f"{s.label}_{s.camera}" for s in slides],
+        cfg.folds,
+        seed=cfg.seed,
+    )
     runs = []
     for f in range(cfg.folds):
         split_csv = run_dir / "folds" / f"fold{f}.csv"
         split_csv.parent.mkdir(parents=True, exist_ok=True)
-        split_csv.write_text("image,split\n" + "".join(
-            f"{Path(s).stem},{'val' if k == f else 'train'}\n" for s, k in fold.items()))
+        split_csv.write_text(
+            "image,split\n" + "".join(f"{Path(s).stem},{'val' if k == f else 'train'}\n" for s, k in fold.items())
+        )
         fdata = run_dir / "folds" / f"data{f}"
         if not (fdata / "splits").is_dir():
             prepare("all_idb1", data_root=cfg.data_root, out=fdata, overwrite=True, split_file=split_csv)
@@ -168,8 +177,9 @@ def load_detector(run: str | Path) -> Any:
     return detect.load(run)
 
 
-def cut_cells(slides: list[Slide], which: dict[str, str], *, conf: float, iou: float
-              ) -> list[tuple[Slide, np.ndarray, Any, str]]:
+def cut_cells(
+    slides: list[Slide], which: dict[str, str], *, conf: float, iou: float
+) -> list[tuple[Slide, np.ndarray, Any, str]]:
     """Every slide through its detector (``which[slide] = run``) with the pipeline's own
     :meth:`~leukoscan.pipeline.infer.cascade.Pipeline.detect` (leukocyte classes, one box per cell)
     -> ``(slide, image, cells, run name)`` for :func:`leukoscan.pipeline.train.cells.write_cells`."""
@@ -194,8 +204,18 @@ def _cells_stage(cfg: AllPipelineConfig, run_dir: Path, slides: list[Slide], whi
     return out
 
 
-def build_cells_dataset(data_dir: str | Path, split: str, detectors: list[str], out: str | Path, *,
-                        conf: float, iou: float, margin: float, size: int, log=print) -> Path:
+def build_cells_dataset(
+    data_dir: str | Path,
+    split: str,
+    detectors: list[str],
+    out: str | Path,
+    *,
+    conf: float,
+    iou: float,
+    margin: float,
+    size: int,
+    log=print,
+) -> Path:
     """The cells dataset of one split (``leukoscan prepare-data all_idb1_cells``).
 
     One detector run: it cuts every slide (reported as in-fold for slides it trained on).
@@ -206,8 +226,10 @@ def build_cells_dataset(data_dir: str | Path, split: str, detectors: list[str], 
         seen = _training_slides(detectors[0])
         n_in = sum(s.name in seen for s in slides)
         if n_in:
-            log(f"note: {detectors[0]} trained on {n_in} of these {len(slides)} slides: their cells are "
-                f"in-fold (give one detector per fold for out-of-fold cells)")
+            log(
+                f"note: {detectors[0]} trained on {n_in} of these {len(slides)} slides: their cells are "
+                f"in-fold (give one detector per fold for out-of-fold cells)"
+            )
         which = {s.name: detectors[0] for s in slides}
     else:
         which = _oof_detectors(detectors, slides)
@@ -222,25 +244,35 @@ def _load_cells(folder: str) -> tuple[list[np.ndarray], list[dict[str, str]]]:
 def _factory(cfg: AllPipelineConfig):
     def make() -> Any:
         kw = {"imgsz": cfg.classifier_imgsz} if cfg.classifier_imgsz else {}
-        return classify.build(cfg.classifier, num_classes=2, pretrained=False, class_names=("blast", "normal"),
-                              **kw)
+        return classify.build(cfg.classifier, num_classes=2, pretrained=False, class_names=("blast", "normal"), **kw)
+
     return make
 
 
 def _oof_stage(cfg: AllPipelineConfig, run_dir: Path, cells: dict[str, str], slides: list[Slide]) -> dict:
     seeds = fold_seed_list(cfg.seed, cfg.cv_seeds)
-    folds = [slide_folds([s.name for s in slides], [s.group for s in slides],
-                         [f"{s.label}_{s.camera}" for s in slides], cfg.cv_folds, seed=seed) for seed in seeds]
+    folds = [
+        slide_folds(
+            [s.name for s in slides],
+            [s.group for s in slides],
+            [f"{s.label}_{s.camera}" for s in slides],
+            cfg.cv_folds,
+            seed=seed,
+        )
+        for seed in seeds
+    ]
     out, shared = {}, {}  # one feature cache (content-keyed) for every margin and fold seed
     for m, folder in cells.items():
         images, rows = _load_cells(folder)
         labels = np.array([r["label"] for r in rows], dtype=object)
         fs = [np.array([fold[r["slide"]] for r in rows]) for fold in folds]
-        ps = [oof_classifier(images, labels, f, _factory(cfg), fit_cfg=FitCfg(seed=cfg.seed), shared=shared)
-              for f in fs]
+        ps = [
+            oof_classifier(images, labels, f, _factory(cfg), fit_cfg=FitCfg(seed=cfg.seed), shared=shared) for f in fs
+        ]
         path = run_dir / f"oof_m{m}.json"
-        atomic_write_json(path, {"fold_seeds": seeds, "fold": [f.tolist() for f in fs],
-                                 "clf_blast": [p.tolist() for p in ps]})
+        atomic_write_json(
+            path, {"fold_seeds": seeds, "fold": [f.tolist() for f in fs], "clf_blast": [p.tolist() for p in ps]}
+        )
         out[m] = str(path)
     return out
 
@@ -253,8 +285,7 @@ def _read_oof(path: str) -> tuple[list[int], list[np.ndarray], list[np.ndarray]]
     return o["fold_seeds"], [np.asarray(f) for f in o["fold"]], [np.asarray(p) for p in o["clf_blast"]]
 
 
-def _select_stage(cfg: AllPipelineConfig, cells: dict[str, str], oof: dict[str, str],
-                  slides: list[Slide]) -> dict:
+def _select_stage(cfg: AllPipelineConfig, cells: dict[str, str], oof: dict[str, str], slides: list[Slide]) -> dict:
     truth = {s.name: SlideTruth(len(s.blasts), len(s.leukocytes)) for s in slides}
     trials, inputs = [], {}
     for m, folder in cells.items():
@@ -276,8 +307,9 @@ def _select_stage(cfg: AllPipelineConfig, cells: dict[str, str], oof: dict[str, 
 
 
 def _features(rows: list[dict[str, str]], clf_blast: np.ndarray) -> np.ndarray:
-    return feature_matrix(np.array([float(r["det_blast"]) for r in rows]),
-                          np.array([float(r["det_leukocyte"]) for r in rows]), clf_blast)
+    return feature_matrix(
+        np.array([float(r["det_blast"]) for r in rows]), np.array([float(r["det_leukocyte"]) for r in rows]), clf_blast
+    )
 
 
 def _final_stage(cfg: AllPipelineConfig, run_dir: Path, state: State) -> dict:
@@ -287,25 +319,40 @@ def _final_stage(cfg: AllPipelineConfig, run_dir: Path, state: State) -> dict:
     labels = np.array([r["label"] for r in rows], dtype=object)
     keep = labels != "none"
     clf = _factory(cfg)()
-    clf.fit([im for im, k in zip(images, keep, strict=True) if k], (labels[keep] != "blast").astype(int),
-            FitCfg(seed=cfg.seed))
+    clf.fit(
+        [im for im, k in zip(images, keep, strict=True) if k],
+        (labels[keep] != "blast").astype(int),
+        FitCfg(seed=cfg.seed),
+    )
     clf_dir = run_dir / "classifier"
     clf.save(clf_dir)
     seeds, _, clf_blast = _read_oof(state["oof"][m])
-    how = (f"grouped {cfg.cv_folds}-fold CV over {len(set(r['slide'] for r in rows))} training slides "
-           f"(split {cfg.split}), repeated over {len(seeds)} fold seeds {seeds}, operating point chosen on their "
-           f"pooled out-of-fold results (out-of-fold classifier scores); objective blast % MAE / 100 "
-           f"+ (1 - cell blast F1); inputs {best['inputs']}, margin {best['margin']}")
+    how = (
+        f"grouped {cfg.cv_folds}-fold CV over {len(set(r['slide'] for r in rows))} training slides "
+        f"(split {cfg.split}), repeated over {len(seeds)} fold seeds {seeds}, operating point chosen on their "
+        f"pooled out-of-fold results (out-of-fold classifier scores); objective blast % MAE / 100 "
+        f"+ (1 - cell blast F1); inputs {best['inputs']}, margin {best['margin']}"
+    )
     x = np.concatenate([_features(rows, c) for c in clf_blast])
     fusion = Fusion(use=FUSION_INPUTS[best["inputs"]], chosen_by=how)
     fusion.fit(x, np.tile(labels, len(clf_blast)))
     fusion.save(run_dir / "fusion.json")
     # the one stored copy of the pipeline's chosen settings (leukoscan.pipeline.infer.settings.CHOSEN)
-    spec = {"detector": state["detector"], "classifier": str(clf_dir), "fusion": str(run_dir / "fusion.json"),
-            "margin": best["margin"], "conf": best["conf"], "reject": best["reject"],
-            "blast_threshold": best["blast"], "inputs": best["inputs"], "chosen_by": how,
-            "oof_scores": {k: best[k] for k in ("recall", "precision", "f1", "blast_pct_mae")},
-            "fitted_on": f"split {cfg.split}", "fold_seeds": seeds, "spread": best.get("spread", {})}
+    spec = {
+        "detector": state["detector"],
+        "classifier": str(clf_dir),
+        "fusion": str(run_dir / "fusion.json"),
+        "margin": best["margin"],
+        "conf": best["conf"],
+        "reject": best["reject"],
+        "blast_threshold": best["blast"],
+        "inputs": best["inputs"],
+        "chosen_by": how,
+        "oof_scores": {k: best[k] for k in ("recall", "precision", "f1", "blast_pct_mae")},
+        "fitted_on": f"split {cfg.split}",
+        "fold_seeds": seeds,
+        "spread": best.get("spread", {}),
+    }
     atomic_write_json(run_dir / "pipeline.json", spec)
     return spec
 
@@ -323,8 +370,10 @@ def train_all_pipeline(cfg: AllPipelineConfig, run_dir: str | Path, *, log=print
     slides = read_slides(data_dir, cfg.split)
     held = data_dir / "splits" / f"{HELD_OUT}.txt"
     n_held = len(held.read_text().split()) if held.is_file() else 0
-    log(f"fitted on: split {cfg.split} ({len(slides)} slides); every other split is not read"
-        + (f"; the data hold a {HELD_OUT!r} split ({n_held} slides): left alone" if n_held else ""))
+    log(
+        f"fitted on: split {cfg.split} ({len(slides)} slides); every other split is not read"
+        + (f"; the data hold a {HELD_OUT!r} split ({n_held} slides): left alone" if n_held else "")
+    )
     stages = [
         ("detector", lambda: cfg.detector or _train_detector(cfg, run_dir, "full", cfg.data)),
         ("folds", lambda: _fold_stage(cfg, run_dir, data_dir, slides) if cfg.cells_detector == "oof" else []),

@@ -28,8 +28,21 @@ from leukoscan.io import atomic_write_text, write_image
 from leukoscan.pipeline.infer.seam import cell_labels
 from leukoscan.schema import DET_BLAST, DET_LEUK
 
-INDEX_FIELDS = ("file", "label", "group", "split", "slide", "camera", "fold", "x1", "y1", "x2", "y2",
-                DET_BLAST, DET_LEUK)
+INDEX_FIELDS = (
+    "file",
+    "label",
+    "group",
+    "split",
+    "slide",
+    "camera",
+    "fold",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    DET_BLAST,
+    DET_LEUK,
+)
 
 
 @dataclass(frozen=True)
@@ -54,19 +67,28 @@ def read_slides(data_dir: str | Path, split: str) -> list[Slide]:
     data_dir = Path(data_dir)
     cfile = data_dir / "centroids" / f"{split}.json"
     if not cfile.is_file():
-        raise DataError(f"{cfile}: not a prepared ALL-IDB1 folder with a {split!r} split "
-                        f"(run: leukoscan prepare-data all_idb1)")
+        raise DataError(
+            f"{cfile}: not a prepared ALL-IDB1 folder with a {split!r} split (run: leukoscan prepare-data all_idb1)"
+        )
     cents = json.loads(cfile.read_text())
     meta = {r["file"]: r for r in read_csv_dicts(data_dir / "image_labels.csv")}
-    return [Slide(data_dir / "images" / split / file, int(meta[file]["label"]), meta[file]["group"],
-                  meta[file].get("camera", ""), split,
-                  np.asarray(cents[file].get("blast", []), float).reshape(-1, 2),
-                  np.asarray(cents[file].get("leukocyte", []), float).reshape(-1, 2))
-            for file in sorted(cents)]
+    return [
+        Slide(
+            data_dir / "images" / split / file,
+            int(meta[file]["label"]),
+            meta[file]["group"],
+            meta[file].get("camera", ""),
+            split,
+            np.asarray(cents[file].get("blast", []), float).reshape(-1, 2),
+            np.asarray(cents[file].get("leukocyte", []), float).reshape(-1, 2),
+        )
+        for file in sorted(cents)
+    ]
 
 
-def write_cells(found: Sequence[tuple[Slide, np.ndarray, Any, str]], out: str | Path, *,
-                margin: float, size: int) -> Path:
+def write_cells(
+    found: Sequence[tuple[Slide, np.ndarray, Any, str]], out: str | Path, *, margin: float, size: int
+) -> Path:
     """Write a prepared cells folder at ``out`` from ``(slide, image, cells, fold)`` tuples.
 
     ``cells``: grouped detections (:func:`detect_cells`). Crops: square, ``margin`` per side,
@@ -81,10 +103,23 @@ def write_cells(found: Sequence[tuple[Slide, np.ndarray, Any, str]], out: str | 
             rel = f"cells/{lab}/{slide.path.stem}_{k:03d}.png"
             write_image(out / rel, crop)
             x1, y1, x2, y2 = (round(float(v), 1) for v in cells.xyxy[k])
-            rows.append({"file": rel, "label": lab, "group": slide.group, "split": slide.split,
-                         "slide": slide.name, "camera": slide.camera, "fold": fold, "x1": x1, "y1": y1,
-                         "x2": x2, "y2": y2, DET_BLAST: round(float(cells.data[DET_BLAST][k]), 5),
-                         DET_LEUK: round(float(cells.data[DET_LEUK][k]), 5)})
+            rows.append(
+                {
+                    "file": rel,
+                    "label": lab,
+                    "group": slide.group,
+                    "split": slide.split,
+                    "slide": slide.name,
+                    "camera": slide.camera,
+                    "fold": fold,
+                    "x1": x1,
+                    "y1": y1,
+                    "x2": x2,
+                    "y2": y2,
+                    DET_BLAST: round(float(cells.data[DET_BLAST][k]), 5),
+                    DET_LEUK: round(float(cells.data[DET_LEUK][k]), 5),
+                }
+            )
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=INDEX_FIELDS)
     w.writeheader()

@@ -2,7 +2,8 @@
 
 Reads a prepared ``all_idb1`` folder (``images/<split>/``, ``centroids/<split>.json``,
 ``image_labels.csv``). Per cell: a blast centroid is found when it lies inside a box the
-pipeline called a blast (``pipeline.cfg.blast_class``; one-to-one matching, :func:`leukoscan.detect.evaluate.match_centroids`).
+pipeline called a blast (``pipeline.cfg.blast_class``; one-to-one matching,
+:func:`leukoscan.detect.evaluate.match_centroids`).
 Per slide: ALL is called when the slide is flagged (blast % >= ``flag_pct``: the point
 estimate, any number of cells, :data:`POINT_RULE`; the rule the benchmarks were measured with.
 ``infer``'s default rule adds a minimum of cells and uses the lower bound).
@@ -43,19 +44,34 @@ def _slide_row(pipeline: Pipeline, slide: Slide, flag_pct: float) -> dict[str, A
     pts, leuk, label = slide.blasts, slide.leukocytes, slide.label
     truth = cell_labels(det.xyxy, pts, leuk) if len(det) else np.zeros(0, dtype=object)
     n_true_cells = len(pts) + len(leuk)
-    s = summarize(det, image=file, image_hw=image.shape[:2], flag_pct=flag_pct,
-                  blast_class=blast_class, call_by=pipeline.call_by, rules=POINT_RULE)
+    s = summarize(
+        det,
+        image=file,
+        image_hw=image.shape[:2],
+        flag_pct=flag_pct,
+        blast_class=blast_class,
+        call_by=pipeline.call_by,
+        rules=POINT_RULE,
+    )
     true_pct = 100.0 * len(pts) / n_true_cells if n_true_cells else 0.0
-    return {"file": file, "size": f"{image.shape[1]}x{image.shape[0]}", "label": label,
-            "n_blast_centroids": len(pts), "n_leukocyte_centroids": len(leuk),
-            "n_pred_blasts": len(blast_boxes), "blast_hits": match_centroids(pts, blast_boxes),
-            "normal_found": int(np.sum(truth == "normal")),
-            "normal_called_normal": int(np.sum((truth == "normal") & ~called)),
-            "leukocytes": s.leukocytes, "true_leukocytes": n_true_cells,
-            "count_rel_error": round(abs(s.leukocytes - n_true_cells) / n_true_cells, 4) if n_true_cells else None,
-            "blast_pct": s.blast_pct or 0.0, "true_blast_pct": round(true_pct, 2),
-            "blast_pct_abs_error": round(abs((s.blast_pct or 0.0) - true_pct), 2),
-            "called_all": int(s.flagged)}
+    return {
+        "file": file,
+        "size": f"{image.shape[1]}x{image.shape[0]}",
+        "label": label,
+        "n_blast_centroids": len(pts),
+        "n_leukocyte_centroids": len(leuk),
+        "n_pred_blasts": len(blast_boxes),
+        "blast_hits": match_centroids(pts, blast_boxes),
+        "normal_found": int(np.sum(truth == "normal")),
+        "normal_called_normal": int(np.sum((truth == "normal") & ~called)),
+        "leukocytes": s.leukocytes,
+        "true_leukocytes": n_true_cells,
+        "count_rel_error": round(abs(s.leukocytes - n_true_cells) / n_true_cells, 4) if n_true_cells else None,
+        "blast_pct": s.blast_pct or 0.0,
+        "true_blast_pct": round(true_pct, 2),
+        "blast_pct_abs_error": round(abs((s.blast_pct or 0.0) - true_pct), 2),
+        "called_all": int(s.flagged),
+    }
 
 
 def _mean_ci(values: list[float], n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
@@ -68,8 +84,14 @@ def _mean_ci(values: list[float], n_boot: int = 2000, seed: int = 0) -> dict[str
     if np.ptp(v) == 0:  # every slide the same: the interval is the value (bootstrap needs spread)
         lo = hi = float(v[0])
     else:
-        ci = bootstrap((v,), np.mean, n_resamples=n_boot, method="percentile", confidence_level=0.95,
-                       random_state=np.random.default_rng(seed)).confidence_interval
+        ci = bootstrap(
+            (v,),
+            np.mean,
+            n_resamples=n_boot,
+            method="percentile",
+            confidence_level=0.95,
+            random_state=np.random.default_rng(seed),
+        ).confidence_interval
         lo, hi = float(ci.low), float(ci.high)
     return {"value": round(float(v.mean()), 2), "lo": round(lo, 2), "hi": round(hi, 2), "n": len(v)}
 
@@ -87,11 +109,12 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     neg = [r for r in rows if r["label"] == 0]
     counted = [r for r in rows if r["count_rel_error"] is not None]
     return {
-        "slides": len(rows), "all_slides": len(pos), "healthy_slides": len(neg),
+        "slides": len(rows),
+        "all_slides": len(pos),
+        "healthy_slides": len(neg),
         "cell_blast_recall": _prop(hits, n_gt),
         "cell_blast_precision": _prop(hits, n_pred),
-        "cell_specificity": _prop(sum(r["normal_called_normal"] for r in rows),
-                                   sum(r["normal_found"] for r in rows)),
+        "cell_specificity": _prop(sum(r["normal_called_normal"] for r in rows), sum(r["normal_found"] for r in rows)),
         "slide_sensitivity": _prop(sum(r["called_all"] for r in pos), len(pos)),
         "slide_specificity": _prop(sum(1 - r["called_all"] for r in neg), len(neg)),
         "blast_pct_mae": _mean_ci([r["blast_pct_abs_error"] for r in rows]),
@@ -100,8 +123,14 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def evaluate_pipeline(pipeline: Pipeline, data_dir: str | Path, split: str = "val", *,
-                      rules: SlideRules | None = None, progress: bool = True) -> dict[str, Any]:
+def evaluate_pipeline(
+    pipeline: Pipeline,
+    data_dir: str | Path,
+    split: str = "val",
+    *,
+    rules: SlideRules | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """-> ``{"overall": {...}, "by_camera": {name: {...}}, "slides": [rows]}``.
 
     Per group: cell blast recall/precision (centroid in a box called blast, one-to-one),
@@ -111,10 +140,15 @@ def evaluate_pipeline(pipeline: Pipeline, data_dir: str | Path, split: str = "va
     """
     flag_pct = (rules or SlideRules()).flag_pct
     slides = read_slides(data_dir, split)
-    rows = [_slide_row(pipeline, slide, flag_pct)
-            for slide in tqdm(slides, desc=f"slides ({split})", disable=not progress)]
+    rows = [
+        _slide_row(pipeline, slide, flag_pct) for slide in tqdm(slides, desc=f"slides ({split})", disable=not progress)
+    ]
     sizes = sorted({r["size"] for r in rows})
-    return {"split": split, "flag_pct": flag_pct, "call_by": pipeline.call_by,
-            "overall": _aggregate(rows),
-            "by_camera": {CAMERAS.get(s, s): _aggregate([r for r in rows if r["size"] == s]) for s in sizes},
-            "slides": rows}
+    return {
+        "split": split,
+        "flag_pct": flag_pct,
+        "call_by": pipeline.call_by,
+        "overall": _aggregate(rows),
+        "by_camera": {CAMERAS.get(s, s): _aggregate([r for r in rows if r["size"] == s]) for s in sizes},
+        "slides": rows,
+    }

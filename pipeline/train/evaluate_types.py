@@ -84,8 +84,9 @@ def _image_diff_error(truth: list[str], pred: list[str]) -> float:
     return float(np.mean([abs(100 * np.mean(p == k) - 100 * np.mean(t == k)) for k in kinds]))
 
 
-def evaluate_types(pipeline: Pipeline, bccd: str | Path, split: str = "val", *, gt_boxes: bool = False,
-                   iou: float = 0.5) -> dict[str, Any]:
+def evaluate_types(
+    pipeline: Pipeline, bccd: str | Path, split: str = "val", *, gt_boxes: bool = False, iou: float = 0.5
+) -> dict[str, Any]:
     """Per-cell and per-image figures of the type stage on BCCD ``split`` (see the module docstring)."""
     if pipeline.type_classifier is None:
         raise ConfigError("evaluating the differential needs a type classifier (--type-classifier RUN)")
@@ -114,12 +115,21 @@ def evaluate_types(pipeline: Pipeline, bccd: str | Path, split: str = "val", *, 
         truth = [named[0]] * len(boxes)
         truth_all += truth
         pred_all += got
-        images.append({"image": stem, "truth": named[0], "cells": len(boxes), "pred": got,
-                       "detections": len(det), "agree": all(g == named[0] for g in got),
-                       "diff_error_pts": round(_image_diff_error(truth, got), 2)})
+        images.append(
+            {
+                "image": stem,
+                "truth": named[0],
+                "cells": len(boxes),
+                "pred": got,
+                "detections": len(det),
+                "agree": all(g == named[0] for g in got),
+                "diff_error_pts": round(_image_diff_error(truth, got), 2),
+            }
+        )
     names = tuple(sorted(set(truth_all))) + tuple(sorted(set(pred_all) - set(truth_all)))
-    rep = multiclass_report(np.array([names.index(t) for t in truth_all], int),
-                            np.array([names.index(p) for p in pred_all], int), names)
+    rep = multiclass_report(
+        np.array([names.index(t) for t in truth_all], int), np.array([names.index(p) for p in pred_all], int), names
+    )
     rep_d = rep.to_dict()
     rep_d["recall"] = {k: v for k, v in rep_d["recall"].items() if v["n"]}  # truth classes only
     agree = sum(r["agree"] for r in images)
@@ -131,17 +141,27 @@ def evaluate_types(pipeline: Pipeline, bccd: str | Path, split: str = "val", *, 
             pooled[r.type] = {"true_pct": r.pct, "pred_pct": None if not pred_d.counted else pr.pct if pr else 0.0}
     for v in pooled.values():
         v["abs_error_pts"] = None if v["pred_pct"] is None else round(abs(v["pred_pct"] - v["true_pct"]), 2)
-    return {"split": split, "cells_from": "ground-truth WBC boxes" if gt_boxes else "the detector",
-            "n_cells": len(truth_all), "n_images": len(images), "left_out": left_out,
-            "per_cell": rep_d,
-            "per_image": {"agreement": wilson(agree, len(images)).to_dict() | {"k": agree, "n": len(images)},
-                          "diff_error_pts_mean": round(float(np.mean([r["diff_error_pts"] for r in images])), 2)
-                          if images else None},
-            "pooled_differential": {"types": pooled, "cells_true": true_d.counted, "cells_typed": pred_d.counted,
-                                    "mean_abs_error_pts": round(float(np.mean([v["abs_error_pts"] for v in
-                                                                               pooled.values()])), 2)
-                                    if pooled and pred_d.counted else None},
-            "images": images}
+    return {
+        "split": split,
+        "cells_from": "ground-truth WBC boxes" if gt_boxes else "the detector",
+        "n_cells": len(truth_all),
+        "n_images": len(images),
+        "left_out": left_out,
+        "per_cell": rep_d,
+        "per_image": {
+            "agreement": wilson(agree, len(images)).to_dict() | {"k": agree, "n": len(images)},
+            "diff_error_pts_mean": round(float(np.mean([r["diff_error_pts"] for r in images])), 2) if images else None,
+        },
+        "pooled_differential": {
+            "types": pooled,
+            "cells_true": true_d.counted,
+            "cells_typed": pred_d.counted,
+            "mean_abs_error_pts": round(float(np.mean([v["abs_error_pts"] for v in pooled.values()])), 2)
+            if pooled and pred_d.counted
+            else None,
+        },
+        "images": images,
+    }
 
 
 def type_shares(pipeline: Pipeline, folder: str | Path, split: str = "val") -> dict[str, Any]:
@@ -160,8 +180,10 @@ def type_shares(pipeline: Pipeline, folder: str | Path, split: str = "val") -> d
     out: dict[str, Any] = {"split": split, "images": len(recs), "cells_from": "annotated boxes"}
     for lab, got in sorted(by_class.items()):
         kinds = sorted(set(got))
-        out[lab] = {"n": len(got), "types": {k: {"count": got.count(k), **wilson(got.count(k), len(got)).to_dict()}
-                                             for k in kinds}}
+        out[lab] = {
+            "n": len(got),
+            "types": {k: {"count": got.count(k), **wilson(got.count(k), len(got)).to_dict()} for k in kinds},
+        }
     return out
 
 

@@ -35,8 +35,9 @@ REJECT_GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)  # 1.01 = no reject opti
 BLAST_GRID = tuple(round(v, 2) for v in np.arange(0.1, 0.91, 0.05))
 
 
-def slide_folds(slides: Sequence[str], groups: Sequence[str], strata: Sequence[str], k: int, *,
-                seed: int = 0) -> dict[str, int]:
+def slide_folds(
+    slides: Sequence[str], groups: Sequence[str], strata: Sequence[str], k: int, *, seed: int = 0
+) -> dict[str, int]:
     """``{slide: fold}``; a group never spans two folds; strata balanced as far as groups allow
     (:func:`leukoscan.classify.cv.grouped_stratified_kfold`)."""
     if len(set(groups)) < k:
@@ -46,8 +47,15 @@ def slide_folds(slides: Sequence[str], groups: Sequence[str], strata: Sequence[s
     return {slides[i]: f for f, (_, te) in enumerate(folds) for i in te}
 
 
-def oof_classifier(images: Sequence[np.ndarray], labels: np.ndarray, fold: np.ndarray,
-                   factory: Callable[[], Any], *, fit_cfg: Any = None, shared: dict | None = None) -> np.ndarray:
+def oof_classifier(
+    images: Sequence[np.ndarray],
+    labels: np.ndarray,
+    fold: np.ndarray,
+    factory: Callable[[], Any],
+    *,
+    fit_cfg: Any = None,
+    shared: dict | None = None,
+) -> np.ndarray:
     """Out-of-fold ``P(blast)`` ``(N,)``; ``labels`` in ``blast``/``normal``/``none``.
 
     For fold f a classifier from ``factory()`` (class names ``("blast", "normal")``) is
@@ -103,8 +111,9 @@ class SlideTruth:
         return 100.0 * self.blasts / n if n else 0.0
 
 
-def score_calls(kept: np.ndarray, blast: np.ndarray, labels: np.ndarray, slide: np.ndarray,
-                truth: dict[str, SlideTruth]) -> dict[str, float]:
+def score_calls(
+    kept: np.ndarray, blast: np.ndarray, labels: np.ndarray, slide: np.ndarray, truth: dict[str, SlideTruth]
+) -> dict[str, float]:
     """Cell blast recall/precision/F1 (vs all blast centroids) and blast % MAE over slides."""
     labels = np.asarray(labels, dtype=object)
     hits = int(np.sum(blast & (labels == "blast")))
@@ -122,8 +131,9 @@ def score_calls(kept: np.ndarray, blast: np.ndarray, labels: np.ndarray, slide: 
     return {"recall": rec, "precision": prec, "f1": f1, "blast_pct_mae": float(np.mean(errs))}
 
 
-def choose_operating_point(p: np.ndarray, det_conf: np.ndarray, labels: np.ndarray, slide: np.ndarray,
-                           truth: dict[str, SlideTruth]) -> dict[str, Any]:
+def choose_operating_point(
+    p: np.ndarray, det_conf: np.ndarray, labels: np.ndarray, slide: np.ndarray, truth: dict[str, SlideTruth]
+) -> dict[str, Any]:
     """Grid search (:data:`CONF_GRID` x :data:`REJECT_GRID` x :data:`BLAST_GRID`) on
     out-of-fold probabilities; ties go to the first grid point (lowest values)."""
     best: dict[str, Any] | None = None
@@ -139,16 +149,28 @@ def choose_operating_point(p: np.ndarray, det_conf: np.ndarray, labels: np.ndarr
     return best
 
 
-def choose_over_seeds(p_by_seed: Sequence[np.ndarray], det_conf: np.ndarray, labels: np.ndarray,
-                      slide: np.ndarray, truth: dict[str, SlideTruth], *, spread: bool = True) -> dict[str, Any]:
+def choose_over_seeds(
+    p_by_seed: Sequence[np.ndarray],
+    det_conf: np.ndarray,
+    labels: np.ndarray,
+    slide: np.ndarray,
+    truth: dict[str, SlideTruth],
+    *,
+    spread: bool = True,
+) -> dict[str, Any]:
     """The operating point chosen on the pooled out-of-fold predictions of every fold seed
     (each seed's copy of a slide counts as its own slide), plus with ``spread``: each seed's
     own choice and the pooled choice's scores on each seed (mean, min, max)."""
     n = len(p_by_seed)
     pooled_truth = {f"{r}:{s}": t for r in range(n) for s, t in truth.items()}
     pooled_slide = np.concatenate([np.array([f"{r}:{s}" for s in slide], dtype=object) for r in range(n)])
-    best = choose_operating_point(np.concatenate(list(p_by_seed)), np.tile(det_conf, n),
-                                  np.tile(np.asarray(labels, dtype=object), n), pooled_slide, pooled_truth)
+    best = choose_operating_point(
+        np.concatenate(list(p_by_seed)),
+        np.tile(det_conf, n),
+        np.tile(np.asarray(labels, dtype=object), n),
+        pooled_slide,
+        pooled_truth,
+    )
     best["n_fold_seeds"] = n
     if not spread:
         return best
@@ -158,10 +180,12 @@ def choose_over_seeds(p_by_seed: Sequence[np.ndarray], det_conf: np.ndarray, lab
         kept, blast = decide(p, det_conf, conf=best["conf"], reject=best["reject"], blast=best["blast"])
         at_best.append(score_calls(kept, blast, labels, slide, truth))
     best["spread"] = {
-        "chosen_per_seed": [{k: o[k] for k in ("conf", "reject", "blast", "objective", "blast_pct_mae", "f1")}
-                            for o in own],
-        "pooled_choice_per_seed": {k: _spread([s[k] for s in at_best]) for k in ("blast_pct_mae", "f1", "recall",
-                                                                                 "precision")},
+        "chosen_per_seed": [
+            {k: o[k] for k in ("conf", "reject", "blast", "objective", "blast_pct_mae", "f1")} for o in own
+        ],
+        "pooled_choice_per_seed": {
+            k: _spread([s[k] for s in at_best]) for k in ("blast_pct_mae", "f1", "recall", "precision")
+        },
         "blast_threshold_per_seed": _spread([o["blast"] for o in own]),
     }
     return best
