@@ -128,7 +128,8 @@ def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
         "started": time.strftime("%F %T"),
     }
     store: dict = {}
-    for m in models:
+    for k, m in enumerate(models, 1):
+        log(f"[{k}/{len(models)}] {m}: cross-validating")  # progress of a long benchmark, one line per model
         tcfg = model_config(cfg, m)
         try:
             res = cross_validate(tcfg, cells, feature_store=store)
