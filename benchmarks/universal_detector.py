@@ -52,25 +52,23 @@ def _coco(det, folder: Path, split: str) -> dict:
 
 
 def _allidb1_leukocyte_recall(det, folder: Path, conf: float, tile: int | None = None) -> dict:
-    from leukoscan.detect.evaluate import match_centroids
+    """:func:`leukoscan.detect.evaluate.centroid_hits` with every annotated leukocyte (blast or
+    not) as one class and every white-cell box as that class."""
+    from leukoscan.detect.evaluate import centroid_hits
     from leukoscan.io import read_image
+    from leukoscan.schema import CLASS_NAME
 
     cents = json.loads((folder / "centroids" / "val.json").read_text())
-    tot: dict[str, dict[str, int]] = {}
+    points, preds, sizes = {}, {}, {}
     for file, per_cls in sorted(cents.items()):
         img = read_image(folder / "images" / "val" / file)
         d = det.predict(img, conf=conf, tile=tile)
-        keep = np.isin(np.asarray(d.data.get("class_name", [])), LEUKOCYTE_CLASSES) if len(d) else []
-        boxes = d.xyxy[keep] if len(d) else np.zeros((0, 4))
-        pts = np.asarray([p for c in per_cls.values() for p in c], float).reshape(-1, 2)
-        tp = match_centroids(pts, boxes)
-        for key in ("all", f"{img.shape[1]}x{img.shape[0]}"):
-            t = tot.setdefault(key, {"tp": 0, "n_gt": 0, "n_boxes": 0, "slides": 0})
-            t["tp"] += int(tp)
-            t["n_gt"] += len(pts)
-            t["n_boxes"] += len(boxes)
-            t["slides"] += 1
-    return {k: {**v, "recall": v["tp"] / v["n_gt"] if v["n_gt"] else None} for k, v in tot.items()}
+        d = d[np.isin(np.asarray(d.data.get(CLASS_NAME, [])), LEUKOCYTE_CLASSES)] if len(d) else d
+        if len(d):
+            d.data[CLASS_NAME] = np.array(["leukocyte"] * len(d))
+        points[file] = {"leukocyte": [p for c in per_cls.values() for p in c]}
+        preds[file], sizes[file] = d, img.shape[:2]
+    return centroid_hits(points, preds, sizes)["leukocyte"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         out["all_idb1_devval_leukocyte_recall"] = _allidb1_leukocyte_recall(
             det, resolve("all_idb1", data_root=a.data_root), a.conf, a.tile
         )
-        print("all_idb1", out["all_idb1_devval_leukocyte_recall"]["all"], flush=True)
+        print(
+            "all_idb1",
+            {k: v for k, v in out["all_idb1_devval_leukocyte_recall"].items() if k != "by_image_size"},
+            flush=True,
+        )
     out["seconds"] = round(time.time() - t0, 1)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).with_suffix(".json").write_text(json.dumps(out, indent=2))

@@ -35,6 +35,7 @@ from leukoscan.classify.registry import CLASSIFIERS, build
 from leukoscan.config import check_min, save_config
 from leukoscan.data import canonical_kind, read_detection, resolve
 from leukoscan.data.fit_splits import check_fit_splits
+from leukoscan.data.pbc import center_crop
 from leukoscan.device import set_cpu_threads
 from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json, read_image
@@ -100,10 +101,7 @@ def cell_crops(
     cells = load_cells(folder, class_names)
     out: dict[str, tuple[list[np.ndarray], list[int]]] = {}
     for img, lab, split in zip(cells.images, cells.labels, cells.splits, strict=True):
-        h, w = img.shape[:2]
-        side = max(8, int(round(min(h, w) * center)))
-        y0, x0 = (h - side) // 2, (w - side) // 2
-        crop = cv2.resize(img[y0 : y0 + side, x0 : x0 + side], (imgsz, imgsz), interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(center_crop(img, center), (imgsz, imgsz), interpolation=cv2.INTER_AREA)
         out.setdefault(split, ([], []))
         out[split][0].append(crop)
         out[split][1].append(int(lab))

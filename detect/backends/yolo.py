@@ -109,14 +109,13 @@ class YoloDetector(BaseDetector):
         *,
         weights: Path | None = None,
         pretrained: bool | str = False,
-        model: Any = None,
         net: Any = None,
     ) -> None:
         self.meta = meta
         self._weights = Path(weights) if weights else None
         self._net = net  # a network LeukoScan rebuilt from the checkpoint (rebuild_ultralytics)
         self._want_pretrained = pretrained
-        self._model: Any = model
+        self._model: Any = None
         self.device = "cpu"
         self.threads = 0
 
@@ -156,8 +155,9 @@ class YoloDetector(BaseDetector):
                 f"pretrained={source}: weights of {blob['leukoscan']['backend']}, not "
                 f"{self.meta.backend}; use --model {blob['leukoscan']['backend']}"
             )
-        model = yolo_from_state(DetectorMeta.from_dict(blob["leukoscan"]), blob["state_dict"])
-        own = model.model.state_dict()
+        net = net_from_state(DetectorMeta.from_dict(blob["leukoscan"]), blob["state_dict"], path)
+        model = wrap_network(net, path)
+        own = net.state_dict()
         matched = intersect_dicts({k: v.float() for k, v in blob["state_dict"].items()}, own)
         print(f"init {self.meta.backend} from {label}: {len(matched)}/{len(own)} tensors", flush=True)
         model.ckpt = {"leukoscan_init": str(path)}
@@ -449,22 +449,24 @@ def init_weights_path(source: str, backend: str) -> tuple[Path, str]:
     return bundled_file(name), f"blood (bundled {name})"
 
 
-def yolo_from_state(meta: DetectorMeta, state: dict[str, Any]) -> Any:
-    """An ultralytics ``YOLO`` built from the architecture's own YAML + a state dict (no pickle)."""
-    from ultralytics import YOLO
+def net_from_state(meta: DetectorMeta, state: dict[str, Any], path: Path) -> Any:
+    """The network of a LeukoScan weights file, built from the architecture's own packaged YAML
+    (``meta.backend``) with every tensor of ``state`` fitting it (no pickle); the same kind of
+    network :func:`rebuild_ultralytics` returns, for :func:`wrap_network`."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
     from ultralytics.nn.tasks import DetectionModel
 
-    model = YOLO(f"{meta.backend}.yaml", task="detect")
     net = DetectionModel(f"{meta.backend}.yaml", nc=len(meta.class_names), verbose=False)
-    missing, unexpected = net.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
-    if missing or unexpected:
+    try:
+        net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except RuntimeError as e:
         raise BadInputError(
-            f"{meta.backend} weights do not fit the architecture: missing {missing[:3]}, unexpected {unexpected[:3]}"
-        )
+            f"{path}: {meta.backend} weights do not fit the architecture ({str(e).strip().splitlines()[0][:160]})"
+        ) from e
     net.names = dict(enumerate(meta.class_names))
-    net.args = model.model.args
-    model.model = net
-    return model
+    net.args = {**DEFAULT_CFG_DICT, "imgsz": meta.imgsz}
+    net.pt_path, net.task = str(path), "detect"
+    return net.float().eval()
 
 
 def save_weights_file(det: YoloDetector, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -500,7 +502,7 @@ def load_yolo(path: Path, ckpt: dict[str, Any]) -> YoloDetector:
     (``ckpt`` is then its ``.json`` sidecar, see :func:`leukoscan.detect.registry.load`)."""
     meta = DetectorMeta.from_dict(ckpt["leukoscan"]) if "leukoscan" in ckpt else meta_from_ultralytics(ckpt, path)
     if ckpt.get("format") == WEIGHTS_FORMAT:  # a LeukoScan weights file: rebuilt from YAML + tensors
-        return YoloDetector(meta, weights=path, model=yolo_from_state(meta, ckpt["state_dict"]))
+        return YoloDetector(meta, weights=path, net=net_from_state(meta, ckpt["state_dict"], path))
     record = ckpt.get("ema") or ckpt.get("model")
     net = rebuild_ultralytics(path, ckpt) if isinstance(record, LayerRecord) else None
     return YoloDetector(meta, weights=path, net=net)
