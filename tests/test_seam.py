@@ -342,6 +342,28 @@ def test_evaluate_pipeline_reports_counts_specificity_and_cameras(tmp_path):
     assert set(res["by_camera"]) == {"320x240"} and ov["blast_pct_mae"]["n"] == 6
 
 
+def test_evaluate_pipeline_count_only_says_blasts_not_assessed(tmp_path):
+    """A detector with no blast class and no classifier counts leukocytes: its blast figures are
+    "not assessed" (None), not a 0 recall and an error of the whole true blast %."""
+    from leukoscan.pipeline.infer.cascade import Pipeline
+    from leukoscan.pipeline.train.end_to_end import BLAST_FIGURES, evaluate_pipeline
+
+    class _WBCOnly(_OracleDetector):
+        class_names = ["WBC"]
+
+        def predict(self, image, **kw):
+            d = super().predict(image, **kw)
+            return _det(d.xyxy, d.confidence, ["WBC"] * len(d))
+
+    data = tmp_path / "all_idb1"
+    boxes, _, _ = _fake_allidb1(data, n_train=0, n_val=4)
+    res = evaluate_pipeline(Pipeline(_WBCOnly(boxes), None), data, "val", progress=False)
+    assert res["call_by"] == "count" and res["blasts_assessed"] is False
+    for agg in (res["overall"], *res["by_camera"].values()):
+        assert all(agg[k] is None for k in BLAST_FIGURES)
+        assert agg["count_within_10pct"]["n"] == 4  # the count is still scored
+
+
 def test_build_cells_dataset_in_fold_note_and_out_of_fold(tmp_path, monkeypatch):
     data = tmp_path / "all_idb1"
     boxes, train, _ = _fake_allidb1(data, n_train=6, n_val=2)

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"blast calls by: {res['call_by']}")
     for key, agg in [("all", res["overall"]), *res["by_camera"].items()]:
         v = {
-            k: agg[k]["value"]
+            k: agg[k]["value"] if agg[k] is not None else "not assessed"
             for k in (
                 "cell_blast_recall",
                 "cell_blast_precision",
@@ -94,10 +94,11 @@ def main(argv: list[str] | None = None) -> int:
                 "count_within_10pct",
             )
         }
+        mae = (agg["blast_pct_mae"] or {}).get("value", "not assessed")
         print(
             f"{key:>18}: slides {agg['slides']:3d}  cell blast recall {v['cell_blast_recall']}  precision "
             f"{v['cell_blast_precision']}  cell specificity {v['cell_specificity']}  slide sens "
-            f"{v['slide_sensitivity']}  spec {v['slide_specificity']}  blast% MAE {agg['blast_pct_mae']['value']}"
+            f"{v['slide_sensitivity']}  spec {v['slide_specificity']}  blast% MAE {mae}"
             f"  count within 10% {v['count_within_10pct']}"
         )
     if args.out:

@@ -101,14 +101,27 @@ def _prop(k: int, n: int) -> dict[str, Any]:
     return {**wilson(int(k), int(n)).to_dict(), "k": int(k), "n": int(n)}
 
 
-def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+#: The blast figures of :func:`_aggregate`; "not assessed" (None) when no blast call was made.
+BLAST_FIGURES = (
+    "cell_blast_recall",
+    "cell_blast_precision",
+    "cell_specificity",
+    "slide_sensitivity",
+    "slide_specificity",
+    "blast_pct_mae",
+)
+
+
+def _aggregate(rows: list[dict[str, Any]], assessed: bool = True) -> dict[str, Any]:
+    """Figures of a group of slides; with ``assessed=False`` (a count-only pipeline: no blast
+    calls) the blast figures are None, never the 0 recall / true-% error an absent call would give."""
     hits = sum(r["blast_hits"] for r in rows)
     n_gt = sum(r["n_blast_centroids"] for r in rows)
     n_pred = sum(r["n_pred_blasts"] for r in rows)
     pos = [r for r in rows if r["label"] == 1]
     neg = [r for r in rows if r["label"] == 0]
     counted = [r for r in rows if r["count_rel_error"] is not None]
-    return {
+    out = {
         "slides": len(rows),
         "all_slides": len(pos),
         "healthy_slides": len(neg),
@@ -121,6 +134,7 @@ def _aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "count_within_10pct": _prop(sum(r["count_rel_error"] <= 0.10 for r in counted), len(counted)),
         "count_rel_error_mean": _mean_ci([100 * r["count_rel_error"] for r in counted]),
     }
+    return out if assessed else {**out, **dict.fromkeys(BLAST_FIGURES)}
 
 
 def evaluate_pipeline(
@@ -144,11 +158,13 @@ def evaluate_pipeline(
         _slide_row(pipeline, slide, flag_pct) for slide in tqdm(slides, desc=f"slides ({split})", disable=not progress)
     ]
     sizes = sorted({r["size"] for r in rows})
+    assessed = pipeline.call_by != "count"
     return {
         "split": split,
         "flag_pct": flag_pct,
         "call_by": pipeline.call_by,
-        "overall": _aggregate(rows),
-        "by_camera": {CAMERAS.get(s, s): _aggregate([r for r in rows if r["size"] == s]) for s in sizes},
+        "blasts_assessed": assessed,
+        "overall": _aggregate(rows, assessed),
+        "by_camera": {CAMERAS.get(s, s): _aggregate([r for r in rows if r["size"] == s], assessed) for s in sizes},
         "slides": rows,
     }
