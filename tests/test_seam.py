@@ -407,3 +407,27 @@ def test_allpipe_in_fold_cells_use_the_full_detector(tmp_path, monkeypatch):
         allpipe.train_all_pipeline(
             allpipe.AllPipelineConfig(data=str(data), detector="x", cells_detector="half"), tmp_path / "bad"
         )
+
+
+def test_allpipe_classifier_and_detector_start_from_the_configured_weights(tmp_path, monkeypatch):
+    """classifier_pretrained / classifier_epochs reach every fit; detector_pretrained reaches the detector's config."""
+    import torch
+
+    from leukoscan import classify
+
+    built = []
+    real = classify.build
+    monkeypatch.setattr(classify, "build", lambda name, **kw: built.append(kw) or real(name, **kw))
+    cfg = allpipe.AllPipelineConfig(classifier="cnn", classifier_pretrained="pbc", classifier_epochs=3)
+    a, b = allpipe._factory(cfg)(), allpipe._factory(allpipe.AllPipelineConfig(classifier="cnn"))()
+    assert built[0]["pretrained"] == "pbc" and built[1]["pretrained"] is False
+    sa, sb = a.net.state_dict(), b.net.state_dict()
+    assert any(not torch.equal(sa[k], sb[k]) for k in sa if sa[k].is_floating_point())
+    assert allpipe._fit_cfg(cfg).epochs == 3 and allpipe._fit_cfg(cfg).seed == 0
+
+    seen = {}
+    monkeypatch.setattr(allpipe, "train", lambda dcfg, resume=False: seen.setdefault("cfg", dcfg) and "run")
+    allpipe._train_detector(allpipe.AllPipelineConfig(detector_pretrained="blood"), tmp_path, "full", "all_idb1")
+    assert seen.pop("cfg").pretrained == "blood"
+    allpipe._train_detector(allpipe.AllPipelineConfig(), tmp_path, "full", "all_idb1")
+    assert seen["cfg"].pretrained is True  # the detector config's own

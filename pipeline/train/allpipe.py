@@ -84,6 +84,14 @@ class AllPipelineConfig:
     cv_seeds: int = 5  # fold assignments of the CV; operating points chosen on their pooled results
     classifier: str = "handcrafted+svm"
     classifier_imgsz: int | None = None  # None: the classifier's own default input size
+    # the classifier's starting weights: False = random init; "pbc" = the bundled blood backbone
+    # (leukoscan/weights); a path = a backbone file (leukoscan pretrain-backbone). Ignored by
+    # classifiers without a network (handcrafted+svm).
+    classifier_pretrained: bool | str = False
+    classifier_epochs: int = 30  # epochs per fit of a network classifier (ignored by scikit-learn models)
+    # the detector's starting weights when this command trains it: None = detector_config's own
+    # ``pretrained``; "blood" = the bundled blood_fields detector; False = scratch; a .pt path
+    detector_pretrained: bool | str | None = None
     margins: list[float] = field(default_factory=lambda: [CROP_MARGIN, 0.3])
     crop_size: int = 256
     cell_conf: float = 0.05
@@ -111,6 +119,8 @@ class State:
 
 def _train_detector(cfg: AllPipelineConfig, run_dir: Path, name: str, data: str) -> str:
     over = {"data": data, "name": name, "project": str(run_dir / "detectors"), "seed": cfg.seed}
+    if cfg.detector_pretrained is not None:
+        over["pretrained"] = cfg.detector_pretrained
     if cfg.data_root:
         over["data_root"] = cfg.data_root
     path = Path(cfg.detector_config)
@@ -244,9 +254,19 @@ def _load_cells(folder: str) -> tuple[list[np.ndarray], list[dict[str, str]]]:
 def _factory(cfg: AllPipelineConfig):
     def make() -> Any:
         kw = {"imgsz": cfg.classifier_imgsz} if cfg.classifier_imgsz else {}
-        return classify.build(cfg.classifier, num_classes=2, pretrained=False, class_names=("blast", "normal"), **kw)
+        return classify.build(
+            cfg.classifier,
+            num_classes=2,
+            pretrained=cfg.classifier_pretrained,
+            class_names=("blast", "normal"),
+            **kw,
+        )
 
     return make
+
+
+def _fit_cfg(cfg: AllPipelineConfig) -> FitCfg:
+    return FitCfg(epochs=cfg.classifier_epochs, seed=cfg.seed)
 
 
 def _oof_stage(cfg: AllPipelineConfig, run_dir: Path, cells: dict[str, str], slides: list[Slide]) -> dict:
@@ -266,9 +286,7 @@ def _oof_stage(cfg: AllPipelineConfig, run_dir: Path, cells: dict[str, str], sli
         images, rows = _load_cells(folder)
         labels = np.array([r["label"] for r in rows], dtype=object)
         fs = [np.array([fold[r["slide"]] for r in rows]) for fold in folds]
-        ps = [
-            oof_classifier(images, labels, f, _factory(cfg), fit_cfg=FitCfg(seed=cfg.seed), shared=shared) for f in fs
-        ]
+        ps = [oof_classifier(images, labels, f, _factory(cfg), fit_cfg=_fit_cfg(cfg), shared=shared) for f in fs]
         path = run_dir / f"oof_m{m}.json"
         atomic_write_json(
             path, {"fold_seeds": seeds, "fold": [f.tolist() for f in fs], "clf_blast": [p.tolist() for p in ps]}
@@ -322,7 +340,7 @@ def _final_stage(cfg: AllPipelineConfig, run_dir: Path, state: State) -> dict:
     clf.fit(
         [im for im, k in zip(images, keep, strict=True) if k],
         (labels[keep] != "blast").astype(int),
-        FitCfg(seed=cfg.seed),
+        _fit_cfg(cfg),
     )
     clf_dir = run_dir / "classifier"
     clf.save(clf_dir)
