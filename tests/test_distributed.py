@@ -76,8 +76,10 @@ def _files(out: Path) -> dict[str, object]:
     return files
 
 
-def _ray(inputs, out, **kw):
-    return run_batch_ray(ray_helpers.factory(**kw), inputs, out, ray_options=RayOptions(workers=2), progress=False)
+def _ray(inputs, out, on_slide=None, **kw):
+    return run_batch_ray(
+        ray_helpers.factory(**kw), inputs, out, ray_options=RayOptions(workers=2), progress=False, on_slide=on_slide
+    )
 
 
 def test_ray_outputs_equal_single_process(local_ray, tmp_path):
@@ -87,7 +89,11 @@ def test_ray_outputs_equal_single_process(local_ray, tmp_path):
     Image.fromarray(make_smear(96, 128, seed=50).image).save(other / "s00.png")  # same stem -> s00_2
     inputs = [src, other / "s00.png", tmp_path / "missing.png"]
     single = run_batch(ray_helpers.make_pipeline(), inputs, tmp_path / "single")
-    dist = _ray(inputs, tmp_path / "ray")
+    seen = []
+    dist = _ray(inputs, tmp_path / "ray", on_slide=lambda rec, ms: seen.append((rec["key"], sorted(ms))))
+    # a line per slide as it lands on the driver (the one-process run's callback), with the workers' times
+    assert sorted(k for k, _ in seen) == sorted(single.timings) == sorted(dist.timings)
+    assert {tuple(m) for _, m in seen} == {("classify", "detect", "write")}
     assert dist.failures == single.failures  # corrupt, unsupported and missing inputs: same words, same order
     assert [Path(p).name for p, _ in dist.failures] == ["missing.png", "notes.txt", "broken.jpg"]
     assert dist.summaries == single.summaries

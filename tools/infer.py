@@ -208,8 +208,6 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.engine == "ray":
             res = _run_ray(args, cfg, typed, pipe, out, kw)
-            for s in res.summaries:
-                print(f"{s.image}: {s.words()}")
         else:
             res = run_batch(pipe, args.inputs, out, on_slide=_print_slide, **kw)
     except BaseException:
@@ -290,7 +288,7 @@ def _run_ray(
         typed=typed,
     )
     opts = RayOptions(address=args.address, device="cuda" if gpu else "cpu", workers=args.workers)
-    return run_batch_ray(factory, args.inputs, out, pipeline=pipe, ray_options=opts, **kw)
+    return run_batch_ray(factory, args.inputs, out, pipeline=pipe, ray_options=opts, on_slide=_print_slide, **kw)
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -94,8 +94,14 @@ def run_slide(
     t0 = time.perf_counter()
     while True:
         tries += 1
+        ms: dict[str, float] = {}
         try:
-            rec = {**head, "status": "ok", "manifest": runner.process_slide(pipeline, job, out_dir, **kw)}
+            rec = {
+                **head,
+                "status": "ok",
+                "manifest": runner.process_slide(pipeline, job, out_dir, timing=ms, **kw),
+                "ms": ms,  # detect / classify / write, as the one-process run times them
+            }
         except BadInputError as e:
             rec = {**head, "status": "failed", "error": str(e)}
         except Exception as e:  # noqa: BLE001 - one slide's bug must not end a cohort run
@@ -127,13 +133,14 @@ class SlideWorker:
         self.out_dir, self.settings, self.kw = Path(out_dir), settings, kw
 
     def __call__(self, rows: dict[str, Any]) -> dict[str, list]:
-        keys, status = [], []
+        keys, stems, status = [], [], []
         for source, key, stem, tries in zip(rows["source"], rows["key"], rows["stem"], rows["tries"], strict=True):
             job = SlideJob(Path(str(source)), str(key), str(stem))
             rec = run_slide(self.pipeline, job, self.out_dir, int(tries), self.settings, self.kw)
             keys.append(rec["key"])
+            stems.append(rec["stem"])
             status.append(rec["status"])
-        return {"key": keys, "status": status}
+        return {"key": keys, "stem": stems, "status": status}
 
 
 def _connect(address: str | None) -> bool:
@@ -160,7 +167,14 @@ def _pool_size(opts: RayOptions) -> int:
     return max(1, int(res.get("CPU", 1)) // opts.cpus_per_worker)
 
 
-def _run_pool(rows: list[dict[str, Any]], worker_kw: dict[str, Any], opts: RayOptions, progress: bool) -> None:
+def _run_pool(
+    rows: list[dict[str, Any]],
+    worker_kw: dict[str, Any],
+    opts: RayOptions,
+    progress: bool,
+    on_record: Callable[[str], None] | None = None,
+) -> None:
+    """Stream the slides through the actor pool; ``on_record(stem)`` as each slide's record lands."""
     import ray
     from tqdm import tqdm
 
@@ -179,8 +193,10 @@ def _run_pool(rows: list[dict[str, Any]], worker_kw: dict[str, Any], opts: RayOp
         max_restarts=MAX_TRIES - 1,
         max_task_retries=MAX_TRIES - 1,
     )
-    for _ in tqdm(ds.iter_rows(), total=len(rows), desc=f"slides ({n} Ray workers)", unit="img", disable=not progress):
-        pass
+    bar = tqdm(ds.iter_rows(), total=len(rows), desc=f"slides ({n} Ray workers)", unit="img", disable=not progress)
+    for row in bar:
+        if on_record is not None:
+            on_record(str(row["stem"]))
 
 
 def run_batch_ray(
@@ -197,12 +213,16 @@ def run_batch_ray(
     max_pixels: int | None = None,
     ray_options: RayOptions | None = None,
     progress: bool = True,
+    on_slide: Callable[[dict[str, Any], dict[str, float]], None] | None = None,
 ) -> BatchResult:
     """:func:`~leukoscan.pipeline.batch.runner.run_batch` on Ray; ``factory()`` builds the pipeline in each worker.
 
     ``factory`` must be picklable (``functools.partial(load_pipeline, ...)`` with absolute
     paths); ``pipeline``: the same pipeline in this process (for provenance; default
     ``factory()``). ``out_dir`` and the inputs must be visible to every node.
+    ``on_slide(record, ms)``: called in this process as each slide finishes on a worker, as
+    :func:`~leukoscan.pipeline.batch.runner.run_batch` calls it; the workers' times of every
+    slide are in ``BatchResult.timings``.
     """
     inputs = list(inputs)
     with locked_out_dir(out_dir) as out:
@@ -226,10 +246,18 @@ def run_batch_ray(
                 rows.append(
                     {"source": str(job.source), "key": job.key, "stem": job.stem, "tries": rec["tries"] if rec else 0}
                 )
+        result = BatchResult(out, skipped=skipped, failures=failures, provenance=prov)
         if rows:
             worker_kw = {"factory": factory, "out_dir": str(out), "settings": settings, "kw": kw}
-            _run_with_ray(rows, worker_kw, ray_options or RayOptions(), progress)
-        result = BatchResult(out, skipped=skipped, failures=failures, provenance=prov)
+
+            def landed(stem: str) -> None:
+                rec = json.loads(_record_path(out, stem).read_text())
+                if rec.get("status") == "ok":
+                    result.timings[rec["key"]] = rec.get("ms", {})
+                    if on_slide is not None:
+                        on_slide(rec["manifest"], rec.get("ms", {}))
+
+            _run_with_ray(rows, worker_kw, ray_options or RayOptions(), progress, landed)
         for job in jobs:
             rec = _read_record(out, job, settings) or _died(out, job, settings)
             if rec["status"] == "ok":
@@ -242,11 +270,17 @@ def run_batch_ray(
         return result
 
 
-def _run_with_ray(rows: list[dict[str, Any]], worker_kw: dict[str, Any], opts: RayOptions, progress: bool) -> None:
+def _run_with_ray(
+    rows: list[dict[str, Any]],
+    worker_kw: dict[str, Any],
+    opts: RayOptions,
+    progress: bool,
+    on_record: Callable[[str], None] | None = None,
+) -> None:
     started = _connect(opts.address)
     try:
         t0 = time.time()
-        _run_pool(rows, worker_kw, opts, progress)
+        _run_pool(rows, worker_kw, opts, progress, on_record)
         if progress:
             print(f"{len(rows)} slides in {time.time() - t0:.1f}s on Ray")
     finally:
