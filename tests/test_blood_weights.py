@@ -283,3 +283,14 @@ def test_infer_without_any_run_uses_the_bundled_detector_and_says_so(tmp_path, w
     assert init_weights_path("blood", "yolov8n")[0] == bundled.bundled_file("blood_fields_yolov8n")
     with pytest.raises(MissingModelError, match="bundled: blood_fields_yolov8n"):
         init_weights_path("blood", "yolov8s")
+
+
+def test_blood_init_counts_the_tensors_the_trained_network_receives(capsys):
+    """A 2-class run from the 3-class bundled detector: the count says the class head is new."""
+    from leukoscan.detect.backends.yolo import YoloDetector
+    from leukoscan.detect.base import DetectorMeta
+
+    det = YoloDetector(DetectorMeta(backend="yolov8n", class_names=["blast", "leukocyte"], imgsz=416))
+    det._blood_init("blood")
+    out = capsys.readouterr().out
+    assert "class head new: 3 -> 2 classes" in out and "355/355" not in out

@@ -155,11 +155,17 @@ class YoloDetector(BaseDetector):
                 f"pretrained={source}: weights of {blob['leukoscan']['backend']}, not "
                 f"{self.meta.backend}; use --model {blob['leukoscan']['backend']}"
             )
-        net = net_from_state(DetectorMeta.from_dict(blob["leukoscan"]), blob["state_dict"], path)
+        from ultralytics.nn.tasks import DetectionModel
+
+        source_meta = DetectorMeta.from_dict(blob["leukoscan"])
+        net = net_from_state(source_meta, blob["state_dict"], path)
         model = wrap_network(net, path)
-        own = net.state_dict()
-        matched = intersect_dicts({k: v.float() for k, v in blob["state_dict"].items()}, own)
-        print(f"init {self.meta.backend} from {label}: {len(matched)}/{len(own)} tensors", flush=True)
+        # what reaches the network this run trains (its own class count): the class head is new when it differs
+        target = DetectionModel(f"{self.meta.backend}.yaml", nc=len(self.meta.class_names), verbose=False).state_dict()
+        matched = intersect_dicts({k: v.float() for k, v in blob["state_dict"].items()}, target)
+        n_src, n_own = len(source_meta.class_names), len(self.meta.class_names)
+        head = f" (class head new: {n_src} -> {n_own} classes)" if n_src != n_own else ""
+        print(f"init {self.meta.backend} from {label}: {len(matched)}/{len(target)} tensors{head}", flush=True)
         model.ckpt = {"leukoscan_init": str(path)}
         self.meta.pretrained = label
         return model
