@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from leukoscan.schema import CLASS_NAME
-from leukoscan.verdict import LEUKOCYTE_CLASSES, VERDICT_CONF, Verdict, detector_verdict
+from leukoscan.schema import CLASS_NAME, DETECT_CONF
+from leukoscan.verdict import LEUKOCYTE_CLASSES, Verdict, detector_verdict
 
 if TYPE_CHECKING:
     import supervision as sv
@@ -32,7 +32,7 @@ def found_cells(
     gt: dict[str, Any],
     preds: dict[int, sv.Detections],
     *,
-    conf: float = VERDICT_CONF,
+    conf: float = DETECT_CONF,
     iou: float = 0.5,
     classes: tuple[str, ...] = LEUKOCYTE_CLASSES,
 ) -> tuple[int, int, str]:

@@ -38,6 +38,9 @@ CALL_BY = "call_by"
 #: Default P(blast) (fusion: blast share) at or above which a cell is called a blast: the one home
 #: of this setting (``PipelineConfig.blast_threshold`` and the outputs' defaults read it).
 BLAST_THRESHOLD = 0.5
+# Default detector score threshold at inference (``leukoscan infer --conf``) and of the training
+# verdict; a trained pipeline (train-all-pipeline) chooses its own, lower one by cross-validation.
+DETECT_CONF = 0.25
 #: The ways a blast call can be made, with the words the outputs use for them.
 CALL_METHODS = {
     "fusion": "fusion model over the stage scores",

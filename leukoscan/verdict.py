@@ -27,14 +27,14 @@ from typing import Any
 
 from leukoscan.io import atomic_write_json
 from leukoscan.runs import RunDir
+from leukoscan.schema import DETECT_CONF
 
 USABLE, WEAK, NOT_USABLE, NOT_JUDGED = "usable", "weak", "not usable", "not judged"
 COMPLETE, TRAINING, INTERRUPTED = "complete", "still training", "interrupted"
 NO_RECORD = "no training record"  # a folder holding weights but no config.yaml / metrics.json / status.json
 #: White-cell classes a detector verdict is measured on (the pipeline's leukocyte classes).
 LEUKOCYTE_CLASSES = ("WBC", "leukocyte", "blast")
-#: Score a box needs to count (``infer --conf`` default) and the recall cut-offs.
-VERDICT_CONF = 0.25
+#: Recall cut-offs (a box counts at the ``infer --conf`` default, schema.DETECT_CONF).
 DET_USABLE, DET_WEAK = 0.80, 0.50
 CLF_USABLE, CLF_WEAK = 0.80, 0.65
 STATUS = "status.json"
@@ -63,7 +63,7 @@ def _level(x: float, usable: float, weak: float) -> str:
 
 
 def detector_verdict(
-    found: int, total: int, *, what: str = "white cells", ap50: float | None = None, conf: float = VERDICT_CONF
+    found: int, total: int, *, what: str = "white cells", ap50: float | None = None, conf: float = DETECT_CONF
 ) -> Verdict:
     """Verdict from ``found`` of ``total`` annotated cells hit by a box scored >= ``conf``."""
     measure = {"found": found, "total": total, "conf": conf, "recall": None, "ap50": ap50, "what": what}
