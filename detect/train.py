@@ -305,7 +305,7 @@ def _resume_hint(run_dir: Path) -> None:
 
 
 def _check_multi_device(cfg: DetectTrainConfig) -> None:
-    kind = DETECTORS.entry(cfg.model).meta.get("kind")
+    kind = DETECTORS.kind_of(cfg.model)
     if ddp.world_size() > 1 and kind == "yolo":
         raise ConfigError(
             f"{cfg.model}: do not start YOLO under torchrun; pass the GPUs instead "

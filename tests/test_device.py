@@ -107,3 +107,16 @@ def test_every_model_tool_has_a_device_flag(tool):
 
     parser = importlib.import_module(f"leukoscan.tools.{tool}").get_args_parser()
     assert "--device" in parser.format_help()
+
+
+def test_multi_gpu_training_is_checked_by_the_backend_kind(monkeypatch):
+    """Faster R-CNN with a device list is refused (one process per GPU: torchrun); YOLO under torchrun too."""
+    from leukoscan import ddp
+    from leukoscan.detect.train import DetectTrainConfig, _check_multi_device
+
+    with pytest.raises(ConfigError, match="torchrun"):
+        _check_multi_device(DetectTrainConfig(model="fasterrcnn_mobilenet_v3_large_fpn", device="0,1"))
+    _check_multi_device(DetectTrainConfig(model="yolov8n", device="0,1"))  # ultralytics runs its own DDP
+    monkeypatch.setattr(ddp, "world_size", lambda: 2)
+    with pytest.raises(ConfigError, match="do not start YOLO under torchrun"):
+        _check_multi_device(DetectTrainConfig(model="yolov8n"))
