@@ -36,6 +36,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--slide-models",
         help="comma-separated whole-slide models besides the recipes' (default: every one; '' for none)",
     )
+    p.add_argument(
+        "--backbones",
+        default="",
+        help="'pbc': deep-feature recipes start from LeukoScan's blood backbones (default: random init)",
+    )
     return p
 
 
@@ -67,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         cache=a.cache,
         fold_seeds=a.fold_seeds,
         test_split=a.test_split,
+        backbones=a.backbones,
         **extra,
     )
     out = run_seed_table(cfg)

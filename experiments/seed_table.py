@@ -61,6 +61,9 @@ class SeedCfg:
     cache: str | None = None
     fold_seeds: int = 5  # every CV scheme repeated over this many fold assignments
     test_split: str | None = None  # fit on the dev splits, score this split once (the "test" scheme)
+    # deep-feature recipes' starting weights: "" = random init (the table's rows); "pbc" = LeukoScan's
+    # blood backbones (recipes whose network has none are left out, and said so)
+    backbones: str = ""
 
 
 def _machine() -> dict:
@@ -89,6 +92,19 @@ def _rows_kw(items: Items, cfg: SeedCfg) -> dict:
     return {"fold_seeds": cfg.fold_seeds, "dev": dev, "test": test}
 
 
+def _has_backbone(r, backbones: str) -> bool:
+    """Whether a deep-feature recipe has a ``backbones`` ("pbc") file for its network."""
+    from leukoscan.classify.models import blood_backbone
+    from leukoscan.errors import MissingModelError
+
+    if r.kind != "deep_features":
+        return False
+    try:
+        return blood_backbone(backbones, r.backbone).is_file()
+    except MissingModelError:
+        return False
+
+
 def _cell_row(name: str, cells: Items, cfg: SeedCfg, cache: Path | None, log) -> dict:
     r = RECIPES[name]
     t0 = time.time()
@@ -98,7 +114,9 @@ def _cell_row(name: str, cells: Items, cfg: SeedCfg, cache: Path | None, log) ->
         res = run_row(cells, torch_fit_predict(cells, r.backbone, r.size, epochs, cfg.seed), cfg.n_boot, cfg.seed, **kw)
         feat_s = 0.0
     else:
-        X, feat_s = cached(cache, f"cells_{name}_n{len(cells)}", lambda: r.extractor(seed=cfg.seed)(cells.images))
+        pre = cfg.backbones if r.kind == "deep_features" and cfg.backbones else False
+        key = f"cells_{name}_n{len(cells)}" + (f"_{cfg.backbones}" if pre else "")
+        X, feat_s = cached(cache, key, lambda: r.extractor(seed=cfg.seed, pretrained=pre)(cells.images))
         res = run_row(
             cells, sklearn_fit_predict(X, cells.labels, lambda: r.estimator(cfg.seed)), cfg.n_boot, cfg.seed, **kw
         )
@@ -233,6 +251,9 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
         out["cells_n"] = _counts(cells, cfg)
         log(f"cells: {out['cells_n']['splits']}")
     for name in cfg.recipes:
+        if cfg.backbones and not _has_backbone(RECIPES[name], cfg.backbones):
+            log(f"cells {name:14s} left out: no {cfg.backbones} backbone of {RECIPES[name].backbone or 'a network'}")
+            continue
         out["cells"][name] = _cell_row(name, cells, cfg, cache, log)
         atomic_write_json(json_path, out)
     if cfg.slides:

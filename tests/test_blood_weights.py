@@ -294,3 +294,16 @@ def test_blood_init_counts_the_tensors_the_trained_network_receives(capsys):
     det._blood_init("blood")
     out = capsys.readouterr().out
     assert "class head new: 3 -> 2 classes" in out and "355/355" not in out
+
+
+def test_deep_feature_recipes_start_from_the_blood_backbone_when_asked():
+    """The seed table's --backbones pbc: das2022 (MobileNetV2) gets blood features; VGG16 recipes have none."""
+    from leukoscan.classify.classical.recipes import RECIPES
+    from leukoscan.experiments.seed_table import _has_backbone
+
+    assert _has_backbone(RECIPES["das2022"], "pbc") and not _has_backbone(RECIPES["vogado2017"], "pbc")
+    x = [make_smear(100, 100, seed=1).image]
+    blood, scratch = RECIPES["das2022"].extractor(pretrained="pbc"), RECIPES["das2022"].extractor()
+    assert not np.allclose(blood(x), scratch(x))
+    with pytest.raises(MissingModelError):
+        RECIPES["vogado2017"].extractor(pretrained="pbc")

@@ -57,19 +57,29 @@ class Recipe:
     extra: dict = field(default_factory=dict)
 
     def extractor(
-        self, *, seed: int = 0, pretrained: bool = False, steps: Sequence[str] = (), imgsz: int | None = None
+        self, *, seed: int = 0, pretrained: bool | str = False, steps: Sequence[str] = (), imgsz: int | None = None
     ) -> Any:
-        """Deterministic feature extractor (classical or deep-feature recipes)."""
+        """Deterministic feature extractor (classical or deep-feature recipes).
+
+        ``pretrained`` (deep-feature recipes): False = random init (the seed table's rows), True =
+        ImageNet (download), ``"pbc"`` = LeukoScan's blood backbone of the recipe's network (or a
+        backbone file path); a network with no blood backbone is a MissingModelError.
+        """
         pre = PreprocessCfg(input_size=int(imgsz or self.size), steps=tuple(steps))
         if self.kind == "classical":
             return ClassicalExtractor(self.segmentation, self.features, pre, seed)
         if self.kind == "deep_features":
             import torch
 
+            from ..models import blood_backbone, load_backbone
             from ..models.torch_zoo import build_net  # heavy: imports torch
 
             torch.manual_seed(seed)
-            return DeepExtractor(build_net(self.backbone, num_classes=0, pretrained=pretrained), pre)
+            blood = blood_backbone(pretrained, self.backbone)
+            net = build_net(self.backbone, num_classes=0, pretrained=pretrained is True)
+            if blood is not None:
+                load_backbone(net, str(blood))
+            return DeepExtractor(net, pre)
         raise ConfigError(f"recipe {self.name!r} is trained end to end and has no extractor")
 
     def estimator(self, seed: int = 0) -> Any:
