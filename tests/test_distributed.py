@@ -169,3 +169,15 @@ def test_worker_death_is_retried_then_reported(local_ray, tmp_path):
     assert [s.image for s in res.summaries] == ["s00.png", "s01.png"]
     assert [(Path(p).name, m) for p, m in res.failures] == [("killer.png", f"{DIED} ({MAX_TRIES} tries)")]
     assert not list((tmp_path / "ray").glob("killer*"))  # no output of the slide that never finished
+
+
+def test_infer_on_ray_with_no_run_counts_with_the_bundled_detector(local_ray, tmp_path, monkeypatch, tool, capsys):
+    """The workers load what the driver loaded: the bundled detector and no classifier (they used to look
+    for a classifier run of their own and fail); a line per slide and the Speed line are printed."""
+    src = _cohort(tmp_path / "in", n=2, corrupt=False)
+    monkeypatch.chdir(tmp_path)  # no runs/ here
+    rc = tool("infer").main([str(src), "--engine", "ray", "--workers", "2", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "s00.png: " in out and "s01.png: " in out and "blasts not assessed" in out
+    assert "Speed: " in out and "(mean of 2 slides)" in out

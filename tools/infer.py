@@ -261,6 +261,7 @@ def _run_ray(
     args: argparse.Namespace, cfg: PipelineConfig, typed: dict[str, str], pipe: Pipeline, out: Path, kw: dict[str, Any]
 ) -> BatchResult:
     """The batch on Ray workers, each loading the models this process loaded (absolute paths)."""
+    import dataclasses
     import functools
     import importlib.util
 
@@ -275,12 +276,14 @@ def _run_ray(
     models = {
         role: str(Path(src.weights).absolute())
         for role, src in pipe.sources.items()
-        if role in ("detector", "classifier")
+        if role in ("detector", "classifier", "type_classifier")
     }
+    if "type_classifier" in models:  # the workers' working folder may differ: the file this process loaded
+        cfg = dataclasses.replace(cfg, type_classifier=models["type_classifier"])
     factory = functools.partial(
         load_pipeline,
         models.get("detector"),
-        False if args.no_classifier else models.get("classifier"),
+        models.get("classifier") or False,  # the workers load what this process loaded: no classifier here, none there
         cfg,
         onnx=args.onnx,
         pipeline=str(Path(args.pipeline).absolute()) if args.pipeline else None,
