@@ -286,7 +286,8 @@ def _oof_stage(cfg: AllPipelineConfig, run_dir: Path, cells: dict[str, str], sli
         images, rows = _load_cells(folder)
         labels = np.array([r["label"] for r in rows], dtype=object)
         fs = [np.array([fold[r["slide"]] for r in rows]) for fold in folds]
-        ps = [oof_classifier(images, labels, f, _factory(cfg), fit_cfg=_fit_cfg(cfg), shared=shared) for f in fs]
+        bar = tqdm(fs, desc=f"out-of-fold {cfg.classifier}, margin {m} ({cfg.cv_folds} folds per seed)", unit="seed")
+        ps = [oof_classifier(images, labels, f, _factory(cfg), fit_cfg=_fit_cfg(cfg), shared=shared) for f in bar]
         path = run_dir / f"oof_m{m}.json"
         atomic_write_json(
             path, {"fold_seeds": seeds, "fold": [f.tolist() for f in fs], "clf_blast": [p.tolist() for p in ps]}
