@@ -115,7 +115,7 @@ def seed_rows(out: dict) -> list[str]:
         base = name.split(" ")[0]
         r, sch = out["cells"][base]["recipe"], row["schemes"]
         lines.append(
-            f"| {r['system']} | `{base}` on whole slides (nucleus patches) | {r['paper_data']} | "
+            f"| {r['system']} | `{base}` on whole slides ({_slide_input(r)}) | {r['paper_data']} | "
             f"{r['reported']} | {_cell(sch.get('random'), ci=False)} | {_cell(sch.get('grouped'))} | "
             f"{_cell(sch.get('canon'))} | "
             + "".join(f"{c} | " for c in test(sch))
@@ -181,3 +181,10 @@ def write_markdown(out: dict, path: Path) -> Path:
     ]
     atomic_write_text(path, "\n".join(text))
     return path
+
+
+def _slide_input(recipe: dict) -> str:
+    """What a recipe's whole-slide row is computed from (experiments.whole_image)."""
+    if recipe.get("kind") == "deep_features":
+        return f"{recipe.get('backbone')} features of fixed-scale tiles"
+    return "nucleus patches"
