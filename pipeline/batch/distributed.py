@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,14 +167,8 @@ def _pool_size(opts: RayOptions) -> int:
     return max(1, int(res.get("CPU", 1)) // opts.cpus_per_worker)
 
 
-def _run_pool(
-    rows: list[dict[str, Any]],
-    worker_kw: dict[str, Any],
-    opts: RayOptions,
-    progress: bool,
-    on_record: Callable[[str], None] | None = None,
-) -> None:
-    """Stream the slides through the actor pool; ``on_record(stem)`` as each slide's record lands."""
+def _run_pool(rows: list[dict[str, Any]], worker_kw: dict[str, Any], opts: RayOptions, progress: bool) -> Iterator[str]:
+    """Stream the slides through the actor pool; yields each slide's stem as its record lands."""
     import ray
     from tqdm import tqdm
 
@@ -195,8 +189,7 @@ def _run_pool(
     )
     bar = tqdm(ds.iter_rows(), total=len(rows), desc=f"slides ({n} Ray workers)", unit="img", disable=not progress)
     for row in bar:
-        if on_record is not None:
-            on_record(str(row["stem"]))
+        yield str(row["stem"])
 
 
 def run_batch_ray(
@@ -280,7 +273,9 @@ def _run_with_ray(
     started = _connect(opts.address)
     try:
         t0 = time.time()
-        _run_pool(rows, worker_kw, opts, progress, on_record)
+        for stem in _run_pool(rows, worker_kw, opts, progress):
+            if on_record is not None:
+                on_record(stem)
         if progress:
             print(f"{len(rows)} slides in {time.time() - t0:.1f}s on Ray")
     finally:
