@@ -12,6 +12,7 @@ import supervision as sv
 
 from leukoscan.io import write_image
 from leukoscan.pipeline.infer import seam
+from leukoscan.pipeline.infer.cascade import read_pipeline_spec
 from leukoscan.pipeline.train import allpipe, seam_fit
 from leukoscan.synthetic import make_smear
 
@@ -251,8 +252,10 @@ def test_allpipe_trains_on_training_slides_only_out_of_fold(trained_allpipe):
     labels = {r["label"] for r in rows}
     assert labels == {"blast", "normal", "none"}  # the junk box of each slide is 'none'
     assert sum(r["label"] == "none" for r in rows) >= len(train)
-    spec = json.loads((run / "pipeline.json").read_text())
-    assert spec["detector"] == "full_run" and "grouped 3-fold CV" in spec["chosen_by"]
+    raw = json.loads((run / "pipeline.json").read_text())
+    assert raw["fusion"] == "fusion.json" and raw["classifier"] == "classifier"  # relative to the pipeline folder
+    spec = read_pipeline_spec(run / "pipeline.json")
+    assert Path(spec["detector"]).resolve() == Path("full_run").resolve() and "grouped 3-fold CV" in spec["chosen_by"]
     sel = json.loads((run / "state.json").read_text())["select"]
     assert {t["inputs"] for t in sel["trials"]} == set(allpipe.FUSION_INPUTS)
     fusion = seam.Fusion.load(spec["fusion"])
@@ -296,7 +299,7 @@ def test_pipeline_fused_and_detector_only_calls(trained_allpipe):
     from leukoscan.pipeline.report.summary import summarize
 
     run, boxes, train, val, _ = trained_allpipe
-    spec = json.loads((run / "pipeline.json").read_text())
+    spec = read_pipeline_spec(run / "pipeline.json")
     from leukoscan.io import read_image
 
     image = read_image(next((run.parent / "all_idb1" / "images" / "val").iterdir()))
@@ -431,3 +434,26 @@ def test_allpipe_classifier_and_detector_start_from_the_configured_weights(tmp_p
     assert seen.pop("cfg").pretrained == "blood"
     allpipe._train_detector(allpipe.AllPipelineConfig(), tmp_path, "full", "all_idb1")
     assert seen["cfg"].pretrained is True  # the detector config's own
+
+
+def test_pipeline_paths_are_read_from_the_pipeline_folder_whatever_the_working_folder(tmp_path, monkeypatch):
+    run = tmp_path / "runs" / "allpipe" / "p"
+    (run / "classifier").mkdir(parents=True)
+    (run / "fusion.json").write_text("{}")
+    det = tmp_path / "runs" / "detect" / "d" / "weights" / "last.pt"
+    det.parent.mkdir(parents=True)
+    det.write_bytes(b"")
+    spec = {"detector": "../../detect/d/weights/last.pt", "classifier": "classifier", "fusion": "fusion.json"}
+    spec |= {"margin": 0.15, "conf": 0.2, "reject": 0.6, "blast_threshold": 0.5}
+    (run / "pipeline.json").write_text(json.dumps(spec))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    got = read_pipeline_spec(run / "pipeline.json")
+    assert all(Path(got[k]).exists() for k in ("detector", "classifier", "fusion"))
+    # a file written before: paths relative to the training's working folder still read from there
+    monkeypatch.chdir(tmp_path)
+    old = spec | {"fusion": "runs/allpipe/p/fusion.json", "detector": "runs/detect/d/weights/last.pt"}
+    (run / "pipeline.json").write_text(json.dumps(old))
+    got = read_pipeline_spec(run / "pipeline.json")
+    assert got["fusion"] == "runs/allpipe/p/fusion.json" and got["detector"] == "runs/detect/d/weights/last.pt"

@@ -238,7 +238,19 @@ def read_pipeline_spec(spec_file: Path) -> dict[str, Any]:
     numbers = all(isinstance(spec[k], int | float) and not isinstance(spec[k], bool) for k in CHOSEN if k in spec)
     if not all(isinstance(spec[k], str) for k in ("detector", "fusion")) or not numbers:
         raise ConfigError(f"{spec_file}: detector/fusion must be paths and {', '.join(CHOSEN)} numbers")
+    for k in ("detector", "classifier", "fusion", "type_classifier"):
+        spec[k] = _spec_path(spec_file.parent, spec.get(k))
     return spec
+
+
+def _spec_path(folder: Path, value: Any) -> Any:
+    """A relative path of pipeline.json, read from its folder (how train-all-pipeline writes them);
+    files written before that held paths relative to the training's working folder: kept when only
+    that exists."""
+    if not isinstance(value, str) or not value or Path(value).is_absolute():
+        return value
+    here = folder / value
+    return str(here) if here.exists() or not Path(value).exists() else value
 
 
 def load_fusion(path: str | Path) -> Fusion:

@@ -27,6 +27,7 @@ is never read here):
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,10 +358,13 @@ def _final_stage(cfg: AllPipelineConfig, run_dir: Path, state: State) -> dict:
     fusion.fit(x, np.tile(labels, len(clf_blast)))
     fusion.save(run_dir / "fusion.json")
     # the one stored copy of the pipeline's chosen settings (leukoscan.pipeline.infer.settings.CHOSEN)
+    # paths relative to this folder (read_pipeline_spec resolves them there), so a pipeline works
+    # from any working folder and moves with its runs tree
+    rel = lambda p: os.path.relpath(Path(p).absolute(), run_dir.absolute())  # noqa: E731
     spec = {
-        "detector": state["detector"],
-        "classifier": str(clf_dir),
-        "fusion": str(run_dir / "fusion.json"),
+        "detector": rel(state["detector"]),
+        "classifier": rel(clf_dir),
+        "fusion": rel(run_dir / "fusion.json"),
         "margin": best["margin"],
         "conf": best["conf"],
         "reject": best["reject"],
