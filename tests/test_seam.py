@@ -457,3 +457,6 @@ def test_pipeline_paths_are_read_from_the_pipeline_folder_whatever_the_working_f
     (run / "pipeline.json").write_text(json.dumps(old))
     got = read_pipeline_spec(run / "pipeline.json")
     assert got["fusion"] == "runs/allpipe/p/fusion.json" and got["detector"] == "runs/detect/d/weights/last.pt"
+    monkeypatch.chdir(elsewhere)  # ... and from any other folder: the folders above the pipeline's
+    got = read_pipeline_spec(run / "pipeline.json")
+    assert Path(got["fusion"]) == run / "fusion.json" and Path(got["detector"]) == det

@@ -244,13 +244,16 @@ def read_pipeline_spec(spec_file: Path) -> dict[str, Any]:
 
 
 def _spec_path(folder: Path, value: Any) -> Any:
-    """A relative path of pipeline.json, read from its folder (how train-all-pipeline writes them);
-    files written before that held paths relative to the training's working folder: kept when only
-    that exists."""
+    """A relative path of pipeline.json, read from its folder (how train-all-pipeline writes them).
+
+    Files written before that hold paths relative to the training's working folder, which held
+    ``runs/``: tried from the working folder, then from each folder above the pipeline's.
+    """
     if not isinstance(value, str) or not value or Path(value).is_absolute():
         return value
     here = folder / value
-    return str(here) if here.exists() or not Path(value).exists() else value
+    tries = [here, Path(value), *(up / value for up in folder.absolute().parents)]
+    return str(next((t for t in tries if t.exists()), here))
 
 
 def load_fusion(path: str | Path) -> Fusion:
