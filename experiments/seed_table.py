@@ -19,7 +19,8 @@ import numpy as np
 
 from leukoscan.classify.classical.classifiers import build_estimator
 from leukoscan.classify.classical.recipes import RECIPES, SEED_ORDER
-from leukoscan.errors import ConfigError
+from leukoscan.classify.models import blood_backbone
+from leukoscan.errors import ConfigError, MissingModelError
 from leukoscan.experiments import whole_image as wi
 from leukoscan.experiments.reproduce import (
     DEV_SPLITS,
@@ -94,8 +95,6 @@ def _rows_kw(items: Items, cfg: SeedCfg) -> dict:
 
 def _has_backbone(r, backbones: str) -> bool:
     """Whether a deep-feature recipe has a ``backbones`` ("pbc") file for its network."""
-    from leukoscan.classify.models import blood_backbone
-    from leukoscan.errors import MissingModelError
 
     if r.kind != "deep_features":
         return False

@@ -30,7 +30,7 @@ from typing import Any
 from leukoscan.errors import ConfigError
 
 from ..model import DeepExtractor, SklearnClassifier
-from ..models import _torch_builder
+from ..models import _torch_builder, blood_backbone, load_backbone
 from ..preprocess import PreprocessCfg
 from .classifiers import build_estimator
 from .extractor import ClassicalExtractor
@@ -71,7 +71,6 @@ class Recipe:
         if self.kind == "deep_features":
             import torch
 
-            from ..models import blood_backbone, load_backbone
             from ..models.torch_zoo import build_net  # heavy: imports torch
 
             torch.manual_seed(seed)
