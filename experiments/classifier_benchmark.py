@@ -10,8 +10,6 @@ re-runs the best model under a plain random split to show leakage inflation.
 
 from __future__ import annotations
 
-import platform
-import subprocess
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +25,7 @@ from leukoscan.config import to_dict
 from leukoscan.data.fit_splits import check_fit_splits, plan_fit
 from leukoscan.device import set_cpu_threads
 from leukoscan.io import atomic_write_json, atomic_write_text
+from leukoscan.machine import machine_info
 
 COLUMNS = (
     ("sensitivity", "Sens"),
@@ -83,27 +82,6 @@ def model_config(cfg: BenchConfig, model: str, split: str = "grouped") -> TrainC
     )
 
 
-def _machine() -> dict:
-    import os
-
-    import torch
-
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "commit": commit,
-    }
-
-
 def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
     """Cross-validate the zoo; returns (and writes) the results dict."""
     set_cpu_threads()  # LEUKOSCAN_THREADS or all cores
@@ -120,7 +98,7 @@ def run_benchmark(cfg: BenchConfig, cells: Any = None, log=print) -> dict:
         models.sort(key=lambda m: (CLASSIFIERS.kind_of(m) != "sklearn", not m.startswith("handcrafted"), m))
     out = {
         "config": to_dict(cfg),
-        "machine": _machine(),
+        "machine": machine_info(),
         "n": len(cells),
         "splits": plan.to_dict(),
         "class_names": list(cells.class_names),

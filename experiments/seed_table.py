@@ -7,8 +7,6 @@ Entry point: :func:`run_seed_table` (used by ``benchmarks/seed_reproduction.py``
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from leukoscan.experiments.reproduce import (
 )
 from leukoscan.experiments.seed_report import write_markdown
 from leukoscan.io import atomic_write_json
+from leukoscan.machine import machine_info
 from leukoscan.synthetic import make_cell_crop
 
 # Whole-slide models besides the recipes: name -> (features, classifier, note)
@@ -65,27 +64,6 @@ class SeedCfg:
     # deep-feature recipes' starting weights: "" = random init (the table's rows); "pbc" = LeukoScan's
     # blood backbones (recipes whose network has none are left out, and said so)
     backbones: str = ""
-
-
-def _machine() -> dict:
-    import torch
-
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    dirty = bool(
-        subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    )
-    return {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "commit": commit + ("+dirty" if dirty else ""),
-    }
 
 
 def _rows_kw(items: Items, cfg: SeedCfg) -> dict:
@@ -238,7 +216,7 @@ def run_seed_table(cfg: SeedCfg, log=print) -> dict:
     cache = Path(cfg.cache) if cfg.cache else None
     out: dict[str, Any] = {
         "config": cfg.__dict__ | {"recipes": list(cfg.recipes), "slide_models": list(cfg.slide_models)},
-        "machine": _machine(),
+        "machine": machine_info(),
         "started": time.strftime("%F %T %Z"),
         "cells": {},
         "slides": {},

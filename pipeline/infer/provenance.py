@@ -9,13 +9,11 @@ each annotated image (:func:`provenance_lines`).
 
 from __future__ import annotations
 
-import functools
-import subprocess
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leukoscan import __version__
+from leukoscan.machine import git_commit
 from leukoscan.pipeline.infer.sources import BUNDLED, GIVEN, NEWEST
 from leukoscan.pipeline.report.summary import SlideRules
 from leukoscan.schema import CALL_METHODS
@@ -23,31 +21,6 @@ from leukoscan.verdict import RunState, Verdict
 
 if TYPE_CHECKING:
     from leukoscan.pipeline.infer.cascade import Pipeline
-
-
-@functools.cache
-def git_commit() -> str | None:
-    """Commit of the checkout the package runs from (``+dirty`` with local changes), or None."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / ".git").exists():
-        return None
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{head}+dirty" if dirty else head or None
 
 
 def _tiling(pipeline: Pipeline) -> dict[str, Any]:
