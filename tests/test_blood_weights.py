@@ -78,6 +78,34 @@ def test_blood_fields_leaves_out_txl_copies_of_bccd_val(tmp_path):
     assert {r.path.name for r in read_detection(out, "val")} == {"bccd_B2.jpg", "bccd_B3.jpg"}
     report = json.loads((out / "report.json").read_text())
     assert "txl_t_leak.jpg" in json.dumps(report)
+    # the TXL-PBC-only single-source set: no BCCD train, the same dedup, the same val
+    txl_only = prepare("blood_fields_txl", data_root=root, out=tmp_path / "txl")
+    assert {r.path.name for r in read_detection(txl_only, "train")} == {"txl_t_own.jpg"}
+    assert {r.path.name for r in read_detection(txl_only, "val")} == {"bccd_B2.jpg", "bccd_B3.jpg"}
+
+
+def test_allidb1_variant_pseudo_labels_only_red_cells_and_platelets_away_from_leukocytes(bench):
+    """The local ALL-IDB1 variant (issue 20): ALL-IDB1 labels leukocytes only, so red cells and
+    platelets come from the teacher; its WBC boxes, weak boxes and boxes on an annotated
+    leukocyte are not used; tiles stay inside the slide."""
+    import supervision as sv
+
+    mod = bench("blood_fields_allidb1")
+
+    class Teacher:
+        def predict(self, image, *, conf, tile):
+            assert tile == 0  # the tile is already at the detector's scale
+            xyxy = np.array([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30], [70, 70, 80, 80], [5, 80, 9, 84]], float)
+            d = sv.Detections(xyxy=xyxy, confidence=np.array([0.9, 0.9, 0.9, 0.1, 0.6]))
+            d.data["class_name"] = np.array(["RBC", "RBC", "WBC", "RBC", "Platelets"])
+            return d
+
+    wbc = np.array([[48, 48, 62, 62]], np.float32)  # an annotated leukocyte under the 2nd RBC box
+    boxes, names = mod.pseudo_boxes(Teacher(), np.zeros((100, 100, 3), np.uint8), wbc, conf=0.25)
+    assert names == ["RBC", "Platelets"]
+    assert boxes.tolist() == [[0, 0, 10, 10], [5, 80, 9, 84]]
+    assert mod.centred_window(5, 5, 448, 2592, 1944) == (0, 0, 448, 448)
+    assert mod.centred_window(2590, 1940, 448, 2592, 1944) == (2144, 1496, 2592, 1944)
 
 
 # ---- PBC converter ----------------------------------------------------------------------------

@@ -19,6 +19,9 @@ Splits (files prefixed ``bccd_`` / ``txl_`` so names cannot collide):
   middle); the same cell recoloured scores ~0.55+ (looked at by eye).
 The copies found are listed in the quality report (``copy_of_bccd_val``, ``copy_of_train``).
 BCCD's official test images are not used (held back), nor TXL-PBC test.
+
+``blood_fields_txl`` is the TXL-PBC-only single-source set of the comparison (train = TXL-PBC
+train minus copies of BCCD val; the same ``val`` and ``val_txl``).
 """
 
 from __future__ import annotations
@@ -75,23 +78,23 @@ def _drop_copies(
     return [it for it in items if it.src not in copies]
 
 
-@converter("blood_fields")
-def convert_blood_fields(
+def _convert(
+    name: str,
     src: Path,
     stage: Path,
     final: Path,
     report: QualityReport,
+    progress: bool,
     *,
-    progress: bool = True,
+    with_bccd_train: bool,
 ) -> None:
-    """``src`` = the data root holding ``BCCD/`` and ``TXL_PBC/``."""
     bccd, txl = src / "BCCD", src / "TXL_PBC"
     for d in (bccd, txl):
         if not d.is_dir():
-            raise DataError(f"blood_fields: {d} is missing (needs BCCD/ and TXL_PBC/ under the data root)")
+            raise DataError(f"{name}: {d} is missing (needs BCCD/ and TXL_PBC/ under the data root)")
     b_train, b_val = _bccd(bccd, "train", report), _bccd(bccd, "val", report)
     t_train = _drop_copies(_txl(txl, "train", report), b_val, "copy_of_bccd_val", report, progress)
-    train = b_train + t_train
+    train = (b_train if with_bccd_train else []) + t_train
     t_val = _drop_copies(_txl(txl, "val", report), b_train, "copy_of_train", report, progress)
     t_val = _drop_copies(t_val, t_train, "copy_of_train", report, progress, SINGLE_CELL_THRESHOLD)
     report.note(
@@ -102,3 +105,31 @@ def convert_blood_fields(
     for name, items in splits.items():
         report.count(name, [lab for it in items for lab in it.labels], len(items))
     write_detection(stage, final, splits, BCCD_NAMES, progress=progress)
+
+
+@converter("blood_fields")
+def convert_blood_fields(
+    src: Path,
+    stage: Path,
+    final: Path,
+    report: QualityReport,
+    *,
+    progress: bool = True,
+) -> None:
+    """``src`` = the data root holding ``BCCD/`` and ``TXL_PBC/``."""
+    _convert("blood_fields", src, stage, final, report, progress, with_bccd_train=True)
+
+
+@converter("blood_fields_txl")
+def convert_blood_fields_txl(
+    src: Path,
+    stage: Path,
+    final: Path,
+    report: QualityReport,
+    *,
+    progress: bool = True,
+) -> None:
+    """The TXL-PBC-only single-source set of the comparison: train = TXL-PBC train minus copies
+    of BCCD val (BCCD train is not used); ``val`` and ``val_txl`` as in ``blood_fields``, so
+    the figures of the two sets are on the same images. ``src`` = the data root."""
+    _convert("blood_fields_txl", src, stage, final, report, progress, with_bccd_train=False)
