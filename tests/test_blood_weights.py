@@ -95,7 +95,9 @@ def test_allidb1_variant_pseudo_labels_only_red_cells_and_platelets_away_from_le
     class Teacher:
         def predict(self, image, *, conf, tile):
             assert tile == 0  # the tile is already at the detector's scale
-            xyxy = np.array([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30], [70, 70, 80, 80], [5, 80, 9, 84]], float)
+            xyxy = np.array(
+                [[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30], [70, 70, 80, 80], [5, 80, 9, 84]], float
+            )
             d = sv.Detections(xyxy=xyxy, confidence=np.array([0.9, 0.9, 0.9, 0.1, 0.6]))
             d.data["class_name"] = np.array(["RBC", "RBC", "WBC", "RBC", "Platelets"])
             return d
