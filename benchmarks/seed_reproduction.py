@@ -39,7 +39,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backbones",
         default="",
-        help="'pbc': deep-feature recipes start from LeukoScan's blood backbones (default: random init)",
+        help="'pbc': deep recipes start from LeukoScan's bundled blood backbones, or a file pattern with "
+        "{net} (runs/classify/pbc_{net}/backbone.pt) (default: random init)",
     )
     return p
 

@@ -188,12 +188,14 @@ def sklearn_fit_predict(X: np.ndarray, y: np.ndarray, make: Callable[[], Any]):
     return fp
 
 
-def torch_fit_predict(items: Items, net: str, size: int, epochs: int, seed: int):
+def torch_fit_predict(items: Items, net: str, size: int, epochs: int, seed: int, pretrained: bool | str = False):
+    """Fine-tune ``net`` in every fold; ``pretrained``: False (random init) or a blood backbone."""
+
     def fp(tr: np.ndarray, te: np.ndarray) -> np.ndarray:
         import torch
 
         torch.manual_seed(seed)
-        clf = _torch_builder(net)(num_classes=2, pretrained=False, imgsz=size)
+        clf = _torch_builder(net)(num_classes=2, pretrained=pretrained, imgsz=size)
         clf.fit(
             [items.images[i] for i in tr], items.labels[tr], FitCfg(epochs=epochs, batch=16, seed=seed, device="cpu")
         )

@@ -61,8 +61,9 @@ class SeedCfg:
     cache: str | None = None
     fold_seeds: int = 5  # every CV scheme repeated over this many fold assignments
     test_split: str | None = None  # fit on the dev splits, score this split once (the "test" scheme)
-    # deep-feature recipes' starting weights: "" = random init (the table's rows); "pbc" = LeukoScan's
-    # blood backbones (recipes whose network has none are left out, and said so)
+    # deep recipes' starting weights (features and fine-tuned): "" = random init (the table's rows);
+    # "pbc" = LeukoScan's bundled blood backbones, or a file pattern with {net}
+    # (runs/classify/pbc_{net}/backbone.pt); recipes whose network has none are left out, and said so
     backbones: str = ""
 
 
@@ -72,14 +73,19 @@ def _rows_kw(items: Items, cfg: SeedCfg) -> dict:
 
 
 def _has_backbone(r, backbones: str) -> bool:
-    """Whether a deep-feature recipe has a ``backbones`` ("pbc") file for its network."""
+    """Whether a deep recipe has a ``backbones`` ("pbc" or a ``{net}`` pattern) file for its network."""
 
-    if r.kind != "deep_features":
+    if r.kind not in ("deep_features", "deep"):
         return False
     try:
         return blood_backbone(backbones, r.backbone).is_file()
     except MissingModelError:
         return False
+
+
+def _key(backbones: str) -> str:
+    """A cache-key part naming the backbones (a path pattern made file-name safe)."""
+    return "".join(c if c.isalnum() else "_" for c in backbones)
 
 
 def _cell_row(name: str, cells: Items, cfg: SeedCfg, cache: Path | None, log) -> dict:
@@ -88,11 +94,12 @@ def _cell_row(name: str, cells: Items, cfg: SeedCfg, cache: Path | None, log) ->
     kw = _rows_kw(cells, cfg)
     if r.kind == "deep":
         epochs = cfg.cell_epochs or r.epochs
-        res = run_row(cells, torch_fit_predict(cells, r.backbone, r.size, epochs, cfg.seed), cfg.n_boot, cfg.seed, **kw)
+        fp = torch_fit_predict(cells, r.backbone, r.size, epochs, cfg.seed, pretrained=cfg.backbones or False)
+        res = run_row(cells, fp, cfg.n_boot, cfg.seed, **kw)
         feat_s = 0.0
     else:
         pre = cfg.backbones if r.kind == "deep_features" and cfg.backbones else False
-        key = f"cells_{name}_n{len(cells)}" + (f"_{cfg.backbones}" if pre else "")
+        key = f"cells_{name}_n{len(cells)}" + (f"_{_key(cfg.backbones)}" if pre else "")
         X, feat_s = cached(cache, key, lambda: r.extractor(seed=cfg.seed, pretrained=pre)(cells.images))
         res = run_row(
             cells, sklearn_fit_predict(X, cells.labels, lambda: r.estimator(cfg.seed)), cfg.n_boot, cfg.seed, **kw

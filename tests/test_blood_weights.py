@@ -337,3 +337,19 @@ def test_deep_feature_recipes_start_from_the_blood_backbone_when_asked():
     assert not np.allclose(blood(x), scratch(x))
     with pytest.raises(MissingModelError):
         RECIPES["vogado2017"].extractor(pretrained="pbc")
+
+
+def test_backbone_file_pattern_names_each_network(tmp_path):
+    """``{net}`` in a backbone path is the recipe's network: a VGG16 recipe finds its own file
+    (fine-tuned recipes too), and a network without a file is left out."""
+    from leukoscan.classify.classical.recipes import RECIPES
+    from leukoscan.classify.models import blood_backbone
+    from leukoscan.experiments.seed_table import _has_backbone
+
+    (tmp_path / "pbc_vgg16").mkdir()
+    (tmp_path / "pbc_vgg16" / "backbone.pt").write_bytes(b"x")  # only its presence is read here
+    pattern = str(tmp_path / "pbc_{net}" / "backbone.pt")
+    assert blood_backbone(pattern, "vgg16") == tmp_path / "pbc_vgg16" / "backbone.pt"
+    assert _has_backbone(RECIPES["vogado2017"], pattern)  # deep features
+    assert _has_backbone(RECIPES["genovese2021"], pattern)  # fine-tuned
+    assert not _has_backbone(RECIPES["shahin2019"], pattern)  # alexnet: no file

@@ -57,9 +57,11 @@ def _names(num_classes: int, class_names: Sequence[str] | None) -> tuple[str, ..
 
 def blood_backbone(pretrained: bool | str, net_name: str) -> Path | None:
     """The blood-backbone file named by ``pretrained`` (``"pbc"`` -> bundled ``pbc_<net>``, or a
-    path); None for ``True``/``False`` (ImageNet / random init)."""
+    path, where ``{net}`` stands for the network, e.g. ``runs/classify/pbc_{net}/backbone.pt``);
+    None for ``True``/``False`` (ImageNet / random init)."""
     if not isinstance(pretrained, str):
         return None
+    pretrained = pretrained.replace("{net}", net_name)
     if pretrained.lower() in ("true", "false", "imagenet", "scratch", ""):
         raise ConfigError(f"pretrained={pretrained!r}: use true, false, 'pbc' or a backbone file path")
     if Path(pretrained).suffix in (".pt", ".pth"):
