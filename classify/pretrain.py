@@ -147,7 +147,17 @@ def pretrain_backbone(cfg: PretrainConfig) -> Path:
         flush=True,
     )
     clf = build(cfg.arch, num_classes=len(names), pretrained=False, imgsz=cfg.imgsz, class_names=names)
-    history = clf.fit(crops, labels, cfg.fit)
+    t_fit = time.time()
+
+    def progress(row: dict) -> None:  # one line per epoch: hours of CPU training are not silent
+        done = int(row["epoch"])
+        eta = (time.time() - t_fit) / done * (cfg.fit.epochs - done)
+        print(
+            f"  epoch {done}/{cfg.fit.epochs}: train loss {row['train_loss']:.4f}, about {eta / 60:.0f} min left",
+            flush=True,
+        )
+
+    history = clf.fit(crops, labels, cfg.fit, log=progress)
     train_acc = float((clf.predict_proba(crops).argmax(1) == labels).mean())
     scores = _scored(clf, held, names)
     run = RunDir.new(cfg.project, cfg.name, default=f"pretrain_{cfg.arch}").path

@@ -119,7 +119,7 @@ def test_benchmark_tool(tmp_path, tool):
     assert main(["--render", str(tmp_path / "smoke.json")]) == 0 and (tmp_path / "smoke.md").is_file()
 
 
-def test_pretrain_backbone_then_features(tmp_path, tool):
+def test_pretrain_backbone_then_features(tmp_path, tool, capsys):
     from leukoscan import classify
     from leukoscan.synthetic import make_cell_crop
 
@@ -142,6 +142,7 @@ def test_pretrain_backbone_then_features(tmp_path, tool):
         ]
     )
     assert rc == 0
+    assert "epoch 1/1: train loss" in capsys.readouterr().out  # progress of a long training
     weights = tmp_path / "pre" / "backbone.pt"
     assert weights.is_file()
     clf = classify.build("cnn+svm", pretrained=False, imgsz=32, backbone_weights=str(weights))
