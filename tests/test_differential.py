@@ -327,7 +327,7 @@ def test_svm_head_with_a_rare_class_is_a_clear_error():
         clf.fit(imgs, np.array([0, 0, 0, 1, 1, 1, 2]))
 
 
-def test_tools_infer_and_evaluate_with_a_type_classifier(tmp_path, tool, capsys):
+def test_tools_infer_and_evaluate_with_a_type_classifier(tmp_path, tool, capsys, monkeypatch):
     """``infer --type-classifier`` writes the differential; ``evaluate-pipeline --data bccd --gt-boxes`` scores it."""
     from detect_fixtures import make_untrained_models
 
@@ -382,3 +382,12 @@ def test_tools_infer_and_evaluate_with_a_type_classifier(tmp_path, tool, capsys)
     res = json.loads(out.read_text())
     assert res["n_cells"] == 1 and res["cells_from"] == "ground-truth WBC boxes"  # val: img3 only
     assert tool("evaluate_pipeline").main(["--data", "bccd", "--data-root", str(data), "--gt-boxes"]) == 2
+    # with a detector in the loop: no blast stage is needed, and the newest classifier run (here the
+    # type classifier itself, under runs/classify) is not taken for one
+    runs = tmp_path / "runs" / "classify" / "types"
+    runs.mkdir(parents=True)
+    types.save(runs)
+    monkeypatch.chdir(tmp_path)
+    argv = ["--data", "bccd", "--data-root", str(data), "--detector", models["det"], "--type-classifier", str(runs)]
+    assert tool("evaluate_pipeline").main([*argv, "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["cells_from"] == "the detector"

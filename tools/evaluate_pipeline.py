@@ -119,7 +119,9 @@ def _types(args: argparse.Namespace, cfg: PipelineConfig, typed: dict[str, str])
         if args.gt_boxes
         else load_pipeline(
             args.detector,
-            False if args.no_classifier else args.classifier,
+            # the differential needs no blast stage: without an explicit --classifier none is
+            # loaded (the newest classifier run may well be the type classifier itself)
+            args.classifier if args.classifier and not args.no_classifier else False,
             cfg,
             device=args.device,
             trust=args.trust_model,
