@@ -31,6 +31,7 @@ from leukoscan.detect.evaluate import (
     predict_split,
     split_centroid_hits,
 )
+from leukoscan.detect.pretrained import resolve_auto
 from leukoscan.detect.records import write_records
 from leukoscan.detect.registry import DETECTORS, build, load
 from leukoscan.detect.runlog import WandbLog, epoch_logger
@@ -84,7 +85,9 @@ class DetectTrainConfig:
     imgsz: int = 416
     batch: int = 16
     device: str = "auto"
-    pretrained: bool | str = True  # True: COCO (download); False: scratch; "blood" or a .pt: LeukoScan weights
+    # True: COCO (download); False: scratch; "blood" or a .pt: LeukoScan weights; "auto": the bundled
+    # blood detector of the model when there is one, else True (detect.pretrained.resolve_auto)
+    pretrained: bool | str = True
     threads: int = 0  # torch CPU threads; 0 = leukoscan.device.cpu_threads() (env LEUKOSCAN_THREADS)
     workers: int = 0
     seed: int = 0
@@ -202,7 +205,7 @@ def _build(cfg: DetectTrainConfig, info: dict[str, Any]) -> Any:
         cfg.model,
         num_classes=len(names),
         class_names=names,
-        pretrained=cfg.pretrained,
+        pretrained=resolve_auto(cfg.pretrained, cfg.model),
         imgsz=cfg.imgsz,
         rois_per_image=cfg.rois_per_image,
     )

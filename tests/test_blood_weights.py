@@ -353,3 +353,21 @@ def test_backbone_file_pattern_names_each_network(tmp_path):
     assert _has_backbone(RECIPES["vogado2017"], pattern)  # deep features
     assert _has_backbone(RECIPES["genovese2021"], pattern)  # fine-tuned
     assert not _has_backbone(RECIPES["shahin2019"], pattern)  # alexnet: no file
+
+
+def test_pretrained_auto_is_the_bundled_blood_detector_where_one_exists(capsys):
+    """The default detector recipe says ``pretrained: auto``: YOLOv8n starts from the bundled
+    blood detector; an architecture without one (Faster R-CNN, YOLOv5n) from COCO as before;
+    the choice is printed."""
+    import yaml
+
+    from leukoscan.detect.pretrained import resolve_auto
+    from leukoscan.paths import CONFIGS_DIR
+
+    assert yaml.safe_load((CONFIGS_DIR / "detect_bccd_yolov8n.yaml").read_text())["pretrained"] == "auto"
+    assert resolve_auto("auto", "yolov8n") == "blood"
+    assert "bundled blood detector blood_fields_yolov8n" in capsys.readouterr().out
+    assert resolve_auto("auto", "fasterrcnn_mobilenet_v3_large_fpn") is True
+    assert resolve_auto("auto", "yolov5n") is True
+    assert "no bundled blood detector for yolov5n" in capsys.readouterr().out
+    assert resolve_auto(False, "yolov8n") is False and resolve_auto("blood", "yolov5n") == "blood"

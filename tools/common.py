@@ -76,7 +76,7 @@ def training_parser(
         dest="pretrained",
         action="store_true",
         default=None,
-        help=f"{pretrained_help} (default; offline -> one loud warning, scratch)",
+        help=pretrained_help,
     )
     g.add_argument("--scratch", dest="pretrained", action="store_false", help="train from scratch (random init)")
     p.add_argument("--wandb", action="store_true", default=None, help="log to Weights & Biases")

@@ -44,7 +44,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         model_help="classifier name",
         data_help="dataset name (all_idb2, demo_cells, ...) or prepared cells folder",
         runs="runs/classify",
-        pretrained_help="ImageNet weights",
+        pretrained_help="ImageNet weights (default; offline -> one loud warning, scratch)",
         override_example="fit.lr=0.003 split=random",
     )
     p.add_argument("--folds", type=int, help="k for k-fold CV (default 5); < 2: use the index split")

@@ -1,6 +1,7 @@
 """Train a leukocyte detector.
 
-    leukoscan train-detector                       # YOLOv8n on BCCD (configs/detect_bccd_yolov8n.yaml)
+    leukoscan train-detector                       # YOLOv8n on BCCD (configs/detect_bccd_yolov8n.yaml),
+                                                   # started from the bundled blood detector
     leukoscan train-detector --model fasterrcnn_mobilenet_v3_large_fpn --epochs 12
     leukoscan train-detector --data demo --epochs 1 --imgsz 64 augment.flipud=0.5
     leukoscan train-detector --resume [RUN_DIR]    # continue an interrupted run
@@ -37,7 +38,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         model_help="detector backend",
         data_help="dataset name (bccd, all_idb1, demo, ...) or folder",
         runs="runs/detect",
-        pretrained_help="start from pretrained COCO weights",
+        pretrained_help="start from COCO weights (offline -> one loud warning, scratch); the default recipe "
+        "starts YOLOv8n from the bundled blood detector (pretrained=auto)",
         override_example="augment.flipud=0.5",
     )
     p.add_argument(

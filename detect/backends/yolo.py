@@ -30,7 +30,7 @@ from leukoscan.bundled import bundled_file, bundled_names, read_weights
 from leukoscan.detect.augment import AugmentConfig, ultralytics_args
 from leukoscan.detect.backends.yolo_arch import check_architecture
 from leukoscan.detect.base import BaseDetector, DetectorMeta, FitArgs, with_class_names
-from leukoscan.detect.pretrained import warn_scratch
+from leukoscan.detect.pretrained import BLOOD_DETECTOR, warn_scratch
 from leukoscan.detect.registry import DETECTORS
 from leukoscan.errors import BadInputError, ConfigError, MissingModelError
 from leukoscan.io import atomic_path, atomic_write_json
@@ -450,7 +450,7 @@ def init_weights_path(source: str, backend: str) -> tuple[Path, str]:
             raise MissingModelError(f"pretrained={source}: no such weights file")
         return Path(source), f"blood (file {Path(source).name})"
     have = bundled_names("detector")
-    alias = {"blood": f"blood_fields_{backend}"}  # the open-data detector of this architecture
+    alias = {"blood": BLOOD_DETECTOR.format(model=backend)}  # the open-data detector of this architecture
     name = next((n for n in (alias.get(source), f"{source}_{backend}", source) if n in have), source)
     return bundled_file(name), f"blood (bundled {name})"
 
