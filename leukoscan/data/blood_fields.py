@@ -107,29 +107,22 @@ def _convert(
     write_detection(stage, final, splits, BCCD_NAMES, progress=progress)
 
 
-@converter("blood_fields")
-def convert_blood_fields(
-    src: Path,
-    stage: Path,
-    final: Path,
-    report: QualityReport,
-    *,
-    progress: bool = True,
-) -> None:
-    """``src`` = the data root holding ``BCCD/`` and ``TXL_PBC/``."""
-    _convert("blood_fields", src, stage, final, report, progress, with_bccd_train=True)
+def _variant(name: str, *, with_bccd_train: bool, doc: str):
+    """Register the converter ``name`` (``src`` = the data root holding ``BCCD/`` and ``TXL_PBC/``)."""
+
+    def convert(src: Path, stage: Path, final: Path, report: QualityReport, *, progress: bool = True) -> None:
+        _convert(name, src, stage, final, report, progress, with_bccd_train=with_bccd_train)
+
+    convert.__doc__ = doc
+    return converter(name)(convert)
 
 
-@converter("blood_fields_txl")
-def convert_blood_fields_txl(
-    src: Path,
-    stage: Path,
-    final: Path,
-    report: QualityReport,
-    *,
-    progress: bool = True,
-) -> None:
-    """The TXL-PBC-only single-source set of the comparison: train = TXL-PBC train minus copies
-    of BCCD val (BCCD train is not used); ``val`` and ``val_txl`` as in ``blood_fields``, so
-    the figures of the two sets are on the same images. ``src`` = the data root."""
-    _convert("blood_fields_txl", src, stage, final, report, progress, with_bccd_train=False)
+convert_blood_fields = _variant(
+    "blood_fields", with_bccd_train=True, doc="BCCD train + TXL-PBC train (the shipped detector's set)."
+)
+convert_blood_fields_txl = _variant(
+    "blood_fields_txl",
+    with_bccd_train=False,
+    doc="The TXL-PBC-only single-source set of the comparison: train = TXL-PBC train minus copies of "
+    "BCCD val (BCCD train is not used); ``val`` and ``val_txl`` as in ``blood_fields``.",
+)
