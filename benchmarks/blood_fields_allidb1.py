@@ -25,6 +25,8 @@ every other annotated cell inside it is labelled by the border rule), plus
 plain red cells. Splits: ``train`` = blood_fields train + the ALL-IDB1 dev-train tiles;
 ``val`` = BCCD val (untouched, as for blood_fields); ``val_txl`` as in blood_fields. ALL-IDB1
 dev-val is never read here (it is the variant's test in ``universal_detector.py``).
+``--allidb1-only``: train = the ALL-IDB1 tiles alone (the single-source model; its red cells
+and platelets still come from the open-data teacher).
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--pseudo-conf", type=float, default=0.25)
     p.add_argument("--negatives-per-slide", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--allidb1-only",
+        action="store_true",
+        help="train = the ALL-IDB1 tiles alone (the single-source model of the comparison)",
+    )
     p.add_argument("--out", default="runs/data/blood_fields_allidb1")
     p.add_argument("--overwrite", action="store_true")
     return p
@@ -153,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
             for r in read_detection(bf, split)
         ]
 
-    splits = {"train": recs("train") + tiles, "val": recs("val"), "val_txl": recs("val_txl")}
+    splits = {
+        "train": ([] if a.allidb1_only else recs("train")) + tiles,
+        "val": recs("val"),
+        "val_txl": recs("val_txl"),
+    }
     out = Path(a.out)
     with staged_output(out, overwrite=a.overwrite) as stage:
         write_detection(stage, out.absolute(), splits, NAMES, progress=True)
@@ -161,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "dataset": "blood_fields_allidb1 (local only: ALL-IDB research licence)",
+                    "train": "ALL-IDB1 tiles only" if a.allidb1_only else "blood_fields train + ALL-IDB1 tiles",
                     "teacher": str(teacher_file),
                     "tile": a.tile,
                     "pseudo_conf": a.pseudo_conf,
