@@ -102,8 +102,8 @@ def _convert(
         f"against BCCD fields, >= {SINGLE_CELL_THRESHOLD} against TXL-PBC train"
     )
     splits = {"train": train, "val": b_val, "val_txl": t_val}
-    for name, items in splits.items():
-        report.count(name, [lab for it in items for lab in it.labels], len(items))
+    for split, items in splits.items():
+        report.count(split, [lab for it in items for lab in it.labels], len(items))
     write_detection(stage, final, splits, BCCD_NAMES, progress=progress)
 
 
