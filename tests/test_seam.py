@@ -269,6 +269,13 @@ def test_allpipe_trains_on_training_slides_only_out_of_fold(trained_allpipe):
     assert mae["min"] <= mae["mean"] <= mae["max"] and len(mae["per_seed"]) == 5
     oof = json.loads((run / "oof_m0.15.json").read_text())
     assert len(oof["clf_blast"]) == 5 and oof["fold"][0] != oof["fold"][1]  # different fold assignments
+    # the final classifier has its own record: provenance reads a verdict, not "no training record"
+    from leukoscan.verdict import COMPLETE, run_state
+
+    st = run_state(run / "classifier")
+    assert st.state == COMPLETE and st.verdict is not None and "out-of-fold cells" in st.verdict.text
+    rec = json.loads((run / "classifier" / "metrics.json").read_text())
+    assert len(rec["oof_balanced_accuracy"]["per_seed"]) == 5
 
 
 def test_allpipe_command_prints_the_spread(trained_allpipe, capsys, tool):

@@ -60,6 +60,7 @@ from leukoscan.pipeline.train.seam_fit import (
     oof_fusion,
     slide_folds,
 )
+from leukoscan.verdict import classifier_verdict
 
 FUSION_INPUTS = {
     "detector+classifier": FEATURES,
@@ -332,6 +333,31 @@ def _features(rows: list[dict[str, str]], clf_blast: np.ndarray) -> np.ndarray:
     )
 
 
+def _classifier_record(
+    clf_dir: Path, labels: np.ndarray, clf_blast: list[np.ndarray], seeds: list[int], cfg: AllPipelineConfig
+) -> None:
+    """``classifier/metrics.json``: the pipeline classifier's own record, so provenance and
+    ``infer`` read its verdict (it said "no training record"): balanced accuracy of its
+    out-of-fold blast calls (P(blast) >= 0.5) on the blast / normal cells, mean over fold seeds."""
+    blast, normal = labels == "blast", labels == "normal"
+    per_seed = [
+        float((np.mean(p[blast] >= 0.5) + np.mean(p[normal] < 0.5)) / 2) if blast.any() and normal.any() else None
+        for p in clf_blast
+    ]
+    scored = [b for b in per_seed if b is not None]
+    ba = float(np.mean(scored)) if scored else None
+    verdict = classifier_verdict(ba, what=f"out-of-fold cells, mean of {len(seeds)} fold seeds")
+    atomic_write_json(
+        clf_dir / "metrics.json",
+        {
+            "fitted_on": f"the detector's cells of split {cfg.split} (blast / normal)",
+            "class_names": ["blast", "normal"],
+            "oof_balanced_accuracy": {"mean": ba, "per_seed": per_seed, "fold_seeds": seeds},
+            "verdict": verdict.to_dict(),
+        },
+    )
+
+
 def _final_stage(cfg: AllPipelineConfig, run_dir: Path, state: State) -> dict:
     best = state["select"]["best"]
     m = f"{best['margin']:g}"
@@ -347,6 +373,7 @@ def _final_stage(cfg: AllPipelineConfig, run_dir: Path, state: State) -> dict:
     clf_dir = run_dir / "classifier"
     clf.save(clf_dir)
     seeds, _, clf_blast = _read_oof(state["oof"][m])
+    _classifier_record(clf_dir, labels, clf_blast, seeds, cfg)
     how = (
         f"grouped {cfg.cv_folds}-fold CV over {len(set(r['slide'] for r in rows))} training slides "
         f"(split {cfg.split}), repeated over {len(seeds)} fold seeds {seeds}, operating point chosen on their "
