@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from leukoscan.classify.data import resolve_cells
-from leukoscan.classify.models import _estimator
 from leukoscan.classify.registry import build
 
 
@@ -74,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     X, y, split, src = features(a.data_root, Path(a.cache))
     is_bccd = src == "bccd_types"
-    C = float(_estimator("svm", 0).fit(X, y)[-1].best_params_["estimator__C"])
+    recipe_head = build("handcrafted+svm", num_classes=int(y.max()) + 1, imgsz=128).estimator  # the recipe's SVM + grid
+    C = float(recipe_head.fit(X, y)[-1].best_params_["estimator__C"])
     ks = [float(v) for v in a.weights.split(",")]
     res = {
         "fit_splits": "train (PBC crops + BCCD types); scored: 3-fold CV inside BCCD train",

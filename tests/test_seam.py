@@ -275,7 +275,9 @@ def test_allpipe_trains_on_training_slides_only_out_of_fold(trained_allpipe):
     st = run_state(run / "classifier")
     assert st.state == COMPLETE and st.verdict is not None and "out-of-fold cells" in st.verdict.text
     rec = json.loads((run / "classifier" / "metrics.json").read_text())
-    assert len(rec["oof_balanced_accuracy"]["per_seed"]) == 5
+    ba = rec["oof"]["balanced_accuracy"]
+    assert len(ba["per_seed"]) == 5 and ba["min"] <= ba["mean"] <= ba["max"]
+    assert rec["oof"]["fold_seeds"] == [0, 1, 2, 3, 4]
 
 
 def test_allpipe_command_prints_the_spread(trained_allpipe, capsys, tool):

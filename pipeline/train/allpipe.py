@@ -39,8 +39,9 @@ from tqdm import tqdm
 
 from leukoscan import classify, detect
 from leukoscan.classify.crops import CROP_MARGIN
+from leukoscan.classify.metrics import binary_report
 from leukoscan.classify.model import FitCfg
-from leukoscan.classify.repeats import fold_seed_list
+from leukoscan.classify.repeats import fmt_spread, fold_seed_list, summarize
 from leukoscan.config import load_config, save_config
 from leukoscan.data import prepare, resolve
 from leukoscan.data.fit_splits import HELD_OUT, check_fit_splits
@@ -337,23 +338,23 @@ def _classifier_record(
     clf_dir: Path, labels: np.ndarray, clf_blast: list[np.ndarray], seeds: list[int], cfg: AllPipelineConfig
 ) -> None:
     """``classifier/metrics.json``: the pipeline classifier's own record, so provenance and
-    ``infer`` read its verdict (it said "no training record"): balanced accuracy of its
-    out-of-fold blast calls (P(blast) >= 0.5) on the blast / normal cells, mean over fold seeds."""
-    blast, normal = labels == "blast", labels == "normal"
+    ``infer`` read its verdict (it said "no training record"): its out-of-fold blast calls on
+    the blast / normal cells, per fold seed (``binary_report``), with the spread over the seeds."""
+    keep = labels != "none"
+    y = (labels[keep] == "blast").astype(int)
     per_seed = [
-        float((np.mean(p[blast] >= 0.5) + np.mean(p[normal] < 0.5)) / 2) if blast.any() and normal.any() else None
+        binary_report(y, np.stack([1 - p[keep], p[keep]], axis=1), ("normal", "blast"), n_boot=0).to_dict()
         for p in clf_blast
     ]
-    scored = [b for b in per_seed if b is not None]
-    ba = float(np.mean(scored)) if scored else None
-    verdict = classifier_verdict(ba, what=f"out-of-fold cells, mean of {len(seeds)} fold seeds")
+    oof = summarize(per_seed, seeds)
+    what = f"out-of-fold cells, mean (range) of {len(seeds)} fold seeds {fmt_spread(oof['balanced_accuracy'], 2)}"
     atomic_write_json(
         clf_dir / "metrics.json",
         {
             "fitted_on": f"the detector's cells of split {cfg.split} (blast / normal)",
-            "class_names": ["blast", "normal"],
-            "oof_balanced_accuracy": {"mean": ba, "per_seed": per_seed, "fold_seeds": seeds},
-            "verdict": verdict.to_dict(),
+            "class_names": ["normal", "blast"],
+            "oof": oof,
+            "verdict": classifier_verdict(oof["balanced_accuracy"]["mean"], what=what).to_dict(),
         },
     )
 
