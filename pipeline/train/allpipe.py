@@ -41,7 +41,7 @@ from leukoscan import classify, detect
 from leukoscan.classify.crops import CROP_MARGIN
 from leukoscan.classify.metrics import binary_report
 from leukoscan.classify.model import FitCfg
-from leukoscan.classify.repeats import fmt_spread, fold_seed_list, summarize
+from leukoscan.classify.repeats import fold_seed_list, summarize
 from leukoscan.config import load_config, save_config
 from leukoscan.data import prepare, resolve
 from leukoscan.data.fit_splits import HELD_OUT, check_fit_splits
@@ -347,14 +347,16 @@ def _classifier_record(
         for p in clf_blast
     ]
     oof = summarize(per_seed, seeds)
-    what = f"out-of-fold cells, mean (range) of {len(seeds)} fold seeds {fmt_spread(oof['balanced_accuracy'], 2)}"
+    ba = oof["balanced_accuracy"]
+    span = f", range {ba['min']:.2f}-{ba['max']:.2f}" if ba["mean"] is not None else ""
+    what = f"out-of-fold cells, mean of {len(seeds)} fold seeds{span}"
     atomic_write_json(
         clf_dir / "metrics.json",
         {
             "fitted_on": f"the detector's cells of split {cfg.split} (blast / normal)",
             "class_names": ["normal", "blast"],
             "oof": oof,
-            "verdict": classifier_verdict(oof["balanced_accuracy"]["mean"], what=what).to_dict(),
+            "verdict": classifier_verdict(ba["mean"], what=what).to_dict(),
         },
     )
 
