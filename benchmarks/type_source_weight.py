@@ -6,8 +6,9 @@ The type recipe (``configs/classify_types.yaml``: ``handcrafted+svm`` at 128 px 
 BCCD train) sees 2,799 PBC cells and 199 BCCD cells, so its boundary is PBC's. Here every
 BCCD cell is weighted ``k`` times (SVM sample weights; C fixed at the value the recipe's grid
 chooses on the whole training set) and each ``k`` is scored by stratified 3-fold CV *inside*
-BCCD train (PBC train is in every fit). BCCD val is not read for the choice. Features are
-cached in ``runs/cache/type_source_weight.npz``. Writes ``<out>.json``.
+BCCD train, repeated over 5 fold seeds (mean, min, max; PBC train is in every fit). BCCD val
+is not read for the choice. Features are cached in ``runs/cache/type_source_weight.npz``.
+Writes ``<out>.json``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import numpy as np
 
 from leukoscan.classify.data import resolve_cells
 from leukoscan.classify.registry import build
+from leukoscan.classify.repeats import fold_seed_list, spread
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-root", required=True)
     p.add_argument("--weights", default="1,3,10,30", help="comma-separated k for BCCD cells")
+    p.add_argument("--fold-seeds", type=int, default=5, help="CV repeated over this many fold assignments")
     p.add_argument("--cache", default="runs/cache/type_source_weight.npz")
     p.add_argument("--out", required=True)
     return p
@@ -46,7 +49,7 @@ def features(data_root: str, cache: Path) -> tuple[np.ndarray, np.ndarray, np.nd
     return X, y, split, src
 
 
-def source_weight_cv(X, y, is_bccd, weights: list[float], C: float, folds: int = 3) -> dict[str, float]:
+def source_weight_cv(X, y, is_bccd, weights: list[float], C: float, folds: int = 3, fold_seed: int = 0) -> dict:
     """CV accuracy on BCCD train cells per weight k (the other source is in every fit)."""
     from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import make_pipeline
@@ -57,7 +60,7 @@ def source_weight_cv(X, y, is_bccd, weights: list[float], C: float, folds: int =
     out = {}
     for k in weights:
         correct = 0
-        for a, t in StratifiedKFold(folds, shuffle=True, random_state=0).split(b, y[b]):
+        for a, t in StratifiedKFold(folds, shuffle=True, random_state=fold_seed).split(b, y[b]):
             fit = ~is_bccd
             fit[b[a]] = True
             w = np.where(is_bccd[fit], k, 1.0)
@@ -76,11 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     recipe_head = build("handcrafted+svm", num_classes=int(y.max()) + 1, imgsz=128).estimator  # the recipe's SVM + grid
     C = float(recipe_head.fit(X, y)[-1].best_params_["estimator__C"])
     ks = [float(v) for v in a.weights.split(",")]
+    seeds = fold_seed_list(0, a.fold_seeds)
+    per_seed = [source_weight_cv(X, y, is_bccd, ks, C, fold_seed=s) for s in seeds]
     res = {
         "fit_splits": "train (PBC crops + BCCD types); scored: 3-fold CV inside BCCD train",
+        "fold_seeds": seeds,
         "n": {"pbc": int((~is_bccd).sum()), "bccd": int(is_bccd.sum())},
         "C": C,
-        "bccd_train_cv_accuracy_by_k": source_weight_cv(X, y, is_bccd, ks, C),
+        "bccd_train_cv_accuracy_by_k": {
+            k: spread([per[k] for per in per_seed]) for k in per_seed[0]
+        },  # mean, min, max over the fold seeds
         "seconds": round(time.time() - t0, 1),
     }
     print(json.dumps(res, indent=1))
